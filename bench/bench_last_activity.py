@@ -1,0 +1,107 @@
+"""last_activity() on a database of 1 thousand runs against one of 1 million runs.
+
+Target (DESIGN.md §6): flat (ratio near 1), because the (name, started_us) index is used.
+The big database holds 1,000 jobs x 1,000 runs; the small one 10 jobs x 100 runs.
+
+    python -m bench.bench_last_activity [--dialect sqlite|postgresql|both] [--runs 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Iterator
+
+import cronwatch
+from bench.common import interleaved, report, scratch_database
+from cronwatch.storage import open_database
+
+T0_US = 1_767_225_600 * 1_000_000  # 2026-01-01
+
+
+def synthetic_runs(jobs: int, runs_per_job: int) -> Iterator[tuple[object, ...]]:
+    for i in range(runs_per_job):
+        for j in range(jobs):
+            started = T0_US + (i * jobs + j) * 60_000_000
+            outcome = "failure" if (i + j) % 10 == 0 else "success"
+            yield (f"job-{j}", f"host-{j % 7}", uuid.uuid4().hex, outcome,
+                   1 if outcome == "failure" else 0, started, started + 5_000_000, 5_000_000)  # fmt: skip
+
+
+def fill(url: str, jobs: int, runs_per_job: int) -> None:
+    columns = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
+    with open_database(url) as db:
+        if db.dialect == "sqlite":
+            with db.transaction() as cur:
+                cur.executemany(  # type: ignore[attr-defined]
+                    f"INSERT INTO runs ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    synthetic_runs(jobs, runs_per_job),
+                )
+            db.execute("ANALYZE")
+        else:
+            with db.transaction() as cur, cur.copy(  # type: ignore[attr-defined]
+                f"COPY runs ({columns}) FROM STDIN"
+            ) as copy:
+                for row in synthetic_runs(jobs, runs_per_job):
+                    copy.write_row(row)
+            db.execute("ANALYZE runs")
+
+
+def plan(url: str) -> str:
+    with open_database(url) as db:
+        if db.dialect == "sqlite":
+            rows = db.query(
+                "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE name = ? AND outcome = 'success' "
+                "ORDER BY started_us DESC LIMIT 1",
+                ("job-3",),
+            )
+            return "; ".join(str(row[-1]) for row in rows)
+        rows = db.query(
+            "EXPLAIN SELECT * FROM runs WHERE name = %s AND outcome = 'success' "
+            "ORDER BY started_us DESC LIMIT 1".replace("%s", "?"),
+            ("job-3",),
+        )
+        return " / ".join(str(row[0]).strip() for row in rows[:3])
+
+
+def bench(dialect: str, big_runs: int) -> float:
+    with scratch_database(dialect) as small_url, scratch_database(dialect) as big_url:
+        start = time.perf_counter()
+        fill(small_url, 10, 100)
+        fill(big_url, 1000, big_runs // 1000)
+        print(f"[{dialect}] filled {big_runs:,} runs in {time.perf_counter() - start:.1f}s")
+        small = cronwatch.connect(small_url, statsd=False)
+        big = cronwatch.connect(big_url, statsd=False)
+        assert small.last_activity("job-3") is not None and big.last_activity("job-3") is not None
+        timings = interleaved(
+            {
+                "1 thousand runs": lambda: small.last_activity("job-3"),
+                f"{big_runs:,} runs": lambda: big.last_activity("job-3"),
+            },
+            per_round=300,
+        )
+        query_plan = plan(big_url)
+        small.close()
+        big.close()
+    small_t, big_t = timings.values()
+    ratio = big_t / small_t
+    report(
+        f"last_activity, 1 thousand vs {big_runs:,} runs ({dialect})",
+        [(name, f"{seconds * 1e6:8.1f} us/call") for name, seconds in timings.items()]
+        + [("ratio", f"{ratio:.2f}x  (target: flat, ~1x)"), ("plan", query_plan)],
+    )
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    args = parser.parse_args()
+    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
+        bench(dialect, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""record_success() against a bare driver INSERT+COMMIT of the same row on the same database.
+
+Target (DESIGN.md §6): at most 2x, on SQLite and PostgreSQL.
+
+    python -m bench.bench_record [--dialect sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import cronwatch
+from bench.common import interleaved, report, scratch_database
+
+INSERT = (
+    "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
+    " duration_us, output) VALUES (?, ?, ?, 'success', 0, ?, ?, ?, NULL)"
+)
+
+
+def bench(dialect: str) -> float:
+    with scratch_database(dialect) as url:
+        monitor = cronwatch.connect(url, statsd=False)  # creates the schema
+        counter = itertools.count()
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+        def record() -> None:
+            t = t0 + timedelta(seconds=next(counter))
+            monitor.record_success("bench-job", t, t + timedelta(seconds=1), "host-1")
+
+        if dialect == "sqlite":
+            path = url[len("sqlite:///") :]
+            raw = sqlite3.connect(path, isolation_level=None)
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA synchronous=NORMAL")  # the same settings cronwatch uses
+            sql = INSERT
+
+            def bare() -> None:
+                us = next(counter) * 1_000_000
+                raw.execute("BEGIN")
+                raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
+                raw.execute("COMMIT")
+        else:
+            import psycopg
+
+            raw = psycopg.connect(url)
+            sql = INSERT.replace("?", "%s")
+
+            def bare() -> None:
+                us = next(counter) * 1_000_000
+                raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
+                raw.commit()
+
+        timings = interleaved({"bare INSERT+COMMIT": bare, "record_success": record})
+        raw.close()
+        monitor.close()
+    ratio = timings["record_success"] / timings["bare INSERT+COMMIT"]
+    report(
+        f"record_success vs bare driver INSERT+COMMIT ({dialect})",
+        [(name, f"{seconds * 1e6:8.1f} us/run") for name, seconds in timings.items()]
+        + [("ratio", f"{ratio:.2f}x  (target <= 2x)")],
+    )
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
+        bench(dialect)
+
+
+if __name__ == "__main__":
+    main()

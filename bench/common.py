@@ -1,0 +1,56 @@
+"""Shared helpers of the benchmark suite: interleaved timing, so both sides of a ratio see the
+same machine load (these machines are shared and noisy), and scratch databases."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CRONWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def interleaved(
+    sides: dict[str, Callable[[], None]], *, rounds: int = 15, per_round: int = 200
+) -> dict[str, float]:
+    """Median seconds per call of each side, measured in alternating batches."""
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            start = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            samples[name].append((time.perf_counter() - start) / per_round)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+@contextmanager
+def scratch_database(dialect: str) -> Iterator[str]:
+    """A new, empty database URL of ``dialect``, dropped afterwards."""
+    if dialect == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="cronwatch-bench-") as directory:
+            yield f"sqlite:///{directory}/bench.db"
+        return
+    import psycopg
+
+    name = f"cronwatch_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rpartition("/")[0] + "/" + name
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def report(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}")

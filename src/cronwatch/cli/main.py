@@ -1,0 +1,77 @@
+"""The ``cronwatch`` command group and its lazily loaded subcommands."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from cronwatch import __version__
+
+#: subcommand -> "module:attribute"; each module is imported only when its command runs.
+SUBCOMMANDS = {
+    "run": "cronwatch.cli.run_cmd:run",
+    "record": "cronwatch.cli.runs_cmd:record",
+    "last": "cronwatch.cli.runs_cmd:last",
+    "history": "cronwatch.cli.runs_cmd:history",
+    "migrate": "cronwatch.cli.db_cmd:migrate",
+    "spool": "cronwatch.cli.db_cmd:spool",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@dataclass
+class Settings:
+    """What the group's options say, handed to every subcommand."""
+
+    database_url: str | None
+    config_path: str | None
+
+    def resolved_database_url(self) -> str:
+        from cronwatch.paths import database_url
+
+        return database_url(self.database_url)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database-url",
+    envvar="CRONWATCH_DATABASE_URL",
+    metavar="URL",
+    help="sqlite:///path/file.db or postgresql://user@host/db "
+    "[env CRONWATCH_DATABASE_URL; default: a SQLite file in your data directory]",
+)
+@click.option(
+    "--config",
+    "config_path",
+    envvar="CRONWATCH_CONFIG",
+    metavar="FILE",
+    help="TOML file declaring jobs and alert channels [env CRONWATCH_CONFIG]",
+)
+@click.version_option(__version__, prog_name="cronwatch")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, config_path: str | None) -> None:
+    """Watch scheduled jobs: record every run, know when one goes wrong."""
+    ctx.obj = Settings(database_url=database_url, config_path=config_path)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="cronwatch")

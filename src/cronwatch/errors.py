@@ -1,0 +1,31 @@
+"""The exceptions cronwatch raises.
+
+Every error a user can cause derives from :class:`CronwatchError`, so that callers (the CLI, the
+server) can turn them into a clear message without catching unrelated bugs.
+"""
+
+from __future__ import annotations
+
+
+class CronwatchError(Exception):
+    """Base class of every error cronwatch raises on purpose."""
+
+
+class InvalidInput(CronwatchError, ValueError):
+    """The caller gave a value cronwatch refuses; nothing was written."""
+
+
+class ConfigError(CronwatchError):
+    """A configuration file or setting is wrong.
+
+    The message names the file, the job (or channel) and the field, so the user can fix it
+    without guessing.
+    """
+
+
+class StorageUnavailable(CronwatchError):
+    """The database could not be reached or opened.
+
+    Raised for outages (server down, file not openable), not for bad input: a caller such as
+    ``cronwatch run`` may keep the record in its spool and retry later.
+    """

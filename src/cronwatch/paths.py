@@ -1,0 +1,45 @@
+"""Where cronwatch keeps its files when nobody says otherwise.
+
+The default database is a SQLite file in the user's data directory
+(``$XDG_DATA_HOME/cronwatch/cronwatch.db``, usually ``~/.local/share/cronwatch/``), so that
+``cronwatch run`` in a crontab and ``cronwatch serve`` started by the same user share it with no
+configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+DATABASE_URL_ENV = "CRONWATCH_DATABASE_URL"
+SPOOL_DIR_ENV = "CRONWATCH_SPOOL_DIR"
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/cronwatch``, or ``~/.local/share/cronwatch`` when that is unset."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "cronwatch"
+
+
+def default_database_url(environ: Mapping[str, str] | None = None) -> str:
+    """The SQLite URL of the default database file."""
+    return f"sqlite:///{data_dir(environ) / 'cronwatch.db'}"
+
+
+def database_url(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The database URL in force: the explicit one, else ``$CRONWATCH_DATABASE_URL``, else the
+    default SQLite file."""
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        return explicit  # an explicit empty URL is an error for the parser to report
+    return env.get(DATABASE_URL_ENV) or default_database_url(env)
+
+
+def spool_root(environ: Mapping[str, str] | None = None) -> Path:
+    """Where runs wait when their database cannot be reached: ``$CRONWATCH_SPOOL_DIR``, else
+    ``spool/`` in the data directory."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(SPOOL_DIR_ENV)
+    return Path(explicit) if explicit else data_dir(env) / "spool"

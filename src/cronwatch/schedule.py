@@ -1,0 +1,476 @@
+"""When a job is due: interval schedules ("every 15m") and cron schedules ("0 3 * * *").
+
+A schedule is a set of instants, its *slots*. Every method takes and returns timezone-aware
+datetimes; results are always in UTC, and naive inputs are refused with ``InvalidInput``.
+
+- :class:`IntervalSchedule`: the slots ``anchor + k * period`` for every integer ``k``. The
+  anchor defaults to the Unix epoch (so "every 15m" means :00, :15, :30, :45 UTC), but a
+  period job is normally anchored at its last run: ``schedule.anchored(last_run)`` answers
+  ``next_after(last_run) == last_run + period``, which is what "every 15m" means to a person.
+- :class:`CronSchedule`: a 5-field cron expression (or an alias such as ``@daily``) evaluated by
+  cronsim in an IANA timezone, with Debian cron's DST rules: on the fall-back day a
+  ``30 1 * * *`` job runs once (the first 01:30); on the spring-forward day a slot that falls
+  in the skipped hour runs at the first valid time after it (02:30 -> 03:00 in New York).
+  Expressions whose minute or hour field starts with ``*`` follow real time instead (an hourly
+  job runs every real hour, 25 times on the fall-back day).
+
+Slot ranges are half-open, ``(a, b]``: the slots strictly after ``a`` and at or before ``b``,
+so that counts over adjacent ranges add up.
+"""
+
+from __future__ import annotations
+
+import functools
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+from cronwatch.durations import format_duration, parse_duration
+from cronwatch.errors import InvalidInput
+from cronwatch.timeutil import EPOCH, require_aware
+
+# slots_between() never builds a longer list unless asked to: an "every 1s" job that has been
+# missing for a year has 31 million slots, and callers want the count, not the list.
+DEFAULT_SLOT_LIMIT = 10_000
+
+CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_ONE_US = timedelta(microseconds=1)
+_ONE_S = timedelta(seconds=1)
+_ONE_DAY = timedelta(days=1)
+
+
+def load_zone(name: str, *, field: str = "timezone") -> tzinfo:
+    """The tzinfo for an IANA timezone name ("Europe/London"); ``InvalidInput`` if unknown.
+
+    "UTC" maps to :data:`datetime.UTC`, which also tells cronsim to skip its DST handling.
+    """
+    if not isinstance(name, str):
+        raise InvalidInput(f"{field}: expected a timezone name, not {type(name).__name__}")
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        # ZoneInfoNotFoundError is a KeyError; malformed keys ("../x", "") are ValueErrors.
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise InvalidInput(
+            f'{field}: unknown timezone "{shown}"; use an IANA name such as "UTC", '
+            '"Europe/London" or "America/New_York"'
+        ) from None
+
+
+class Schedule(ABC):
+    """The interface every schedule implements; see the module docstring for semantics."""
+
+    #: The text :func:`parse_schedule` turns back into this schedule ("every 15m", "0 3 * * *");
+    #: an interval's anchor is not part of it, and a cron's timezone is passed separately.
+    expression: str
+
+    @abstractmethod
+    def next_after(self, t: datetime) -> datetime:
+        """The first slot strictly after ``t``."""
+
+    @abstractmethod
+    def previous_at_or_before(self, t: datetime) -> datetime:
+        """The latest slot at or before ``t``."""
+
+    @abstractmethod
+    def slots_between(
+        self, a: datetime, b: datetime, *, limit: int | None = DEFAULT_SLOT_LIMIT
+    ) -> list[datetime]:
+        """The slots in ``(a, b]`` in order, at most ``limit`` of them (the earliest).
+
+        Empty when ``b <= a``. Use :meth:`count_slots_between` for the full count.
+        """
+
+    @abstractmethod
+    def count_slots_between(self, a: datetime, b: datetime) -> int:
+        """How many slots lie in ``(a, b]`` (0 when ``b <= a``), without listing them."""
+
+    @abstractmethod
+    def period_hint(self) -> timedelta:
+        """The typical gap between two slots, for sizing windows and default grace."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The schedule in words: "every 15 minutes", "at 03:00 every day (Europe/London)"."""
+
+    @abstractmethod
+    def anchored(self, at: datetime) -> Schedule:
+        """This schedule with its phase set by ``at`` (an interval's last run); cron: itself."""
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise InvalidInput(f"limit must not be negative: {limit}")
+
+
+@dataclass(frozen=True)
+class IntervalSchedule(Schedule):
+    """Slots every ``period``, in phase with ``anchor``: ``anchor + k * period``."""
+
+    period: timedelta
+    anchor: datetime = EPOCH
+    expression: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.period, timedelta) or self.period <= timedelta(0):
+            raise InvalidInput(
+                f"interval must be a positive duration, not {format_duration(self.period)}"
+                if isinstance(self.period, timedelta)
+                else f"interval must be a timedelta, not {type(self.period).__name__}"
+            )
+        # Normalise to UTC so that equal schedules compare and hash equal.
+        object.__setattr__(self, "anchor", require_aware(self.anchor, "anchor"))
+        object.__setattr__(self, "expression", "every " + _exact_duration(self.period))
+
+    def _index_at_or_before(self, t: datetime) -> int:
+        # timedelta // timedelta floors, in exact integer microseconds.
+        return (require_aware(t, "t") - self.anchor) // self.period
+
+    def _slot(self, index: int) -> datetime:
+        try:
+            return self.anchor + index * self.period
+        except OverflowError:
+            raise InvalidInput("schedule slot is outside the supported date range") from None
+
+    def next_after(self, t: datetime) -> datetime:
+        return self._slot(self._index_at_or_before(t) + 1)
+
+    def previous_at_or_before(self, t: datetime) -> datetime:
+        return self._slot(self._index_at_or_before(t))
+
+    def slots_between(
+        self, a: datetime, b: datetime, *, limit: int | None = DEFAULT_SLOT_LIMIT
+    ) -> list[datetime]:
+        _check_limit(limit)
+        first = self._index_at_or_before(a) + 1
+        last = self._index_at_or_before(b)
+        if limit is not None:
+            last = min(last, first + limit - 1)
+        return [self._slot(i) for i in range(first, last + 1)]
+
+    def count_slots_between(self, a: datetime, b: datetime) -> int:
+        return max(0, self._index_at_or_before(b) - self._index_at_or_before(a))
+
+    def period_hint(self) -> timedelta:
+        return self.period
+
+    def describe(self) -> str:
+        return "every " + _words(self.period)
+
+    def anchored(self, at: datetime) -> IntervalSchedule:
+        return replace(self, anchor=at)
+
+
+_WORD_UNITS = (
+    ("week", timedelta(weeks=1)),
+    ("day", timedelta(days=1)),
+    ("hour", timedelta(hours=1)),
+    ("minute", timedelta(minutes=1)),
+    ("second", timedelta(seconds=1)),
+)
+_EXACT_UNITS = (
+    ("d", 86_400_000_000),
+    ("h", 3_600_000_000),
+    ("m", 60_000_000),
+    ("s", 1_000_000),
+    ("ms", 1_000),
+    ("us", 1),
+)
+
+
+def _words(period: timedelta) -> str:
+    """ "15 minutes", "hour", "2 days"; a period that is not a whole unit: "1h 30m"."""
+    for word, unit in _WORD_UNITS:
+        count, rest = divmod(period, unit)
+        if count and not rest:
+            return word if count == 1 else f"{count} {word}s"
+    return format_duration(period)
+
+
+def _exact_duration(period: timedelta) -> str:
+    """Lossless compact form that parse_duration reads back: "1d", "1h30m", "1s500ms"."""
+    us = period // _ONE_US
+    parts = []
+    for unit, size in _EXACT_UNITS:
+        amount, us = divmod(us, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class CronSchedule(Schedule):
+    """A 5-field cron expression (or alias) evaluated in the IANA ``timezone``.
+
+    Construction validates both; a bad expression or timezone raises ``InvalidInput``.
+    """
+
+    expression: str
+    timezone: str = "UTC"
+    _cron: str = field(init=False, repr=False, compare=False)
+    _zone: tzinfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_zone", load_zone(self.timezone))
+        object.__setattr__(self, "_cron", _validate_cron(self.expression))
+        # Normalise spacing and alias case so that equal schedules compare equal.
+        text = " ".join(self.expression.split())
+        object.__setattr__(self, "expression", text.lower() if text.startswith("@") else text)
+
+    def _iter(self, t: datetime, *, reverse: bool = False) -> CronSim:
+        return CronSim(self._cron, t.astimezone(self._zone), reverse=reverse)
+
+    def next_after(self, t: datetime) -> datetime:
+        t = require_aware(t, "t")
+        try:
+            for slot in self._iter(t):
+                result = slot.astimezone(UTC)
+                # cronsim walks local wall-clock time, so from inside the repeated hour of a
+                # fall-back it can return the first pass of that hour, which is before t.
+                if result > t:
+                    return result
+        except (StopIteration, OverflowError):
+            pass
+        raise InvalidInput(
+            f"cron expression {self.expression!r} has no slot after {t} in the supported date range"
+        )
+
+    def previous_at_or_before(self, t: datetime) -> datetime:
+        t = require_aware(t, "t")
+        candidate = self._reverse_candidate(t)
+        if self._zone is UTC:
+            return candidate
+        # Around DST changes cronsim's reverse walk in wall-clock time can pick a slot after t
+        # or skip one; step back until at or before t, then forward to the latest one.
+        while candidate > t:
+            candidate = self._reverse_candidate(candidate - _ONE_US)
+        following = self.next_after(candidate)
+        while following <= t:
+            candidate, following = following, self.next_after(following)
+        return candidate
+
+    def _reverse_candidate(self, t: datetime) -> datetime:
+        # CronSim's reverse iteration first steps back one second from a whole-second start:
+        # start one second after t (floored) so that a slot exactly at t is found.
+        try:
+            start = t.replace(microsecond=0) + _ONE_S
+            return next(self._iter(start, reverse=True)).astimezone(UTC)
+        except (StopIteration, OverflowError):
+            raise InvalidInput(
+                f"cron expression {self.expression!r} has no slot at or before {t} "
+                "in the supported date range"
+            ) from None
+
+    def slots_between(
+        self, a: datetime, b: datetime, *, limit: int | None = DEFAULT_SLOT_LIMIT
+    ) -> list[datetime]:
+        _check_limit(limit)
+        a, b = require_aware(a, "a"), require_aware(b, "b")
+        result: list[datetime] = []
+        if b <= a or limit == 0:
+            return result
+        last = a
+        try:
+            for slot in self._iter(a):
+                value = slot.astimezone(UTC)
+                if value > b:
+                    break
+                # Strictly after a (from inside a repeated hour cronsim can return the first
+                # pass, before a) and strictly increasing, as a chain of next_after() is.
+                if value > last:
+                    result.append(value)
+                    last = value
+                    if limit is not None and len(result) >= limit:
+                        break
+        except (StopIteration, OverflowError):
+            pass
+        return result
+
+    def count_slots_between(self, a: datetime, b: datetime) -> int:
+        a, b = require_aware(a, "a"), require_aware(b, "b")
+        # Whole local days with no DST change inside hold exactly slots_per_day slots, the
+        # same for every day that has any, so they are counted without walking each slot.
+        # Only partial days (at the ends) and DST-change days are walked: a year of an
+        # every-minute job costs one cronsim call per day, not 525,600.
+        per_day = _slots_per_matching_day(self._cron)
+        count = 0
+        cursor = a
+        while cursor < b:
+            try:
+                first = self.next_after(cursor)
+            except InvalidInput:
+                break
+            if first > b:
+                break
+            day_start, day_end, regular = self._local_day(first)
+            if regular and cursor < day_start and day_end <= b:
+                count += per_day
+                cursor = day_end - _ONE_US
+            else:
+                end = min(b, day_end - _ONE_US)
+                count += len(self.slots_between(cursor, end, limit=None))
+                cursor = end
+        return count
+
+    def _local_day(self, t: datetime) -> tuple[datetime, datetime, bool]:
+        """The UTC bounds of t's local calendar day, and whether it is a plain 24-hour day."""
+        local_date: date = t.astimezone(self._zone).date()
+        start = datetime.combine(local_date, time(), tzinfo=self._zone).astimezone(UTC)
+        end = datetime.combine(local_date + _ONE_DAY, time(), tzinfo=self._zone).astimezone(UTC)
+        # Equal offsets at both ends of a 24-hour span: no DST change inside (tzdata never has
+        # two changes in one day), so local times map one-to-one to instants.
+        regular = (
+            end - start == _ONE_DAY
+            and start.astimezone(self._zone).utcoffset()
+            == (end - _ONE_US).astimezone(self._zone).utcoffset()
+        )
+        return start, end, regular
+
+    def period_hint(self) -> timedelta:
+        return _cron_period_hint(self._cron)
+
+    def describe(self) -> str:
+        return f"{_explain(self._cron, self.expression)} ({self.timezone})"
+
+    def anchored(self, at: datetime) -> CronSchedule:
+        # Cron slots are absolute; the last run does not move them.
+        return self
+
+
+_FIELD_HELP = {
+    "Bad minute": "bad minute field (0-59)",
+    "Bad hour": "bad hour field (0-23)",
+    "Bad day-of-month": "bad day-of-month field (1-31, L, LW; some months are shorter)",
+    "Bad month": "bad month field (1-12 or JAN-DEC)",
+    "Bad day-of-week": "bad day-of-week field (0-7 or SUN-SAT, 0 and 7 are Sunday)",
+}
+
+
+def _validate_cron(expression: str) -> str:
+    """The 5-field form of ``expression`` (aliases expanded); ``InvalidInput`` if invalid."""
+    if not isinstance(expression, str):
+        raise InvalidInput(f"cron expression must be a string, not {type(expression).__name__}")
+    text = " ".join(expression.split())
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    prefix = f'invalid cron expression "{shown}"'
+    if text.lower() == "@reboot":
+        raise InvalidInput(
+            f"{prefix}: @reboot has no time to watch; use an interval or a cron time"
+        )
+    if text.startswith("@"):
+        if text.lower() not in CRON_ALIASES:
+            raise InvalidInput(f"{prefix}: unknown alias; known: {', '.join(CRON_ALIASES)}")
+        return CRON_ALIASES[text.lower()]
+    fields = text.split()
+    if len(fields) != 5:
+        # cronsim also takes 6 fields (with seconds), but without Debian cron's DST rules.
+        raise InvalidInput(
+            f"{prefix}: expected 5 fields (minute hour day-of-month month day-of-week), "
+            f"got {len(fields)}"
+        )
+    try:
+        next(CronSim(text, datetime(2000, 1, 1, tzinfo=UTC)))
+    except CronSimError as exc:
+        raise InvalidInput(f"{prefix}: {_FIELD_HELP.get(str(exc), str(exc))}") from None
+    except StopIteration:
+        raise InvalidInput(f"{prefix}: it never matches") from None
+    except (ValueError, IndexError, TypeError) as exc:
+        # cronsim is a parser of untrusted text; anything it trips over is the text's fault.
+        raise InvalidInput(f"{prefix}: {exc}") from None
+    return text
+
+
+@functools.lru_cache(maxsize=1024)
+def _slots_per_matching_day(cron: str) -> int:
+    """How many slots a day has if it has any (5-field cron: independent of the date)."""
+    first = next(CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC)))
+    day_start = first.replace(hour=0, minute=0, second=0)
+    count = 0
+    for slot in CronSim(cron, day_start - _ONE_S):
+        if slot >= day_start + _ONE_DAY:
+            break
+        count += 1
+    return count
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_period_hint(cron: str) -> timedelta:
+    """The median gap of the first slots from a fixed date, in UTC (so it is deterministic).
+
+    Cached per expression: a config with thousands of jobs shares a handful of expressions.
+    """
+    slots = CronSim(cron, datetime(2001, 1, 1, tzinfo=UTC))
+    previous = next(slots)
+    gaps = []
+    for _ in range(24):
+        try:
+            current = next(slots)
+        except StopIteration:
+            break
+        gaps.append(current - previous)
+        previous = current
+    if not gaps:
+        return timedelta(days=365)
+    gaps.sort()
+    return gaps[len(gaps) // 2]
+
+
+def _explain(cron: str, original: str) -> str:
+    try:
+        from cronsim.explain import explain  # imported lazily: only the dashboard needs words
+
+        text: str = explain(cron)
+    except Exception:  # describing is best effort; the expression itself always works
+        return f'cron "{original}"'
+    # Very long explanations are harder to read than the expression itself.
+    if len(text) > 90:
+        return f'cron "{original}"'
+    return text[0].lower() + text[1:]
+
+
+def parse_schedule(text: str, timezone: str = "UTC", *, field: str = "schedule") -> Schedule:
+    """Parse "every 15m" / "every day" into an IntervalSchedule, anything else as cron.
+
+    ``timezone`` (an IANA name) applies to cron schedules; it is validated in both cases so
+    that a typo is reported even before the schedule becomes a cron one. Errors are
+    ``InvalidInput`` prefixed with ``field``.
+    """
+    load_zone(timezone)
+    if not isinstance(text, str):
+        raise InvalidInput(
+            f'{field}: expected a string such as "every 15m" or "0 3 * * *", '
+            f"not {type(text).__name__}"
+        )
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidInput(f'{field}: empty schedule; write e.g. "every 15m" or "0 3 * * *"')
+    words = stripped.split(maxsplit=1)
+    if words[0].lower() == "every":
+        amount = words[1] if len(words) > 1 else ""
+        # "every day" is "every 1 day"; parse_duration knows the unit names.
+        if amount.lower() in {"second", "minute", "hour", "day", "week"}:
+            amount = "1" + amount
+        try:
+            period = parse_duration(amount, field=field)
+        except InvalidInput as exc:
+            raise InvalidInput(f'{exc}; intervals look like "every 15m"') from None
+        if not period:
+            raise InvalidInput(f"{field}: an interval must be longer than zero: {text!r}")
+        return IntervalSchedule(period)
+    try:
+        return CronSchedule(stripped, timezone)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{field}: {exc}") from None

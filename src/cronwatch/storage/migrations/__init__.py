@@ -1,0 +1,1 @@
+"""Alembic migrations of the cronwatch schema (applied by :mod:`cronwatch.storage.migrate`)."""

@@ -1,0 +1,11 @@
+"""The schema revision this version of cronwatch runs on.
+
+Kept apart from the Alembic scripts so that checking it costs one small query and no import of
+SQLAlchemy or Alembic. ``tests/test_migrations.py`` checks it matches the Alembic head.
+"""
+
+#: The Alembic head revision. Bump it with every new migration.
+SCHEMA_REVISION = "0001"
+
+#: Every revision ever released, oldest first: a database at one of these can be upgraded.
+KNOWN_REVISIONS = ("0001",)

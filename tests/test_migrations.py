@@ -1,0 +1,105 @@
+"""Schema migrations: applied on connect, once, and producing exactly the declared schema."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from cronwatch.storage import open_database
+from cronwatch.storage.connection import SchemaError
+from cronwatch.storage.revision import KNOWN_REVISIONS, SCHEMA_REVISION
+from cronwatch.storage.url import parse_database_url
+
+
+def test_revision_constant_is_the_alembic_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "cronwatch.storage:migrations")
+    script = ScriptDirectory.from_config(config)
+    assert script.get_heads() == [SCHEMA_REVISION]
+    history = [rev.revision for rev in script.walk_revisions()]
+    assert sorted(history) == sorted(KNOWN_REVISIONS)
+    assert KNOWN_REVISIONS[-1] == SCHEMA_REVISION
+
+
+def test_connect_migrates_an_empty_database(fresh_database_url: str) -> None:
+    with open_database(fresh_database_url) as db:
+        assert db.schema_revision() == SCHEMA_REVISION
+        assert db.query("SELECT COUNT(*) FROM runs") == [(0,)]
+
+
+def test_migrated_schema_matches_the_declared_tables(fresh_database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from cronwatch.storage.schema import metadata
+
+    open_database(fresh_database_url).close()
+    engine = create_engine(parse_database_url(fresh_database_url).sqlalchemy_url())
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_indexes_of_the_seed_exist(fresh_database_url: str) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    open_database(fresh_database_url).close()
+    engine = create_engine(parse_database_url(fresh_database_url).sqlalchemy_url())
+    try:
+        indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("runs")}
+    finally:
+        engine.dispose()
+    assert indexes["ix_runs_name_started"]["column_names"] == ["name", "started_us"]
+    assert indexes["ix_runs_host_name_completed"]["column_names"] == [
+        "hostname", "name", "completed_us",
+    ]  # fmt: skip
+    assert indexes["ux_runs_name_run_id"]["unique"]
+
+
+def test_database_from_a_newer_cronwatch_is_refused_untouched(fresh_database_url: str) -> None:
+    with open_database(fresh_database_url) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(SchemaError, match=r"'9999'.*upgrade cronwatch"):
+        open_database(fresh_database_url)
+    with _raw(fresh_database_url) as db:
+        assert db.query("SELECT version_num FROM alembic_version") == [("9999",)]
+
+
+def test_no_upgrade_mode_refuses_an_old_schema(fresh_database_url: str) -> None:
+    with pytest.raises(SchemaError, match="cronwatch migrate"):
+        open_database(fresh_database_url, upgrade=False)
+
+
+def _raw(url: str):  # type: ignore[no-untyped-def]
+    from cronwatch.storage.connection import Database
+
+    return Database(parse_database_url(url))
+
+
+def _connect_and_record(url: str) -> str:
+    from datetime import UTC, datetime
+
+    import cronwatch
+
+    with cronwatch.connect(url, statsd=False) as monitor:
+        now = datetime.now(UTC)
+        return monitor.record_success("first-boot", now, now, "h").run_id
+
+
+@pytest.mark.slow
+def test_many_processes_connecting_to_a_new_database_migrate_once(fresh_database_url: str) -> None:
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        run_ids = pool.map(_connect_and_record, [fresh_database_url] * 6)
+    with open_database(fresh_database_url) as db:
+        assert db.schema_revision() == SCHEMA_REVISION
+        assert db.query("SELECT COUNT(*) FROM alembic_version") == [(1,)]
+        stored = {row[0] for row in db.query("SELECT run_id FROM runs")}
+    assert stored == set(run_ids) and len(stored) == 6

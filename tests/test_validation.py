@@ -1,0 +1,113 @@
+"""Bad input gets a clear error naming the problem, and nothing is written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import cronwatch
+from cronwatch.errors import InvalidInput
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def monitor(database_url: str):  # type: ignore[no-untyped-def]
+    with cronwatch.connect(database_url, statsd=False) as m:
+        yield m
+
+
+def _refused(monitor, call, match: str) -> None:  # type: ignore[no-untyped-def]
+    before = monitor.store.count()
+    with pytest.raises(InvalidInput, match=match):
+        call()
+    assert monitor.store.count() == before, "a refused call must write nothing"
+
+
+def test_naive_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    naive = datetime(2026, 11, 28, 3, 0)
+    _refused(monitor, lambda: monitor.record_success("job", naive, T0, "h"),
+             "date_started is a naive datetime")  # fmt: skip
+    _refused(monitor, lambda: monitor.record_success("job", T0, naive, "h"),
+             "date_completed is a naive datetime")  # fmt: skip
+
+
+def test_non_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_success("job", "2026-01-01", T0, "h"),
+             "must be a datetime")  # fmt: skip
+
+
+def test_completion_before_start_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor,
+             lambda: monitor.record_success("job", T0, T0 - timedelta(seconds=1), "h"),
+             "is before date_started")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("", "must not be empty"),
+        ("x" * 201, "too long"),
+        ("bad\nname", "control characters"),
+        ("bad\x00name", "control characters"),
+        ("tab\tname", "control characters"),
+        ("a/b", "must not contain '/'"),
+        (" padded", "whitespace"),
+    ],
+)
+def test_bad_names_are_refused(monitor, name: str, match: str) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_success(name, T0, T0, "h"), match)
+    _refused(monitor, lambda: monitor.start(name, "h"), match)
+
+
+def test_bad_hostnames_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, ""), "hostname")
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h\r\n"), "hostname")
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h" * 256), "hostname")
+
+
+def test_names_with_markup_and_unicode_are_kept_verbatim(monitor) -> None:  # type: ignore[no-untyped-def]
+    name = "<img src=x onerror=alert(1)> ' OR 1=1; -- café"
+    monitor.record_success(name, T0, T0, "h")
+    last = monitor.last_activity(name)
+    assert last is not None and last.name == name
+    assert monitor.last_activity("<img src=x onerror=alert(1)>") is None
+
+
+@pytest.mark.parametrize("code", [0, 256, -1])
+def test_failure_exit_code_out_of_range_is_refused(monitor, code: int) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, code, "h"), "exit code")
+
+
+def test_failure_needs_an_integer_exit_code(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, "2", "h"), "integer")
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, None, "h"), "exit code")
+
+
+def test_bad_history_limit_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="limit"):
+        monitor.history("job", limit=0)
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("mysql://root@localhost/db", "unsupported database URL scheme 'mysql'"),
+        ("just-a-path.db", "has no scheme"),
+        ("", "empty"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///:memory:", "names no file"),
+    ],
+)
+def test_bad_database_urls_are_refused(url: str, match: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match=match):
+        cronwatch.connect(url, statsd=False)
+    assert not any(tmp_path.glob("**/*.db")), "a refused URL must create no database"
+
+
+def test_missing_sqlite_directory_is_an_outage_not_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}"
+    with pytest.raises(cronwatch.StorageUnavailable, match="does not exist"):
+        cronwatch.connect(url, statsd=False)
+    assert not (tmp_path / "nowhere").exists()
