@@ -1,6 +1,8 @@
 """record_success() against a bare driver INSERT+COMMIT of the same row on the same database.
 
-Target (DESIGN.md §6): at most 2x, on SQLite and PostgreSQL.
+Target (DESIGN.md §6): at most 2x, on SQLite and PostgreSQL. Two bare baselines are measured:
+into ``runs`` itself (its triggers keep the job summaries, so they fire there too) and into a
+copy of ``runs`` with the same indexes and no triggers, the strictest comparison.
 
     python -m bench.bench_record [--dialect sqlite|postgresql|both]
 """
@@ -11,13 +13,24 @@ import argparse
 import itertools
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import cronwatch
 from bench.common import interleaved, report, scratch_database
 
+PLAIN_TABLE = """
+CREATE TABLE plain_runs (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL,
+  hostname VARCHAR(255) NOT NULL, run_id VARCHAR(64) NOT NULL, outcome VARCHAR(16) NOT NULL,
+  exit_code INTEGER, started_us BIGINT NOT NULL, completed_us BIGINT, duration_us BIGINT,
+  output TEXT);
+CREATE INDEX ix_plain_name_started ON plain_runs (name, started_us);
+CREATE INDEX ix_plain_host_name_completed ON plain_runs (hostname, name, completed_us);
+CREATE UNIQUE INDEX ux_plain_name_run_id ON plain_runs (name, run_id);
+"""
+
 INSERT = (
-    "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
+    "INSERT INTO {table} (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
     " duration_us, output) VALUES (?, ?, ?, 'success', 0, ?, ?, ?, NULL)"
 )
 
@@ -37,32 +50,49 @@ def bench(dialect: str) -> float:
             raw = sqlite3.connect(path, isolation_level=None)
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=NORMAL")  # the same settings cronwatch uses
-            sql = INSERT
+            raw.executescript(PLAIN_TABLE)
 
-            def bare() -> None:
-                us = next(counter) * 1_000_000
-                raw.execute("BEGIN")
-                raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
-                raw.execute("COMMIT")
+            def bare_into(table: str) -> Callable[[], None]:
+                sql = INSERT.format(table=table)
+
+                def bare() -> None:
+                    us = next(counter) * 1_000_000
+                    raw.execute("BEGIN")
+                    raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
+                    raw.execute("COMMIT")
+
+                return bare
         else:
             import psycopg
 
             raw = psycopg.connect(url)
-            sql = INSERT.replace("?", "%s")
+            raw.execute(PLAIN_TABLE.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY"))
+            raw.commit()
 
-            def bare() -> None:
-                us = next(counter) * 1_000_000
-                raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
-                raw.commit()
+            def bare_into(table: str) -> Callable[[], None]:
+                sql = INSERT.format(table=table).replace("?", "%s")
 
-        timings = interleaved({"bare INSERT+COMMIT": bare, "record_success": record})
+                def bare() -> None:
+                    us = next(counter) * 1_000_000
+                    raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
+                    raw.commit()
+
+                return bare
+
+        timings = interleaved(
+            {
+                "bare INSERT+COMMIT, no triggers": bare_into("plain_runs"),
+                "bare INSERT+COMMIT into runs": bare_into("runs"),
+                "record_success": record,
+            }
+        )
         raw.close()
         monitor.close()
-    ratio = timings["record_success"] / timings["bare INSERT+COMMIT"]
+    ratio = timings["record_success"] / timings["bare INSERT+COMMIT, no triggers"]
     report(
         f"record_success vs bare driver INSERT+COMMIT ({dialect})",
         [(name, f"{seconds * 1e6:8.1f} us/run") for name, seconds in timings.items()]
-        + [("ratio", f"{ratio:.2f}x  (target <= 2x)")],
+        + [("ratio to no-trigger insert", f"{ratio:.2f}x  (target <= 2x)")],
     )
     return ratio
 

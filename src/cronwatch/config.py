@@ -168,6 +168,20 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return _Loader(file).load(data)
 
 
+def parse_job_table(
+    name: str,
+    table: Mapping[str, Any],
+    *,
+    source: str,
+    channels: Mapping[str, ChannelSpec] | None = None,
+) -> JobSpec:
+    """Validate one job's fields given as a mapping (the API, the database) exactly as a
+    ``[jobs.NAME]`` table of the config file; ``source`` takes the file's place in messages.
+    With ``channels`` ``None`` the alert channel names are not checked against a definition.
+    """
+    return _Loader(Path(source)).job(name, dict(table), channels)
+
+
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -259,7 +273,9 @@ class _Loader:
             jobs[name] = self.job(name, body, channels)
         return Config(jobs=jobs, channels=channels, path=self.file)
 
-    def job(self, name: str, body: object, channels: Mapping[str, ChannelSpec]) -> JobSpec:
+    def job(
+        self, name: str, body: object, channels: Mapping[str, ChannelSpec] | None
+    ) -> JobSpec:
         where = f"jobs.{_key(name)}"
         self.name(where, name)
         table = self.table(where, body)
@@ -309,7 +325,7 @@ class _Loader:
             raise self.error(f"{where}.paused", f"expected true or false, not {_type_name(paused)}")
         alerts = self.names(f"{where}.alerts", table.get("alerts", []))
         for index, channel in enumerate(alerts):
-            if channel not in channels:
+            if channels is not None and channel not in channels:
                 defined = ", ".join(channels) if channels else "none"
                 raise self.error(
                     f"{where}.alerts[{index}]",

@@ -9,6 +9,7 @@ so a slow database does not delay the job.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import uuid
@@ -38,11 +39,15 @@ def run_and_record(
     spool: Spool | None = None,
     stderr: TextIO | None = None,
 ) -> CommandResult:
-    """Run ``argv`` as job ``name`` and record the run in ``database_url``; the command's
+    """Run ``argv`` as job ``name`` and record the run in ``database_url`` (or, with
+    ``$CRONWATCH_URL``, through that cronwatch server: :mod:`cronwatch.remote`); the command's
     result. cronwatch's own problems are reported on ``stderr`` with a ``cronwatch:`` prefix and
     never change the result."""
     err = stderr or sys.stderr
-    spool = spool or Spool.for_target(database_url)
+    server_url = os.environ.get("CRONWATCH_URL", "").strip().rstrip("/") or None
+    if server_url is not None:
+        statsd = None  # the server sends the timing when it first stores the run
+    spool = spool or Spool.for_target(server_url or database_url)
     run_id = uuid.uuid4().hex
     started = utcnow()
     try:
@@ -57,7 +62,7 @@ def run_and_record(
     def record_start() -> None:
         assert running is not None
         try:
-            monitor = _open_monitor(database_url, statsd)
+            monitor = _open_monitor(server_url or database_url, statsd)
             opened["monitor"] = monitor
             monitor.store.save(running)
         except Exception as exc:  # reported after the command, so as not to interleave
@@ -83,7 +88,7 @@ def run_and_record(
     monitor = opened.get("monitor") if not starter.is_alive() else None
     try:
         if monitor is None:
-            monitor = _open_monitor(database_url, statsd)
+            monitor = _open_monitor(server_url or database_url, statsd)
         assert isinstance(monitor, Monitor)
         monitor.record(finished)
     except Exception as exc:
@@ -102,5 +107,9 @@ def run_and_record(
     return result
 
 
-def _open_monitor(database_url: str, statsd: StatsdClient | None) -> Monitor:
-    return connect(database_url, statsd=statsd if statsd is not None else False)
+def _open_monitor(target: str, statsd: StatsdClient | None) -> Monitor:
+    if target.startswith(("http://", "https://")):
+        from cronwatch.remote import connect as connect_remote  # stdlib only, imported on use
+
+        return connect_remote(target)
+    return connect(target, statsd=statsd if statsd is not None else False)

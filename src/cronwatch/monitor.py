@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import socket
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cronwatch.errors import InvalidInput
 from cronwatch.model import Outcome, Run
@@ -29,6 +30,10 @@ from cronwatch.timeutil import require_aware, to_us, utcnow
 #: The end of a run's output that is kept (the end is where the error is).
 MAX_OUTPUT_CHARS = 10_000
 MAX_RUN_ID_LENGTH = 64
+
+if TYPE_CHECKING:
+    from cronwatch.config import Config
+    from cronwatch.health.model import JobStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -240,6 +245,29 @@ class Monitor:
         if not isinstance(limit, int) or limit < 1:
             raise InvalidInput(f"limit must be a positive integer, not {limit!r}")
         return self.store.history(validate_name(name, "name"), limit=limit, hostname=hostname)
+
+    def status(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        config: Config | str | os.PathLike[str] | None = None,
+        tags: Iterable[str] = (),
+        hosts: Iterable[str] = (),
+        now: datetime | None = None,
+    ) -> list[JobStatus]:
+        """The health of every known job (or of ``names``), worst first: is it running as often
+        as it should, has it run recently, is its runtime sensible.
+
+        ``config`` is a loaded :class:`~cronwatch.config.Config` or the path of a TOML file
+        declaring jobs; jobs only seen running get a schedule and runtime band learned from
+        their history. See :class:`~cronwatch.health.model.JobStatus`.
+        """
+        from cronwatch.config import Config, load_config
+        from cronwatch.health.service import job_statuses
+
+        if config is not None and not isinstance(config, Config):
+            config = load_config(config)
+        return job_statuses(self.store.db, config, names=names, tags=tags, hosts=hosts, now=now)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -20,10 +20,11 @@ What is and is not preserved
   inherits the ignore exactly as it would have. A SIGINT or SIGQUIT typed at the terminal goes
   to the whole foreground process group, the command included, so it is not forwarded a
   second time (Linux tells it apart by ``si_code == SI_KERNEL``). Trade-off: a signal that
-  another *process* sends to our whole process group (``kill -TERM -PGID``) cannot be told
-  apart from one sent to our pid, so the command gets it twice (most programs stop at the
-  first). Signals that arrive after the command has been reaped are dropped: its pid may
-  already belong to another process.
+  another *process* sends to our whole process group (``kill -TERM -PGID``, a shell's SIGHUP
+  to its jobs) cannot be told apart from one sent to our pid, so the command gets it twice
+  (most programs stop at the first); so does the kernel's SIGHUP to the foreground group when
+  a terminal's session ends, which is forwarded too. Signals that arrive after the command
+  has been reaped are dropped: its pid may already belong to another process.
 * File descriptors: the command inherits exactly the descriptors that an ``exec`` would pass
   (everything not close-on-exec), like a shell running it directly; Python's own descriptors
   (database connections, …) are all close-on-exec, so they do not leak.
@@ -116,11 +117,13 @@ def run_command(
     restored before returning. Forwarding needs our handlers, so it only happens when called
     from the main thread; from another thread the command simply runs.
 
-    ``on_started`` is called once, right after the command was spawned and while it runs (so
-    the caller can record the start in a database without delaying the command). It must not
-    raise: the caller handles its own errors. If it raises anyway, the exception is logged on
-    the ``cronwatch.runner`` logger and the run goes on. It is not called when the command
-    could not be started.
+    ``on_started`` is called once, in the calling thread, right after the command was spawned
+    and while it runs (so the caller can record the start in a database without delaying the
+    command). Signals are forwarded and the command's end is noted (``finished``) by a thread
+    of ours meanwhile, so a slow ``on_started`` delays neither. It must not raise: the caller
+    handles its own errors. If it raises anyway, the exception is logged on the
+    ``cronwatch.runner`` logger and the run goes on. It is not called when the command could
+    not be started (the caller can record start and end from the result then).
 
     A command that cannot be started gives exit code 127 (not found) or 126 (any other reason,
     e.g. not executable), and ``cronwatch: cannot run 'NAME': REASON`` is written to our stderr
@@ -335,8 +338,6 @@ def _pump(read_end: int, our_fd: int, tail: _Tail, drain: _Drain) -> None:
                 try:
                     _write_all(our_fd, data)
                 except BrokenPipeError:
-                    forward = False
-                    continue
                     # Nobody reads our output any more. Closing the command's pipe gives it the
                     # SIGPIPE/EPIPE it would have got without us, instead of running on unread.
                     break

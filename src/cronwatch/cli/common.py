@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from cronwatch.errors import CronwatchError, InvalidInput
 from cronwatch.monitor import Monitor
+
+if TYPE_CHECKING:
+    from cronwatch.config import Config
 
 #: Exit status for cronwatch's own errors (bad input, database away). ``last`` uses 1 for "no
 #: run recorded", so errors must differ from it.
@@ -24,21 +28,45 @@ def fail(message: str) -> None:
 
 
 @contextmanager
-def open_monitor(ctx: click.Context) -> Iterator[Monitor]:
-    """The monitor for the group's database; cronwatch errors become a clear message."""
+def open_monitor(
+    ctx: click.Context, on_error: Callable[[str], object] = fail
+) -> Iterator[Monitor]:
+    """The monitor for the group's database; cronwatch errors are passed to ``on_error``
+    (by default :func:`fail`), which must exit."""
     from cronwatch.monitor import connect
 
     try:
-        monitor = connect(ctx.obj.resolved_database_url(), statsd=None)
+        monitor = connect(ctx.find_root().obj.resolved_database_url(), statsd=None)
     except CronwatchError as exc:
-        fail(str(exc))
-        raise  # unreachable; keeps type checkers content
+        on_error(str(exc))
+        raise  # unreachable: on_error exits
     try:
         yield monitor
     except CronwatchError as exc:
-        fail(str(exc))
+        on_error(str(exc))
     finally:
         monitor.close()
+
+
+def load_config_from(
+    ctx: click.Context, on_error: Callable[[str], object] | None = None
+) -> Config | None:
+    """The config file named by ``--config`` / ``$CRONWATCH_CONFIG``, or ``None``.
+
+    A bad file raises :class:`ConfigError` (naming the file, job and field), or is passed to
+    ``on_error`` when given."""
+    from cronwatch.config import config_path_from_env, load_config
+
+    path = config_path_from_env(ctx.find_root().obj.config_path)
+    if path is None:
+        return None
+    try:
+        return load_config(path)
+    except CronwatchError as exc:
+        if on_error is None:
+            raise
+        on_error(str(exc))
+        raise  # unreachable: on_error exits
 
 
 def parse_instant(text: str, field: str) -> datetime:

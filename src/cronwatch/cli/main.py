@@ -18,6 +18,11 @@ SUBCOMMANDS = {
     "history": "cronwatch.cli.runs_cmd:history",
     "migrate": "cronwatch.cli.db_cmd:migrate",
     "spool": "cronwatch.cli.db_cmd:spool",
+    "check": "cronwatch.cli.check_cmd:check",
+    "status": "cronwatch.cli.check_cmd:status",
+    "import-crontab": "cronwatch.cli.crontab_cmd:import_crontab",
+    "serve": "cronwatch.cli.serve_cmd:serve",
+    "key": "cronwatch.cli.key_cmd:key",
 }
 
 

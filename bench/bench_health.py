@@ -1,0 +1,126 @@
+"""A status check of 10,000 jobs with 1 million runs in total.
+
+Target (issue "Health checks"): under 1 s on SQLite, with the number of queries independent of
+the number of jobs. Half the jobs are declared in a config (cron and interval schedules, hosts,
+runtime bounds), half are only seen running (their schedule and runtime are learned).
+Learning the baselines the first time is reported separately: it happens once, then only for
+jobs with enough new runs.
+
+    python -m bench.bench_health [--dialect sqlite|postgresql|both] [--jobs 10000] [--runs 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import report, scratch_database
+from cronwatch.config import load_config
+from cronwatch.health.service import job_statuses
+from cronwatch.storage import open_database
+from cronwatch.storage.jobs import JobStore
+from cronwatch.timeutil import to_us
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SCHEDULES = ['"every 15m"', '"*/15 * * * *"', '"0 * * * *"', '"every 1h"']
+
+
+def runs(jobs: int, per_job: int) -> Iterator[tuple[object, ...]]:
+    for j in range(jobs):
+        period = 900 if j % 4 in (0, 1) else 3600
+        # most jobs are on time; every 10th stopped a while ago, every 7th is slow
+        last = to_us(NOW) - (5 * 60 if j % 10 else 5 * period) * 1_000_000
+        for i in range(per_job):
+            started = last - i * period * 1_000_000
+            duration = (30 + (i % 5) + (300 if j % 7 == 0 and i == 0 else 0)) * 1_000_000
+            outcome = "failure" if (i == 0 and j % 13 == 0) else "success"
+            yield (f"job-{j}", f"host-{j % 5}", uuid.uuid4().hex, outcome,
+                   1 if outcome == "failure" else 0, started, started + duration, duration)  # fmt: skip
+
+
+def config_text(jobs: int) -> str:
+    lines = []
+    for j in range(0, jobs, 2):  # every other job is declared
+        lines.append(f'[jobs."job-{j}"]\nschedule = {SCHEDULES[j % 4]}\n')
+        if j % 6 == 0:
+            lines.append('max_runtime = "5m"\n')
+        if j % 8 == 0:
+            lines.append(f'hosts = ["host-{j % 5}"]\ntags = ["db"]\n')
+    return "".join(lines)
+
+
+def bench(dialect: str, jobs: int, per_job: int) -> None:
+    with scratch_database(dialect) as url, tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cronwatch.toml"
+        path.write_text(config_text(jobs))
+        config = load_config(path)
+        start = time.perf_counter()
+        columns = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
+        with open_database(url) as db:
+            with db.transaction() as cur:
+                if db.dialect == "sqlite":
+                    cur.executemany(  # type: ignore[attr-defined]
+                        f"INSERT INTO runs ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        runs(jobs, per_job),
+                    )
+                else:
+                    with cur.copy(f"COPY runs ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                        for row in runs(jobs, per_job):
+                            copy.write_row(row)
+            db.execute("ANALYZE")
+            filled = time.perf_counter() - start
+
+            start = time.perf_counter()
+            job_statuses(db, config, now=NOW - timedelta(hours=1), learn=False)  # declare
+            learned = JobStore(db).refresh_baselines(NOW)
+            learning = time.perf_counter() - start
+
+            queries = 0
+            original = db.query
+
+            def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+                nonlocal queries
+                queries += 1
+                return original(*args, **kwargs)
+
+            db.query = counting  # type: ignore[method-assign]
+            timings = []
+            for _ in range(5):
+                queries = 0
+                start = time.perf_counter()
+                statuses = job_statuses(db, config, now=NOW)
+                timings.append(time.perf_counter() - start)
+            db.query = original  # type: ignore[method-assign]
+    by_status: dict[str, int] = {}
+    for status in statuses:
+        by_status[status.status] = by_status.get(status.status, 0) + 1
+    report(
+        f"status check of {len(statuses):,} jobs, {jobs * per_job:,} runs ({dialect})",
+        [
+            ("filled (bulk insert, triggers on)", f"{filled:.1f} s"),
+            ("first learning of baselines", f"{learning:.2f} s for {learned:,} jobs (once)"),
+            ("status check, median of 5", f"{statistics.median(timings):.3f} s  (target < 1 s)"),
+            ("queries per check", f"{queries}  (independent of the number of jobs)"),
+            ("statuses", ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))),
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=100, help="runs per job")
+    args = parser.parse_args()
+    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
+        bench(dialect, args.jobs, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""``cronwatch check`` (the Nagios plugin contract) and ``cronwatch status`` (for people).
+
+``check`` prints one status line with perfdata, the problems one per line after it, and exits
+0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Usage errors, a bad config file, an unreachable
+database and internal errors are all UNKNOWN (3), never CRITICAL: a monitoring system must not
+page anyone for cronwatch's own problems as if a job had failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+import click
+
+from cronwatch.cli.common import fail, load_config_from, open_monitor
+from cronwatch.errors import CronwatchError, InvalidInput
+from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+
+
+class NagiosUsageError(click.UsageError):
+    """A usage error that exits 3 (UNKNOWN), not Click's 2 (which Nagios reads as CRITICAL)."""
+
+    exit_code = UNKNOWN
+
+
+class NagiosCommand(click.Command):
+    """A command whose usage errors exit 3 (UNKNOWN)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise NagiosUsageError(exc.message, exc.ctx) from None
+
+
+def unknown(message: str, as_json: bool = False) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"state": "UNKNOWN", "exit_code": UNKNOWN, "summary": message}))
+    else:
+        click.echo(f"CRONWATCH UNKNOWN - {message}")
+    sys.exit(UNKNOWN)
+
+
+@click.command(cls=NagiosCommand)
+@click.argument("names", nargs=-1)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only jobs with this tag.")
+@click.option("--host", "hosts", multiple=True, metavar="H", help="Only jobs on this host.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--window",
+    metavar="DURATION",
+    help="Ad-hoc form without any config: NAMES are HOST:NAME (or NAME for any host); each "
+    "must have succeeded within DURATION, e.g. `--window 30m db1:backup`.",
+)
+@click.pass_context
+def check(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
+          hosts: tuple[str, ...], as_json: bool, window: str | None) -> None:  # fmt: skip
+    """Check jobs as a Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    \b
+        cronwatch check                      every job
+        cronwatch check backup sync-feeds    these jobs
+        cronwatch check --tag db --json
+        cronwatch check --window 30m db1:backup db2:backup
+    """
+    try:
+        if window is not None:
+            state, line, details, payload = _ad_hoc(ctx, names, window)
+        else:
+            state, line, details, payload = _scheduled(ctx, names, tags, hosts)
+    except (CronwatchError, SystemExit) as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        unknown(str(exc), as_json)
+    except Exception as exc:  # an internal error is UNKNOWN, never CRITICAL
+        unknown(f"internal error: {type(exc).__name__}: {exc}", as_json)
+    if as_json:
+        click.echo(json.dumps({"state": STATE_NAMES[state], "exit_code": state,
+                               "summary": line, **payload}, indent=2))  # fmt: skip
+    else:
+        click.echo(f"CRONWATCH {STATE_NAMES[state]} - {line}")
+        for detail in details:
+            click.echo(detail)
+    sys.exit(state)
+
+
+def _scheduled(
+    ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...], hosts: tuple[str, ...]
+) -> tuple[int, str, list[str], dict[str, Any]]:
+    from cronwatch.health.service import job_statuses
+
+    config = load_config_from(ctx)
+    with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
+        statuses = job_statuses(monitor.store.db, config, names=names or None, tags=tags,
+                                hosts=hosts)  # fmt: skip
+    state = max((s.severity for s in statuses), default=OK)
+    counts = Counter(s.status for s in statuses)
+    problems = [s for s in statuses if s.severity > OK]
+    if not statuses:
+        line = "no jobs known yet"
+    elif len(statuses) == 1 and names:
+        line = statuses[0].reason
+    elif problems:
+        summary = ", ".join(f"{counts[st]} {st.replace('_', ' ')}" for st in PRIORITY
+                            if SEVERITY[st] > OK and counts[st])  # fmt: skip
+        line = f"{summary} of {len(statuses)} jobs: " + "; ".join(s.reason for s in problems[:3])
+        if len(problems) > 3:
+            line += f"; and {len(problems) - 3} more"
+    else:
+        line = f"all {len(statuses)} jobs ok"
+    perfdata = " ".join(
+        [f"jobs={len(statuses)};;;0"] + [f"{st}={counts[st]};;;0" for st in PRIORITY]
+    )
+    if len(statuses) == 1:
+        perfdata += _job_perfdata(statuses[0])
+    details = [s.reason for s in problems] if len(problems) > 1 or not names else []
+    return state, f"{line} | {perfdata}", details, {
+        "counts": {st: counts[st] for st in PRIORITY},
+        "jobs": [s.to_json() for s in statuses],
+    }
+
+
+def _job_perfdata(status: JobStatus) -> str:
+    from cronwatch.timeutil import utcnow
+
+    parts = []
+    if status.last_success is not None:
+        parts.append(f"age={(utcnow() - status.last_success).total_seconds():.0f}s;;;0")
+    if status.last_duration is not None:
+        parts.append(f"duration={status.last_duration.total_seconds():.3f}s;;;0")
+    return "".join(" " + part for part in parts)
+
+
+def _ad_hoc(
+    ctx: click.Context, targets: tuple[str, ...], window: str
+) -> tuple[int, str, list[str], dict[str, Any]]:
+    """Launchpad's check: did each HOST:NAME succeed within the window?"""
+    from cronwatch.durations import format_duration, parse_duration
+    from cronwatch.names import validate_name
+    from cronwatch.timeutil import to_us, utcnow
+
+    if not targets:
+        raise InvalidInput("--window needs at least one HOST:NAME (or NAME) to check")
+    span = parse_duration(window, field="--window")
+    if span <= timedelta(0):
+        raise InvalidInput("--window must be longer than zero")
+    pairs: list[tuple[str | None, str]] = []
+    for target in targets:
+        given_host, sep, given_name = target.partition(":")
+        if not sep:
+            given_host, given_name = "", target
+        pairs.append((
+            validate_name(given_host, "host") if given_host else None,
+            validate_name(given_name, "name"),
+        ))  # fmt: skip
+    now = utcnow()
+    since = now - span
+    failures, results = [], []
+    with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
+        db = monitor.store.db
+        for host, name in pairs:
+            if host is None:
+                rows = db.query("SELECT MAX(completed_us) FROM runs WHERE name = ? AND "
+                                "outcome = 'success'", (name,))  # fmt: skip
+            else:
+                rows = db.query("SELECT MAX(completed_us) FROM runs WHERE hostname = ? AND "
+                                "name = ? AND outcome = 'success'", (host, name))  # fmt: skip
+            last = rows[0][0] if rows else None
+            where = f" on {host}" if host else ""
+            ok = last is not None and last >= to_us(since)
+            results.append({"host": host, "name": name, "ok": ok, "last_success_us": last})
+            if not ok:
+                from cronwatch.timeutil import from_us
+
+                seen = (f"last success {_when(from_us(last))}" if last is not None
+                        else "never succeeded")  # fmt: skip
+                failures.append(f"{name} didn't run{where} in the last "
+                                f"{format_duration(span)} ({seen})")  # fmt: skip
+    if failures:
+        line = f"{len(failures)} of {len(pairs)} missing: " + "; ".join(failures)
+        state = CRITICAL
+    else:
+        line = f"{len(pairs)} of {len(pairs)} ran in the last {format_duration(span)}"
+        state = OK
+    perfdata = f"checked={len(pairs)};;;0 missing={len(failures)};;;0"
+    return state, f"{line} | {perfdata}", [], {"results": results}
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only jobs with this tag.")
+@click.option("--host", "hosts", multiple=True, metavar="H", help="Only jobs on this host.")
+@click.option("--problems", is_flag=True, help="Only jobs that are not fine.")
+@click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
+@click.pass_context
+def status(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
+           hosts: tuple[str, ...], problems: bool, as_json: bool) -> None:  # fmt: skip
+    """Show every job's status, worst first, as a table for people."""
+    from cronwatch.durations import format_duration
+    from cronwatch.health.service import job_statuses
+    from cronwatch.timeutil import utcnow
+
+    config = load_config_from(ctx, on_error=fail)
+    with open_monitor(ctx) as monitor:
+        try:
+            statuses = job_statuses(monitor.store.db, config, names=names or None, tags=tags,
+                                    hosts=hosts)  # fmt: skip
+        except CronwatchError as exc:
+            fail(str(exc))
+    if problems:
+        statuses = [s for s in statuses if s.severity > OK]
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in statuses], indent=2))
+        return
+    if not statuses:
+        click.echo("no jobs" + (" with problems" if problems else " known yet"), err=True)
+        return
+    now = utcnow()
+    rows = [("JOB", "STATUS", "HOSTS", "LAST RUN", "TOOK", "NEXT DUE", "REASON")]
+    for s in statuses:
+        rows.append((
+            s.name,
+            s.status.upper() if s.severity else s.status,
+            ",".join(h.hostname for h in s.hosts) or "-",
+            _ago(now, s.last_started),
+            format_duration(s.last_duration) if s.last_duration is not None else "-",
+            _when(s.next_due) if s.next_due else "-",
+            s.reason,
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        click.echo("  ".join([*cells, row[-1]]))
+
+
+def _ago(now: datetime, value: datetime | None) -> str:
+    from cronwatch.durations import format_duration
+
+    if value is None:
+        return "never"
+    return f"{format_duration(max(now - value, timedelta(0)))} ago"

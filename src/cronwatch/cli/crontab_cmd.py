@@ -1,0 +1,181 @@
+"""``cronwatch import-crontab [FILE]``: jobs from a crontab, printed as TOML or merged.
+
+Contract:
+
+- Input: FILE; ``-`` for standard input; no FILE for the current user's crontab, read with
+  ``crontab -l``.
+- Output: without ``--write`` the ``[jobs.NAME]`` tables go to stdout for review and nothing is
+  written. With ``--write`` they are merged into the config file (the group's ``--config`` or
+  ``$CRONWATCH_CONFIG``): jobs it already has are left as they are, its text is kept byte for
+  byte (see :func:`cronwatch.crontab.merge_into_config`).
+- Lines that cannot be imported are reported on stderr with their line number
+  (``cronwatch: warning: /etc/crontab, line 7: ...``); they do not make the command fail.
+- Exit status 0 on success, 2 on an error (``cronwatch: error: ...`` on stderr), in which case
+  no file was changed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from cronwatch.cli.common import fail
+from cronwatch.errors import CronwatchError, InvalidInput
+
+STDIN = "-"
+#: How long ``crontab -l`` may take; it reads one small file, so a hang means something broke.
+CRONTAB_TIMEOUT = 30
+
+
+@click.command("import-crontab")
+@click.argument("file", required=False, metavar="[FILE]")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Merge the jobs into the config file (--config or $CRONWATCH_CONFIG) instead of "
+    "printing them. Jobs already there are never changed.",
+)
+@click.option(
+    "--system/--no-system",
+    default=None,
+    help="The crontab has a user field before each command, as /etc/crontab and "
+    "/etc/cron.d/* do [default: detect].",
+)
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="IANA timezone of the lines with no CRON_TZ above them [default: this host's, "
+    "from /etc/localtime, since cron runs them in local time].",
+)
+@click.pass_context
+def import_crontab(ctx: click.Context, file: str | None, write: bool, system: bool | None,
+                   timezone: str | None) -> None:  # fmt: skip
+    """Turn the jobs of a crontab into [jobs.NAME] tables of the config file.
+
+    FILE is a crontab file, or - for standard input; without it, your crontab (crontab -l).
+    A command that runs under `cronwatch run NAME` keeps NAME; other jobs get a name made
+    from their command. CRON_TZ sets the timezone of the lines below it.
+
+    \b
+        cronwatch import-crontab                      # review the TOML for your crontab
+        cronwatch import-crontab /etc/cron.d/backup
+        cronwatch --config cronwatch.toml import-crontab --write
+    """
+    from cronwatch.config import config_path_from_env
+    from cronwatch.crontab import local_timezone, merge_into_config, parse_crontab
+    from cronwatch.schedule import load_zone
+
+    # Everything that can fail without touching the input is checked first, so that a mistake
+    # never consumes stdin or runs `crontab -l` for nothing.
+    config_path = None
+    if write:
+        settings = ctx.find_root().obj
+        config_path = config_path_from_env(getattr(settings, "config_path", None))
+        if config_path is None:
+            fail(
+                "--write needs a config file: pass --config FILE before import-crontab, "
+                "or set CRONWATCH_CONFIG"
+            )
+            return
+    if timezone is not None:
+        try:
+            load_zone(timezone, field="--timezone")
+        except InvalidInput as exc:
+            fail(str(exc))
+            return
+    else:
+        timezone = local_timezone()
+        if timezone is None:
+            click.echo(
+                "cronwatch: warning: cannot tell this host's timezone; lines without CRON_TZ "
+                "are read as UTC (pass --timezone ZONE to say otherwise)",
+                err=True,
+            )
+            timezone = "UTC"
+
+    source, data = _read_input(file)
+    parsed = parse_crontab(
+        data, path=file if file not in (None, STDIN) else None, system=system,
+        default_timezone=timezone,
+    )  # fmt: skip
+    if parsed.system and parsed.system_guessed:
+        click.echo(
+            f"cronwatch: note: {source} read as a system crontab (a user name before each "
+            "command); pass --no-system if it is not one",
+            err=True,
+        )
+    for warning in parsed.warnings:
+        click.echo(
+            f"cronwatch: warning: {source}, line {warning.line_no}: {warning.message}", err=True
+        )
+
+    if not parsed.entries:
+        click.echo(f"cronwatch: no jobs to import from {source}", err=True)
+        return
+    if config_path is None:
+        from cronwatch.crontab import entries_to_toml
+
+        click.echo(entries_to_toml(parsed.entries, source=source), nl=False)
+        return
+    try:
+        added, skipped = merge_into_config(config_path, parsed.entries, source=source)
+    except CronwatchError as exc:
+        fail(str(exc))
+        return
+    for entry in skipped:
+        click.echo(
+            f'cronwatch: note: job "{entry.job_name}" (line {entry.line_no}) is already in '
+            f"{config_path}; left as it is",
+            err=True,
+        )
+    if added:
+        names = ", ".join(entry.job_name for entry in added)
+        jobs = "job" if len(added) == 1 else "jobs"
+        click.echo(f"added {len(added)} {jobs} to {config_path}: {names}")
+    else:
+        click.echo(f"nothing added: every job is already in {config_path}")
+
+
+def _read_input(file: str | None) -> tuple[str, bytes]:
+    """``(how to name the source in messages, its bytes)``; exits with a clear error."""
+    if file == STDIN:
+        if sys.stdin is None:  # started with stdin closed
+            fail("cannot read standard input: it is closed")
+        # Bytes, not text: the crontab is decoded as UTF-8 whatever this terminal's locale is.
+        return "<stdin>", sys.stdin.buffer.read()
+    if file is not None:
+        try:
+            with open(file, "rb") as handle:
+                return file, handle.read()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}")
+            raise  # unreachable; keeps type checkers content
+    return "crontab -l", _user_crontab()
+
+
+def _user_crontab() -> bytes:
+    """The current user's crontab, from ``crontab -l``."""
+    try:
+        result = subprocess.run(
+            ["crontab", "-l"], capture_output=True, timeout=CRONTAB_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        fail(
+            "the crontab command is not installed, so your crontab cannot be read; "
+            "pass the file instead (cronwatch import-crontab FILE, or - for stdin)"
+        )
+        raise  # unreachable
+    except subprocess.TimeoutExpired:
+        fail(f"crontab -l did not answer within {CRONTAB_TIMEOUT} seconds")
+        raise  # unreachable
+    except OSError as exc:
+        fail(f"cannot run crontab -l: {exc.strerror or exc}")
+        raise  # unreachable
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", errors="replace").strip()
+        if "no crontab" in message.lower():
+            fail(f"you have no crontab to import ({message})")
+        fail(f"crontab -l failed with exit status {result.returncode}: {message or 'no message'}")
+    return result.stdout

@@ -1,0 +1,89 @@
+"""``cronwatch key create|list|revoke``: the API keys that ping URLs and the REST API take."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cronwatch.cli.common import fail
+from cronwatch.errors import CronwatchError
+
+
+@click.group()
+def key() -> None:
+    """API keys: ping keys for ping URLs, read and write keys for the REST API.
+
+    Keys are stored hashed: a key is shown once, when it is created.
+    """
+
+
+def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from cronwatch import paths
+    from cronwatch.storage.connection import open_database
+    from cronwatch.storage.keys import KeyStore
+
+    url = ctx.find_root().obj.resolved_database_url()
+    if url == paths.default_database_url():
+        paths.data_dir().mkdir(parents=True, exist_ok=True)
+    try:
+        return KeyStore(open_database(url))
+    except CronwatchError as exc:
+        fail(str(exc))
+
+
+@key.command("create")
+@click.option("--scope", required=True, type=click.Choice(["ping", "read", "write"]),
+              help="ping: ping URLs only; read: read the API; write: everything.")  # fmt: skip
+@click.option("--name", default=None, help="A label to recognise the key by.")
+@click.pass_context
+def create(ctx: click.Context, scope: str, name: str | None) -> None:
+    """Create a key and print it (on stdout, alone: KEY=$(cronwatch key create ...))."""
+    store = _store(ctx)
+    try:
+        record, token = store.create(scope, name)
+    except CronwatchError as exc:
+        fail(str(exc))
+        return
+    finally:
+        store.db.close()
+    click.echo(token)
+    label = f" ({record.name})" if record.name else ""
+    click.echo(f"created {scope} key {record.id}{label}; it is shown only now, store it safely",
+               err=True)  # fmt: skip
+
+
+@key.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_keys(ctx: click.Context, as_json: bool) -> None:
+    """List the keys (ids, scopes, names; never the secrets)."""
+    store = _store(ctx)
+    try:
+        keys = store.list()
+    finally:
+        store.db.close()
+    if as_json:
+        click.echo(json.dumps([k.to_json() for k in keys], indent=2))
+        return
+    click.echo(f"{'ID':<14}{'SCOPE':<7}{'CREATED (UTC)':<21}{'REVOKED (UTC)':<21}NAME")
+    for k in keys:
+        revoked = k.revoked.strftime("%Y-%m-%d %H:%M:%S") if k.revoked else "-"
+        click.echo(f"{k.id:<14}{k.scope:<7}{k.created.strftime('%Y-%m-%d %H:%M:%S'):<21}"
+                   f"{revoked:<21}{k.name or ''}")  # fmt: skip
+
+
+@key.command("revoke")
+@click.argument("key_id", metavar="ID_OR_NAME")
+@click.pass_context
+def revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key (by id, or by name if one active key has it); it is refused from now on."""
+    store = _store(ctx)
+    try:
+        record = store.revoke(key_id)
+    except CronwatchError as exc:
+        fail(str(exc))
+        return
+    finally:
+        store.db.close()
+    click.echo(f"revoked {record.scope} key {record.id}")

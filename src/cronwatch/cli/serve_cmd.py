@@ -1,0 +1,67 @@
+"""``cronwatch serve``: the HTTP server (pings, REST API, /metrics) on uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from cronwatch.cli.common import fail, load_config_from
+from cronwatch.errors import CronwatchError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")  # fmt: skip
+@click.option("--max-body", default=100_000, show_default=True, type=click.IntRange(1),
+              metavar="BYTES",
+              help="Largest request body (ping output, API JSON); larger: 413.")  # fmt: skip
+@click.option("--rate-limit", default=1000.0, show_default=True, type=click.FloatRange(0),
+              metavar="N", help="Requests per second per key, per server process (burst: 2N); "
+              "0 turns it off.")  # fmt: skip
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log every request (costs ping throughput).")  # fmt: skip
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: float,
+          access_log: bool, log_level: str) -> None:  # fmt: skip
+    """Serve ping URLs, the REST API (/api/v1, /openapi.json), /metrics and /healthz.
+
+    \b
+        cronwatch serve --host 0.0.0.0 --port 8000
+        curl -fsS http://HOST:8000/ping/<ping_key>/backup
+
+    The database (--database-url, default: the SQLite file) is migrated before the port opens.
+    Jobs declared in --config are known to the API and the health status. Several `serve`
+    processes can share one PostgreSQL database. SIGTERM or Ctrl-C stop the server gracefully:
+    requests in flight are answered and queued pings written first.
+    """
+    import uvicorn
+
+    from cronwatch.statsd import StatsdClient
+    from cronwatch.storage.connection import open_database
+    from cronwatch.web import ServerSettings, create_app
+
+    url = ctx.find_root().obj.resolved_database_url()
+    config = load_config_from(ctx, on_error=fail)
+    try:
+        from cronwatch import paths
+
+        if url == paths.default_database_url():
+            paths.data_dir().mkdir(parents=True, exist_ok=True)
+        open_database(url).close()  # migrations run here, before any request is accepted
+    except CronwatchError as exc:
+        fail(str(exc))
+    settings = ServerSettings(database_url=url, config=config, max_body=max_body,
+                              rate_limit=rate_limit, statsd=StatsdClient.from_env())  # fmt: skip
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        proxy_headers=False,  # the client address is a ping's default host: never trust a header
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )

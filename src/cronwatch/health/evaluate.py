@@ -1,0 +1,496 @@
+"""The health rules: one job's status from its facts and the current time.
+
+:func:`evaluate` is a pure function of a :class:`~cronwatch.health.model.JobFacts` and ``now``:
+no database, no clock, no I/O. Reasons name the job and the host and give times in UTC,
+"03:00 UTC" for today's date (in UTC, relative to ``now``) and "2026-11-27 03:00 UTC" otherwise.
+
+Schedule and grace
+    The schedule in force is the spec's; else, when the baseline learned an interval, an
+    ``IntervalSchedule`` of it (``learned=True``, described "learned: about every 1h"); else
+    none. Grace is ``spec.grace``, except that a default (not explicit) grace is recomputed
+    with ``default_grace`` for a learned schedule. Interval slots are anchored on the last
+    start (due = last start + period), or on ``created`` before any run. Cron slots are
+    absolute and computed once per job, shared by its hosts.
+Early tolerance
+    ``min(period_hint / 10, 5 minutes)``: a start at most that long before a slot covers it.
+Hosts
+    With ``spec.hosts``, exactly those hosts are judged (undeclared hosts are ignored; a
+    declared host without a summary never ran). Otherwise the job is judged once over all
+    hosts combined ("any host": latest start, second-latest start, last finished run of the
+    latest-completing host), and each seen host gets a display row that is never late or
+    missing, since no single host owes a run.
+Checks, per host (the combined view for "any host"); every problem found is kept
+    - ``paused`` (spec.paused) overrides everything: reason "paused", no problems.
+    - ``missing``: the latest slot past grace, ``previous_at_or_before(now - grace)``, is not
+      covered (``last_started < slot - tolerance``). Never ran: missing once a slot after
+      ``created`` is past grace, else ``new`` ("waiting for the first run, due ..."), even
+      inside the grace of the first slot (so a first run that misses the first slot turns
+      ``new`` into ``late``). Without any schedule and runs: ``new``.
+    - ``hung``: the oldest live run (a run is dead once its host completed a later-started
+      run) runs longer than ``max_runtime``, else than the learned limit
+      ``max(3 * band.high, band.high + 5 minutes)``; without either nothing is ever hung.
+    - ``failing``: the last finished run failed.
+    - ``late``: not missing, and the current slot, ``previous_at_or_before(now)``, is not
+      covered; its grace is then necessarily still running.
+    - ``too_often``: the last two starts belong to one slot. Cron: the same
+      ``previous_at_or_before(t + tolerance)``; interval: less than half a period apart. In
+      "any host" mode two hosts starting for one slot count too: that is the job installed
+      twice. It lasts until the next start.
+    - ``slow`` / ``fast``: the duration of the last finished run, if it succeeded (a failure
+      is reported as failing, not as fast), against ``max_runtime`` / ``min_runtime``, and for
+      a side without a declared bound, against the learned band ``baseline.runtime``.
+    - Otherwise ``running`` (a live, non-hung run), ``ok``, or ``new`` (never ran).
+Job status
+    The worst problem by ``PRIORITY`` over its hosts, else the quietest-worst of running/ok/
+    new. With ``min_hosts=k`` host rows keep their own late/missing status, but the job is
+    missing only if fewer than k declared hosts are not missing, and late only if fewer than
+    k are neither missing nor late. ``problems`` holds every problem's reason, worst first.
+    ``learned`` is true when the schedule is learned or the learned band stands in for a
+    missing ``max_runtime`` or ``min_runtime``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from cronwatch.config import default_grace
+from cronwatch.durations import format_duration as _fd
+from cronwatch.health.model import (
+    PRIORITY,
+    HostStatus,
+    HostSummary,
+    JobFacts,
+    JobStatus,
+    RunningRun,
+    Status,
+)
+from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.timeutil import require_aware
+
+#: The early tolerance is 10% of the period, but never more than this.
+MAX_TOLERANCE = timedelta(minutes=5)
+#: Without max_runtime a run is hung after max(HUNG_FACTOR * band.high, band.high + HUNG_MARGIN).
+HUNG_FACTOR = 3
+HUNG_MARGIN = timedelta(minutes=5)
+
+_RANK: dict[Status, int] = {status: index for index, status in enumerate(PRIORITY)}
+_RECENCY: frozenset[Status] = frozenset({"missing", "late"})
+_Problem = tuple[Status, str]
+
+
+# A check evaluates thousands of jobs at one `now`, and most share a handful of schedules:
+# memoising the cron walks (tens of microseconds each) makes repeats free. Pure functions of
+# hashable, immutable arguments, so the caches cannot change an answer.
+@functools.lru_cache(maxsize=16384)
+def _previous(schedule: Schedule, t: datetime) -> datetime:
+    return schedule.previous_at_or_before(t)
+
+
+@functools.lru_cache(maxsize=16384)
+def _next(schedule: Schedule, t: datetime) -> datetime:
+    return schedule.next_after(t)
+
+
+@functools.lru_cache(maxsize=1024)
+def _describe(schedule: Schedule) -> str:
+    return schedule.describe()  # cron explanations cost as much as a slot walk
+
+
+def _at(t: datetime, now: datetime) -> str:
+    return _clock(t, now) + " UTC"
+
+
+def _clock(t: datetime, now: datetime) -> str:
+    t = t.astimezone(UTC)
+    # Plain field formatting: strftime costs several times more, and reasons are hot.
+    clock = f"{t.hour:02d}:{t.minute:02d}"
+    if t.year == now.year and t.month == now.month and t.day == now.day:
+        return clock
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {clock}"
+
+
+def _on(host: str | None) -> str:
+    return f" on {host}" if host is not None else ""
+
+
+class _Job:
+    """Per-job constants, and the cron slot values, each computed at most once."""
+
+    __slots__ = (
+        "_current", "_following", "_missing", "band", "created", "grace", "hung_limit",
+        "learned_schedule", "name", "now", "period", "schedule", "spec", "tolerance",
+    )  # fmt: skip
+
+    def __init__(self, facts: JobFacts, now: datetime) -> None:
+        spec = self.spec = facts.spec
+        self.name, self.now, self.created = spec.name, now, facts.created
+        baseline = facts.baseline
+        schedule, grace, learned = spec.schedule, spec.grace, False
+        if schedule is None and baseline is not None and baseline.interval:
+            schedule, learned = IntervalSchedule(baseline.interval), True
+            if not spec.grace_explicit:
+                grace = default_grace(schedule)
+        self.schedule, self.grace, self.learned_schedule = schedule, grace, learned
+        self.period = schedule.period if isinstance(schedule, IntervalSchedule) else None
+        self.tolerance = (
+            min(schedule.period_hint() / 10, MAX_TOLERANCE) if schedule else timedelta(0)
+        )
+        band = self.band = baseline.runtime if baseline is not None else None
+        self.hung_limit: timedelta | None = spec.max_runtime
+        if spec.max_runtime is None and band is not None:
+            high = timedelta(seconds=band.high)
+            self.hung_limit = max(high * HUNG_FACTOR, high + HUNG_MARGIN)
+        self._current: datetime | None = None
+        self._following: datetime | None = None
+        self._missing: datetime | None = None
+
+    def hung_note(self) -> str:
+        assert self.hung_limit is not None
+        if self.spec.max_runtime is not None:
+            return f"max_runtime {_fd(self.spec.max_runtime)}"
+        return self.usual(limit=self.hung_limit)
+
+    def usual(self, limit: timedelta | None = None) -> str:
+        """The learned band in words, with the learned hung ``limit`` when given."""
+        assert self.band is not None
+        low, high = (_fd(timedelta(seconds=x)) for x in (self.band.low, self.band.high))
+        learned = f"learned from {self.band.samples} runs"
+        if limit is not None:
+            return f"usually {low}–{high}, limit {_fd(limit)} {learned}"
+        return f"usually {low}–{high} ({learned})"
+
+    # Cron-like (absolute) schedules only; interval slots are arithmetic on their anchor.
+    def current(self) -> datetime:
+        if self._current is None:
+            assert self.schedule is not None
+            self._current = _previous(self.schedule, self.now)
+        return self._current
+
+    def following(self) -> datetime:
+        if self._following is None:
+            assert self.schedule is not None
+            self._following = _next(self.schedule, self.now)
+        return self._following
+
+    def missing_slot(self) -> datetime:
+        """The latest slot whose grace is over."""
+        if self._missing is None:
+            assert self.schedule is not None
+            current, cutoff = self.current(), self.now - self.grace
+            self._missing = current if current <= cutoff else _previous(self.schedule, cutoff)
+        return self._missing
+
+    def slot_of(self, t: datetime) -> datetime:
+        """``previous_at_or_before(t)``, free when ``t`` lies in the current slot."""
+        assert self.schedule is not None
+        if self.current() <= t < self.following():
+            return self.current()
+        return _previous(self.schedule, t)
+
+
+class _View:
+    """The facts one judgement reads: one host's, or all hosts combined (``host`` None)."""
+
+    __slots__ = ("finished", "host", "last", "last_on", "prev", "prev_on", "row", "running")
+
+    def __init__(
+        self, host: str | None, row: HostSummary | None, running: list[RunningRun]
+    ) -> None:
+        self.host, self.row, self.running = host, row, running
+        self.last = row.last_started if row is not None else None
+        self.prev = row.prev_started if row is not None else None
+        self.last_on = self.prev_on = host or ""
+        # The row of the last finished run: carries outcome, duration, exit code.
+        self.finished = row if row is not None and row.last_completed is not None else None
+        newest = max((run.started for run in running), default=None)
+        # Normally the summary already holds the start of a live run; if not, count it.
+        if newest is not None and (self.last is None or newest > self.last):
+            self.prev, self.last = self.last, newest
+
+
+def _combine(views: list[_View], now: datetime) -> _View:
+    """All hosts as one: the latest two distinct starts, the latest-completing host's run."""
+    if len(views) == 1:  # the common case; the same facts, told without "on host"
+        one = views[0]
+        whole = _View(None, one.row, one.running)
+        whole.last, whole.last_on = one.last, one.last_on
+        whole.prev, whole.prev_on = one.prev, one.prev_on
+        return whole
+    whole = _View(None, None, [run for view in views for run in view.running])
+    starts = sorted(
+        {(t, view.host or "") for view in views for t in (view.last, view.prev) if t is not None},
+        reverse=True,
+    )
+    if starts:
+        whole.last, whole.last_on = starts[0]
+    if len(starts) > 1:
+        whole.prev, whole.prev_on = starts[1]
+    finished = [view.finished for view in views if view.finished is not None]
+    whole.finished = max(finished, key=lambda row: row.last_completed or now, default=None)
+    return whole
+
+
+class _Verdict:
+    __slots__ = ("due", "late", "missing", "next_due", "problems", "quiet", "quiet_reason")
+
+    def __init__(self) -> None:
+        self.problems: list[_Problem] = []
+        self.quiet: Status = "ok"
+        self.quiet_reason = ""
+        self.missing = self.late = False
+        self.due: datetime | None = None  # the uncovered slot, when missing or late
+        self.next_due: datetime | None = None
+
+    @property
+    def status(self) -> _Problem:
+        return self.problems[0] if self.problems else (self.quiet, self.quiet_reason)
+
+
+def _judge(
+    job: _Job, view: _View, recency: bool = True, next_due: datetime | None = None
+) -> _Verdict:
+    """Every check of the module docstring on one view.
+
+    ``recency`` False (an "any host" display row): no late/missing, ``next_due`` is the job's.
+    """
+    verdict, now, name = _Verdict(), job.now, job.name
+    problems, last, host, tol = verdict.problems, view.last, view.host, job.tolerance
+    schedule, period = job.schedule, job.period
+    first_due: datetime | None = None
+    if not recency:
+        verdict.next_due = next_due  # "any host" display rows: no single host owes a run
+    elif schedule is not None and period is not None:
+        anchor = last if last is not None else job.created
+        verdict.next_due = first_due = anchor + period
+        if now - job.grace >= anchor + period:
+            verdict.missing = True
+            verdict.due = anchor + (now - job.grace - anchor) // period * period
+        elif last is not None and now >= anchor + period:
+            verdict.late, verdict.due = True, anchor + (now - anchor) // period * period
+    elif schedule is not None:
+        verdict.next_due = job.following()
+        if last is None or last < job.current() - tol:
+            slot = job.missing_slot()
+            # Never ran: owed only the slots after the job was created.
+            if slot > job.created if last is None else last < slot - tol:
+                verdict.missing, verdict.due = True, slot
+            elif last is not None:
+                verdict.late, verdict.due = True, job.current()
+        if last is None:
+            first_due = _next(schedule, job.created)
+    if verdict.missing:
+        assert verdict.due is not None
+        seen = f"last run {_at(last, now)}" if last is not None else "never ran"
+        where = f" on {view.last_on}" if host is None and last is not None else ""
+        text = f"{name} didn't run{_on(host)} since {_at(verdict.due, now)} ({seen}{where})"
+        problems.append(("missing", text))
+    elif verdict.late:
+        assert verdict.due is not None
+        until = _at(verdict.due + job.grace, now)
+        text = f"{name} is due{_on(host)} since {_at(verdict.due, now)} (grace until {until})"
+        problems.append(("late", text))
+
+    if view.running:
+        oldest = min(view.running, key=lambda run: run.started)
+        age = now - oldest.started
+        running = f"running on {oldest.hostname} for {_fd(age)}"
+        if job.hung_limit is not None and age > job.hung_limit:
+            problems.append(("hung", f"{name} has been {running} ({job.hung_note()})"))
+        many = f" ({len(view.running)} runs)" if len(view.running) > 1 else ""
+        verdict.quiet, verdict.quiet_reason = "running", running + many
+
+    finished = view.finished
+    if finished is not None and finished.last_outcome == "failure":
+        assert finished.last_completed is not None
+        text = f"{name} failed on {finished.hostname} at {_at(finished.last_completed, now)}"
+        if finished.last_exit_code is not None:
+            text += f" (exit {finished.last_exit_code})"
+        if finished.consecutive_failures > 1:
+            text += f", {finished.consecutive_failures} times in a row"
+        problems.append(("failing", text))
+
+    prev = view.prev
+    if schedule is not None and last is not None and prev is not None:
+        if period is not None:
+            if last - prev < period / 2:
+                gap, every = _fd(last - prev), _fd(period)
+                text = f"{name} ran twice in {gap}, expected every {every}: {_pair(view, now)}"
+                problems.append(("too_often", text))
+        # prev <= last, so prev's slot is last's exactly when prev + tol reaches last's slot.
+        elif prev + tol >= job.slot_of(last + tol):
+            problems.append(("too_often", f"{name} ran twice for one slot: {_pair(view, now)}"))
+
+    duration = finished.last_duration if finished is not None else None
+    if finished is not None and finished.last_outcome == "success" and duration is not None:
+        problems.extend(_runtime(job, finished.hostname, duration))
+
+    if verdict.quiet != "running":
+        verdict.quiet, verdict.quiet_reason = _quiet(job, view, verdict, first_due)
+    problems.sort(key=lambda problem: _RANK[problem[0]])
+    return verdict
+
+
+def _display_only(verdict: _Verdict) -> _Verdict:
+    """``verdict`` without late/missing: a host's row when any host may run the job."""
+    row = _Verdict()
+    row.problems = [p for p in verdict.problems if p[0] not in _RECENCY]
+    row.quiet, row.quiet_reason = verdict.quiet, verdict.quiet_reason
+    row.next_due = verdict.next_due
+    return row
+
+
+def _pair(view: _View, now: datetime) -> str:
+    assert view.last is not None and view.prev is not None
+    if view.last_on == view.prev_on:
+        return f"{_clock(view.prev, now)} and {_at(view.last, now)} on {view.last_on}"
+    return f"{_at(view.prev, now)} on {view.prev_on} and {_at(view.last, now)} on {view.last_on}"
+
+
+def _runtime(job: _Job, host: str, duration: timedelta) -> list[_Problem]:
+    spec, band, seconds = job.spec, job.band, duration.total_seconds()
+    took = f"{job.name} took {_fd(duration)} on {host}"
+    found: list[_Problem] = []
+    if spec.max_runtime is not None:
+        if duration > spec.max_runtime:
+            found.append(("slow", f"{took} (max_runtime {_fd(spec.max_runtime)})"))
+    elif band is not None and seconds > band.high:
+        found.append(("slow", f"{took}, {job.usual()}"))
+    if spec.min_runtime is not None:
+        if duration < spec.min_runtime:
+            found.append(("fast", f"{took} (min_runtime {_fd(spec.min_runtime)})"))
+    elif band is not None and seconds < band.low:
+        found.append(("fast", f"{took}, {job.usual()}"))
+    return found
+
+
+def _quiet(job: _Job, view: _View, verdict: _Verdict, first_due: datetime | None) -> _Problem:
+    """What a job without problems is doing: ok (with its last run), or new."""
+    now, finished = job.now, view.finished
+    if view.last is None:
+        if first_due is None:
+            return "new", f"no runs recorded{_on(view.host)} yet"
+        return "new", f"waiting for the first run{_on(view.host)}, due {_at(first_due, now)}"
+    if finished is not None and finished.last_completed is not None:
+        text = f"ran {_fd(now - finished.last_completed)} ago on {finished.hostname}"
+        if finished.last_duration is not None:
+            text += f", took {_fd(finished.last_duration)}"
+    else:
+        text = f"started {_fd(now - view.last)} ago on {view.last_on}"
+    if verdict.next_due is not None:
+        text += f"; next due {_at(verdict.next_due, now)}"
+    return "ok", text
+
+
+def _min_hosts(job: _Job, views: list[_View], verdicts: list[_Verdict]) -> list[_Problem]:
+    """Recency of a "k of N hosts" job: judged over the set, not per host."""
+    k, n, now, name = job.spec.min_hosts or 0, len(views), job.now, job.name
+    fine = [
+        view.host or ""
+        for view, verdict in zip(views, verdicts, strict=True)
+        if not verdict.missing
+    ]
+    if len(fine) < k:
+        since = (
+            f"in the last {_fd(job.period + job.grace)}"
+            if job.period is not None
+            else f"since {_at(job.missing_slot(), now)}"
+        )
+        count = f"only {len(fine)} of {n} hosts" if fine else f"none of {n} hosts"
+        listed = f": {', '.join(fine)}" if fine else ""
+        return [("missing", f"{count} ran {name} {since} (need {k}){listed}")]
+    done = [v for v in verdicts if not v.missing and not v.late]
+    if len(done) < k:
+        due = min(v.due for v in verdicts if v.late and v.due is not None)
+        until = _at(due + job.grace, now)
+        ran = f"{len(done)} of {n} hosts ran it so far (need {k})"
+        return [("late", f"{name} is due since {_at(due, now)} (grace until {until}); {ran}")]
+    return []
+
+
+def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
+    """The status of one job at ``now``, following the rules of the module docstring.
+
+    Pure: reads only ``facts`` and ``now`` (aware; a naive ``now`` raises ``InvalidInput``).
+    """
+    now = require_aware(now, "now")
+    job, spec = _Job(facts, now), facts.spec
+    rows = {row.hostname: row for row in facts.hosts}
+    live: dict[str, list[RunningRun]] = {}
+    for run in facts.running:
+        row = rows.get(run.hostname)
+        # A later-started run of the same host has completed: this one most likely died.
+        if row is None or row.last_completed is None or row.last_completed <= run.started:
+            live.setdefault(run.hostname, []).append(run)
+
+    declared = bool(spec.hosts)
+    names = spec.hosts if declared else sorted(rows.keys() | live.keys())
+    views = [_View(host, rows.get(host), live.get(host, [])) for host in names]
+    whole = _combine(views, now) if views else _View(None, None, [])
+
+    problems: list[_Problem]
+    if declared:
+        verdicts = [_judge(job, view) for view in views]
+        problems = [p for v in verdicts for p in v.problems]
+        if spec.min_hosts is not None:
+            problems = [p for p in problems if p[0] not in _RECENCY]
+            problems += _min_hosts(job, views, verdicts)
+        problems.sort(key=lambda problem: _RANK[problem[0]])
+        quiet = min(verdicts, key=lambda v: _RANK[v.quiet])
+        status, reason = problems[0] if problems else (quiet.quiet, quiet.quiet_reason)
+        next_due = min((v.next_due for v in verdicts if v.next_due is not None), default=None)
+    else:
+        verdict = _judge(job, whole)
+        problems, (status, reason), next_due = verdict.problems, verdict.status, verdict.next_due
+        if len(views) == 1:  # the same facts as the whole: reuse, minus what no host owes
+            verdicts = [_display_only(verdict)]
+        else:
+            verdicts = [_judge(job, view, recency=False, next_due=next_due) for view in views]
+
+    hosts = tuple(map(_host_status, views, verdicts))
+    if spec.paused:
+        status, reason, problems = "paused", "paused", []
+        hosts = tuple(replace(host, status="paused", reason="paused") for host in hosts)
+
+    band, schedule = job.band, job.schedule
+    if schedule is None:
+        described = "none"
+    elif job.learned_schedule:
+        described = f"learned: about every {_fd(schedule.period_hint())}"
+    else:
+        described = _describe(schedule)
+    learned_band = band is not None and (spec.max_runtime is None or spec.min_runtime is None)
+    successes = [
+        v.row.last_success_completed for v in views if v.row and v.row.last_success_completed
+    ]
+    return JobStatus(
+        name=spec.name,
+        status=status,
+        reason=reason,
+        hosts=hosts,
+        schedule=described,
+        learned=job.learned_schedule or learned_band,
+        next_due=next_due,
+        last_started=whole.last,
+        last_success=max(successes, default=None),
+        last_duration=whole.finished.last_duration if whole.finished is not None else None,
+        runtime_band=(timedelta(seconds=band.low), timedelta(seconds=band.high)) if band else None,
+        tags=spec.tags,
+        problems=tuple(text for _, text in problems),
+    )
+
+
+def _host_status(view: _View, verdict: _Verdict) -> HostStatus:
+    status, reason = verdict.status
+    row = view.row
+    return HostStatus(
+        hostname=view.host or "",
+        status=status,
+        reason=reason,
+        last_started=view.last,
+        last_completed=row.last_completed if row is not None else None,
+        last_outcome=row.last_outcome if row is not None else None,
+        last_duration=row.last_duration if row is not None else None,
+        next_due=verdict.next_due,
+    )

@@ -1,0 +1,153 @@
+"""Recording through a cronwatch server instead of the database.
+
+With ``$CRONWATCH_URL`` (the server's base URL, e.g. ``https://cron.example.com``) and
+``$CRONWATCH_PING_KEY`` (a ``ping`` or ``write`` key), ``cronwatch run`` sends its runs to
+``POST <url>/api/v1/runs``, so hosts need no database credentials. In Python::
+
+    monitor = cronwatch.remote.connect("https://cron.example.com", key="cwp_...")
+    monitor.record_success("backup", started, completed)
+
+Delivery is idempotent: a run is keyed by its name and run id on the server, so a run sent
+twice (a retry, a spool replayed after a crash) is stored once. When the server cannot be
+reached, answers 5xx or 429, or refuses the key (401/403: a configuration problem, fixed by
+fixing the key, not by dropping runs), :class:`StorageUnavailable` is raised and ``cronwatch
+run`` keeps the run in the spool of that server URL, to be sent by a later run. A run the server
+refuses as invalid (400, 413) raises :class:`InvalidInput`; the spool sets it aside.
+
+The server, not the client, sends the statsd timing of a run, once, when it first stores it
+(``$CRONWATCH_STATSD_*`` of the hosts are not used for remote recording).
+
+Standard library only (``http.client``): ``cronwatch run`` must stay quick to start.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+from urllib.parse import quote, urlencode, urlsplit
+
+from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
+from cronwatch.model import Run
+from cronwatch.monitor import Monitor
+from cronwatch.storage.runs import RunStore
+
+URL_ENV = "CRONWATCH_URL"
+KEY_ENV = "CRONWATCH_PING_KEY"
+DEFAULT_TIMEOUT = 10.0
+
+
+def url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$CRONWATCH_URL`` without a trailing slash, or ``None`` when unset or empty."""
+    value = (os.environ if environ is None else environ).get(URL_ENV, "").strip()
+    return value.rstrip("/") or None
+
+
+class RemoteStore:
+    """The part of :class:`~cronwatch.storage.runs.RunStore` that :class:`Monitor` and
+    ``cronwatch run`` use, over HTTP."""
+
+    def __init__(self, url: str, key: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(f"server URL {url!r} must be http://HOST[:PORT] or https://...")
+        self.url = url.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._base = parts.path.rstrip("/")
+
+    def save(self, run: Run) -> bool:
+        """Send ``run``; ``True`` if the server stored it now, ``False`` if it had it already."""
+        status, _ = self._request("POST", "/api/v1/runs", run.to_json())
+        return status == 201
+
+    def last_success(self, name: str) -> Run | None:
+        """The latest successful run of ``name`` (needs a read or write key)."""
+        runs = self.history(name, limit=1, outcome="success")
+        return runs[0] if runs else None
+
+    def history(
+        self, name: str, *, limit: int = 20, hostname: str | None = None,
+        outcome: str | None = None,
+    ) -> list[Run]:  # fmt: skip
+        """The latest ``limit`` runs of ``name``, newest first (needs a read or write key)."""
+        query = {"limit": str(limit)}
+        if hostname is not None:
+            query["host"] = hostname
+        if outcome is not None:
+            query["outcome"] = outcome
+        path = f"/api/v1/jobs/{quote(name, safe='')}/runs?{urlencode(query)}"
+        status, body = self._request("GET", path, None, missing_ok=True)
+        if status == 404:
+            return []
+        return [Run.from_json(item) for item in body["runs"]]
+
+    def _request(
+        self, method: str, path: str, payload: Any, *, missing_ok: bool = False
+    ) -> tuple[int, Any]:
+        if not self.key:
+            raise StorageUnavailable(
+                f"no key for the cronwatch server {self.url}: set ${KEY_ENV} to a ping key "
+                "(`cronwatch key create --scope ping` on the server)"
+            )
+        connection_class = (
+            http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(self._netloc, timeout=self.timeout)
+        headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
+        data = None
+        if payload is not None:
+            data = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, self._base + path, body=data, headers=headers)
+            response = connection.getresponse()
+            status, raw = response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise StorageUnavailable(f"cronwatch server {self.url} unreachable: {exc}") from exc
+        finally:
+            connection.close()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if 200 <= status < 300 or (missing_ok and status == 404):
+            return status, body
+        message = body.get("message") if isinstance(body, dict) else None
+        detail = f"cronwatch server {self.url} answered {status}: {message or raw[:200]!r}"
+        if status in (400, 413, 422):
+            raise InvalidInput(detail)
+        # 401/403 (a key problem), 404 (a wrong URL), 429, 5xx: the run is fine, keep it.
+        raise StorageUnavailable(detail)
+
+    def close(self) -> None:
+        """Nothing to release (one connection per request); for symmetry with databases."""
+
+
+class RemoteMonitor(Monitor):
+    """A :class:`Monitor` that records through a cronwatch server (see the module docstring).
+
+    Everything :class:`Monitor` offers works the same (validation before sending, ``track``,
+    ``job``); reading (``last_activity``, ``history``) needs a read or write key.
+    """
+
+    def __init__(self, store: RemoteStore) -> None:
+        # Monitor only calls save/last_success/history on its store, which RemoteStore has.
+        super().__init__(cast(RunStore, store), statsd=None)
+        self.remote = store
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+def connect(url: str | None = None, *, key: str | None = None) -> RemoteMonitor:
+    """A monitor that records through the server at ``url`` (default ``$CRONWATCH_URL``) with
+    ``key`` (default ``$CRONWATCH_PING_KEY``)."""
+    resolved = url or url_from_env()
+    if not resolved:
+        raise CronwatchError(f"no cronwatch server URL given and ${URL_ENV} is not set")
+    return RemoteMonitor(RemoteStore(resolved, key or os.environ.get(KEY_ENV) or None))

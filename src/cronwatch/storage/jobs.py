@@ -1,0 +1,265 @@
+"""Jobs and what the health evaluation reads about them.
+
+:meth:`JobStore.facts` reads every job in four queries (jobs, per-host summaries, running
+runs, baselines) whatever their number; the per-host summaries are kept current by triggers on
+``runs`` (migration 0002). Baselines are learned lazily by :meth:`JobStore.refresh_baselines`,
+only for jobs with enough new runs since they were last learned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from cronwatch.baseline import RuntimeBaseline, learn_interval
+from cronwatch.config import JobSpec, default_grace
+from cronwatch.errors import InvalidInput
+from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import from_us, to_us
+
+#: How many of a job's latest runs a baseline is learned from.
+BASELINE_WINDOW = 50
+#: A baseline is relearned after this many new finished runs (after every run while young).
+RELEARN_AFTER = 5
+YOUNG_BASELINE = 20
+
+_HOST_COLUMNS = (
+    "name, hostname, first_seen_us, last_started_us, prev_started_us, last_completed_us,"
+    " last_outcome, last_exit_code, last_duration_us, last_success_started_us,"
+    " last_success_completed_us, consecutive_failures, runs_total, failures_total"
+)
+_BASELINE_COLUMNS = (
+    "name, samples, runtime_median_us, runtime_mad_us, runtime_low_us, runtime_high_us,"
+    " interval_us"
+)
+
+
+def auto_spec(name: str) -> JobSpec:
+    """The spec of a job nobody declared: no schedule (one is learned), any host."""
+    return JobSpec(
+        name=name, schedule=None, timezone="UTC", grace=default_grace(None), hosts=(),
+        min_hosts=None, max_runtime=None, min_runtime=None, tags=(), paused=False, alerts=(),
+        grace_explicit=False,
+    )  # fmt: skip
+
+
+class JobStore:
+    """Jobs in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- declared jobs ------------------------------------------------------------------------
+
+    def sync_declared(self, specs: Iterable[JobSpec], now: datetime) -> int:
+        """Make sure every declared job has a row (its ``created`` time is when cronwatch first
+        knew of it, so a declared job that never runs becomes missing); the number added."""
+        names = [spec.name for spec in specs]
+        if not names:
+            return 0
+        existing = {row[0] for row in self.db.query("SELECT name FROM jobs")}
+        new = [name for name in names if name not in existing]
+        if new:
+            stamp = to_us(now)
+            with self.db.transaction() as cur:
+                cur.executemany(  # type: ignore[attr-defined]
+                    self.db.sql(
+                        "INSERT INTO jobs (name, source, created_us, updated_us) "
+                        "VALUES (?, 'config', ?, ?) ON CONFLICT (name) DO NOTHING"
+                    ),
+                    [(name, stamp, stamp) for name in new],
+                )
+        return len(new)
+
+    def names(self) -> list[str]:
+        return [row[0] for row in self.db.query("SELECT name FROM jobs ORDER BY name")]
+
+    # -- facts for the health evaluation ------------------------------------------------------
+
+    def facts(
+        self,
+        declared: dict[str, JobSpec] | None = None,
+        *,
+        names: Iterable[str] | None = None,
+    ) -> list[JobFacts]:
+        """The facts of every known job (or of ``names``), in four queries.
+
+        ``declared`` specs (the config file) win over what the database holds; a declared job
+        that has no row yet is included with ``created`` = now of its first sync.
+        """
+        declared = declared or {}
+        wanted = set(names) if names is not None else None
+        hosts: dict[str, list[HostSummary]] = defaultdict(list)
+        for row in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts"):
+            if wanted is None or row[0] in wanted:
+                hosts[row[0]].append(_host_summary(row))
+        running: dict[str, list[RunningRun]] = defaultdict(list)
+        for name, hostname, run_id, started in self.db.query(
+            "SELECT name, hostname, run_id, started_us FROM runs WHERE outcome = 'running'"
+        ):
+            if wanted is None or name in wanted:
+                running[name].append(RunningRun(hostname, run_id, from_us(started)))
+        baselines = {
+            row[0]: _baseline(row)
+            for row in self.db.query(f"SELECT {_BASELINE_COLUMNS} FROM job_baselines")
+            if wanted is None or row[0] in wanted
+        }
+        facts = []
+        for name, spec_json, created in self.db.query("SELECT name, spec, created_us FROM jobs"):
+            if wanted is not None and name not in wanted:
+                continue
+            spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
+            facts.append(
+                JobFacts(
+                    spec=spec or auto_spec(name),
+                    created=from_us(created),
+                    hosts=tuple(hosts.get(name, ())),
+                    running=tuple(running.get(name, ())),
+                    baseline=baselines.get(name),
+                )
+            )
+        return facts
+
+    # -- learning -----------------------------------------------------------------------------
+
+    def stale_baselines(self) -> list[str]:
+        """Jobs whose baseline should be (re)learned: enough new finished runs since."""
+        totals = self.db.query(
+            "SELECT h.name, SUM(h.runs_total), b.runs_total_at FROM job_hosts h "
+            "LEFT JOIN job_baselines b ON b.name = h.name GROUP BY h.name, b.runs_total_at"
+        )
+        stale = []
+        for name, total, learned_at in totals:
+            total = int(total or 0)
+            if total == 0:
+                continue
+            if learned_at is None:
+                stale.append(name)
+                continue
+            grown = total - int(learned_at)
+            if grown >= RELEARN_AFTER or (int(learned_at) < YOUNG_BASELINE and grown > 0):
+                stale.append(name)
+        return stale
+
+    def refresh_baselines(
+        self,
+        now: datetime,
+        *,
+        names: Iterable[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Relearn the baselines of stale jobs (or of ``names``) from their latest
+        :data:`BASELINE_WINDOW` finished runs; the number relearned. ``progress(done, total)``
+        is called along the way for long runs."""
+        todo = list(names) if names is not None else self.stale_baselines()
+        totals = dict(
+            self.db.query("SELECT name, SUM(runs_total) FROM job_hosts GROUP BY name")
+        )  # fmt: skip
+        rows = []
+        for index, name in enumerate(todo, 1):
+            runs = self.db.query(
+                "SELECT hostname, outcome, started_us, duration_us FROM runs "
+                "WHERE name = ? AND outcome <> 'running' ORDER BY started_us DESC LIMIT ?",
+                (name, BASELINE_WINDOW),
+            )
+            rows.append(_learn(name, runs, int(totals.get(name) or 0), now))
+            if progress is not None and (index % 500 == 0 or index == len(todo)):
+                progress(index, len(todo))
+        if rows:
+            with self.db.transaction() as cur:
+                cur.executemany(  # type: ignore[attr-defined]
+                    self.db.sql(
+                        "INSERT INTO job_baselines (name, samples, runtime_median_us,"
+                        " runtime_mad_us, runtime_low_us, runtime_high_us, interval_us,"
+                        " runs_total_at, computed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT (name) DO UPDATE SET samples = excluded.samples,"
+                        " runtime_median_us = excluded.runtime_median_us,"
+                        " runtime_mad_us = excluded.runtime_mad_us,"
+                        " runtime_low_us = excluded.runtime_low_us,"
+                        " runtime_high_us = excluded.runtime_high_us,"
+                        " interval_us = excluded.interval_us,"
+                        " runs_total_at = excluded.runs_total_at,"
+                        " computed_us = excluded.computed_us"
+                    ),
+                    rows,
+                )
+        return len(rows)
+
+
+def _learn(name: str, runs: list[tuple[Any, ...]], total: int, now: datetime) -> tuple[Any, ...]:
+    durations = [d / 1e6 for _, outcome, _, d in runs if outcome == "success" and d is not None]
+    runtime = RuntimeBaseline.from_durations(durations)
+    # The interval is learned on one host (the busiest recently): several hosts' runs
+    # interleave into gaps that are no host's interval.
+    by_host: dict[str, list[datetime]] = defaultdict(list)
+    for hostname, _, started, _ in runs:
+        by_host[hostname].append(from_us(started))
+    busiest = max(by_host.values(), key=len) if by_host else []
+    interval = learn_interval(busiest)
+
+    def us(seconds: float | None) -> int | None:
+        return None if seconds is None else round(seconds * 1e6)
+
+    return (
+        name,
+        len(runs),
+        us(runtime.median) if runtime else None,
+        us(runtime.mad) if runtime else None,
+        us(runtime.low) if runtime else None,
+        us(runtime.high) if runtime else None,
+        interval // timedelta(microseconds=1) if interval else None,
+        total,
+        to_us(now),
+    )
+
+
+def _baseline(row: tuple[Any, ...]) -> Baseline:
+    _, samples, median, mad, low, high, interval = row
+    runtime = None
+    if median is not None:
+        runtime = RuntimeBaseline(median=median / 1e6, mad=mad / 1e6, low=low / 1e6,
+                                  high=high / 1e6, samples=samples)  # fmt: skip
+    return Baseline(
+        samples=samples,
+        runtime=runtime,
+        interval=timedelta(microseconds=interval) if interval else None,
+    )
+
+
+def _host_summary(row: tuple[Any, ...]) -> HostSummary:
+    (_, hostname, first_seen, last_started, prev_started, last_completed, last_outcome,
+     last_exit_code, last_duration, last_success_started, last_success_completed,
+     consecutive_failures, runs_total, failures_total) = row  # fmt: skip
+    return HostSummary(
+        hostname=hostname,
+        first_seen=from_us(first_seen),
+        last_started=_instant(last_started),
+        prev_started=_instant(prev_started),
+        last_completed=_instant(last_completed),
+        last_outcome=last_outcome,
+        last_exit_code=last_exit_code,
+        last_duration=timedelta(microseconds=last_duration) if last_duration is not None else None,
+        last_success_started=_instant(last_success_started),
+        last_success_completed=_instant(last_success_completed),
+        consecutive_failures=int(consecutive_failures),
+        runs_total=int(runs_total),
+        failures_total=int(failures_total),
+    )
+
+
+def _instant(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)
+
+
+def _spec_from_json(name: str, text: str) -> JobSpec | None:
+    """An API-declared job's spec (stored as the config file's fields, as JSON)."""
+    from cronwatch.config import parse_job_table
+
+    try:
+        return parse_job_table(name, json.loads(text), source="database")
+    except (InvalidInput, ValueError):
+        return None

@@ -1,0 +1,184 @@
+"""API keys: created once, shown once, stored hashed, revocable.
+
+A key is ``cw<scope letter>_<32 random URL-safe characters>``, e.g. ``cwp_3q2...`` for a ping
+key: 192 bits from :mod:`secrets`, and only characters that are safe in a URL path, because a
+ping key travels in the ping URL (``/ping/<ping_key>/<name>``). Its first 12 characters are its
+public ``id`` (``cwp_3q2xYz9A``), shown by ``cronwatch key list`` and used to revoke it.
+
+Only the SHA-256 digest of a key is stored. A slow password hash (bcrypt, scrypt, argon2) is
+built for secrets people choose, which are guessable; it buys time against a dictionary attack
+on a stolen table. A 192-bit random token cannot be guessed, so a single SHA-256 is already
+out of reach of brute force, while bcrypt would cost ~100 ms of CPU on *every* ping and API
+call and, being salted, could not be looked up by digest in one index probe.
+
+Scopes:
+
+- ``ping``: report runs (ping URLs, ``POST /api/v1/runs``); nothing else.
+- ``read``: read the REST API (jobs, runs, status).
+- ``write``: everything: read and change the REST API, and report runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from cronwatch.errors import InvalidInput
+from cronwatch.names import validate_name
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import from_us, to_us, utcnow
+
+Scope = Literal["ping", "read", "write"]
+SCOPES: tuple[Scope, ...] = ("ping", "read", "write")
+
+#: What each scope allows; "write" includes the others.
+PERMISSIONS: dict[Scope, frozenset[str]] = {
+    "ping": frozenset({"ping"}),
+    "read": frozenset({"read"}),
+    "write": frozenset({"ping", "read", "write"}),
+}
+
+ID_LENGTH = 12
+_RANDOM_BYTES = 24  # 32 URL-safe characters, 192 bits
+#: The shape of every key this module issues; anything else is refused without a lookup.
+TOKEN_PATTERN = re.compile(r"cw[prw]_[A-Za-z0-9_-]{32}")
+
+_COLUMNS = "id, name, scope, created_us, revoked_us"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    id: str
+    name: str | None
+    scope: Scope
+    created: datetime
+    revoked: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked is None
+
+    def allows(self, permission: str) -> bool:
+        """Whether this key's scope grants ``permission`` (``ping``, ``read`` or ``write``)."""
+        return permission in PERMISSIONS[self.scope]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope,
+            "created": self.created.isoformat(),
+            "revoked": self.revoked.isoformat() if self.revoked else None,
+        }
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 digest under which ``token`` is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_well_formed(token: str) -> bool:
+    """Whether ``token`` has the shape of a cronwatch key (checked before any lookup)."""
+    return TOKEN_PATTERN.fullmatch(token) is not None
+
+
+def check_scope(scope: str) -> Scope:
+    """``scope`` if it is one of :data:`SCOPES`; :class:`InvalidInput` otherwise."""
+    if scope not in SCOPES:
+        raise InvalidInput(f"unknown key scope {scope!r}; use one of: {', '.join(SCOPES)}")
+    return scope
+
+
+class KeyStore:
+    """API keys in one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self, scope: str, name: str | None = None, *, now: datetime | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key of ``scope``: the stored record and the secret token, which is not kept
+        anywhere and cannot be shown again."""
+        checked = check_scope(scope)
+        if name is not None:
+            name = validate_name(name, "key name")
+        created = now or utcnow()
+        for _ in range(5):
+            token = f"cw{checked[0]}_{secrets.token_urlsafe(_RANDOM_BYTES)}"
+            key_id = token[:ID_LENGTH]
+            # A clash of 48 random bits is rare but not impossible: draw again, never overwrite.
+            stored = self.db.execute(
+                "INSERT INTO api_keys (id, name, scope, token_hash, created_us) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (key_id, name, checked, hash_token(token), to_us(created)),
+            )
+            if stored:
+                return ApiKey(key_id, name, checked, _trim(created)), token
+        raise RuntimeError("could not draw an unused key id")  # pragma: no cover
+
+    def list(self, *, include_revoked: bool = True) -> list[ApiKey]:
+        """Every key, oldest first."""
+        where = "" if include_revoked else " WHERE revoked_us IS NULL"
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM api_keys{where} ORDER BY created_us, id")
+        return [_row_to_key(row) for row in rows]
+
+    def lookup(self, token: str) -> ApiKey | None:
+        """The key whose secret is ``token`` (revoked or not), or ``None``."""
+        if not is_well_formed(token):
+            return None
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM api_keys WHERE token_hash = ?", (hash_token(token),)
+        )
+        return _row_to_key(rows[0]) if rows else None
+
+    def revoke(self, id_or_name: str, *, now: datetime | None = None) -> ApiKey:
+        """Revoke the key with this id (or this name, if exactly one active key has it); the
+        key as revoked. Revoking a revoked key changes nothing and returns it."""
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (id_or_name,))
+        if not rows:
+            rows = self.db.query(
+                f"SELECT {_COLUMNS} FROM api_keys WHERE name = ? AND revoked_us IS NULL",
+                (id_or_name,),
+            )
+            if len(rows) > 1:
+                ids = ", ".join(row[0] for row in rows)
+                raise InvalidInput(
+                    f"{len(rows)} active keys are named {id_or_name!r} ({ids}); revoke by id"
+                )
+        if not rows:
+            raise InvalidInput(
+                f"no key has the id or name {id_or_name!r}; see `cronwatch key list`"
+            )
+        key = _row_to_key(rows[0])
+        if key.revoked is None:
+            when = now or utcnow()
+            # Conditional: two revocations racing keep the first time.
+            self.db.execute(
+                "UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL",
+                (to_us(when), key.id),
+            )
+            key = _row_to_key(self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
+                                             (key.id,))[0])  # fmt: skip
+        return key
+
+
+def _trim(value: datetime) -> datetime:
+    return from_us(to_us(value))
+
+
+def _row_to_key(row: tuple[Any, ...]) -> ApiKey:
+    key_id, name, scope, created, revoked = row
+    return ApiKey(
+        id=key_id,
+        name=name,
+        scope=scope,
+        created=from_us(created),
+        revoked=from_us(revoked) if revoked is not None else None,
+    )

@@ -1,0 +1,220 @@
+"""The REST API, ``/api/v1``, as described by ``/openapi.json`` (:mod:`cronwatch.web.openapi`).
+
+Every endpoint takes ``Authorization: Bearer <key>``: ``read`` (or ``write``) to read,
+``write`` to change jobs, ``ping`` (or ``write``) to record runs. Errors are JSON
+(``{"error", "message"}``); a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cronwatch.errors import CronwatchError
+from cronwatch.model import OUTCOMES, Outcome
+from cronwatch.monitor import make_run
+from cronwatch.names import validate_name
+from cronwatch.web.errors import ApiError, bad_request
+from cronwatch.web.ingest import Stored, WriteOp
+from cronwatch.web.jobs import DEFAULT_PAGE, MAX_PAGE
+from cronwatch.web.ping import RUN_ID_PATTERN
+from cronwatch.web.state import ServerState
+
+_RUN_FIELDS = frozenset(
+    {"name", "hostname", "run_id", "outcome", "exit_code", "date_started", "date_completed",
+     "duration_seconds", "output"}
+)  # fmt: skip
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.cronwatch
+    return state
+
+
+def _name(request: Request) -> str:
+    return str(request.path_params["name"])
+
+
+async def list_jobs(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "read")
+    return JSONResponse({"jobs": await run_in_threadpool(state.jobs.jobs)})
+
+
+async def create_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "write")
+    body = await state.read_json(request)
+    if "name" not in body:
+        raise bad_request("name: required")
+    fields = {k: v for k, v in body.items() if k != "name"}
+    job = await run_in_threadpool(state.jobs.create, body["name"], fields)
+    return JSONResponse(job, status_code=201)
+
+
+async def get_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "read")
+    return JSONResponse(await run_in_threadpool(state.jobs.get, _name(request)))
+
+
+async def update_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "write")
+    patch = await state.read_json(request)
+    return JSONResponse(await run_in_threadpool(state.jobs.update, _name(request), patch))
+
+
+async def delete_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "write")
+    await run_in_threadpool(state.jobs.delete, _name(request))
+    return Response(status_code=204)
+
+
+async def pause_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "write")
+    return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), True))
+
+
+async def unpause_job(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "write")
+    return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), False))
+
+
+async def job_runs(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "read")
+    query = request.query_params
+    limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    host = query.get("host")
+    if host is not None:
+        host = _checked(validate_name, host, "host", 255)
+    outcome = query.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise bad_request(f"outcome: must be one of {', '.join(OUTCOMES)}")
+    page = await run_in_threadpool(
+        lambda: state.jobs.runs(
+            _name(request), limit=limit, before=query.get("before"), host=host, outcome=outcome
+        )
+    )
+    return JSONResponse(page)
+
+
+async def status(request: Request) -> Response:
+    state = _state(request)
+    await state.authorize(request, "read")
+    tags = [_checked(validate_name, t, "tag", 200) for t in request.query_params.getlist("tag")]
+    hosts = [_checked(validate_name, h, "host", 255) for h in request.query_params.getlist("host")]
+    jobs = await run_in_threadpool(lambda: state.jobs.statuses(tags=tags, hosts=hosts))
+    return JSONResponse({"jobs": jobs})
+
+
+async def record_run(request: Request) -> Response:
+    """Store one run given whole (what ``cronwatch run`` with ``$CRONWATCH_URL`` sends):
+    201 when stored now, 200 when the server already had it (a replay)."""
+    state = _state(request)
+    await state.authorize(request, "ping")
+    body = await state.read_json(request)
+    op = WriteOp(_run_from_json(body))
+    result = await state.writer.submit(op)
+    if isinstance(result, ApiError):
+        raise result
+    assert isinstance(result, Stored)
+    return JSONResponse({"stored": result.new}, status_code=201 if result.new else 200)
+
+
+def _run_from_json(body: dict[str, Any]) -> Any:
+    unknown = sorted(set(body) - _RUN_FIELDS)
+    if unknown:
+        raise bad_request(f"unknown field {unknown[0][:60]!r} in the run")
+    for field in ("name", "hostname", "run_id", "outcome", "date_started"):
+        if not isinstance(body.get(field), str):
+            raise bad_request(f"{field}: required, a string")
+    for field in ("date_completed", "output"):
+        if body.get(field) is not None and not isinstance(body[field], str):
+            raise bad_request(f"{field}: expected a string or null")
+    exit_code = body.get("exit_code")
+    if exit_code is not None and (isinstance(exit_code, bool) or not isinstance(exit_code, int)):
+        raise bad_request("exit_code: expected an integer or null")
+    duration = body.get("duration_seconds")
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, int | float)
+    ):
+        raise bad_request("duration_seconds: expected a number or null (it is ignored)")
+    if body["outcome"] not in OUTCOMES:
+        raise bad_request(f"outcome: must be one of {', '.join(OUTCOMES)}")
+    if not RUN_ID_PATTERN.fullmatch(body["run_id"]):
+        raise bad_request("run_id: must be 1-64 characters of A-Z a-z 0-9 . _ : ~ -")
+    outcome: Outcome = body["outcome"]
+    completed = body.get("date_completed")
+    try:
+        return make_run(
+            body["name"], _instant(body["date_started"], "date_started"),
+            _instant(completed, "date_completed") if completed is not None else None,
+            outcome=outcome, exit_code=exit_code, hostname=body["hostname"],
+            run_id=body["run_id"], output=body.get("output"),
+        )  # fmt: skip
+    except CronwatchError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def _instant(text: str, field: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad_request(f"{field}: {text[:40]!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:
+        raise bad_request(f"{field}: {text[:40]!r} has no UTC offset (add Z or +00:00)")
+    return value
+
+
+def _int_param(text: str | None, field: str, default: int, low: int, high: int) -> int:
+    if text is None:
+        return default
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+        raise bad_request(f"{field}: expected an integer, not {text[:20]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise bad_request(f"{field}: must be between {low} and {high}, not {value}")
+    return value
+
+
+def _checked(validate: Any, value: str, field: str, max_length: int) -> str:
+    try:
+        return str(validate(value, field, max_length=max_length))
+    except CronwatchError as exc:
+        raise bad_request(str(exc)) from None
+
+
+def _by_method(**handlers: Any) -> Any:
+    """One endpoint for several methods of a path, so that a 405 lists all of them."""
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        response: Response = await handlers[method](request)
+        return response
+
+    return endpoint
+
+
+routes = [
+    Route("/api/v1/jobs", _by_method(GET=list_jobs, POST=create_job), methods=["GET", "POST"]),
+    Route(
+        "/api/v1/jobs/{name}",
+        _by_method(GET=get_job, PATCH=update_job, DELETE=delete_job),
+        methods=["GET", "PATCH", "DELETE"],
+    ),
+    Route("/api/v1/jobs/{name}/pause", pause_job, methods=["POST"]),
+    Route("/api/v1/jobs/{name}/unpause", unpause_job, methods=["POST"]),
+    Route("/api/v1/jobs/{name}/runs", job_runs, methods=["GET"]),
+    Route("/api/v1/runs", record_run, methods=["POST"]),
+    Route("/api/v1/status", status, methods=["GET"]),
+]

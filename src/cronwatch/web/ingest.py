@@ -1,0 +1,255 @@
+"""The server's write path: writer threads, group commit, no blocking of the event loop.
+
+Requests (pings, ``POST /api/v1/runs``) put a :class:`WriteOp` on a queue and await its result.
+A writer thread takes everything queued (up to ``max_batch``) and writes it in ONE
+transaction, then answers every request of the batch. While one batch commits the next one
+fills up, so under load a commit (an fsync on PostgreSQL, a WAL append on SQLite) is shared by
+many pings, and the event loop never waits on the database. A request is answered only after
+its batch committed: an acknowledged ping is stored.
+
+The ping key is checked inside the same transaction (one query per batch for all its keys), so
+a key revoked by ``cronwatch key revoke`` in another process is refused from the next batch on,
+with no cache to expire.
+
+The SQL, per database, is in :mod:`cronwatch.web.batch`. A batch that fails as a whole is
+retried one write at a time, so that a single bad record cannot refuse the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import queue
+import secrets
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cronwatch.errors import StorageUnavailable
+from cronwatch.model import Run
+from cronwatch.statsd import StatsdClient
+from cronwatch.storage.connection import Database, open_database
+from cronwatch.storage.keys import PERMISSIONS
+from cronwatch.web.batch import lookup_keys, write_runs
+from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
+
+log = logging.getLogger("cronwatch.web.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The outcome of a write: ``new`` is false when the database already had it (a replay)."""
+
+    new: bool
+
+
+@dataclass(slots=True)
+class WriteOp:
+    """One run to store. ``key_hash`` is the digest of the key the request came with, checked
+    for ``permission`` in the write's transaction; ``None`` when the caller already checked."""
+
+    run: Run
+    pair_latest: bool = False
+    key_hash: str | None = None
+    permission: str = "ping"
+
+
+Result = Stored | ApiError
+_Item = tuple[WriteOp, "asyncio.Future[Result]"]
+_STOP = object()
+
+
+class Writer:
+    """The writer threads of one server process. :meth:`start` it on the event loop that will
+    :meth:`submit`, :meth:`close` it at shutdown (pending writes are finished first).
+
+    ``threads`` writer threads share the queue, each with its own connection (default: 1 on
+    SQLite, which has one write lock anyway; 2 on PostgreSQL, so that one batch is written
+    while the other one commits and the event loop keeps both fed).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        statsd: StatsdClient | None = None,
+        threads: int | None = None,
+        max_batch: int = 256,
+        max_pending: int = 10_000,
+    ) -> None:
+        self.database_url = database_url
+        self.statsd = statsd
+        self.threads = threads or (1 if database_url.startswith("sqlite") else 2)
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending = 0  # touched on the event loop only
+        self._dbs: list[Database | None] = [None] * self.threads  # one per thread
+        self._workers: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.batches = 0  # transactions committed (for tests and the bench)
+
+    # -- the event loop's side ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the connections and start the threads; must be called from the event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._dbs = [open_database(self.database_url) for _ in range(self.threads)]
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(index,),
+                                      name=f"cronwatch-writer-{index}", daemon=True)  # fmt: skip
+            worker.start()
+            self._workers.append(worker)
+
+    async def submit(self, op: WriteOp) -> Result:
+        """Store ``op`` and wait for its transaction to commit; a refusal comes back as an
+        :class:`ApiError` (401/403 for the key, 503 when the database is away or the queue full).
+        """
+        if not self._workers or self._loop is None:
+            return unavailable("the server is not accepting writes (starting or stopping)")
+        if self._pending >= self.max_pending:
+            return unavailable(
+                f"too many writes waiting for the database ({self._pending}); retry shortly",
+                retry_after=1,
+            )
+        future: asyncio.Future[Result] = self._loop.create_future()
+        self._pending += 1
+        self._queue.put((op, future))
+        try:
+            return await future
+        finally:
+            self._pending -= 1
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, stop the threads and close the connections."""
+        workers, self._workers = self._workers, []
+        for _ in workers:
+            self._queue.put(_STOP)  # queued after every write: those are finished first
+        for worker in workers:
+            worker.join(timeout)
+        for index, db in enumerate(self._dbs):
+            if db is not None:
+                db.close()
+            self._dbs[index] = None
+
+    @staticmethod
+    def _settle(items: Sequence[_Item], results: Sequence[Result]) -> None:
+        for (_, future), result in zip(items, results, strict=True):
+            if not future.done():  # the request may have been cancelled (client gone)
+                future.set_result(result)
+
+    # -- the writer threads -------------------------------------------------------------------
+
+    def _run(self, index: int) -> None:
+        assert self._loop is not None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch: list[_Item] = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                results = self._write_batch(index, [op for op, _ in batch])
+            except Exception:  # a bug must not kill the writer and hang every request
+                log.exception("writing a batch of %d failed", len(batch))
+                results = [ApiError(500, "internal", "internal error while storing")] * len(batch)
+            try:
+                self._loop.call_soon_threadsafe(self._settle, batch, results)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                break
+
+    def _write_batch(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
+        try:
+            results, timings = self._transaction(self._connection(index), ops)
+        except StorageUnavailable as exc:
+            log.warning("database unavailable, %d write(s) refused: %s", len(ops), exc)
+            self._drop_connection(index)
+            return [unavailable(f"the database is unavailable: {exc}")] * len(ops)
+        except Exception:
+            if len(ops) == 1:
+                log.exception("storing %r failed", ops[0].run)
+                return [ApiError(500, "internal", "internal error while storing the run")]
+            # Isolate the write that fails so that it does not take the others down with it.
+            return [self._write_batch(index, [op])[0] for op in ops]
+        self.batches += 1
+        for name, duration_us in timings:
+            self._send_timing(name, duration_us)
+        return results
+
+    @staticmethod
+    def _transaction(
+        db: Database, ops: Sequence[WriteOp]
+    ) -> tuple[list[Result], list[tuple[str, int]]]:
+        results: list[Result | None] = []
+        timings: list[tuple[str, int]] = []
+        with db.transaction() as cur:
+            keys = lookup_keys(db, cur, (op.key_hash for op in ops if op.key_hash is not None))
+            accepted = []
+            for op in ops:
+                refusal = _refusal(op, keys)
+                results.append(refusal)
+                if refusal is None:
+                    accepted.append(op)
+            written = iter(write_runs(db, cur, [(op.run, op.pair_latest) for op in accepted]))
+        for index, op in enumerate(ops):
+            if results[index] is None:
+                outcome = next(written)
+                results[index] = Stored(outcome.new)
+                if outcome.new and op.run.outcome == "success" and outcome.duration_us is not None:
+                    timings.append((op.run.name, outcome.duration_us))
+        return [r for r in results if r is not None], timings
+
+    def _connection(self, index: int) -> Database:
+        db = self._dbs[index]
+        if db is None:
+            db = self._dbs[index] = open_database(self.database_url, upgrade=False)
+        return db
+
+    def _drop_connection(self, index: int) -> None:
+        # After an outage the connection may be dead; the next batch opens a new one.
+        db, self._dbs[index] = self._dbs[index], None
+        if db is not None:
+            with contextlib.suppress(Exception):
+                db.close()
+
+    def _send_timing(self, name: str, duration_us: int) -> None:
+        if self.statsd is not None:
+            self.statsd.record_activity(name, timedelta(microseconds=duration_us))
+
+
+# Run ids for runs whose client gave none: a random per-process prefix and a counter. Unique
+# like uuid4 for this purpose, and without a read of os.urandom per ping (slow on some kernels).
+_RUN_ID_PREFIX = secrets.token_hex(8)
+_RUN_ID_COUNTER = itertools.count()
+
+
+def new_run_id() -> str:
+    """A fresh run id (32 hex digits at most) for a run whose client gave none."""
+    return f"{_RUN_ID_PREFIX}{next(_RUN_ID_COUNTER):x}"
+
+
+def _refusal(op: WriteOp, keys: dict[str, tuple[str, int | None]]) -> ApiError | None:
+    if op.key_hash is None:
+        return None
+    found = keys.get(op.key_hash)
+    if found is None:
+        return unauthorized("unknown key; create one with `cronwatch key create --scope ping`")
+    scope, revoked = found
+    if revoked is not None:
+        return unauthorized("this key has been revoked")
+    if op.permission not in PERMISSIONS.get(scope, frozenset()):  # type: ignore[call-overload]
+        return forbidden(f"a {scope} key cannot record runs; use a ping or write key")
+    return None

@@ -1,0 +1,289 @@
+"""What the REST API does with jobs and runs, without HTTP: plain functions over a database.
+
+A job as the API shows it::
+
+    {"name": "backup", "source": "api", "paused": false,
+     "spec": {"schedule": "0 3 * * *", "grace": "30m"},
+     "created": "2026-11-28T03:00:00+00:00", "updated": "2026-11-28T03:00:00+00:00"}
+
+``source`` says where the job's expectations come from: ``config`` (the config file given to
+``cronwatch serve``; the file wins, and the API cannot change or delete such a job), ``api``
+(declared through the API) or ``run`` (created by its first run; it can still be given a spec
+or paused through the API). ``spec`` holds the job's fields exactly as in a ``[jobs.NAME]``
+table of the config file (durations of a config job as seconds).
+
+Every change is validated by :func:`cronwatch.config.parse_job_table` before it is written;
+a refused change writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cronwatch.config import JOB_FIELDS, Config, JobSpec, parse_job_table
+from cronwatch.errors import ConfigError, InvalidInput
+from cronwatch.model import Run
+from cronwatch.names import validate_name
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import from_us, to_us, utcnow
+from cronwatch.web.errors import ApiError, bad_request, not_found
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+_CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
+_RUN_COLUMNS = "id, name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
+
+# The JSON type of each field, as the OpenAPI document states it: checked before the semantic
+# validation so that e.g. `"paused": 1` is refused rather than coerced.
+_DURATION = "a duration such as '15m' or a number of seconds"
+_FIELD_TYPES: dict[str, str] = {
+    "schedule": "string",
+    "timezone": "string",
+    "grace": "duration",
+    "hosts": "names",
+    "min_hosts": "integer",
+    "max_runtime": "duration",
+    "min_runtime": "duration",
+    "tags": "names",
+    "paused": "boolean",
+    "alerts": "names",
+}
+assert set(_FIELD_TYPES) == JOB_FIELDS
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(409, "conflict", message)
+
+
+def check_field_types(fields: Mapping[str, Any], *, nullable: bool = False) -> None:
+    """Refuse fields of the wrong JSON type (or unknown ones) with a 400 naming the field."""
+    for field, value in fields.items():
+        kind = _FIELD_TYPES.get(field)
+        if kind is None:
+            allowed = ", ".join(sorted(JOB_FIELDS))
+            raise bad_request(f'unknown job field "{field[:60]}" (allowed: {allowed})')
+        if value is None and nullable:
+            continue
+        ok = {
+            "string": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "duration": isinstance(value, str | int | float) and not isinstance(value, bool),
+            "names": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        }[kind]
+        if not ok:
+            expected = {"duration": _DURATION, "names": "a list of strings"}.get(kind, kind)
+            raise bad_request(f"{field}: expected {expected}")
+
+
+class JobsService:
+    """The REST API's jobs and runs over one database, with the server's config file."""
+
+    def __init__(self, db: Database, config: Config | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.declared: dict[str, JobSpec] = dict(config.jobs) if config else {}
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job: declared in the config, through the API, or seen running; by name."""
+        rows = {row[0]: row for row in self.db.query(
+            "SELECT name, source, spec, created_us, updated_us FROM jobs")}  # fmt: skip
+        names = sorted(set(rows) | set(self.declared))
+        return [self._job_json(name, rows.get(name)) for name in names]
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self._job_json(name, self._row(name, required=True))
+
+    def runs(
+        self, name: str, *, limit: int = DEFAULT_PAGE, before: str | None = None,
+        host: str | None = None, outcome: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One page of ``name``'s runs, newest first, and the cursor of the next page (or
+        ``None`` on the last one). Keyset pagination: pages stay stable while runs arrive."""
+        self._row(name, required=True)
+        where: list[str] = ["name = ?"]
+        params: list[object] = [name]
+        if host is not None:
+            where.append("hostname = ?")
+            params.append(host)
+        if outcome is not None:
+            where.append("outcome = ?")
+            params.append(outcome)
+        if before is not None:
+            match = _CURSOR.fullmatch(before)
+            if match is None:
+                raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
+            started, row_id = int(match[1]), int(match[2])
+            where.append("(started_us < ? OR (started_us = ? AND id < ?))")
+            params.extend([started, started, row_id])
+        rows = self.db.query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} "
+            "ORDER BY started_us DESC, id DESC LIMIT ?",
+            (*params, limit + 1),
+        )
+        page = rows[:limit]
+        following = f"{page[-1][6]}_{page[-1][0]}" if len(rows) > limit else None
+        return {"runs": [_run(row).to_json() for row in page], "next": following}
+
+    def statuses(self, *, tags: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[Any]:
+        """The health of every job (see :func:`cronwatch.health.service.job_statuses`)."""
+        from cronwatch.health.service import job_statuses
+
+        return [s.to_json() for s in job_statuses(self.db, self.config, tags=tags, hosts=hosts)]
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def create(self, name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Declare a new job; 409 if a job of that name exists (change it with update)."""
+        name = _valid_name(name)
+        check_field_types(fields)
+        self._validate(name, fields)
+        if name in self.declared:
+            raise conflict(f"job {name!r} is declared in the config file; change it there")
+        now = to_us(utcnow())
+        created = self.db.execute(
+            "INSERT INTO jobs (name, source, spec, created_us, updated_us)"
+            " VALUES (?, 'api', ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+            (name, json.dumps(dict(fields)), now, now),
+        )
+        if not created:
+            raise conflict(
+                f"job {name!r} already exists; change it with PATCH /api/v1/jobs/{{name}}"
+            )
+        return self.get(name)
+
+    def update(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``patch`` into the job's spec (a ``null`` removes a field), as JSON Merge
+        Patch (RFC 7386) does."""
+        check_field_types(patch, nullable=True)
+        row = self._changeable(name)
+        fields = json.loads(row[2]) if row[2] else {}
+        for field, value in patch.items():
+            if value is None:
+                fields.pop(field, None)
+            else:
+                fields[field] = value
+        self._validate(name, fields)
+        self._write_spec(name, row, fields)
+        return self.get(name)
+
+    def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
+        """Pause (no alerts, status ``paused``) or resume a job."""
+        row = self._changeable(name)
+        fields = json.loads(row[2]) if row[2] else {}
+        if paused:
+            fields["paused"] = True
+        else:
+            fields.pop("paused", None)
+        self._validate(name, fields)
+        self._write_spec(name, row, fields)
+        return self.get(name)
+
+    def delete(self, name: str) -> None:
+        """Forget a job: its runs, summaries and baseline too. A later run recreates it."""
+        self._changeable(name)
+        with self.db.transaction() as cur:
+            for table in ("runs", "job_hosts", "job_baselines", "jobs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE name = ?"), (name,))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _row(self, name: str, *, required: bool) -> tuple[Any, ...] | None:
+        rows = self.db.query(
+            "SELECT name, source, spec, created_us, updated_us FROM jobs WHERE name = ?", (name,)
+        )
+        if rows:
+            return rows[0]
+        if required and name not in self.declared:
+            raise not_found(f"no job named {name[:200]!r}")
+        return None
+
+    def _changeable(self, name: str) -> tuple[Any, ...]:
+        row = self._row(name, required=True)
+        if name in self.declared:
+            raise conflict(
+                f"job {name!r} is declared in the config file, which wins; change it there"
+            )
+        assert row is not None
+        return row
+
+    def _validate(self, name: str, fields: Mapping[str, Any]) -> None:
+        channels = self.config.channels if self.config is not None else None
+        try:
+            parse_job_table(name, fields, source="request", channels=channels)
+        except (ConfigError, InvalidInput) as exc:
+            raise bad_request(str(exc)) from None
+
+    def _write_spec(self, name: str, row: tuple[Any, ...], fields: dict[str, Any]) -> None:
+        # Conditional on the spec read: two concurrent changes cannot silently drop one.
+        same = "spec IS ?" if self.db.dialect == "sqlite" else "spec IS NOT DISTINCT FROM ?"
+        changed = self.db.execute(
+            f"UPDATE jobs SET spec = ?, updated_us = ? WHERE name = ? AND {same}",
+            (json.dumps(fields) if fields else None, to_us(utcnow()), name, row[2]),
+        )
+        if not changed:
+            raise conflict(f"job {name!r} was changed or deleted meanwhile; read it and retry")
+
+    def _job_json(self, name: str, row: tuple[Any, ...] | None) -> dict[str, Any]:
+        declared = self.declared.get(name)
+        if declared is not None:
+            spec, source = spec_fields(declared), "config"
+        else:
+            assert row is not None
+            spec, source = (json.loads(row[2]) if row[2] else {}), row[1]
+        return {
+            "name": name,
+            "source": source,
+            "paused": bool(spec.get("paused", False)),
+            "spec": spec,
+            "created": from_us(row[3]).isoformat() if row else None,
+            "updated": from_us(row[4]).isoformat() if row else None,
+        }
+
+
+def spec_fields(spec: JobSpec) -> dict[str, Any]:
+    """A config-declared spec as config-table fields (durations in seconds)."""
+    fields: dict[str, Any] = {}
+    if spec.schedule is not None:
+        fields["schedule"] = spec.schedule.expression
+    fields["timezone"] = spec.timezone
+    if spec.grace_explicit:
+        fields["grace"] = spec.grace.total_seconds()
+    if spec.hosts:
+        fields["hosts"] = list(spec.hosts)
+    if spec.min_hosts is not None:
+        fields["min_hosts"] = spec.min_hosts
+    if spec.max_runtime is not None:
+        fields["max_runtime"] = spec.max_runtime.total_seconds()
+    if spec.min_runtime is not None:
+        fields["min_runtime"] = spec.min_runtime.total_seconds()
+    if spec.tags:
+        fields["tags"] = list(spec.tags)
+    if spec.paused:
+        fields["paused"] = True
+    if spec.alerts:
+        fields["alerts"] = list(spec.alerts)
+    return fields
+
+
+def _valid_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise bad_request("name: expected a string")
+    try:
+        return validate_name(name, "name")
+    except InvalidInput as exc:
+        raise bad_request(str(exc)) from None
+
+
+def _run(row: tuple[Any, ...]) -> Run:
+    _, name, hostname, run_id, outcome, exit_code, started, completed, output = row
+    return Run(
+        name=name, hostname=hostname, run_id=run_id, outcome=outcome, exit_code=exit_code,
+        date_started=from_us(started),
+        date_completed=from_us(completed) if completed is not None else None, output=output,
+    )  # fmt: skip

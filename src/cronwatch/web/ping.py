@@ -1,0 +1,214 @@
+"""The ping endpoints, as a bare ASGI handler: the hot path, kept lean.
+
+::
+
+    GET|POST|HEAD /ping/<ping_key>/<name>            a run succeeded
+    GET|POST|HEAD /ping/<ping_key>/<name>/start      a run started
+    GET|POST|HEAD /ping/<ping_key>/<name>/fail       a run failed
+    GET|POST|HEAD /ping/<ping_key>/<name>/<0-255>    a run ended with that exit code (0: success)
+
+    ?host=H   the host the job ran on (default: the client's IP address as the server sees it)
+    ?rid=R    a run id pairing a start with its finish (1-64 of A-Z a-z 0-9 . _ : ~ -)
+    body      the run's output (a finish); the last 10,000 characters are kept
+
+A ping does: parse, check limits, build a validated run, hand it to the writer (which checks
+the key and stores the run in a group-committed transaction), answer ``OK``. No health
+evaluation, no job lookup (the first ping of a new name creates the job: triggers do it), no
+Starlette routing. Refusals are JSON (:mod:`cronwatch.web.errors`); nothing is written for
+them.
+
+Pairing: a start and a finish with the same ``rid`` are one run, so overlapping runs of one
+job are each timed. A finish without ``rid`` completes the latest running run of that job on
+that host, or is stored as a zero-length run when none is running; a start without ``rid``
+gets a fresh run id (so it can only be finished without one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from cronwatch.errors import CronwatchError
+from cronwatch.model import Outcome
+from cronwatch.monitor import make_run
+from cronwatch.storage.keys import hash_token, is_well_formed
+from cronwatch.timeutil import utcnow
+from cronwatch.web.errors import (
+    JSON_TYPE,
+    ApiError,
+    bad_request,
+    not_found,
+    rate_limited,
+    too_large,
+    unauthorized,
+)
+from cronwatch.web.ingest import Stored, WriteOp, Writer, new_run_id
+from cronwatch.web.ratelimit import RateLimiter
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("cronwatch.web.ping")
+
+PREFIX = b"/ping/"
+METHODS = frozenset({"GET", "POST", "HEAD"})
+#: Run ids over HTTP: a conservative, URL-safe subset of what the library accepts.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
+_EXIT_CODE = re.compile(r"0|[1-9][0-9]{0,2}")
+_USAGE = "use /ping/<ping_key>/<name>[/start|/fail|/<exit code 0-255>]"
+
+_OK_BODY = b"OK\n"
+_OK_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
+
+
+class PingHandler:
+    """ASGI callable for every path under ``/ping/``."""
+
+    def __init__(self, writer: Writer, limiter: RateLimiter, *, max_body: int) -> None:
+        self.writer = writer
+        self.limiter = limiter
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = scope["method"] == "HEAD"
+        try:
+            op = await self._parse(scope, receive)
+            result = await self.writer.submit(op)
+            if isinstance(result, ApiError):
+                raise result
+            assert isinstance(result, Stored)
+        except ApiError as exc:
+            await _send_error(send, exc, head=head)
+            return
+        except Exception:  # a bug: answer 500 in JSON, like every other error
+            log.exception("ping %s failed", scope.get("path"))
+            await _send_error(send, ApiError(500, "internal", "internal error"), head=head)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})
+        await send({"type": "http.response.body", "body": b"" if head else _OK_BODY})
+
+    async def _parse(self, scope: Scope, receive: Receive) -> WriteOp:
+        if scope["method"] not in METHODS:
+            raise ApiError(405, "method_not_allowed", f"use GET, POST or HEAD; {_USAGE}",
+                           headers={"Allow": "GET, POST, HEAD"})  # fmt: skip
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        parts = raw.partition(b"?")[0][len(PREFIX) :].split(b"/")
+        if len(parts) not in (2, 3):
+            raise not_found(f"not a ping URL; {_USAGE}")
+        token = _decode(parts[0], "the ping key")
+        name = _decode(parts[1], "the job name")
+        outcome, exit_code = _action(_decode(parts[2], "the action") if len(parts) == 3 else None)
+
+        # The key's shape is checked here, its existence and scope in the write transaction.
+        if not is_well_formed(token):
+            raise unauthorized(
+                "unknown ping key; create one with `cronwatch key create --scope ping`"
+            )
+        key_hash = hash_token(token)
+        wait = self.limiter.acquire(key_hash)
+        if wait:
+            raise rate_limited(wait)
+
+        host, run_id = _query(scope.get("query_string", b""))
+        if host is None:
+            client = scope.get("client")
+            host = client[0] if client else "unknown"
+        output = await self._body(scope, receive)
+        now = utcnow()
+        try:
+            run = make_run(
+                name, now, None if outcome == "running" else now, outcome=outcome,
+                exit_code=exit_code, hostname=host, run_id=run_id or new_run_id(),
+                output=output if outcome != "running" else None,
+            )  # fmt: skip
+        except CronwatchError as exc:
+            raise bad_request(str(exc)) from None
+        return WriteOp(run, pair_latest=run_id is None and outcome != "running", key_hash=key_hash)
+
+    async def _body(self, scope: Scope, receive: Receive) -> str | None:
+        """The request body as text (UTF-8, undecodable bytes replaced), or ``None`` if empty;
+        413 beyond :attr:`max_body` bytes, before reading it when Content-Length says so."""
+        length: int | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise bad_request("Content-Length is not a number") from None
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and not length:
+            return None
+        if length is not None and length > self.max_body:
+            raise too_large(self.max_body)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError(400, "disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise too_large(self.max_body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        return body.decode("utf-8", errors="replace") if body else None
+
+
+def _decode(segment: bytes, what: str) -> str:
+    try:
+        return unquote_to_bytes(segment).decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request(f"{what} is not valid UTF-8 once percent-decoded") from None
+
+
+def _action(action: str | None) -> tuple[Outcome, int | None]:
+    if action is None:
+        return "success", None
+    if action == "start":
+        return "running", None
+    if action == "fail":
+        return "failure", None
+    if _EXIT_CODE.fullmatch(action):
+        code = int(action)
+        if code > 255:
+            raise bad_request(f"exit code {code} is out of range; it must be 0-255")
+        return ("success", None) if code == 0 else ("failure", code)
+    raise not_found(f"unknown ping action {action[:40]!r}; {_USAGE}")
+
+
+def _query(query_string: bytes) -> tuple[str | None, str | None]:
+    if not query_string:
+        return None, None
+    host = run_id = None
+    try:
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
+                          encoding="utf-8", errors="strict")  # fmt: skip
+    except UnicodeDecodeError:
+        raise bad_request("the query string is not valid UTF-8 once percent-decoded") from None
+    for key, value in pairs:
+        if key == "host":
+            host = value
+        elif key == "rid":
+            if not RUN_ID_PATTERN.fullmatch(value):
+                raise bad_request(
+                    f"rid {value[:70]!r} must be 1-64 characters of A-Z a-z 0-9 . _ : ~ -"
+                )
+            run_id = value
+    return host, run_id
+
+
+async def _send_error(send: Send, exc: ApiError, *, head: bool) -> None:
+    body = exc.body()
+    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]
+    headers.extend((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})

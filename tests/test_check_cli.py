@@ -1,0 +1,148 @@
+"""`cronwatch check` keeps the Nagios plugin contract; `cronwatch status` is for people."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cronwatch
+from cronwatch.cli.main import cli
+
+CONFIG = """
+[jobs.backup]
+schedule = "every 1h"
+grace = "10m"
+hosts = ["db1", "db2"]
+tags = ["db"]
+
+[jobs.report]
+schedule = "every 1h"
+"""
+
+
+def run_cli(url: str, *args: str, config: Path | None = None):  # type: ignore[no-untyped-def]
+    base = ["--database-url", url]
+    if config is not None:
+        base += ["--config", str(config)]
+    return CliRunner().invoke(cli, [*base, *args])
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def record(url: str, name: str, host: str, minutes_ago: float, exit_code: int = 0) -> None:
+    now = datetime.now(UTC)
+    start = now - timedelta(minutes=minutes_ago)
+    with cronwatch.connect(url, statsd=False) as m:
+        if exit_code:
+            m.record_failure(name, start, start + timedelta(seconds=20), exit_code, host)
+        else:
+            m.record_success(name, start, start + timedelta(seconds=20), host)
+
+
+def test_all_ok_exits_0_with_perfdata(database_url: str, config: Path) -> None:
+    for host in ("db1", "db2"):
+        record(database_url, "backup", host, 5)
+    record(database_url, "report", "web1", 5)
+    result = run_cli(database_url, "check", config=config)
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("CRONWATCH OK - all 2 jobs ok |")
+    assert "jobs=2;;;0" in first and "ok=2;;;0" in first and "missing=0;;;0" in first
+
+
+def test_a_missing_host_is_critical_and_named(database_url: str, config: Path) -> None:
+    record(database_url, "backup", "db1", 5)
+    record(database_url, "backup", "db2", 200)
+    record(database_url, "report", "web1", 5)
+    result = run_cli(database_url, "check", config=config)
+    assert result.exit_code == 2, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("CRONWATCH CRITICAL - 1 missing of 2 jobs: ")
+    assert "backup" in first and "db2" in first
+    assert "missing=1;;;0" in first
+
+
+def test_failures_are_critical_lateness_is_warning(database_url: str, config: Path) -> None:
+    for host in ("db1", "db2"):
+        record(database_url, "backup", host, 65)  # due 5m ago, grace 10m: late
+    record(database_url, "report", "web1", 5)
+    assert run_cli(database_url, "check", config=config).exit_code == 1
+    record(database_url, "report", "web1", 1, exit_code=4)
+    assert run_cli(database_url, "check", config=config).exit_code == 2
+
+
+def test_single_job_check_and_json(database_url: str, config: Path) -> None:
+    for host in ("db1", "db2"):
+        record(database_url, "backup", host, 5)
+    result = run_cli(database_url, "check", "backup", config=config)
+    assert result.exit_code == 0
+    assert "age=" in result.output and "duration=20.000s;;;0" in result.output
+    data = json.loads(run_cli(database_url, "check", "--json", "--tag", "db", config=config).output)
+    assert data["state"] == "OK" and data["exit_code"] == 0
+    assert [job["name"] for job in data["jobs"]] == ["backup"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[jobs.backup]\nschedule = "61 * * * *"\n', "jobs.backup.schedule"),
+        ('[jobs.backup]\nschedule = "@daily"\ntimezone = "Mars/Olympus"\n', "jobs.backup.timezone"),
+        ('[jobs.backup]\ngrace = "-5m"\n', "jobs.backup.grace"),
+        ("[jobs.backup\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_is_unknown_3_naming_file_job_field(
+    database_url: str, tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = run_cli(database_url, "check", config=path)
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("CRONWATCH UNKNOWN - ")
+    assert str(path) in result.output and expected in result.output
+    with cronwatch.connect(database_url, statsd=False) as m:
+        assert m.store.db.query("SELECT COUNT(*) FROM jobs") == [(0,)], "nothing synced"
+
+
+def test_usage_errors_and_unknown_jobs_are_unknown_3(database_url: str, config: Path) -> None:
+    assert run_cli(database_url, "check", "--no-such-flag").exit_code == 3
+    unknown_job = run_cli(database_url, "check", "nope", config=config)
+    assert unknown_job.exit_code == 3 and "no job named 'nope'" in unknown_job.output
+    bad_db = CliRunner().invoke(cli, ["--database-url", "mysql://x/y", "check"])
+    assert bad_db.exit_code == 3 and "CRONWATCH UNKNOWN" in bad_db.output
+
+
+def test_ad_hoc_window_check_needs_no_config(database_url: str) -> None:
+    record(database_url, "backup", "db1", 10)
+    record(database_url, "backup", "db2", 90)
+    ok = run_cli(database_url, "check", "--window", "30m", "db1:backup")
+    assert ok.exit_code == 0 and ok.output.startswith("CRONWATCH OK - 1 of 1 ran")
+    bad = run_cli(database_url, "check", "--window", "30m", "db1:backup", "db2:backup", "db3:x")
+    assert bad.exit_code == 2
+    assert "backup didn't run on db2 in the last 30m" in bad.output
+    assert "x didn't run on db3 in the last 30m (never succeeded)" in bad.output
+    any_host = run_cli(database_url, "check", "--window", "30m", "backup")
+    assert any_host.exit_code == 0
+    assert run_cli(database_url, "check", "--window", "soon", "backup").exit_code == 3
+
+
+def test_status_table(database_url: str, config: Path) -> None:
+    record(database_url, "backup", "db1", 5)
+    record(database_url, "backup", "db2", 200)
+    result = run_cli(database_url, "status", config=config)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["JOB", "STATUS", "HOSTS"]
+    assert lines[1].startswith("backup") and "MISSING" in lines[1]
+    only = run_cli(database_url, "status", "--problems", "--json", config=config)
+    # report was declared a moment ago and is not due yet: new, not a problem
+    assert [job["name"] for job in json.loads(only.output)] == ["backup"]

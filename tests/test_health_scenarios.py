@@ -1,0 +1,243 @@
+"""Every status, from histories recorded through the real storage, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import cronwatch
+from cronwatch.config import load_config
+from cronwatch.health.model import JobStatus
+from cronwatch.health.service import job_statuses
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def ago(**kwargs: float) -> datetime:
+    return NOW - timedelta(**kwargs)
+
+
+CONFIG = """
+[jobs.fine]
+schedule = "every 15m"
+grace = "5m"
+
+[jobs.late]
+schedule = "every 15m"
+grace = "5m"
+
+[jobs.missing]
+schedule = "every 15m"
+grace = "5m"
+
+[jobs.failing]
+schedule = "every 15m"
+
+[jobs.running]
+schedule = "every 1h"
+
+[jobs.hung]
+schedule = "every 1h"
+max_runtime = "10m"
+
+[jobs.slow]
+schedule = "every 1h"
+max_runtime = "10m"
+
+[jobs.fast]
+schedule = "every 1h"
+min_runtime = "1m"
+
+[jobs.too-often]
+schedule = "30 * * * *"
+
+[jobs.paused]
+schedule = "every 15m"
+paused = true
+
+[jobs.new]
+
+[jobs.never-ran]
+schedule = "every 15m"
+
+[jobs.per-host]
+schedule = "every 1h"
+hosts = ["db1", "db2"]
+
+[jobs.any-of-two]
+schedule = "every 1h"
+hosts = ["db1", "db2"]
+min_hosts = 1
+
+[jobs.tagged]
+schedule = "every 1h"
+tags = ["db"]
+"""
+
+
+@pytest.fixture
+def statuses(database_url: str, tmp_path: Path) -> dict[str, JobStatus]:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    with cronwatch.connect(database_url, statsd=False) as m:
+        job_statuses(m.store.db, config, now=ago(hours=2))  # declared jobs first seen 2h ago
+
+        def ok_run(name: str, start: datetime, took: timedelta = timedelta(seconds=30),
+                   host: str = "web1") -> None:  # fmt: skip
+            m.record_success(name, start, start + took, host)
+
+        ok_run("fine", ago(minutes=5))
+        ok_run("late", ago(minutes=17))
+        ok_run("missing", ago(minutes=40))
+        ok_run("failing", ago(minutes=20))
+        m.record_failure("failing", ago(minutes=5), ago(minutes=4), 2, "web1")
+        ok_run("running", ago(minutes=60))
+        m.start("running", "web1", date_started=ago(minutes=1))
+        ok_run("hung", ago(minutes=80))
+        m.start("hung", "web1", date_started=ago(minutes=30))
+        ok_run("slow", ago(minutes=30), timedelta(minutes=20))
+        ok_run("fast", ago(minutes=30), timedelta(seconds=5))
+        ok_run("too-often", datetime(2026, 11, 28, 11, 30, tzinfo=UTC))
+        ok_run("too-often", datetime(2026, 11, 28, 11, 34, tzinfo=UTC))  # the same 11:30 slot
+        ok_run("paused", ago(hours=5))
+        ok_run("per-host", ago(minutes=10), host="db1")
+        ok_run("any-of-two", ago(minutes=10), host="db1")
+        ok_run("tagged", ago(minutes=10), host="db7")
+        ok_run("auto-created", ago(minutes=10), host="db1")
+        result = job_statuses(m.store.db, config, now=NOW)
+    return {s.name: s for s in result}
+
+
+@pytest.mark.parametrize(
+    ("job", "status"),
+    [
+        ("fine", "ok"),
+        ("late", "late"),
+        ("missing", "missing"),
+        ("failing", "failing"),
+        ("running", "running"),
+        ("hung", "hung"),
+        ("slow", "slow"),
+        ("fast", "fast"),
+        ("too-often", "too_often"),
+        ("paused", "paused"),
+        ("new", "new"),
+        ("never-ran", "missing"),
+        ("per-host", "missing"),
+        ("any-of-two", "ok"),
+    ],
+)
+def test_every_status(statuses: dict[str, JobStatus], job: str, status: str) -> None:
+    got = statuses[job]
+    assert got.status == status, got.reason
+    assert got.reason
+    if got.severity:
+        assert job in got.reason, "a problem's reason names the job"
+
+
+def test_reasons_say_what_to_act_on(statuses: dict[str, JobStatus]) -> None:
+    assert "db2" in statuses["per-host"].reason
+    assert "db1" not in statuses["per-host"].reason.split("(")[0] or "db2" in statuses[
+        "per-host"
+    ].reason
+    assert "UTC" in statuses["missing"].reason
+    assert "exit 2" in statuses["failing"].reason or "exit code 2" in statuses["failing"].reason
+    assert "10m" in statuses["hung"].reason and "web1" in statuses["hung"].reason
+
+
+def test_per_host_breakdown(statuses: dict[str, JobStatus]) -> None:
+    hosts = {h.hostname: h.status for h in statuses["per-host"].hosts}
+    assert hosts == {"db1": "ok", "db2": "missing"}
+
+
+def test_problems_come_first(statuses: dict[str, JobStatus]) -> None:
+    order = list(statuses)
+    severities = [statuses[name].severity for name in order]
+    assert severities[0] == 2
+    assert order.index("missing") < order.index("late") < order.index("fine")
+
+
+def test_auto_created_jobs_are_listed(statuses: dict[str, JobStatus]) -> None:
+    auto = statuses["auto-created"]
+    assert auto.severity == 0
+    assert auto.hosts and auto.hosts[0].hostname == "db1"
+
+
+def test_filters(database_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    with cronwatch.connect(database_url, statsd=False) as m:
+        m.record_success("tagged", ago(minutes=10), ago(minutes=9), "db7")
+        by_tag = job_statuses(m.store.db, config, now=NOW, tags=["db"])
+        by_host = job_statuses(m.store.db, config, now=NOW, hosts=["db7"])
+        by_declared_host = job_statuses(m.store.db, config, now=NOW, hosts=["db2"])
+        by_name = job_statuses(m.store.db, config, now=NOW, names=["fine", "tagged"])
+        with pytest.raises(cronwatch.InvalidInput, match="no job named 'nope'"):
+            job_statuses(m.store.db, config, now=NOW, names=["nope"])
+    assert [s.name for s in by_tag] == ["tagged"]
+    assert [s.name for s in by_host] == ["tagged"]
+    assert {s.name for s in by_declared_host} == {"per-host", "any-of-two"}
+    assert {s.name for s in by_name} == {"fine", "tagged"}
+
+
+def test_learned_schedule_and_runtime(database_url: str) -> None:
+    with cronwatch.connect(database_url, statsd=False) as m:
+        for i in range(24, 3, -1):  # hourly until 4h ago, ~100s each
+            start = ago(hours=i)
+            m.record_success("learned", start, start + timedelta(seconds=100 + i % 3), "h")
+        result = {s.name: s for s in job_statuses(m.store.db, now=NOW)}
+        learned = result["learned"]
+        assert learned.status == "missing" and learned.learned, learned.reason
+        assert "learned" in learned.schedule
+        assert learned.runtime_band is not None
+        low, high = learned.runtime_band
+        assert low < timedelta(seconds=100) < high
+
+        # back on time, but ten times slower than it has ever been
+        m.record_success("learned", ago(minutes=30), ago(minutes=30) + timedelta(seconds=1000), "h")
+        result = {s.name: s for s in job_statuses(m.store.db, now=NOW)}
+        assert result["learned"].status == "slow", result["learned"].reason
+        assert "learned" in result["learned"].reason or "usually" in result["learned"].reason
+
+
+def test_dst_fall_back_daily_job_is_fine(database_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "dst.toml"
+    path.write_text(
+        '[jobs.london]\nschedule = "30 2 * * *"\ntimezone = "Europe/London"\ngrace = "30m"\n'
+        '[jobs.newyork]\nschedule = "30 2 * * *"\ntimezone = "America/New_York"\ngrace = "30m"\n'
+    )
+    config = load_config(path)
+    with cronwatch.connect(database_url, statsd=False) as m:
+        # London falls back on 2026-10-25: 02:30 happens once, at 02:30 GMT (= UTC).
+        m.record_success("london", datetime(2026, 10, 24, 1, 30, tzinfo=UTC),
+                         datetime(2026, 10, 24, 1, 31, tzinfo=UTC), "h")  # fmt: skip
+        m.record_success("london", datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
+                         datetime(2026, 10, 25, 2, 31, tzinfo=UTC), "h")  # fmt: skip
+        # New York springs forward on 2026-03-08: 02:30 does not exist, cron runs it at 03:00
+        # EDT (07:00 UTC).
+        m.record_success("newyork", datetime(2026, 3, 7, 7, 30, tzinfo=UTC),
+                         datetime(2026, 3, 7, 7, 31, tzinfo=UTC), "h")  # fmt: skip
+        m.record_success("newyork", datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+                         datetime(2026, 3, 8, 7, 1, tzinfo=UTC), "h")  # fmt: skip
+        london = job_statuses(m.store.db, config, now=datetime(2026, 10, 25, 12, 0, tzinfo=UTC),
+                              names=["london"])[0]  # fmt: skip
+        newyork = job_statuses(m.store.db, config, now=datetime(2026, 3, 8, 12, 0, tzinfo=UTC),
+                               names=["newyork"])[0]  # fmt: skip
+    assert london.status == "ok", london.reason
+    assert newyork.status == "ok", newyork.reason
+
+
+def test_library_status_api_takes_a_config_path(database_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text('[jobs.backup]\nschedule = "every 1h"\nhosts = ["db1"]\n')
+    with cronwatch.connect(database_url, statsd=False) as m:
+        m.record_success("backup", ago(minutes=10), ago(minutes=9), "db1")
+        (status,) = m.status(config=path, now=NOW)
+        assert (status.name, status.status) == ("backup", "ok")
+        assert status.to_json()["hosts"][0]["hostname"] == "db1"
+        with pytest.raises(cronwatch.ConfigError):
+            m.status(config=tmp_path / "missing.toml", now=NOW)
