@@ -40,8 +40,16 @@ def runs(jobs: int, per_job: int) -> Iterator[tuple[object, ...]]:
             started = last - i * period * 1_000_000
             duration = (30 + (i % 5) + (300 if j % 7 == 0 and i == 0 else 0)) * 1_000_000
             outcome = "failure" if (i == 0 and j % 13 == 0) else "success"
-            yield (f"job-{j}", f"host-{j % 5}", uuid.uuid4().hex, outcome,
-                   1 if outcome == "failure" else 0, started, started + duration, duration)  # fmt: skip
+            yield (
+                f"job-{j}",
+                f"host-{j % 5}",
+                uuid.uuid4().hex,
+                outcome,
+                1 if outcome == "failure" else 0,
+                started,
+                started + duration,
+                duration,
+            )
 
 
 def config_text(jobs: int) -> str:
@@ -61,7 +69,9 @@ def bench(dialect: str, jobs: int, per_job: int) -> None:
         path.write_text(config_text(jobs))
         config = load_config(path)
         start = time.perf_counter()
-        columns = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
+        columns = (
+            "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
+        )
         with open_database(url) as db:
             with db.transaction() as cur:
                 if db.dialect == "sqlite":

@@ -25,8 +25,16 @@ def synthetic_runs(jobs: int, runs_per_job: int) -> Iterator[tuple[object, ...]]
         for j in range(jobs):
             started = T0_US + (i * jobs + j) * 60_000_000
             outcome = "failure" if (i + j) % 10 == 0 else "success"
-            yield (f"job-{j}", f"host-{j % 7}", uuid.uuid4().hex, outcome,
-                   1 if outcome == "failure" else 0, started, started + 5_000_000, 5_000_000)  # fmt: skip
+            yield (
+                f"job-{j}",
+                f"host-{j % 7}",
+                uuid.uuid4().hex,
+                outcome,
+                1 if outcome == "failure" else 0,
+                started,
+                started + 5_000_000,
+                5_000_000,
+            )
 
 
 def fill(url: str, jobs: int, runs_per_job: int) -> None:
@@ -40,9 +48,12 @@ def fill(url: str, jobs: int, runs_per_job: int) -> None:
                 )
             db.execute("ANALYZE")
         else:
-            with db.transaction() as cur, cur.copy(  # type: ignore[attr-defined]
-                f"COPY runs ({columns}) FROM STDIN"
-            ) as copy:
+            with (
+                db.transaction() as cur,
+                cur.copy(  # type: ignore[attr-defined]
+                    f"COPY runs ({columns}) FROM STDIN"
+                ) as copy,
+            ):
                 for row in synthetic_runs(jobs, runs_per_job):
                     copy.write_row(row)
             db.execute("ANALYZE runs")

@@ -40,16 +40,25 @@ def main() -> None:
                 start = time.perf_counter()
                 subprocess.run(argv, env=env, check=True)
                 samples[name].append(time.perf_counter() - start)
-        stored = subprocess.run([cronwatch, "history", "bench", "--limit", "1000", "--json"],
-                                env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        stored = subprocess.run(
+            [cronwatch, "history", "bench", "--limit", "1000", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     medians = {name: statistics.median(values) for name, values in samples.items()}
     added = medians["cronwatch run bench -- true"] - medians["true"]
     report(
         "cronwatch run -- true against true (default SQLite file)",
-        [(name, f"{seconds * 1000:7.1f} ms (median of {args.rounds})")
-         for name, seconds in medians.items()]  # fmt: skip
-        + [("added", f"{added * 1000:7.1f} ms  (target < 150 ms)"),
-           ("runs stored", str(len(stored.stdout.splitlines())))],  # fmt: skip
+        [
+            (name, f"{seconds * 1000:7.1f} ms (median of {args.rounds})")
+            for name, seconds in medians.items()
+        ]
+        + [
+            ("added", f"{added * 1000:7.1f} ms  (target < 150 ms)"),
+            ("runs stored", str(len(stored.stdout.splitlines()))),
+        ],
     )
 
 

@@ -23,8 +23,13 @@ def invoke(url: str, *args: str):  # type: ignore[no-untyped-def]
 
 def run_process(url: str, *args: str, **kwargs):  # type: ignore[no-untyped-def]
     env = dict(os.environ, CRONWATCH_DATABASE_URL=url)
-    return subprocess.run([sys.executable, "-m", "cronwatch", *args], capture_output=True,
-                          env=env, timeout=60, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "cronwatch", *args],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        **kwargs,
+    )
 
 
 def test_run_passes_output_and_exit_code_through_and_records(database_url: str) -> None:
@@ -32,8 +37,9 @@ def test_run_passes_output_and_exit_code_through_and_records(database_url: str) 
         "import sys; sys.stdout.buffer.write(b'out\\xff\\x00'); "
         "sys.stderr.write('err'); sys.exit(5)"
     )
-    result = run_process(database_url, "run", "job", "--host", "web1", "--",
-                         sys.executable, "-c", script)  # fmt: skip
+    result = run_process(
+        database_url, "run", "job", "--host", "web1", "--", sys.executable, "-c", script
+    )
     assert result.returncode == 5
     assert result.stdout == b"out\xff\x00"
     assert result.stderr == b"err", "cronwatch must add nothing when all is well"
@@ -48,8 +54,10 @@ def test_run_records_start_while_the_command_runs(database_url: str, tmp_path: P
     marker = tmp_path / "go"
     script = f"import os, time\nwhile not os.path.exists({str(marker)!r}): time.sleep(0.02)"
     env = dict(os.environ, CRONWATCH_DATABASE_URL=database_url)
-    proc = subprocess.Popen([sys.executable, "-m", "cronwatch", "run", "long", "--",
-                             sys.executable, "-c", script], env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cronwatch", "run", "long", "--", sys.executable, "-c", script],
+        env=env,
+    )
     try:
         with cronwatch.connect(database_url, statsd=False) as monitor:
             deadline = time.monotonic() + 30
@@ -68,9 +76,11 @@ def test_run_records_start_while_the_command_runs(database_url: str, tmp_path: P
 def test_run_forwards_sigterm_and_dies_the_same_way(database_url: str) -> None:
     script = "import time; print('ready', flush=True); time.sleep(60)"
     env = dict(os.environ, CRONWATCH_DATABASE_URL=database_url)
-    proc = subprocess.Popen([sys.executable, "-m", "cronwatch", "run", "term", "--",
-                             sys.executable, "-c", script],
-                            env=env, stdout=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cronwatch", "run", "term", "--", sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == -signal.SIGTERM, "cronwatch must end by the command's signal"
@@ -93,11 +103,31 @@ def test_run_needs_a_command(database_url: str) -> None:
 
 
 def test_record_last_and_history(database_url: str) -> None:
-    ok = invoke(database_url, "record", "backup", "--started", "2026-11-28T03:00:00Z",
-                "--completed", "2026-11-28T03:01:30+00:00", "--host", "db1")  # fmt: skip
+    ok = invoke(
+        database_url,
+        "record",
+        "backup",
+        "--started",
+        "2026-11-28T03:00:00Z",
+        "--completed",
+        "2026-11-28T03:01:30+00:00",
+        "--host",
+        "db1",
+    )
     assert ok.exit_code == 0 and "recorded success of 'backup' on db1 (1m 30s)" in ok.output
-    failed = invoke(database_url, "record", "backup", "--started", "@1795849200",
-                    "--completed", "@1795849260", "--host", "db2", "--exit-code", "4")  # fmt: skip
+    failed = invoke(
+        database_url,
+        "record",
+        "backup",
+        "--started",
+        "@1795849200",
+        "--completed",
+        "@1795849260",
+        "--host",
+        "db2",
+        "--exit-code",
+        "4",
+    )
     assert failed.exit_code == 0 and "recorded failure" in failed.output
 
     last = invoke(database_url, "last", "backup")
@@ -112,8 +142,14 @@ def test_record_last_and_history(database_url: str) -> None:
     lines = history.output.strip().splitlines()
     assert lines[0].split() == ["STARTED", "(UTC)", "HOST", "OUTCOME", "EXIT", "DURATION"]
     assert "db2" in lines[1] and "failure" in lines[1] and "db1" in lines[2]
-    assert len(invoke(database_url, "history", "backup", "--limit", "1", "--json")
-               .output.strip().splitlines()) == 1  # fmt: skip
+    assert (
+        len(
+            invoke(database_url, "history", "backup", "--limit", "1", "--json")
+            .output.strip()
+            .splitlines()
+        )
+        == 1
+    )
 
 
 def test_last_of_an_unknown_job_exits_1(database_url: str) -> None:
@@ -178,6 +214,7 @@ def test_cronwatch_run_does_not_import_heavy_modules() -> None:
         " if m in sys.modules)\n"
         "print(heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"

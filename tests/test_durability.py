@@ -41,8 +41,10 @@ def test_eight_processes_recording_at_once_lose_nothing(database_url: str) -> No
     open_database(database_url).close()  # migrated up front: this test is about the writes
     ctx = multiprocessing.get_context("spawn")
     start, ready, results = ctx.Event(), ctx.Semaphore(0), ctx.Queue()
-    writers = [ctx.Process(target=_writer, args=(database_url, w, start, ready, results))
-               for w in range(WRITERS)]  # fmt: skip
+    writers = [
+        ctx.Process(target=_writer, args=(database_url, w, start, ready, results))
+        for w in range(WRITERS)
+    ]
     for process in writers:
         process.start()
     for _ in range(WRITERS):
@@ -81,8 +83,9 @@ def test_writer_killed_with_sigkill_leaves_a_readable_database(database_url: str
     open_database(database_url).close()
     acknowledged: list[str] = []
     for round_ in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, database_url],
-                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _KILLED_WRITER, database_url], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         seen = 0
         deadline = time.monotonic() + 60

@@ -85,8 +85,9 @@ def statuses(database_url: str, tmp_path: Path) -> dict[str, JobStatus]:
     with cronwatch.connect(database_url, statsd=False) as m:
         job_statuses(m.store.db, config, now=ago(hours=2))  # declared jobs first seen 2h ago
 
-        def ok_run(name: str, start: datetime, took: timedelta = timedelta(seconds=30),
-                   host: str = "web1") -> None:  # fmt: skip
+        def ok_run(
+            name: str, start: datetime, took: timedelta = timedelta(seconds=30), host: str = "web1"
+        ) -> None:
             m.record_success(name, start, start + took, host)
 
         ok_run("fine", ago(minutes=5))
@@ -140,9 +141,10 @@ def test_every_status(statuses: dict[str, JobStatus], job: str, status: str) -> 
 
 def test_reasons_say_what_to_act_on(statuses: dict[str, JobStatus]) -> None:
     assert "db2" in statuses["per-host"].reason
-    assert "db1" not in statuses["per-host"].reason.split("(")[0] or "db2" in statuses[
-        "per-host"
-    ].reason
+    assert (
+        "db1" not in statuses["per-host"].reason.split("(")[0]
+        or "db2" in statuses["per-host"].reason
+    )
     assert "UTC" in statuses["missing"].reason
     assert "exit 2" in statuses["failing"].reason or "exit code 2" in statuses["failing"].reason
     assert "10m" in statuses["hung"].reason and "web1" in statuses["hung"].reason
@@ -213,20 +215,38 @@ def test_dst_fall_back_daily_job_is_fine(database_url: str, tmp_path: Path) -> N
     config = load_config(path)
     with cronwatch.connect(database_url, statsd=False) as m:
         # London falls back on 2026-10-25: 02:30 happens once, at 02:30 GMT (= UTC).
-        m.record_success("london", datetime(2026, 10, 24, 1, 30, tzinfo=UTC),
-                         datetime(2026, 10, 24, 1, 31, tzinfo=UTC), "h")  # fmt: skip
-        m.record_success("london", datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
-                         datetime(2026, 10, 25, 2, 31, tzinfo=UTC), "h")  # fmt: skip
+        m.record_success(
+            "london",
+            datetime(2026, 10, 24, 1, 30, tzinfo=UTC),
+            datetime(2026, 10, 24, 1, 31, tzinfo=UTC),
+            "h",
+        )
+        m.record_success(
+            "london",
+            datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
+            datetime(2026, 10, 25, 2, 31, tzinfo=UTC),
+            "h",
+        )
         # New York springs forward on 2026-03-08: 02:30 does not exist, cron runs it at 03:00
         # EDT (07:00 UTC).
-        m.record_success("newyork", datetime(2026, 3, 7, 7, 30, tzinfo=UTC),
-                         datetime(2026, 3, 7, 7, 31, tzinfo=UTC), "h")  # fmt: skip
-        m.record_success("newyork", datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
-                         datetime(2026, 3, 8, 7, 1, tzinfo=UTC), "h")  # fmt: skip
-        london = job_statuses(m.store.db, config, now=datetime(2026, 10, 25, 12, 0, tzinfo=UTC),
-                              names=["london"])[0]  # fmt: skip
-        newyork = job_statuses(m.store.db, config, now=datetime(2026, 3, 8, 12, 0, tzinfo=UTC),
-                               names=["newyork"])[0]  # fmt: skip
+        m.record_success(
+            "newyork",
+            datetime(2026, 3, 7, 7, 30, tzinfo=UTC),
+            datetime(2026, 3, 7, 7, 31, tzinfo=UTC),
+            "h",
+        )
+        m.record_success(
+            "newyork",
+            datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+            datetime(2026, 3, 8, 7, 1, tzinfo=UTC),
+            "h",
+        )
+        london = job_statuses(
+            m.store.db, config, now=datetime(2026, 10, 25, 12, 0, tzinfo=UTC), names=["london"]
+        )[0]
+        newyork = job_statuses(
+            m.store.db, config, now=datetime(2026, 3, 8, 12, 0, tzinfo=UTC), names=["newyork"]
+        )[0]
     assert london.status == "ok", london.reason
     assert newyork.status == "ok", newyork.reason
 

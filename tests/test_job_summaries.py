@@ -39,8 +39,11 @@ def test_first_run_creates_the_job_and_its_host_summary(monitor) -> None:  # typ
     assert facts.created == T0
     (host,) = facts.hosts
     assert (host.hostname, host.runs_total, host.failures_total) == ("db1", 1, 0)
-    assert (host.last_started, host.last_completed, host.last_outcome) == (T0, T0 + minutes(2),
-                                                                           "success")  # fmt: skip
+    assert (host.last_started, host.last_completed, host.last_outcome) == (
+        T0,
+        T0 + minutes(2),
+        "success",
+    )
     assert host.last_duration == minutes(2)
     assert (host.last_success_started, host.last_success_completed) == (T0, T0 + minutes(2))
     assert host.prev_started is None
@@ -55,8 +58,11 @@ def test_start_then_finish(monitor) -> None:  # type: ignore[no-untyped-def]
     monitor.finish(run, exit_code=3, date_completed=T0 + minutes(1))
     done = summary(monitor, "backup", "db1")
     assert (done.runs_total, done.failures_total, done.last_outcome, done.last_exit_code) == (
-        1, 1, "failure", 3,
-    )  # fmt: skip
+        1,
+        1,
+        "failure",
+        3,
+    )
     assert JobStore(monitor.store.db).facts()[0].running == ()
 
 
@@ -75,8 +81,10 @@ def test_latest_news_is_by_completion_and_old_news_does_not_overwrite(monitor) -
     monitor.record_failure("job", T0, T0 + minutes(5), 2, "h")
     row = summary(monitor, "job", "h")
     assert (row.last_outcome, row.last_completed, row.consecutive_failures) == (
-        "success", T0 + minutes(11), 0,
-    )  # fmt: skip
+        "success",
+        T0 + minutes(11),
+        0,
+    )
     assert (row.runs_total, row.failures_total) == (2, 1)
     assert row.last_started == T0 + minutes(10) and row.prev_started == T0
     assert row.last_success_started == T0 + minutes(10)
@@ -113,10 +121,10 @@ def test_facts_take_the_same_number_of_queries_for_any_number_of_jobs(monitor) -
         calls = 0
         original = db.query
 
-        def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def counting(*args, _query=original, **kwargs):  # type: ignore[no-untyped-def]
             nonlocal calls
             calls += 1
-            return original(*args, **kwargs)
+            return _query(*args, **kwargs)
 
         db.query = counting  # type: ignore[method-assign]
         try:
@@ -142,8 +150,9 @@ def test_baselines_are_learned_from_recent_runs(monitor) -> None:  # type: ignor
     assert facts.baseline.runtime is not None
     assert facts.baseline.runtime.median == pytest.approx(101.0)
     assert facts.baseline.runtime.low < 100 < 102 < facts.baseline.runtime.high
-    monitor.record_success("hourly", T0 + timedelta(hours=13), T0 + timedelta(hours=13, seconds=99),
-                           "h")  # fmt: skip
+    monitor.record_success(
+        "hourly", T0 + timedelta(hours=13), T0 + timedelta(hours=13, seconds=99), "h"
+    )
     assert store.stale_baselines() == ["hourly"], "a young baseline is relearned after each run"
 
 
@@ -174,16 +183,27 @@ def test_upgrade_from_0001_backfills_summaries(fresh_database_url: str) -> None:
             db.execute(
                 "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us,"
                 " completed_us, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, host, rid, outcome, code, base + s * 1_000_000,
-                 None if c is None else base + c * 1_000_000,
-                 None if d is None else d * 1_000_000),
-            )  # fmt: skip
+                (
+                    name,
+                    host,
+                    rid,
+                    outcome,
+                    code,
+                    base + s * 1_000_000,
+                    None if c is None else base + c * 1_000_000,
+                    None if d is None else d * 1_000_000,
+                ),
+            )
     with open_database(fresh_database_url) as db:  # upgrades to head
         (facts,) = JobStore(db).facts()
     hosts = {h.hostname: h for h in facts.hosts}
     h = hosts["h"]
-    assert (h.runs_total, h.failures_total, h.last_outcome, h.last_exit_code) == (2, 1, "failure",
-                                                                                 2)  # fmt: skip
+    assert (h.runs_total, h.failures_total, h.last_outcome, h.last_exit_code) == (
+        2,
+        1,
+        "failure",
+        2,
+    )
     assert h.last_started == T0 + minutes(20) and h.prev_started == T0 + minutes(10)
     assert h.last_success_completed == T0 + minutes(1)
     assert hosts["h2"].last_duration == timedelta(seconds=30)

@@ -59,8 +59,10 @@ def test_indexes_of_the_seed_exist(fresh_database_url: str) -> None:
         engine.dispose()
     assert indexes["ix_runs_name_started"]["column_names"] == ["name", "started_us"]
     assert indexes["ix_runs_host_name_completed"]["column_names"] == [
-        "hostname", "name", "completed_us",
-    ]  # fmt: skip
+        "hostname",
+        "name",
+        "completed_us",
+    ]
     assert indexes["ux_runs_name_run_id"]["unique"]
 
 

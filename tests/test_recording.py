@@ -78,8 +78,9 @@ def test_last_activity_is_latest_start_across_hosts(monitor) -> None:  # type: i
 
 def test_failures_are_recorded_but_are_not_activity(monitor) -> None:  # type: ignore[no-untyped-def]
     monitor.record_success("job", T0, T0 + timedelta(minutes=1), "h")
-    failed = monitor.record_failure("job", T0 + timedelta(hours=1),
-                                    T0 + timedelta(hours=1, minutes=1), 3, "h")  # fmt: skip
+    failed = monitor.record_failure(
+        "job", T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=1), 3, "h"
+    )
     assert (failed.outcome, failed.exit_code) == ("failure", 3)
     last = monitor.last_activity("job")
     assert last is not None and last.date_started == T0
@@ -169,8 +170,9 @@ def test_output_keeps_the_end_and_is_bounded(monitor) -> None:  # type: ignore[n
 def test_same_run_id_is_stored_once(monitor) -> None:  # type: ignore[no-untyped-def]
     from cronwatch.monitor import make_run
 
-    run = make_run("job", T0, T0 + timedelta(seconds=5), outcome="success", hostname="h",
-                   run_id="fixed-id")  # fmt: skip
+    run = make_run(
+        "job", T0, T0 + timedelta(seconds=5), outcome="success", hostname="h", run_id="fixed-id"
+    )
     assert monitor.store.save(run) is True
     assert monitor.store.save(run) is False  # a replay
     assert monitor.store.count("job") == 1
@@ -192,10 +194,18 @@ def test_finish_completes_the_running_row_of_that_run_only(monitor) -> None:  # 
 def test_a_finished_run_is_not_changed_by_a_late_duplicate(monitor) -> None:  # type: ignore[no-untyped-def]
     from cronwatch.monitor import make_run
 
-    first = make_run("job", T0, T0 + timedelta(seconds=5), outcome="success", hostname="h",
-                     run_id="rid")  # fmt: skip
-    second = make_run("job", T0, T0 + timedelta(seconds=50), outcome="failure", exit_code=1,
-                      hostname="h", run_id="rid")  # fmt: skip
+    first = make_run(
+        "job", T0, T0 + timedelta(seconds=5), outcome="success", hostname="h", run_id="rid"
+    )
+    second = make_run(
+        "job",
+        T0,
+        T0 + timedelta(seconds=50),
+        outcome="failure",
+        exit_code=1,
+        hostname="h",
+        run_id="rid",
+    )
     monitor.record(first)
     monitor.record(second)
     (stored,) = monitor.history("job")

@@ -25,8 +25,10 @@ def cronwatch_run(url: str, name: str, *command: str, env_extra: dict[str, str] 
     env = dict(os.environ, CRONWATCH_DATABASE_URL=url, **(env_extra or {}))
     return subprocess.run(
         [sys.executable, "-m", "cronwatch.cli", "run", name, "--", *command],
-        capture_output=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def stored_runs(url: str, name: str) -> list[tuple[str, str]]:
@@ -37,8 +39,9 @@ def stored_runs(url: str, name: str) -> list[tuple[str, str]]:
 def test_sqlite_away_then_back_delivers_every_run_once(tmp_path: Path) -> None:
     home = tmp_path / "dbdir"
     url = f"sqlite:///{home / 'cronwatch.db'}"  # the directory does not exist yet: away
-    results = [cronwatch_run(url, "nightly", "sh", "-c", f"echo run {i}; exit {i % 2}")
-               for i in range(3)]  # fmt: skip
+    results = [
+        cronwatch_run(url, "nightly", "sh", "-c", f"echo run {i}; exit {i % 2}") for i in range(3)
+    ]
     for i, result in enumerate(results):
         assert result.returncode == i % 2, "the command's exit code must pass through"
         assert result.stdout == f"run {i}\n".encode(), "the command's output must pass through"
@@ -105,8 +108,15 @@ def test_a_record_sent_twice_after_a_crash_is_stored_once(
 def test_flush_stops_at_an_outage_and_keeps_the_rest(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     for i in range(3):
-        spool.put(make_run("job", T0 + timedelta(minutes=i), T0 + timedelta(minutes=i),
-                           outcome="success", hostname="h"))  # fmt: skip
+        spool.put(
+            make_run(
+                "job",
+                T0 + timedelta(minutes=i),
+                T0 + timedelta(minutes=i),
+                outcome="success",
+                hostname="h",
+            )
+        )
     delivered = []
 
     def deliver(run):  # type: ignore[no-untyped-def]
@@ -121,8 +131,15 @@ def test_flush_stops_at_an_outage_and_keeps_the_rest(tmp_path: Path) -> None:
 
 def test_spool_files_round_trip_exactly(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
-    run = make_run("j", T0, T0 + timedelta(microseconds=7), outcome="failure", exit_code=9,
-                   hostname="h", output="tail ✓")  # fmt: skip
+    run = make_run(
+        "j",
+        T0,
+        T0 + timedelta(microseconds=7),
+        outcome="failure",
+        exit_code=9,
+        hostname="h",
+        output="tail ✓",
+    )
     spool.put(run)
     received = []
     spool.flush(received.append)
@@ -149,8 +166,15 @@ def test_spools_of_different_databases_are_apart(tmp_path: Path) -> None:
 def test_a_record_the_database_refuses_does_not_block_the_others(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     for i in range(3):
-        spool.put(make_run(f"job-{i}", T0 + timedelta(minutes=i), T0 + timedelta(minutes=i),
-                           outcome="success", hostname="h"))  # fmt: skip
+        spool.put(
+            make_run(
+                f"job-{i}",
+                T0 + timedelta(minutes=i),
+                T0 + timedelta(minutes=i),
+                outcome="success",
+                hostname="h",
+            )
+        )
     delivered = []
 
     def deliver(run):  # type: ignore[no-untyped-def]

@@ -27,21 +27,30 @@ def _refused(monitor, call, match: str) -> None:  # type: ignore[no-untyped-def]
 
 def test_naive_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
     naive = datetime(2026, 11, 28, 3, 0)
-    _refused(monitor, lambda: monitor.record_success("job", naive, T0, "h"),
-             "date_started is a naive datetime")  # fmt: skip
-    _refused(monitor, lambda: monitor.record_success("job", T0, naive, "h"),
-             "date_completed is a naive datetime")  # fmt: skip
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", naive, T0, "h"),
+        "date_started is a naive datetime",
+    )
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", T0, naive, "h"),
+        "date_completed is a naive datetime",
+    )
 
 
 def test_non_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
-    _refused(monitor, lambda: monitor.record_success("job", "2026-01-01", T0, "h"),
-             "must be a datetime")  # fmt: skip
+    _refused(
+        monitor, lambda: monitor.record_success("job", "2026-01-01", T0, "h"), "must be a datetime"
+    )
 
 
 def test_completion_before_start_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
-    _refused(monitor,
-             lambda: monitor.record_success("job", T0, T0 - timedelta(seconds=1), "h"),
-             "is before date_started")  # fmt: skip
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", T0, T0 - timedelta(seconds=1), "h"),
+        "is before date_started",
+    )
 
 
 @pytest.mark.parametrize(

@@ -51,8 +51,9 @@ def run_and_record(
     run_id = uuid.uuid4().hex
     started = utcnow()
     try:
-        running: Run | None = make_run(name, started, None, outcome="running",
-                                       hostname=hostname, run_id=run_id)  # fmt: skip
+        running: Run | None = make_run(
+            name, started, None, outcome="running", hostname=hostname, run_id=run_id
+        )
     except CronwatchError as exc:
         print(f"cronwatch: this run will not be recorded: {exc}", file=err)
         running = None
@@ -80,11 +81,15 @@ def run_and_record(
         starter.join(START_JOIN_TIMEOUT)
 
     finished = make_run(
-        running.name, started, max(result.finished, started),
+        running.name,
+        started,
+        max(result.finished, started),
         outcome="success" if result.exit_code == 0 else "failure",
-        exit_code=result.exit_code or None, hostname=running.hostname, run_id=run_id,
+        exit_code=result.exit_code or None,
+        hostname=running.hostname,
+        run_id=run_id,
         output=result.output_tail if capture else None,
-    )  # fmt: skip
+    )
     monitor = opened.get("monitor") if not starter.is_alive() else None
     try:
         if monitor is None:
@@ -95,8 +100,11 @@ def run_and_record(
         spool.put(finished)
         if statsd is not None and finished.outcome == "success" and finished.duration:
             statsd.record_activity(finished.name, finished.duration)
-        print(f"cronwatch: could not record the run of {name!r} ({exc}); kept in the spool at "
-              f"{spool.directory}, to be sent by a later run", file=err)  # fmt: skip
+        print(
+            f"cronwatch: could not record the run of {name!r} ({exc}); kept in the spool at "
+            f"{spool.directory}, to be sent by a later run",
+            file=err,
+        )
         return result
     try:
         spool.flush(monitor.store.save)

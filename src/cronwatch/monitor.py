@@ -55,8 +55,9 @@ def make_run(
     before start, a bad name, hostname or run id, an exit code that contradicts the outcome.
     """
     name = validate_name(name, "name")
-    hostname = validate_name(socket.gethostname() if hostname is None else hostname, "hostname",
-                             max_length=255)  # fmt: skip
+    hostname = validate_name(
+        socket.gethostname() if hostname is None else hostname, "hostname", max_length=255
+    )
     started = require_aware(date_started, "date_started")
     completed = None if date_completed is None else require_aware(date_completed, "date_completed")
     if completed is not None and completed < started:
@@ -129,8 +130,9 @@ class Monitor:
 
         ``hostname`` defaults to ``socket.gethostname()``.
         """
-        run = make_run(name, date_started, date_completed, outcome="success",
-                       hostname=hostname, output=output)  # fmt: skip
+        run = make_run(
+            name, date_started, date_completed, outcome="success", hostname=hostname, output=output
+        )
         return self.record(run)
 
     def record_failure(
@@ -146,8 +148,15 @@ class Monitor:
         """Store one failed run (``exit_code`` 1-255); the stored run."""
         if exit_code is None:
             raise InvalidInput("record_failure needs the exit code (1-255)")
-        run = make_run(name, date_started, date_completed, outcome="failure",
-                       exit_code=exit_code, hostname=hostname, output=output)  # fmt: skip
+        run = make_run(
+            name,
+            date_started,
+            date_completed,
+            outcome="failure",
+            exit_code=exit_code,
+            hostname=hostname,
+            output=output,
+        )
         return self.record(run)
 
     def record(self, run: Run) -> Run:
@@ -169,8 +178,14 @@ class Monitor:
         run_id: str | None = None,
     ) -> Run:
         """Record that a run has started (it shows as running until :meth:`finish`)."""
-        run = make_run(name, date_started or utcnow(), None, outcome="running",
-                       hostname=hostname, run_id=run_id)  # fmt: skip
+        run = make_run(
+            name,
+            date_started or utcnow(),
+            None,
+            outcome="running",
+            hostname=hostname,
+            run_id=run_id,
+        )
         self.store.save(run)
         return run
 
@@ -185,10 +200,15 @@ class Monitor:
         """Record the end of a run returned by :meth:`start`: success for exit code 0,
         failure otherwise."""
         finished = make_run(
-            run.name, run.date_started, date_completed or utcnow(),
-            outcome="success" if exit_code == 0 else "failure", exit_code=exit_code,
-            hostname=run.hostname, run_id=run.run_id, output=output,
-        )  # fmt: skip
+            run.name,
+            run.date_started,
+            date_completed or utcnow(),
+            outcome="success" if exit_code == 0 else "failure",
+            exit_code=exit_code,
+            hostname=run.hostname,
+            run_id=run.run_id,
+            output=output,
+        )
         return self.record(finished)
 
     @contextmanager

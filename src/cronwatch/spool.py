@@ -105,8 +105,9 @@ class Spool:
                 except Exception as exc:
                     # The database refused this record itself: retrying cannot help, and it
                     # must not hold back the records queued behind it.
-                    log.warning("spooled run %s refused by the database, set aside: %s",
-                                path.name, exc)  # fmt: skip
+                    log.warning(
+                        "spooled run %s refused by the database, set aside: %s", path.name, exc
+                    )
                     os.replace(path, path.with_suffix(".bad"))
                     continue
                 with contextlib.suppress(FileNotFoundError):

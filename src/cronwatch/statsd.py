@@ -94,8 +94,9 @@ class StatsdClient:
                 self._client = StatsClient(self.host, self.port, prefix=self.prefix)
             self._client.timing(stat, milliseconds)
         except Exception as exc:  # a monitoring side channel must never break recording
-            log.warning("statsd %s:%s unreachable, timing %s dropped: %s",
-                        self.host, self.port, stat, exc)  # fmt: skip
+            log.warning(
+                "statsd %s:%s unreachable, timing %s dropped: %s", self.host, self.port, stat, exc
+            )
 
     def activity_name(self, name: str) -> str:
         """The name of the seed's timing for job ``name``."""

@@ -60,8 +60,14 @@ def unknown(message: str, as_json: bool = False) -> NoReturn:
     "must have succeeded within DURATION, e.g. `--window 30m db1:backup`.",
 )
 @click.pass_context
-def check(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
-          hosts: tuple[str, ...], as_json: bool, window: str | None) -> None:  # fmt: skip
+def check(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    hosts: tuple[str, ...],
+    as_json: bool,
+    window: str | None,
+) -> None:
     """Check jobs as a Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
     \b
@@ -82,8 +88,12 @@ def check(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
     except Exception as exc:  # an internal error is UNKNOWN, never CRITICAL
         unknown(f"internal error: {type(exc).__name__}: {exc}", as_json)
     if as_json:
-        click.echo(json.dumps({"state": STATE_NAMES[state], "exit_code": state,
-                               "summary": line, **payload}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {"state": STATE_NAMES[state], "exit_code": state, "summary": line, **payload},
+                indent=2,
+            )
+        )
     else:
         click.echo(f"CRONWATCH {STATE_NAMES[state]} - {line}")
         for detail in details:
@@ -98,8 +108,9 @@ def _scheduled(
 
     config = load_config_from(ctx)
     with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
-        statuses = job_statuses(monitor.store.db, config, names=names or None, tags=tags,
-                                hosts=hosts)  # fmt: skip
+        statuses = job_statuses(
+            monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
+        )
     state = max((s.severity for s in statuses), default=OK)
     counts = Counter(s.status for s in statuses)
     problems = [s for s in statuses if s.severity > OK]
@@ -108,8 +119,11 @@ def _scheduled(
     elif len(statuses) == 1 and names:
         line = statuses[0].reason
     elif problems:
-        summary = ", ".join(f"{counts[st]} {st.replace('_', ' ')}" for st in PRIORITY
-                            if SEVERITY[st] > OK and counts[st])  # fmt: skip
+        summary = ", ".join(
+            f"{counts[st]} {st.replace('_', ' ')}"
+            for st in PRIORITY
+            if SEVERITY[st] > OK and counts[st]
+        )
         line = f"{summary} of {len(statuses)} jobs: " + "; ".join(s.reason for s in problems[:3])
         if len(problems) > 3:
             line += f"; and {len(problems) - 3} more"
@@ -121,10 +135,15 @@ def _scheduled(
     if len(statuses) == 1:
         perfdata += _job_perfdata(statuses[0])
     details = [s.reason for s in problems] if len(problems) > 1 or not names else []
-    return state, f"{line} | {perfdata}", details, {
-        "counts": {st: counts[st] for st in PRIORITY},
-        "jobs": [s.to_json() for s in statuses],
-    }
+    return (
+        state,
+        f"{line} | {perfdata}",
+        details,
+        {
+            "counts": {st: counts[st] for st in PRIORITY},
+            "jobs": [s.to_json() for s in statuses],
+        },
+    )
 
 
 def _job_perfdata(status: JobStatus) -> str:
@@ -156,10 +175,12 @@ def _ad_hoc(
         given_host, sep, given_name = target.partition(":")
         if not sep:
             given_host, given_name = "", target
-        pairs.append((
-            validate_name(given_host, "host") if given_host else None,
-            validate_name(given_name, "name"),
-        ))  # fmt: skip
+        pairs.append(
+            (
+                validate_name(given_host, "host") if given_host else None,
+                validate_name(given_name, "name"),
+            )
+        )
     now = utcnow()
     since = now - span
     failures, results = [], []
@@ -167,11 +188,16 @@ def _ad_hoc(
         db = monitor.store.db
         for host, name in pairs:
             if host is None:
-                rows = db.query("SELECT MAX(completed_us) FROM runs WHERE name = ? AND "
-                                "outcome = 'success'", (name,))  # fmt: skip
+                rows = db.query(
+                    "SELECT MAX(completed_us) FROM runs WHERE name = ? AND outcome = 'success'",
+                    (name,),
+                )
             else:
-                rows = db.query("SELECT MAX(completed_us) FROM runs WHERE hostname = ? AND "
-                                "name = ? AND outcome = 'success'", (host, name))  # fmt: skip
+                rows = db.query(
+                    "SELECT MAX(completed_us) FROM runs WHERE hostname = ? AND "
+                    "name = ? AND outcome = 'success'",
+                    (host, name),
+                )
             last = rows[0][0] if rows else None
             where = f" on {host}" if host else ""
             ok = last is not None and last >= to_us(since)
@@ -179,10 +205,14 @@ def _ad_hoc(
             if not ok:
                 from cronwatch.timeutil import from_us
 
-                seen = (f"last success {_when(from_us(last))}" if last is not None
-                        else "never succeeded")  # fmt: skip
-                failures.append(f"{name} didn't run{where} in the last "
-                                f"{format_duration(span)} ({seen})")  # fmt: skip
+                seen = (
+                    f"last success {_when(from_us(last))}"
+                    if last is not None
+                    else "never succeeded"
+                )
+                failures.append(
+                    f"{name} didn't run{where} in the last {format_duration(span)} ({seen})"
+                )
     if failures:
         line = f"{len(failures)} of {len(pairs)} missing: " + "; ".join(failures)
         state = CRITICAL
@@ -204,8 +234,14 @@ def _when(value: datetime) -> str:
 @click.option("--problems", is_flag=True, help="Only jobs that are not fine.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
 @click.pass_context
-def status(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
-           hosts: tuple[str, ...], problems: bool, as_json: bool) -> None:  # fmt: skip
+def status(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    hosts: tuple[str, ...],
+    problems: bool,
+    as_json: bool,
+) -> None:
     """Show every job's status, worst first, as a table for people."""
     from cronwatch.durations import format_duration
     from cronwatch.health.service import job_statuses
@@ -214,8 +250,9 @@ def status(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
     config = load_config_from(ctx, on_error=fail)
     with open_monitor(ctx) as monitor:
         try:
-            statuses = job_statuses(monitor.store.db, config, names=names or None, tags=tags,
-                                    hosts=hosts)  # fmt: skip
+            statuses = job_statuses(
+                monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
+            )
         except CronwatchError as exc:
             fail(str(exc))
     if problems:
@@ -229,15 +266,17 @@ def status(ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...],
     now = utcnow()
     rows = [("JOB", "STATUS", "HOSTS", "LAST RUN", "TOOK", "NEXT DUE", "REASON")]
     for s in statuses:
-        rows.append((
-            s.name,
-            s.status.upper() if s.severity else s.status,
-            ",".join(h.hostname for h in s.hosts) or "-",
-            _ago(now, s.last_started),
-            format_duration(s.last_duration) if s.last_duration is not None else "-",
-            _when(s.next_due) if s.next_due else "-",
-            s.reason,
-        ))  # fmt: skip
+        rows.append(
+            (
+                s.name,
+                s.status.upper() if s.severity else s.status,
+                ",".join(h.hostname for h in s.hosts) or "-",
+                _ago(now, s.last_started),
+                format_duration(s.last_duration) if s.last_duration is not None else "-",
+                _when(s.next_due) if s.next_due else "-",
+                s.reason,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]

@@ -28,9 +28,7 @@ def fail(message: str) -> None:
 
 
 @contextmanager
-def open_monitor(
-    ctx: click.Context, on_error: Callable[[str], object] = fail
-) -> Iterator[Monitor]:
+def open_monitor(ctx: click.Context, on_error: Callable[[str], object] = fail) -> Iterator[Monitor]:
     """The monitor for the group's database; cronwatch errors are passed to ``on_error``
     (by default :func:`fail`), which must exit."""
     from cronwatch.monitor import connect

@@ -16,8 +16,10 @@ def migrate(ctx: click.Context) -> None:
 
     with open_monitor(ctx) as monitor:
         revision = monitor.store.db.schema_revision()
-    click.echo(f"database {monitor.store.db.url.redacted()} is at schema revision {revision}"
-               f"{' (current)' if revision == SCHEMA_REVISION else ''}")  # fmt: skip
+    click.echo(
+        f"database {monitor.store.db.url.redacted()} is at schema revision {revision}"
+        f"{' (current)' if revision == SCHEMA_REVISION else ''}"
+    )
 
 
 @click.group()

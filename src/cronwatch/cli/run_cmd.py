@@ -21,8 +21,9 @@ from cronwatch.cli.main import Settings
     "terminal straight to the command.",
 )
 @click.pass_obj
-def run(settings: Settings, name: str, command: tuple[str, ...], host: str | None,
-        capture: bool) -> None:  # fmt: skip
+def run(
+    settings: Settings, name: str, command: tuple[str, ...], host: str | None, capture: bool
+) -> None:
     """Run COMMAND as job NAME, record its start and outcome, exit with its exit code.
 
     \b

@@ -31,8 +31,15 @@ from cronwatch.statsd import StatsdClient
 )
 @click.option("--output", metavar="TEXT", help="The end of its output, kept with the run.")
 @click.pass_context
-def record(ctx: click.Context, name: str, started: str, completed: str, host: str | None,
-           exit_code: int, output: str | None) -> None:  # fmt: skip
+def record(
+    ctx: click.Context,
+    name: str,
+    started: str,
+    completed: str,
+    host: str | None,
+    exit_code: int,
+    output: str | None,
+) -> None:
     """Record one finished run of job NAME (for jobs that do not run under `cronwatch run`).
 
     \b
@@ -42,18 +49,24 @@ def record(ctx: click.Context, name: str, started: str, completed: str, host: st
 
     try:
         run = make_run(
-            name, parse_instant(started, "--started"), parse_instant(completed, "--completed"),
-            outcome="success" if exit_code == 0 else "failure", exit_code=exit_code or None,
-            hostname=host, output=output,
-        )  # fmt: skip
+            name,
+            parse_instant(started, "--started"),
+            parse_instant(completed, "--completed"),
+            outcome="success" if exit_code == 0 else "failure",
+            exit_code=exit_code or None,
+            hostname=host,
+            output=output,
+        )
     except CronwatchError as exc:
         fail(str(exc))
         return
     with open_monitor(ctx) as monitor:
         monitor.statsd = _statsd()
         stored = monitor.record(run)
-    click.echo(f"recorded {stored.outcome} of {stored.name!r} on {stored.hostname} "
-               f"({describe_duration(stored)})")  # fmt: skip
+    click.echo(
+        f"recorded {stored.outcome} of {stored.name!r} on {stored.hostname} "
+        f"({describe_duration(stored)})"
+    )
 
 
 @click.command()
@@ -95,10 +108,15 @@ def history(ctx: click.Context, name: str, limit: int, host: str | None, as_json
         return
     rows = [("STARTED (UTC)", "HOST", "OUTCOME", "EXIT", "DURATION")]
     for run in runs:
-        rows.append((
-            run.date_started.strftime("%Y-%m-%d %H:%M:%S"), run.hostname, run.outcome,
-            "" if run.exit_code is None else str(run.exit_code), describe_duration(run),
-        ))  # fmt: skip
+        rows.append(
+            (
+                run.date_started.strftime("%Y-%m-%d %H:%M:%S"),
+                run.hostname,
+                run.outcome,
+                "" if run.exit_code is None else str(run.exit_code),
+                describe_duration(run),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -17,9 +17,18 @@ from cronwatch.config import JobSpec
 from cronwatch.model import Outcome
 
 Status = Literal[
-    "ok", "late", "missing", "failing", "running", "hung", "slow", "fast", "too_often",
-    "paused", "new",
-]  # fmt: skip
+    "ok",
+    "late",
+    "missing",
+    "failing",
+    "running",
+    "hung",
+    "slow",
+    "fast",
+    "too_often",
+    "paused",
+    "new",
+]
 
 #: Nagios plugin states: 0 OK, 1 WARNING, 2 CRITICAL.
 SEVERITY: dict[Status, int] = {
@@ -38,9 +47,18 @@ SEVERITY: dict[Status, int] = {
 
 #: Worst first: the order problems are listed in, and how a job's hosts combine.
 PRIORITY: tuple[Status, ...] = (
-    "missing", "hung", "failing", "late", "too_often", "slow", "fast", "running", "ok", "new",
+    "missing",
+    "hung",
+    "failing",
+    "late",
+    "too_often",
+    "slow",
+    "fast",
+    "running",
+    "ok",
+    "new",
     "paused",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)

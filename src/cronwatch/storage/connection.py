@@ -76,9 +76,11 @@ class Database:
             )
         try:
             conn = sqlite3.connect(
-                str(path), timeout=SQLITE_LOCK_DEADLINE, isolation_level=None,
+                str(path),
+                timeout=SQLITE_LOCK_DEADLINE,
+                isolation_level=None,
                 check_same_thread=False,
-            )  # fmt: skip
+            )
             # WAL lets readers (the dashboard) run beside the one writer; NORMAL sync in WAL
             # mode survives a killed process and never corrupts, at a fraction of FULL's fsyncs.
             self._retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))

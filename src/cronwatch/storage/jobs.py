@@ -33,18 +33,26 @@ _HOST_COLUMNS = (
     " last_success_completed_us, consecutive_failures, runs_total, failures_total"
 )
 _BASELINE_COLUMNS = (
-    "name, samples, runtime_median_us, runtime_mad_us, runtime_low_us, runtime_high_us,"
-    " interval_us"
+    "name, samples, runtime_median_us, runtime_mad_us, runtime_low_us, runtime_high_us, interval_us"
 )
 
 
 def auto_spec(name: str) -> JobSpec:
     """The spec of a job nobody declared: no schedule (one is learned), any host."""
     return JobSpec(
-        name=name, schedule=None, timezone="UTC", grace=default_grace(None), hosts=(),
-        min_hosts=None, max_runtime=None, min_runtime=None, tags=(), paused=False, alerts=(),
+        name=name,
+        schedule=None,
+        timezone="UTC",
+        grace=default_grace(None),
+        hosts=(),
+        min_hosts=None,
+        max_runtime=None,
+        min_runtime=None,
+        tags=(),
+        paused=False,
+        alerts=(),
         grace_explicit=False,
-    )  # fmt: skip
+    )
 
 
 class JobStore:
@@ -156,9 +164,7 @@ class JobStore:
         :data:`BASELINE_WINDOW` finished runs; the number relearned. ``progress(done, total)``
         is called along the way for long runs."""
         todo = list(names) if names is not None else self.stale_baselines()
-        totals = dict(
-            self.db.query("SELECT name, SUM(runs_total) FROM job_hosts GROUP BY name")
-        )  # fmt: skip
+        totals = dict(self.db.query("SELECT name, SUM(runs_total) FROM job_hosts GROUP BY name"))
         rows = []
         for index, name in enumerate(todo, 1):
             runs = self.db.query(
@@ -221,8 +227,9 @@ def _baseline(row: tuple[Any, ...]) -> Baseline:
     _, samples, median, mad, low, high, interval = row
     runtime = None
     if median is not None:
-        runtime = RuntimeBaseline(median=median / 1e6, mad=mad / 1e6, low=low / 1e6,
-                                  high=high / 1e6, samples=samples)  # fmt: skip
+        runtime = RuntimeBaseline(
+            median=median / 1e6, mad=mad / 1e6, low=low / 1e6, high=high / 1e6, samples=samples
+        )
     return Baseline(
         samples=samples,
         runtime=runtime,
@@ -231,9 +238,22 @@ def _baseline(row: tuple[Any, ...]) -> Baseline:
 
 
 def _host_summary(row: tuple[Any, ...]) -> HostSummary:
-    (_, hostname, first_seen, last_started, prev_started, last_completed, last_outcome,
-     last_exit_code, last_duration, last_success_started, last_success_completed,
-     consecutive_failures, runs_total, failures_total) = row  # fmt: skip
+    (
+        _,
+        hostname,
+        first_seen,
+        last_started,
+        prev_started,
+        last_completed,
+        last_outcome,
+        last_exit_code,
+        last_duration,
+        last_success_started,
+        last_success_completed,
+        consecutive_failures,
+        runs_total,
+        failures_total,
+    ) = row
     return HostSummary(
         hostname=hostname,
         first_seen=from_us(first_seen),

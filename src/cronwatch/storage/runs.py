@@ -56,9 +56,16 @@ class RunStore:
             return self.db.execute(_INSERT_STARTED, params) > 0
         completed = to_us(run.date_completed)
         params = (
-            run.name, run.hostname, run.run_id, run.outcome, run.exit_code,
-            started, completed, completed - started, run.output,
-        )  # fmt: skip
+            run.name,
+            run.hostname,
+            run.run_id,
+            run.outcome,
+            run.exit_code,
+            started,
+            completed,
+            completed - started,
+            run.output,
+        )
         return self.db.execute(_UPSERT_FINISHED, params) > 0
 
     def last_success(self, name: str) -> Run | None:

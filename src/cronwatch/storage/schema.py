@@ -85,3 +85,16 @@ job_baselines = Table(
     Column("runs_total_at", BigInteger, nullable=False),
     Column("computed_us", BigInteger, nullable=False),
 )
+
+#: API and ping keys, stored as SHA-256 digests (migration 0003, :mod:`cronwatch.storage.keys`).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("scope", String(8), nullable=False),  # ping | read | write
+    Column("token_hash", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger, nullable=True),
+    Index("ux_api_keys_token_hash", "token_hash", unique=True),
+)
