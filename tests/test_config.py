@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,8 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwatch.config import (
+    ALERT_JOB_FIELDS,
+    JOB_FIELDS,
+    AlertSettings,
     ChannelSpec,
     Config,
+    JobAlerting,
     JobSpec,
     config_path_from_env,
     default_grace,
@@ -195,8 +199,9 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         ),
         (
             '[jobs.backup]\nshedule = "0 3 * * *"',
-            'jobs.backup: unknown field "shedule"; did you mean "schedule"? (allowed: alerts, '
-            "grace, hosts, max_runtime, min_hosts, min_runtime, paused, schedule, tags, timezone)",
+            'jobs.backup: unknown field "shedule"; did you mean "schedule"? (allowed: '
+            "alert_after, alert_on, alerts, grace, hosts, max_runtime, min_hosts, min_runtime, "
+            "paused, recover_after, repeat, schedule, snooze_until, tags, timezone)",
         ),
         (
             '[jobs.backup]\nhosts = "db1"',
@@ -249,7 +254,8 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         ("jobs = 5", "jobs: expected a table, not a number"),
         (
             "[jobz.backup]",
-            'unknown field "jobz"; did you mean "jobs"? (allowed: channels, jobs)',
+            'unknown field "jobz"; did you mean "jobs"? (allowed: alerts, channels, jobs, '
+            "maintenance)",
         ),
         ('[channels.ops]\nurl = "https://x.example"', "channels.ops.type: missing (one of: "),
         ('[channels.ops]\ntype = "sms"', 'channels.ops.type: unknown channel type "sms"'),
@@ -327,3 +333,251 @@ def test_config_path_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRONWATCH_CONFIG", "")
     assert config_path_from_env(None) is None  # empty means unset
     assert config_path_from_env(None, {"CRONWATCH_CONFIG": "/x.toml"}) == Path("/x.toml")
+
+
+# -- alerting ---------------------------------------------------------------------------------
+
+ALERTING = """
+[alerts]
+interval = "1m"
+channels = ["mail"]
+alert_on = ["missing", "failing", "hung", "late"]
+alert_after = 2
+repeat = "6h"
+
+[channels.mail]
+type = "email"
+to = "ops@example.com"
+host = "smtp.example.com"
+port = 587
+from = "cronwatch@example.com"
+starttls = true
+username = "cronwatch"
+password_env = "SMTP_PASSWORD"
+ca_file = "/etc/ssl/internal-ca.pem"
+timeout = "20s"
+
+[jobs.backup]
+alerts = ["mail"]
+alert_after = 3
+recover_after = 2
+repeat = "4h"
+alert_on = ["missing", "slow"]
+snooze_until = 2026-12-01T09:00:00+01:00
+
+[jobs.quiet]
+repeat = 0
+
+[jobs.plain]
+
+[[maintenance]]
+jobs = ["backup"]
+start = 2026-12-01T02:00:00Z
+end = "2026-12-01T04:00:00Z"
+
+[[maintenance]]
+tags = ["db"]
+schedule = "0 2 * * 0"
+timezone = "Europe/London"
+duration = "2h"
+"""
+
+
+def test_alert_settings_load_and_jobs_inherit_what_they_leave_out(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ALERTING))
+    alerts = config.alerts
+    assert alerts == AlertSettings(
+        interval=timedelta(minutes=1),
+        outage_after=timedelta(minutes=10),  # max(10m, 3 * interval)
+        channels=("mail",),
+        alert_on=("missing", "failing", "hung", "late"),
+        alert_after=2,
+        recover_after=1,
+        repeat=timedelta(hours=6),
+    )
+    backup = config.jobs["backup"]
+    assert backup.snooze_until == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # normalised to UTC
+    assert alerts.for_job(backup) == JobAlerting(
+        channels=("mail",),
+        alert_on=frozenset({"missing", "slow"}),
+        alert_after=3,
+        recover_after=2,
+        repeat=timedelta(hours=4),
+        snooze_until=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+    )
+    plain = alerts.for_job(config.jobs["plain"])
+    assert plain.channels == ("mail",)  # a job naming no channels uses [alerts].channels
+    assert (plain.alert_on, plain.alert_after, plain.recover_after, plain.repeat) == (
+        frozenset({"missing", "failing", "hung", "late"}), 2, 1, timedelta(hours=6),
+    )  # fmt: skip
+    assert alerts.for_job(config.jobs["quiet"]).repeat is None  # 0: never, whatever [alerts] says
+
+
+def test_alert_defaults_without_an_alerts_table(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[jobs.a]\n"))
+    assert config.alerts == AlertSettings()
+    assert config.maintenance == ()
+    job = config.alerts.for_job(config.jobs["a"])
+    assert job.alert_on == frozenset({"missing", "failing", "hung"})  # CRITICAL only
+    assert (job.alert_after, job.recover_after, job.repeat, job.snooze_until) == (1, 1, None, None)
+    slow_loop = load_config(write(tmp_path, '[alerts]\ninterval = "5m"\n'))
+    assert slow_loop.alerts.outage_after == timedelta(minutes=15)  # 3 intervals
+
+
+def test_email_channel_options(tmp_path: Path) -> None:
+    mail = load_config(write(tmp_path, ALERTING)).channels["mail"]
+    assert dict(mail.options) == {
+        "to": ("ops@example.com",),
+        "host": "smtp.example.com",
+        "port": 587,
+        "from": "cronwatch@example.com",
+        "starttls": True,
+        "username": "cronwatch",
+        "password_env": "SMTP_PASSWORD",
+        "ca_file": "/etc/ssl/internal-ca.pem",
+        "timeout": timedelta(seconds=20),
+    }
+
+
+def test_maintenance_windows(tmp_path: Path) -> None:
+    one_off, weekly = load_config(write(tmp_path, ALERTING)).maintenance
+    assert (one_off.where, one_off.jobs, one_off.tags) == ("maintenance[0]", ("backup",), ())
+    inside = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    assert one_off.active_until(inside) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    assert one_off.last_end(inside) is None
+    after = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    assert one_off.active_until(after) is None
+    assert one_off.last_end(after) == datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    assert one_off.active_until(datetime(2026, 12, 1, 1, 0, tzinfo=UTC)) is None  # not yet
+    assert one_off.active_until(datetime(2026, 12, 1, 4, 0, tzinfo=UTC)) is None  # end excluded
+    # Sundays 02:00-04:00 London time (GMT in December, BST in June).
+    sunday = datetime(2026, 12, 6, 2, 30, tzinfo=UTC)
+    assert weekly.active_until(sunday) == datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
+    assert weekly.last_end(sunday) == datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # the week before
+    june = datetime(2026, 6, 7, 1, 30, tzinfo=UTC)  # 02:30 BST
+    assert weekly.active_until(june) == datetime(2026, 6, 7, 3, 0, tzinfo=UTC)
+    assert weekly.active_until(datetime(2026, 12, 7, 2, 30, tzinfo=UTC)) is None  # a Monday
+    spec = load_config(write(tmp_path, ALERTING)).jobs
+    assert one_off.applies_to(spec["backup"]) and not one_off.applies_to(spec["plain"])
+    everyone = load_config(
+        write(
+            tmp_path, "[[maintenance]]\nstart = 2026-01-01T00:00:00Z\nend = 2026-01-02T00:00:00Z\n"
+        )
+    ).maintenance[0]
+    assert everyone.applies_to(spec["plain"])  # neither jobs nor tags: every job
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[alerts]\nintervall = "1m"',
+            'alerts: unknown field "intervall"; did you mean "interval"?',
+        ),
+        ('[alerts]\ninterval = "0s"', "alerts.interval: must be at least 1 second"),
+        (
+            '[alerts]\nchannels = ["ops"]',
+            'alerts.channels[0]: no channel "ops" is defined (defined channels: none)',
+        ),
+        (
+            '[alerts]\ninterval = "1m"\noutage_after = "30s"',
+            "alerts.outage_after: must be longer than alerts.interval (1m)",
+        ),
+        ('[alerts]\nalert_on = ["ok"]', 'alerts.alert_on[0]: "ok" is not a status that can alert'),
+        ("[alerts]\nsnooze_until = 2026-01-01T00:00:00Z", 'alerts: unknown field "snooze_until"'),
+        ("[jobs.backup]\nalert_after = 0", "jobs.backup.alert_after: must be between 1 and 1000"),
+        ('[jobs.backup]\nalert_after = "2"', "jobs.backup.alert_after: expected a whole number"),
+        ("[jobs.backup]\nrecover_after = true", "jobs.backup.recover_after: expected a whole num"),
+        ('[jobs.backup]\nrepeat = "often"', "jobs.backup.repeat: invalid duration 'often'"),
+        ('[jobs.backup]\nalert_on = "missing"', "jobs.backup.alert_on: expected a list of strings"),
+        (
+            '[jobs.backup]\nalert_on = ["missing", "paused"]',
+            'jobs.backup.alert_on[1]: "paused" is not a status that can alert (one of: missing, '
+            "failing, hung, late, too_often, slow, fast)",
+        ),
+        (
+            "[jobs.backup]\nsnooze_until = 2026-12-01T09:00:00",
+            "jobs.backup.snooze_until: 2026-12-01T09:00:00 has no UTC offset; add one",
+        ),
+        ("[jobs.backup]\nsnooze_until = 2026-12-01", "jobs.backup.snooze_until: expected a date-t"),
+        ('[jobs.backup]\nsnooze_until = "tomorrow"', "jobs.backup.snooze_until: not a date-time"),
+        ("maintenance = 3", "maintenance: expected [[maintenance]] tables, not a number"),
+        ("[[maintenance]]\njobs = []", "maintenance[0]: needs start and end (one-off) or sched"),
+        (
+            "[[maintenance]]\nstart = 2026-01-01T00:00:00Z",
+            "maintenance[0].end: required with a one-off window",
+        ),
+        (
+            "[[maintenance]]\nstart = 2026-01-02T00:00:00Z\nend = 2026-01-01T00:00:00Z",
+            "maintenance[0].end: must be after start",
+        ),
+        (
+            "[[maintenance]]\nstart = 2026-01-01T00:00:00Z\nend = 2026-01-02T00:00:00Z\n"
+            'duration = "1h"',
+            "maintenance[0]: give either start and end (one-off) or schedule and duration",
+        ),
+        (
+            "[[maintenance]]\nstart = 2026-01-01T00:00:00Z\nend = 2026-01-02T00:00:00Z\n"
+            'timezone = "UTC"',
+            "maintenance[0].timezone: applies to a schedule",
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 0"',
+            "maintenance[0].duration: required with a recurring window",
+        ),
+        (
+            '[[maintenance]]\nschedule = "every 1d"\nduration = "1h"',
+            'maintenance[0].schedule: must be a cron expression such as "0 2 * * 0"',
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 8"\nduration = "1h"',
+            'maintenance[0].schedule: invalid cron expression "0 2 * * 8"',
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 0"\nduration = "0s"',
+            "maintenance[0].duration: must be longer than zero",
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 0"\nduration = "1h"\ntimezone = "Mars/Base"',
+            'maintenance[0].timezone: unknown timezone "Mars/Base"',
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 0"\nduration = "1h"\nhosts = ["a"]',
+            'maintenance[0]: unknown field "hosts"',
+        ),
+        (
+            '[[maintenance]]\nschedule = "0 2 * * 0"\nduration = "1h"\njobs = ["a/b"]',
+            "maintenance[0].jobs[0] must not contain '/'",
+        ),
+        (
+            '[channels.m]\ntype = "email"\nto = ["a@b.c"]\nstarttls = true\nssl = true',
+            "channels.m.ssl: starttls and ssl exclude each other",
+        ),
+        (
+            '[channels.m]\ntype = "email"\nto = ["a@b.c"]\nusername = "u"',
+            "channels.m.password: required with username",
+        ),
+        (
+            '[channels.m]\ntype = "email"\nto = ["a@b.c"]\npassword = "p"',
+            "channels.m.username: required with a password",
+        ),
+        (
+            '[channels.m]\ntype = "email"\nto = ["a@b.c"]\nusername = "u"\npassword = "p"\n'
+            'password_env = "P"',
+            "channels.m.password_env: give password or password_env, not both",
+        ),
+        ('[channels.m]\ntype = "email"\nto = ["a@b.c"]\nport = 0', "channels.m.port: expected a p"),
+        ('[channels.m]\ntype = "email"\nto = ["a@b.c"]\nstarttls = "yes"', "channels.m.starttls"),
+        ('[channels.m]\ntype = "email"\nto = ["a@b.c"]\nfrom = "me"', "channels.m.from: not an e"),
+        ('[channels.m]\ntype = "email"\nto = ["a@b.c"]\nhost = ""', "channels.m.host: expected a"),
+    ],
+)
+def test_alerting_errors_name_the_file_the_key_and_the_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    assert load_error(tmp_path, text).startswith(message)
+
+
+def test_api_job_fields_are_unchanged() -> None:
+    # The REST API validates JOB_FIELDS; alert settings are a config-file addition on purpose.
+    assert JOB_FIELDS.isdisjoint(ALERT_JOB_FIELDS)

@@ -131,14 +131,23 @@ class RemoteStore:
 class RemoteMonitor(Monitor):
     """A :class:`Monitor` that records through a cronwatch server (see the module docstring).
 
-    Everything :class:`Monitor` offers works the same (validation before sending, ``track``,
-    ``job``); reading (``last_activity``, ``history``) needs a read or write key.
+    Recording works as with :class:`Monitor` (validation before sending, ``track``, ``job``);
+    reading (``last_activity``, ``history``) needs a read or write key; ``status`` is refused
+    (use the REST API's ``/api/v1/status``).
     """
 
     def __init__(self, store: RemoteStore) -> None:
         # Monitor only calls save/last_success/history on its store, which RemoteStore has.
         super().__init__(cast(RunStore, store), statsd=None)
         self.remote = store
+
+    def status(self, *args: Any, **kwargs: Any) -> Any:
+        """Not over HTTP from the library: read ``GET <url>/api/v1/status`` (a read key) or
+        run ``cronwatch status`` where the database is."""
+        raise CronwatchError(
+            f"job status is not available through the library over HTTP; use GET "
+            f"{self.remote.url}/api/v1/status with a read key"
+        )
 
     def close(self) -> None:
         self.remote.close()

@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "import-crontab": "cronwatch.cli.crontab_cmd:import_crontab",
     "serve": "cronwatch.cli.serve_cmd:serve",
     "key": "cronwatch.cli.key_cmd:key",
+    "alerts": "cronwatch.cli.alerts_cmd:alerts",
 }
 
 

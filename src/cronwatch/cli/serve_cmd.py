@@ -34,7 +34,8 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     The database (--database-url, default: the SQLite file) is migrated before the port opens.
     Jobs declared in --config are known to the API and the health status. Several `serve`
     processes can share one PostgreSQL database. SIGTERM or Ctrl-C stop the server gracefully:
-    requests in flight are answered and queued pings written first.
+    requests in flight are answered and queued pings written first; then the process ends by
+    that SIGTERM, as uvicorn does so that supervisors see it (after Ctrl-C: exit status 0).
     """
     import uvicorn
 

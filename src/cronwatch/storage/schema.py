@@ -98,3 +98,7 @@ api_keys = Table(
     Column("revoked_us", BigInteger, nullable=True),
     Index("ux_api_keys_token_hash", "token_hash", unique=True),
 )
+
+# The alerting tables (migration 0004) live with the alerting code; importing them here puts
+# them on the shared metadata, so the reference schema is whole wherever it is used.
+from cronwatch.alerts import schema as _alerts  # noqa: E402, F401

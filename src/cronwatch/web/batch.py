@@ -22,7 +22,7 @@ round trip, not one per ping.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,9 +124,21 @@ def _write_sqlite(cur: Cursor, run: Run, pair_latest: bool) -> Written:
 
 
 def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[Written]:
-    # Consecutive writes of one kind go out as one executemany (pipelined by psycopg, with
-    # RETURNING): far less Python per ping than a cursor each, and the order is kept.
     written: list[Written] = []
+    for statement, params, runs in postgresql_groups(writes):
+        cur.executemany(statement, params, returning=True)  # type: ignore[attr-defined]
+        for run in runs:
+            written.append(written_from_row(run, cur.fetchone()))
+            cur.nextset()  # type: ignore[attr-defined]
+    return written
+
+
+def postgresql_groups(
+    writes: Sequence[tuple[Run, bool]],
+) -> Iterator[tuple[str, list[tuple[Any, ...]], list[Run]]]:
+    """``(statement, parameters, runs)`` for consecutive writes of one kind: each group goes out
+    as one ``executemany`` (pipelined by psycopg, with RETURNING), far less Python per ping
+    than a statement each, and the order of the writes is kept."""
     for statement, group in itertools.groupby(writes, key=_postgresql_statement):
         runs = [run for run, _ in group]
         if statement is _FINISH_LATEST_POSTGRESQL:
@@ -135,15 +147,14 @@ def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[W
             params = [(r.name, r.hostname, r.run_id, to_us(r.date_started)) for r in runs]
         else:
             params = [_finished_params(run) for run in runs]
-        cur.executemany(statement, params, returning=True)  # type: ignore[attr-defined]
-        for run in runs:
-            row = cur.fetchone()
-            if row is None:
-                written.append(Written(False))
-            else:
-                written.append(Written(True, None if run.date_completed is None else int(row[0])))
-            cur.nextset()  # type: ignore[attr-defined]
-    return written
+        yield statement, params, runs
+
+
+def written_from_row(run: Run, row: Any) -> Written:
+    """The outcome of one write from the row its RETURNING gave (``None``: nothing written)."""
+    if row is None:
+        return Written(False)
+    return Written(True, None if run.date_completed is None else int(row[0]))
 
 
 _INSERT_STARTED_POSTGRESQL = _INSERT_STARTED.replace("?", "%s")

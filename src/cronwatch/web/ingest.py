@@ -34,7 +34,7 @@ from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.keys import PERMISSIONS
-from cronwatch.web.batch import lookup_keys, write_runs
+from cronwatch.web.batch import Written, lookup_keys, write_runs
 from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
 
 log = logging.getLogger("cronwatch.web.ingest")
@@ -59,6 +59,8 @@ class WriteOp:
 
 
 Result = Stored | ApiError
+
+
 _Item = tuple[WriteOp, "asyncio.Future[Result]"]
 _STOP = object()
 
@@ -68,8 +70,8 @@ class Writer:
     :meth:`submit`, :meth:`close` it at shutdown (pending writes are finished first).
 
     ``threads`` writer threads share the queue, each with its own connection (default: 1 on
-    SQLite, which has one write lock anyway; 2 on PostgreSQL, so that one batch is written
-    while the other one commits and the event loop keeps both fed).
+    SQLite, which has one write lock anyway; 2 on PostgreSQL, so that one batch can be written
+    while another commits).
     """
 
     def __init__(
@@ -98,12 +100,24 @@ class Writer:
     def start(self) -> None:
         """Open the connections and start the threads; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
-        self._dbs = [open_database(self.database_url) for _ in range(self.threads)]
+        self._dbs = [db or open_database(self.database_url) for db in self._dbs]
         for index in range(self.threads):
             worker = threading.Thread(target=self._run, args=(index,),
                                       name=f"cronwatch-writer-{index}", daemon=True)  # fmt: skip
             worker.start()
             self._workers.append(worker)
+
+    async def open(self) -> None:
+        """:meth:`start`, with the connections opened off the event loop."""
+        loop = asyncio.get_running_loop()
+        self._dbs = await loop.run_in_executor(
+            None, lambda: [open_database(self.database_url) for _ in range(self.threads)]
+        )
+        self.start()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, off the event loop."""
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     async def submit(self, op: WriteOp) -> Result:
         """Store ``op`` and wait for its transaction to commit; a refusal comes back as an
@@ -171,10 +185,14 @@ class Writer:
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 break
 
-    def _write_batch(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
+    def _write_batch(self, index: int, ops: Sequence[WriteOp], attempt: int = 1) -> list[Result]:
         try:
             results, timings = self._transaction(self._connection(index), ops)
         except StorageUnavailable as exc:
+            if _rolled_back(exc) and attempt < 3:
+                # A deadlock or serialization failure chosen by PostgreSQL: nothing was written,
+                # and the same batch can simply be written again.
+                return self._write_batch(index, ops, attempt + 1)
             log.warning("database unavailable, %d write(s) refused: %s", len(ops), exc)
             self._drop_connection(index)
             return [unavailable(f"the database is unavailable: {exc}")] * len(ops)
@@ -193,24 +211,11 @@ class Writer:
     def _transaction(
         db: Database, ops: Sequence[WriteOp]
     ) -> tuple[list[Result], list[tuple[str, int]]]:
-        results: list[Result | None] = []
-        timings: list[tuple[str, int]] = []
         with db.transaction() as cur:
             keys = lookup_keys(db, cur, (op.key_hash for op in ops if op.key_hash is not None))
-            accepted = []
-            for op in ops:
-                refusal = _refusal(op, keys)
-                results.append(refusal)
-                if refusal is None:
-                    accepted.append(op)
-            written = iter(write_runs(db, cur, [(op.run, op.pair_latest) for op in accepted]))
-        for index, op in enumerate(ops):
-            if results[index] is None:
-                outcome = next(written)
-                results[index] = Stored(outcome.new)
-                if outcome.new and op.run.outcome == "success" and outcome.duration_us is not None:
-                    timings.append((op.run.name, outcome.duration_us))
-        return [r for r in results if r is not None], timings
+            results, accepted = plan(ops, keys)
+            written = write_runs(db, cur, [(ops[i].run, ops[i].pair_latest) for i in accepted])
+        return conclude(ops, results, accepted, written)
 
     def _connection(self, index: int) -> Database:
         db = self._dbs[index]
@@ -241,12 +246,50 @@ def new_run_id() -> str:
     return f"{_RUN_ID_PREFIX}{next(_RUN_ID_COUNTER):x}"
 
 
+def plan(
+    ops: Sequence[WriteOp], keys: dict[str, tuple[str, Any]]
+) -> tuple[list[Result | None], list[int]]:
+    """The refusals of a batch (by key), and the indexes of the writes to make, in the order to
+    make them: by (job, host), so that every writer (threads, tasks, other server processes)
+    takes the row locks of the job summaries in the same order and two batches cannot
+    deadlock. The sort is stable: a start stays before its finish."""
+    results: list[Result | None] = [_refusal(op, keys) for op in ops]
+    accepted = [index for index, result in enumerate(results) if result is None]
+    accepted.sort(key=lambda i: (ops[i].run.name, ops[i].run.hostname))
+    return results, accepted
+
+
+def conclude(
+    ops: Sequence[WriteOp],
+    results: list[Result | None],
+    accepted: Sequence[int],
+    written: Sequence[Written],
+) -> tuple[list[Result], list[tuple[str, int]]]:
+    """Every op's result once the batch committed, and the statsd timings to send: one per
+    successful run stored now (a replay sends none)."""
+    timings: list[tuple[str, int]] = []
+    for index, outcome in zip(accepted, written, strict=True):
+        results[index] = Stored(outcome.new)
+        run = ops[index].run
+        if outcome.new and run.outcome == "success" and outcome.duration_us is not None:
+            timings.append((run.name, outcome.duration_us))
+    return [result for result in results if result is not None], timings
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    """Whether PostgreSQL rolled the transaction back on its own (deadlock, serialization)."""
+    cause = exc.__cause__
+    return cause is not None and type(cause).__name__ in (
+        "DeadlockDetected", "SerializationFailure", "TransactionRollback",
+    )  # fmt: skip
+
+
 def _refusal(op: WriteOp, keys: dict[str, tuple[str, int | None]]) -> ApiError | None:
     if op.key_hash is None:
         return None
     found = keys.get(op.key_hash)
     if found is None:
-        return unauthorized("unknown key; create one with `cronwatch key create --scope ping`")
+        return unauthorized("unknown ping key; create one with `cronwatch key create --scope ping`")
     scope, revoked = found
     if revoked is not None:
         return unauthorized("this key has been revoked")

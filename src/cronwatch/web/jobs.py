@@ -218,6 +218,9 @@ class JobsService:
             parse_job_table(name, fields, source="request", channels=channels)
         except (ConfigError, InvalidInput) as exc:
             raise bad_request(str(exc)) from None
+        except OverflowError:
+            # parse_duration lets a float too large for a timedelta through as OverflowError.
+            raise bad_request("a duration is too large") from None
 
     def _write_spec(self, name: str, row: tuple[Any, ...], fields: dict[str, Any]) -> None:
         # Conditional on the spec read: two concurrent changes cannot silently drop one.

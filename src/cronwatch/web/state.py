@@ -1,12 +1,13 @@
-"""What one server process holds: its settings, its two database connections, the writer.
+"""What one server process holds: its settings, its database connections, the writer.
 
 Nothing here has to be shared between processes: every fact lives in the database, so several
 ``cronwatch serve`` processes can run side by side on one PostgreSQL. The only per-process
 state is the rate limiter's buckets (see :mod:`cronwatch.web.ratelimit`).
 
-Two connections per process: the writer thread's (pings and recorded runs, group-committed,
-:mod:`cronwatch.web.ingest`) and one for everything else (API reads and job changes, metrics),
-used from Starlette's thread pool so that the event loop never waits on the database.
+Connections per process: the writer threads' (pings and recorded runs, group-committed,
+:mod:`cronwatch.web.ingest`; one on SQLite, two on PostgreSQL) and one for everything else (API
+reads and job changes, metrics), used from Starlette's thread pool so that the event loop never
+waits on the database.
 """
 
 from __future__ import annotations
@@ -83,11 +84,11 @@ class ServerState:
         if self.config is not None and self.config.jobs:
             store = JobStore(self._db)
             await run_in_threadpool(store.sync_declared, self.config.jobs.values(), utcnow())
-        self.writer.start()
+        await self.writer.open()
 
     async def shutdown(self) -> None:
         """Finish the queued writes, then close (uvicorn calls this after the last request)."""
-        await run_in_threadpool(self.writer.close)
+        await self.writer.aclose()
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -1,0 +1,272 @@
+"""Pings per second on one ``cronwatch serve`` against bare hello-world apps on the same uvicorn.
+
+Each round, in turn and under the same load: a bare ASGI hello world, a Starlette hello world
+(both on uvicorn with the settings ``cronwatch serve`` uses: one process, uvloop and httptools
+when installed, no access log), then ``cronwatch serve`` taking ``GET /ping/<key>/bench-job?
+host=bench`` (a success without a run id: pairing looked up, then a run inserted; triggers keep
+the job summary). The load generator is a separate process: ``wrk`` (Debian's package) when
+installed, else an asyncio keep-alive client in a subprocess. Pings stored are counted in the
+database and compared with the 2xx answers the load generator got: every acknowledged ping
+must be stored. The server's per-key rate limit stays on, set above the offered load, so its
+cost is measured too.
+
+Targets (issue "The server"): at least 20x Healthchecks' 100-180 pings/s (3,600/s) and at
+least a quarter of the hello-world rate, on SQLite and PostgreSQL.
+
+    python -m bench.bench_ping [--dialect sqlite|postgresql|both] [--duration 8] [--rounds 3]
+                               [--connections 64] [--loadgen wrk|python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import report, scratch_database
+
+TARGET_ABSOLUTE = 3600.0
+TARGET_RATIO = 0.25
+
+
+# -- the hello-world apps (served by `uvicorn bench.bench_ping:<app>`) ----------------------
+
+
+async def hello_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The cheapest possible ASGI answer: what the server costs with no application."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"3")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"OK\n"})
+
+
+def _starlette_hello() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("OK\n")
+
+    return Starlette(routes=[Route("/ping/{rest:path}", hello, methods=["GET", "POST", "HEAD"])])
+
+
+hello_starlette = _starlette_hello()
+
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=env or dict(os.environ))  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not start: {process.stderr.read()!r}") from None  # type: ignore[union-attr]
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def uvicorn_argv(app: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", "--no-server-header"]  # fmt: skip
+
+
+# -- load generators -------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    requests: int  # answered
+    ok: int  # answered 2xx
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+
+def wrk(url: str, connections: int, duration: float) -> Load:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", url],
+        capture_output=True, text=True, check=True, timeout=duration + 60,
+    ).stdout  # fmt: skip
+    found = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    assert found, out
+    requests = int(found[1])
+    seconds = float(found[2]) / (1000 if found[3] == "ms" else 1)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*timeout (\d+)", out)
+    assert errors is None or int(errors[1]) == 0, out
+    return Load(requests, requests - (int(bad[1]) if bad else 0), seconds)
+
+
+def python_loadgen(url: str, connections: int, duration: float) -> Load:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_ping", "--loadgen-child", url, str(connections),
+         str(duration)],
+        capture_output=True, text=True, check=True, timeout=duration + 60,
+    ).stdout  # fmt: skip
+    requests, ok, seconds = out.split()
+    return Load(int(requests), int(ok), float(seconds))
+
+
+async def _loadgen(url: str, connections: int, duration: float) -> tuple[int, int, float]:
+    """Keep-alive HTTP/1.1 GETs on ``connections`` connections for ``duration`` seconds."""
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    request = f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\n\r\n".encode()
+    counts = [0, 0]
+    deadline = time.monotonic() + duration
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while time.monotonic() < deadline:
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            counts[0] += 1
+            counts[1] += status_line.split()[1].startswith(b"2")
+        writer.close()
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return counts[0], counts[1], time.monotonic() - start
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+def count_runs(url: str) -> int:
+    from cronwatch.storage import open_database
+
+    with open_database(url) as db:
+        return int(db.query("SELECT COUNT(*) FROM runs")[0][0])
+
+
+def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadgen: str) -> bool:
+    from cronwatch.storage import open_database
+    from cronwatch.storage.keys import KeyStore
+
+    generate = wrk if loadgen == "wrk" else python_loadgen
+    rates: dict[str, list[float]] = {"bare ASGI hello world": [], "Starlette hello world": [],
+                                     "cronwatch serve pings": []}  # fmt: skip
+    acknowledged = stored = 0
+    with scratch_database(dialect) as url:
+        with open_database(url) as db:  # migrated here, before the server starts
+            key = KeyStore(db).create("ping", "bench")[1]
+        ports = {name: free_port() for name in rates}
+        serve = [sys.executable, "-m", "cronwatch.cli", "--database-url", url, "serve",
+                 "--port", str(ports["cronwatch serve pings"]), "--log-level", "warning",
+                 "--rate-limit", "1000000"]  # fmt: skip
+        servers = {
+            "bare ASGI hello world": uvicorn_argv("bench.bench_ping:hello_asgi",
+                                                  ports["bare ASGI hello world"]),
+            "Starlette hello world": uvicorn_argv("bench.bench_ping:hello_starlette",
+                                                  ports["Starlette hello world"]),
+            "cronwatch serve pings": serve,
+        }  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_STATSD")}
+        with running(servers["bare ASGI hello world"], ports["bare ASGI hello world"]) as hello, \
+             running(servers["Starlette hello world"], ports["Starlette hello world"]) as star, \
+             running(serve, ports["cronwatch serve pings"], env) as cw:  # fmt: skip
+            path = f"/ping/{key}/bench-job?host=bench"
+            urls = {"bare ASGI hello world": hello + path, "Starlette hello world": star + path,
+                    "cronwatch serve pings": cw + path}  # fmt: skip
+            generate(urls["cronwatch serve pings"], connections, 1)  # warm-up
+            for _ in range(rounds):
+                for name, target in urls.items():
+                    before = count_runs(url) if name == "cronwatch serve pings" else 0
+                    load = generate(target, connections, duration)
+                    rates[name].append(load.rate)
+                    if name == "cronwatch serve pings":
+                        time.sleep(0.5)  # let the last batch commit
+                        acknowledged += load.ok
+                        stored += count_runs(url) - before
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    pings = medians["cronwatch serve pings"]
+    ratio_bare = pings / medians["bare ASGI hello world"]
+    ratio_starlette = pings / medians["Starlette hello world"]
+    ok = pings >= TARGET_ABSOLUTE and ratio_bare >= TARGET_RATIO and stored >= acknowledged
+    report(
+        f"pings/s on one cronwatch serve vs hello world ({dialect}, {loadgen}, "
+        f"{connections} connections, {rounds} x {duration:g}s, median)",
+        [
+            *((name, f"{rate:9.0f} /s") for name, rate in medians.items()),
+            ("pings / bare ASGI hello", f"{ratio_bare:9.2f}   (target >= {TARGET_RATIO})"),
+            ("pings / Starlette hello", f"{ratio_starlette:9.2f}"),
+            ("pings / Healthchecks 180/s", f"{pings / 180:9.1f}x  (target >= 20x)"),
+            ("acknowledged (2xx)", f"{acknowledged:9d}"),
+            ("stored in the database", f"{stored:9d}   (must be >= acknowledged)"),
+            ("verdict", "OK" if ok else "BELOW TARGET"),
+        ],
+    )
+    return ok
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen-child":
+        url, connections, duration = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        print(*asyncio.run(_loadgen(url, connections, duration)))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--loadgen", choices=["wrk", "python"],
+                        default="wrk" if shutil.which("wrk") else "python")  # fmt: skip
+    args = parser.parse_args()
+    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    options = {"duration": args.duration, "rounds": args.rounds,
+               "connections": args.connections, "loadgen": args.loadgen}  # fmt: skip
+    results = [bench(dialect, **options) for dialect in dialects]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""One alert cycle: heartbeat, evaluation, flips, deliveries.
+
+:func:`run_alert_cycle` is the whole of what an alert loop does each ``interval``; it is safe
+to run from any number of processes on one database at once (see :mod:`cronwatch.alerts.store`
+and :mod:`cronwatch.alerts.deliver`), and it takes ``now`` so that tests drive time.
+
+Guarding itself: every cycle writes its loop's heartbeat. When no loop had beaten for longer
+than ``[alerts] outage_after``, the gap is recorded as an outage of cronwatch: runs reported
+during it may have been lost or be waiting in spools. Problems of a job are then *held* until
+the job has had one slot after the outage to report (its first slot after the outage plus its
+grace); a problem still there then is announced, one that went away never is. The same hold
+follows the end of a maintenance window and a job's resumption from a pause. The first cycle
+ever (no heartbeat at all) is not an outage: the statuses it finds are announced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from cronwatch.alerts import messages
+from cronwatch.alerts.channels import Channel, build_channel
+from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
+from cronwatch.alerts.model import JOB_ROW, Event, JobState
+from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
+from cronwatch.alerts.rules import decide, decide_host, first_state
+from cronwatch.alerts.store import (
+    ALERTING,
+    STATUS,
+    AlertStore,
+    Flip,
+    Outage,
+    process_worker_name,
+    state_from_row,
+)
+from cronwatch.config import AlertSettings, Config, JobAlerting, MaintenanceWindow
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import require_aware, to_us, utcnow
+
+#: A cycle at least this long beats again at its end.
+LONG_CYCLE = timedelta(seconds=1)
+#: Events older than this are deleted (their deliveries with them, once settled).
+KEEP_EVENTS = timedelta(days=90)
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle did."""
+
+    at: datetime
+    jobs: int
+    events: list[Event] = field(default_factory=list)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    outage: Outage | None = None
+    seconds: float = 0.0
+
+    @property
+    def notifications(self) -> list[Event]:
+        return [event for event in self.events if event.notifies]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "jobs": self.jobs,
+            "events": len(self.events),
+            "notifications": [event.text for event in self.notifications],
+            "sent": self.delivery.sent,
+            "failed": self.delivery.failed,
+            "gave_up": self.delivery.gave_up,
+            "outage": None
+            if self.outage is None
+            else {
+                "started": self.outage.started.isoformat(),
+                "ended": self.outage.ended.isoformat(),
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def build_channels(config: Config | None) -> dict[str, Channel]:
+    """Every channel of ``config``, by name."""
+    if config is None:
+        return {}
+    return {name: build_channel(spec) for name, spec in config.channels.items()}
+
+
+def run_alert_cycle(
+    db: Database,
+    config: Config | None,
+    now: datetime | None = None,
+    *,
+    worker: str | None = None,
+    channels: Mapping[str, Channel] | None = None,
+    retry: RetryPolicy | None = None,
+) -> CycleSummary:
+    """Run one cycle at ``now`` (default: the current time): beat, evaluate every job, record
+    and announce what changed (following :mod:`cronwatch.alerts.rules`), send what is due.
+
+    ``worker`` names the heartbeat row (default: one per process); ``channels`` defaults to
+    those of ``config``.
+    """
+    started = time.perf_counter()
+    now = require_aware(now, "now") if now is not None else utcnow()
+    settings = config.alerts if config is not None else AlertSettings()
+    windows = config.maintenance if config is not None else ()
+    store = AlertStore(db)
+    summary = CycleSummary(at=now, jobs=0)
+    worker = worker or process_worker_name()
+    summary.outage = store.beat(worker, now, settings.outage_after)
+    outage = store.latest_outage()
+
+    observations = observe(db, config, now)
+    summary.jobs = len(observations)
+    rows = store.state_rows()
+    firsts: list[JobState] = []
+    flips: list[Flip] = []
+    for obs in observations:
+        status = obs.status
+        policy = settings.for_job(obs.spec)
+        row = rows.get((status.name, JOB_ROW))
+        # The common case, decided on the raw row: same status, nothing announced, no problem.
+        quiet = (
+            row is not None
+            and row[STATUS] == status.status
+            and not row[ALERTING]
+            and status.status not in policy.alert_on
+        )
+        if not quiet:
+            if row is None:
+                prev = first_state(status.name, JOB_ROW, status.status, status.reason, now)
+                firsts.append(prev)
+            else:
+                prev = state_from_row(row)
+            context = _Context(db, obs, prev, policy, windows, outage, now)
+            decision = decide(prev, status.status, status.reason, policy, context, now)
+            if decision is not None:
+                flips.append(Flip(prev.version, decision, policy.channels))
+        for host in status.hosts:
+            if not host.hostname:
+                continue
+            row = rows.get((status.name, host.hostname))
+            if row is not None and row[STATUS] == host.status:
+                continue
+            if row is None:
+                prev = first_state(status.name, host.hostname, host.status, host.reason, now)
+                firsts.append(prev)
+            else:
+                prev = state_from_row(row)
+            change = decide_host(prev, host.status, host.reason, now)
+            if change is not None:
+                flips.append(Flip(prev.version, change))
+    store.insert_states(firsts, now)
+    summary.events = store.apply(flips, now)
+    if channels is None:
+        channels = build_channels(config)
+    summary.delivery = deliver_due(db, channels, now, retry=retry)
+    store.prune_events(now - KEEP_EVENTS)
+    summary.seconds = time.perf_counter() - started
+    if summary.seconds >= LONG_CYCLE.total_seconds():
+        # A cycle that sent a lot can take minutes: beat again at its end, so that the next
+        # cycle does not take the time spent here for an outage of cronwatch.
+        store.touch(worker, now + timedelta(seconds=summary.seconds))
+    return summary
+
+
+class _Context:
+    """The lazily computed facts :func:`cronwatch.alerts.rules.decide` may ask about a job."""
+
+    def __init__(
+        self,
+        db: Database,
+        obs: Observation,
+        state: JobState,
+        policy: JobAlerting,
+        windows: tuple[MaintenanceWindow, ...],
+        outage: Outage | None,
+        now: datetime,
+    ) -> None:
+        self.db, self.obs, self.state, self.policy = db, obs, state, policy
+        self.windows = [w for w in windows if w.applies_to(obs.spec)] if windows else []
+        self.outage, self.now = outage, now
+
+    @cached_property
+    def silence(self) -> str | None:
+        if self.obs.status.status == "paused":
+            return "paused"
+        for window in self.windows:
+            until = window.active_until(self.now)
+            if until is not None:
+                return f"in maintenance until {messages.at(until)} ({window.where})"
+        snoozes = [t for t in (self.policy.snooze_until, self.state.snooze_until) if t]
+        if snoozes and self.now < max(snoozes):
+            return f"snoozed until {messages.at(max(snoozes))}"
+        return None
+
+    def hold(self) -> tuple[datetime, str] | None:
+        holds: list[tuple[datetime, str]] = []
+        if self.outage is not None:
+            deadline = resume_deadline(self.obs, self.outage.ended)
+            if deadline > self.now:
+                holds.append(
+                    (
+                        deadline,
+                        "cronwatch itself was not watching from "
+                        f"{messages.at(self.outage.started)} to "
+                        f"{messages.at(self.outage.ended)}",
+                    )
+                )
+        for window in self.windows:
+            ended = window.last_end(self.now)
+            if ended is not None:
+                deadline = resume_deadline(self.obs, ended)
+                if deadline > self.now:
+                    holds.append(
+                        (deadline, f"maintenance ({window.where}) ended {messages.at(ended)}")
+                    )
+        return max(holds) if holds else None
+
+    def resume_hold(self) -> datetime:
+        return resume_deadline(self.obs, self.now)
+
+    def streak(self) -> int:
+        return failure_streak(self.obs, self.now, self.policy.alert_after)
+
+    def good_runs(self, since: datetime, wanted: int) -> int:
+        rows = self.db.query(
+            "SELECT outcome FROM runs WHERE name = ? AND outcome <> 'running'"
+            " AND completed_us > ? ORDER BY completed_us DESC LIMIT ?",
+            (self.obs.spec.name, to_us(since), wanted),
+        )
+        good = 0
+        for (outcome,) in rows:
+            if outcome != "success":
+                break
+            good += 1
+        return good

@@ -1,0 +1,117 @@
+"""The alert loop: :func:`~cronwatch.alerts.cycle.run_alert_cycle` every ``interval``.
+
+Runs in its own thread (:meth:`AlertLoop.start` / :meth:`AlertLoop.stop`, as inside
+``cronwatch serve``) or in the caller's (:meth:`AlertLoop.run`, as ``cronwatch alerts``), with
+its own database connection, so that a long cycle never holds up the server's requests. A
+cycle that fails (database away, a bug) is logged and the loop carries on at the next interval:
+a monitor must not die of what it monitors.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from cronwatch.alerts.channels import Channel
+from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
+from cronwatch.alerts.deliver import RetryPolicy
+from cronwatch.alerts.store import default_worker_name
+from cronwatch.config import AlertSettings, Config
+from cronwatch.storage.connection import Database, open_database
+
+log = logging.getLogger("cronwatch.alerts")
+
+
+class AlertLoop:
+    """Alert cycles every ``interval`` (default: the config's ``[alerts] interval``, 30 s)
+    until :meth:`stop`. ``on_cycle`` is called with each cycle's summary (in the loop's
+    thread); ``last_summary`` and ``last_error`` tell how the latest cycle went."""
+
+    def __init__(
+        self,
+        database_url: str,
+        config: Config | None = None,
+        *,
+        interval: timedelta | None = None,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        on_cycle: Callable[[CycleSummary], None] | None = None,
+    ) -> None:
+        settings = config.alerts if config is not None else AlertSettings()
+        self.database_url = database_url
+        self.config = config
+        self.interval = interval or settings.interval
+        if self.interval <= timedelta(0):
+            raise ValueError("the alert loop's interval must be positive")
+        self.name = name or default_worker_name()
+        self.retry = retry
+        self.on_cycle = on_cycle
+        self.cycles = 0
+        self.last_summary: CycleSummary | None = None
+        self.last_error: str | None = None
+        self._channels: dict[str, Channel] = build_channels(config)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._db: Database | None = None
+
+    # -- in a thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the loop in a daemon thread; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("the alert loop is already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="cronwatch-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the loop to stop after the cycle in progress, and wait for it (``timeout``)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- in the caller's thread ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """Cycle until :meth:`stop` is called (from another thread or a signal handler)."""
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.run_once()
+                elapsed = time.monotonic() - started
+                self._stop.wait(max(0.0, self.interval.total_seconds() - elapsed))
+        finally:
+            self._close()
+
+    def run_once(self) -> CycleSummary | None:
+        """One cycle now; its summary, or ``None`` if it failed (see ``last_error``)."""
+        try:
+            if self._db is None:
+                self._db = open_database(self.database_url)
+            summary = run_alert_cycle(
+                self._db, self.config, worker=self.name, channels=self._channels, retry=self.retry
+            )
+        except Exception as exc:
+            # A broken connection is reopened next time; anything else is logged and retried.
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("alert cycle failed")
+            self._close()
+            return None
+        self.cycles += 1
+        self.last_summary, self.last_error = summary, None
+        if self.on_cycle is not None:
+            self.on_cycle(summary)
+        return summary
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -1,0 +1,117 @@
+"""What the alert loop looks at: every job's status together with the facts it came from.
+
+The same steps as :func:`cronwatch.health.service.job_statuses` (declared jobs get their
+rows, stale baselines are relearned, facts read in a fixed number of queries), keeping the
+facts: the failure streak and the end of a hold are computed from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cronwatch.config import Config, JobSpec, default_grace
+from cronwatch.health.evaluate import MAX_TOLERANCE, evaluate
+from cronwatch.health.model import JobFacts, JobStatus
+from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.storage.connection import Database
+from cronwatch.storage.jobs import JobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One job's facts and its status at the cycle's ``now``."""
+
+    facts: JobFacts
+    status: JobStatus
+
+    @property
+    def spec(self) -> JobSpec:
+        return self.facts.spec
+
+
+def observe(db: Database, config: Config | None, now: datetime) -> list[Observation]:
+    """Every known job's facts and status at ``now``."""
+    store = JobStore(db)
+    declared = dict(config.jobs) if config is not None else {}
+    if declared:
+        store.sync_declared(declared.values(), now)
+    store.refresh_baselines(now)
+    return [Observation(facts, evaluate(facts, now)) for facts in store.facts(declared)]
+
+
+def schedule_in_force(facts: JobFacts) -> tuple[Schedule | None, timedelta]:
+    """The schedule and grace the evaluation uses: the spec's, else the learned interval (with
+    a default grace recomputed for it), as :mod:`cronwatch.health.evaluate` does."""
+    spec, baseline = facts.spec, facts.baseline
+    if spec.schedule is not None:
+        return spec.schedule, spec.grace
+    if baseline is not None and baseline.interval:
+        learned = IntervalSchedule(baseline.interval)
+        return learned, spec.grace if spec.grace_explicit else default_grace(learned)
+    return None, spec.grace
+
+
+def _phased(schedule: Schedule, anchor: datetime) -> Schedule:
+    # Interval slots follow the job's last start; cron slots are absolute.
+    return schedule.anchored(anchor) if isinstance(schedule, IntervalSchedule) else schedule
+
+
+def resume_deadline(obs: Observation, resumed: datetime) -> datetime:
+    """When a job that could not be watched until ``resumed`` has had its chance to report:
+    its first slot after ``resumed`` plus its grace (``resumed`` + grace without a schedule).
+    """
+    schedule, grace = schedule_in_force(obs.facts)
+    if schedule is None:
+        return resumed + grace
+    anchor = obs.status.last_started or obs.facts.created
+    return _phased(schedule, anchor).next_after(resumed) + grace
+
+
+def failure_streak(obs: Observation, now: datetime, cap: int) -> int:
+    """How many failures in a row the job's current problem stands for, at most ``cap``: the
+    failed runs in a row of its last finished run (the worst declared host's), plus the slots
+    missed since its last start (the missing host that started longest ago), plus one for a
+    hung run. At least 1: a problem is one failure even where none of these counts it.
+    """
+    facts, status = obs.facts, obs.status
+    declared = set(facts.spec.hosts)
+    rows = [row for row in facts.hosts if not declared or row.hostname in declared]
+    failures = 0
+    if declared:
+        failures = max(
+            (r.consecutive_failures for r in rows if r.last_outcome == "failure"), default=0
+        )
+    else:
+        finished = [r for r in rows if r.last_completed is not None]
+        if finished:
+            latest = max(finished, key=lambda r: r.last_completed or facts.created)
+            if latest.last_outcome == "failure":
+                failures = latest.consecutive_failures
+    statuses = {status.status, *(host.status for host in status.hosts)}
+    hung = 1 if "hung" in statuses else 0
+    missed = 0
+    if "missing" in statuses and failures + hung < cap:
+        missed = _missed_slots(obs, now, cap - failures - hung)
+    return max(1, min(cap, failures + hung + missed))
+
+
+def _missed_slots(obs: Observation, now: datetime, cap: int) -> int:
+    schedule, grace = schedule_in_force(obs.facts)
+    if schedule is None:
+        return 1
+    status = obs.status
+    missing_starts = [host.last_started for host in status.hosts if host.status == "missing"]
+    if missing_starts and None in missing_starts:
+        last = None
+    elif missing_starts:
+        last = min(start for start in missing_starts if start is not None)
+    else:
+        last = status.last_started
+    if last is None:
+        since = obs.facts.created  # never ran: the slots owed since cronwatch knew of it
+    else:
+        # A start a little early covers its slot (as in the evaluation).
+        since = last + min(schedule.period_hint() / 10, MAX_TOLERANCE)
+    phased = _phased(schedule, last or obs.facts.created)
+    return len(phased.slots_between(since, now - grace, limit=cap))

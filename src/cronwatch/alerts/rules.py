@@ -1,0 +1,224 @@
+"""Noise control: from a job's last alerting state and what the loop sees now, the next state
+and the event to record, if any. A pure function of its inputs (the few facts that need the
+database or a schedule walk come through :class:`JobContext`, asked only when needed).
+
+The rules, for a job whose status is *bad* when it is in the job's ``alert_on`` (by default
+missing, failing, hung) and *good* otherwise:
+
+Problem
+    A bad job that has not been announced is announced (event ``problem``) unless
+
+    - it is *silent*: paused, inside a maintenance window, or snoozed;
+    - it is *held*: within one schedule slot after cronwatch itself was down, after a
+      maintenance window ended, or after the job was resumed from a pause (see
+      :meth:`JobContext.hold`: runs missed while nobody could watch are not evidence);
+    - its failure streak (failed runs and missed slots in a row) is below ``alert_after``.
+
+    In each case the status change is still recorded (``change``) with a note saying why
+    nobody was told; the problem is announced at the first cycle where none applies.
+Reminder
+    An announced job that is still bad is announced again (``reminder``) every ``repeat``,
+    unless silent. A change from one problem to another (missing -> failing) is recorded but
+    not announced: it is the same incident, and the reminder tells the current status.
+Recovery
+    An announced job that is good again is announced as recovered (``recovery``) once its
+    last ``recover_after`` finished runs, completed since it turned good, all succeeded
+    (immediately with ``recover_after = 1``), unless silent: a recovery during a silence is
+    sent when the silence ends, so that people's picture converges with at most one message.
+Host rows
+    A host's status changes are recorded (``change``) for the history and never announced:
+    the job's own status already combines its hosts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from cronwatch.alerts import messages
+from cronwatch.alerts.model import JOB_ROW, Event, EventKind, JobState
+from cronwatch.config import JobAlerting
+
+#: Statuses that need no attention: a first sight of one is stored without an event.
+QUIET: frozenset[str] = frozenset({"ok", "new", "running", "paused"})
+
+
+class JobContext(Protocol):
+    """What a decision may need beyond the state and the status; computed lazily."""
+
+    @property
+    def silence(self) -> str | None:
+        """Why the job must be silent now ("paused", "in maintenance until ..."), or None."""
+
+    def hold(self) -> tuple[datetime, str] | None:
+        """(until, why) when a problem must not be announced before ``until``, else None."""
+
+    def resume_hold(self) -> datetime:
+        """The end of the hold that starts now (the job resumes from a pause)."""
+
+    def streak(self) -> int:
+        """Consecutive failures (failed runs, missed slots) the current problem stands for."""
+
+    def good_runs(self, since: datetime, wanted: int) -> int:
+        """How many of the last ``wanted`` finished runs completed after ``since`` succeeded in
+        a row (from the latest back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The next state of a row, and the event that records the change."""
+
+    state: JobState
+    event: Event
+
+
+def first_state(name: str, hostname: str, status: str, reason: str, now: datetime) -> JobState:
+    """The row of a job (or host) seen for the first time.
+
+    A quiet status is stored as it is, without an event: starting the alert loop on an
+    existing database must not write an event per job. Anything else is stored as ``new``,
+    so that the decision that follows records (and, for a job, announces) the problem.
+    """
+    return JobState(
+        name, hostname, status if status in QUIET else "new", reason if status in QUIET else "", now
+    )
+
+
+def decide_host(prev: JobState, status: str, reason: str, now: datetime) -> Decision | None:
+    """A host row: record a change of status, never announce it."""
+    if status == prev.status:
+        return None
+    state = replace(prev, status=status, reason=reason, since=now)
+    text = messages.change_text(prev.name, prev.hostname, prev.status, status, reason)
+    return Decision(state, _event(prev, "change", status, reason, text, now))
+
+
+def decide(
+    prev: JobState,
+    status: str,
+    reason: str,
+    policy: JobAlerting,
+    ctx: JobContext,
+    now: datetime,
+) -> Decision | None:
+    """The job row's next state and event, following the module docstring; ``None`` when
+    nothing is to be written."""
+    bad = status in policy.alert_on
+    was_bad = prev.status in policy.alert_on
+    changed = status != prev.status
+    state = replace(prev, status=status, reason=reason, since=now) if changed else prev
+    if bad and not was_bad and not (prev.alerting and prev.problem_since is not None):
+        state = replace(state, problem_since=now)  # an announced incident keeps its start
+    if changed and prev.status == "paused":
+        state = replace(state, hold_until=ctx.resume_hold())
+    silence = ctx.silence
+    kind: EventKind | None = None
+    note: str | None = None
+
+    if not prev.alerting:
+        if bad:
+            hold = None if silence else _hold(ctx, state, now)
+            # Every problem is at least one failure: the streak is only counted when it matters.
+            checked = not silence and hold is None and policy.alert_after > 1
+            streak = ctx.streak() if checked else policy.alert_after
+            if silence:
+                note = f"not notified: {silence}"
+            elif hold is not None:
+                note = f"not notified before {messages.at(hold[0])}: {hold[1]}"
+            elif streak < policy.alert_after:
+                note = f"failure {streak} of {policy.alert_after} before alerting"
+            else:
+                kind = "problem"
+                state = replace(
+                    state, alerting=True, alert_status=status, notified=now, recovering_since=None
+                )
+        elif not changed:
+            return None
+        if kind is None and not changed:
+            return None  # a problem still waiting: nothing new to record
+    elif bad:
+        if was_bad is False:
+            state = replace(state, recovering_since=None)  # turned bad again while recovering
+        due = (
+            policy.repeat is not None
+            and prev.notified is not None
+            and now - prev.notified >= policy.repeat
+        )
+        if silence:
+            note = f"not notified: {silence}"
+        elif due:
+            kind = "reminder"
+            state = replace(state, notified=now)
+        if kind is None and not changed:
+            return None
+    else:
+        if was_bad or state.recovering_since is None:
+            since = prev.since if was_bad else now
+            state = replace(state, recovering_since=since)
+        assert state.recovering_since is not None
+        good = (
+            policy.recover_after
+            if policy.recover_after <= 1 or silence
+            else ctx.good_runs(state.recovering_since, policy.recover_after)
+        )
+        if silence:
+            note = f"recovery not notified: {silence}"
+        elif good >= policy.recover_after:
+            kind = "recovery"
+        else:
+            note = f"good run {good} of {policy.recover_after} before recovery"
+        if kind is None and not changed and state == prev:
+            return None
+
+    if kind == "problem":
+        text = messages.problem_text(prev.name, status, reason)
+    elif kind == "reminder":
+        text = messages.reminder_text(prev.name, status, reason, state.problem_since, now)
+    elif kind == "recovery":
+        text = messages.recovery_text(
+            prev.name, prev.alert_status, reason, state.problem_since, now
+        )
+        state = replace(
+            state,
+            alerting=False,
+            alert_status=None,
+            problem_since=None,
+            recovering_since=None,
+            notified=now,
+        )
+    else:
+        kind = "change"
+        text = messages.change_text(prev.name, JOB_ROW, prev.status, status, reason)
+    return Decision(state, _event(prev, kind, status, reason, text, now, note))
+
+
+def _hold(ctx: JobContext, state: JobState, now: datetime) -> tuple[datetime, str] | None:
+    """The latest hold in force: the context's (outage, maintenance) or the job's own."""
+    held = ctx.hold()
+    own = state.hold_until
+    if own is not None and now < own and (held is None or own > held[0]):
+        return own, "the job was resumed from a pause; runs missed while paused do not count"
+    return held
+
+
+def _event(
+    prev: JobState,
+    kind: EventKind,
+    status: str,
+    reason: str,
+    text: str,
+    now: datetime,
+    note: str | None = None,
+) -> Event:
+    return Event(
+        name=prev.name,
+        hostname=prev.hostname,
+        kind=kind,
+        old_status=prev.status,
+        new_status=status,
+        reason=reason,
+        text=text,
+        at=now,
+        note=note,
+    )

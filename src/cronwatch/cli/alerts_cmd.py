@@ -1,0 +1,344 @@
+"""``cronwatch alerts``: the alert loop on its own, and what it has done.
+
+cronwatch alerts [--once] [--interval 30s]   run the loop (or one cycle)
+cronwatch alerts status                      the loops' heartbeat, jobs down, deliveries not sent
+cronwatch alerts history [JOB]               status changes and notifications, newest first
+cronwatch alerts snooze JOB --until T        silence a job's alerts (--for 2h; unsnooze JOB)
+cronwatch alerts retry [--channel C]         requeue deliveries that were given up
+cronwatch alerts test CHANNEL                send a test message through a channel
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from cronwatch.cli.common import fail, load_config_from, parse_instant
+from cronwatch.errors import CronwatchError
+
+if TYPE_CHECKING:
+    from cronwatch.alerts.cycle import CycleSummary
+    from cronwatch.storage.connection import Database
+
+
+def _open(ctx: click.Context) -> Database:
+    from cronwatch.storage.connection import open_database
+
+    try:
+        return open_database(ctx.find_root().obj.resolved_database_url())
+    except CronwatchError as exc:
+        fail(str(exc))
+        raise  # unreachable
+
+
+def _when(value: datetime | None) -> str:
+    from cronwatch.alerts.messages import at
+
+    return at(value) if value is not None else "-"
+
+
+def _summary_line(summary: CycleSummary) -> str:
+    parts = [f"{summary.jobs} jobs", f"{len(summary.events)} events"]
+    if summary.notifications:
+        parts.append(f"{len(summary.notifications)} notifications")
+    report = summary.delivery
+    parts += [f"{report.sent} sent"] + ([f"{report.failed} failed"] if report.failed else [])
+    if report.gave_up:
+        parts.append(f"{report.gave_up} given up")
+    line = f"{_when(summary.at)}: " + ", ".join(parts) + f" ({summary.seconds:.2f}s)"
+    if summary.outage is not None:
+        line += (
+            f"; cronwatch was not watching from {_when(summary.outage.started)}: "
+            "new problems wait one slot of each job"
+        )
+    return line
+
+
+@click.group(invoke_without_command=True)
+@click.option("--once", is_flag=True, help="Run one cycle and exit.")
+@click.option(
+    "--interval", metavar="DURATION", help="Time between cycles [default: [alerts] interval, 30s]."
+)
+@click.option("--json", "as_json", is_flag=True, help="With --once: the cycle's summary as JSON.")
+@click.pass_context
+def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) -> None:
+    """Run the alert loop: evaluate every job each interval, record status changes, and
+    notify the jobs' channels of problems and recoveries (see `alerts status`).
+
+    \b
+        cronwatch --config jobs.toml alerts                 until stopped (SIGTERM, Ctrl-C)
+        cronwatch --config jobs.toml alerts --once --json   one cycle
+
+    Several loops may share one PostgreSQL database; each notification is sent once.
+    """
+    if ctx.invoked_subcommand is not None:
+        if once or interval or as_json:
+            fail("--once, --interval and --json go with `cronwatch alerts` alone")
+        return
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.alerts.loop import AlertLoop
+    from cronwatch.durations import parse_duration
+
+    config = load_config_from(ctx, on_error=fail)
+    try:
+        every = parse_duration(interval, field="--interval") if interval else None
+    except CronwatchError as exc:
+        fail(str(exc))
+        raise  # unreachable
+    if every is not None and every < timedelta(seconds=1):
+        fail("--interval must be at least 1s")
+    if once:
+        db = _open(ctx)
+        try:
+            # One heartbeat row per host for --once (often run from cron), not one per run.
+            summary = run_alert_cycle(db, config, worker=f"alerts@{socket.gethostname()}:once")
+        except CronwatchError as exc:
+            fail(str(exc))
+            raise  # unreachable
+        finally:
+            db.close()
+        click.echo(json.dumps(summary.to_json(), indent=2) if as_json else _summary_line(summary))
+        return
+    _open(ctx).close()  # fail now, clearly, if the database is away or the schema too new
+    loop = AlertLoop(
+        ctx.find_root().obj.resolved_database_url(), config, interval=every, on_cycle=_report
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        loop.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(
+        f"cronwatch alerts: cycling every {loop.interval.total_seconds():g}s as {loop.name}",
+        err=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        loop.run()
+
+
+def _report(summary: CycleSummary) -> None:
+    if summary.events or summary.delivery.sent or summary.delivery.errors or summary.outage:
+        click.echo(_summary_line(summary), err=True)
+        for event in summary.notifications:
+            click.echo(f"  {event.kind}: {event.text}", err=True)
+        for error in summary.delivery.errors:
+            click.echo(f"  not delivered: {error}", err=True)
+
+
+@alerts.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The alert loops' heartbeat, the jobs whose problem was announced, snoozes, and every
+    delivery not sent (waiting for a retry, or given up) with its attempts and last error."""
+    from cronwatch.alerts.health import alerting_health
+    from cronwatch.alerts.store import AlertStore
+    from cronwatch.config import AlertSettings
+    from cronwatch.timeutil import utcnow
+
+    config = load_config_from(ctx, on_error=fail)
+    settings = config.alerts if config is not None else AlertSettings()
+    now = utcnow()
+    with _open(ctx) as db:
+        health = alerting_health(db, now, stale_after=settings.outage_after)
+        store = AlertStore(db)
+        down, snoozed, waiting = store.alerting(), store.snoozed(now), store.deliveries()
+        outages = store.outages(limit=3)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    **health.to_json(),
+                    "down": [
+                        {
+                            "job": s.name,
+                            "status": s.status,
+                            "reason": s.reason,
+                            "since": s.problem_since.isoformat() if s.problem_since else None,
+                        }
+                        for s in down
+                    ],
+                    "snoozed": [
+                        {"job": s.name, "until": s.snooze_until.isoformat()}
+                        for s in snoozed
+                        if s.snooze_until
+                    ],
+                    "undelivered": [
+                        {
+                            "event_id": d.event_id,
+                            "channel": d.channel,
+                            "status": d.status,
+                            "attempts": d.attempts,
+                            "last_error": d.last_error,
+                            "next_attempt": d.next_attempt.isoformat(),
+                            "text": d.text,
+                        }
+                        for d in waiting
+                    ],
+                    "outages": [
+                        {"started": o.started.isoformat(), "ended": o.ended.isoformat()}
+                        for o in outages
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    if health.last_heartbeat is None:
+        click.echo("alert loop: never ran (start `cronwatch alerts` or `cronwatch serve`)")
+    else:
+        from cronwatch.durations import format_duration
+
+        state = "running" if health.alive else "NOT RUNNING"
+        age = format_duration(health.heartbeat_age or timedelta(0))
+        click.echo(
+            f"alert loop: {state}, last heartbeat {age} ago "
+            f"({_when(health.last_heartbeat)}), {len(health.workers)} loop(s) today"
+        )
+    for outage in outages[:1]:
+        click.echo(f"last outage: {_when(outage.started)} to {_when(outage.ended)}")
+    click.echo(f"jobs down: {len(down)}")
+    for state_row in down:
+        click.echo(
+            f"  {state_row.name}: {state_row.status} since "
+            f"{_when(state_row.problem_since)}: {state_row.reason}"
+        )
+    if snoozed:
+        click.echo(f"snoozed: {len(snoozed)}")
+        for state_row in snoozed:
+            click.echo(f"  {state_row.name} until {_when(state_row.snooze_until)}")
+    failed = [d for d in waiting if d.status == "failed"]
+    retrying = [d for d in waiting if d.status == "pending" and d.attempts]
+    click.echo(
+        f"deliveries: {health.pending} pending ({health.retrying} retrying), "
+        f"{health.failed} given up"
+    )
+    for row in failed + retrying:
+        what = "GIVEN UP" if row.status == "failed" else f"retry {_when(row.next_attempt)}"
+        click.echo(
+            f"  #{row.event_id} -> {row.channel}: {what} after {row.attempts} "
+            f"attempt(s): {row.last_error}\n      {row.text}"
+        )
+
+
+@alerts.command()
+@click.argument("name", required=False)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--notifications", is_flag=True, help="Only problems, reminders, recoveries.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def history(
+    ctx: click.Context, name: str | None, limit: int, notifications: bool, as_json: bool
+) -> None:
+    """Status changes and notifications, newest first (of job NAME)."""
+    from cronwatch.alerts.store import AlertStore
+
+    with _open(ctx) as db:
+        events = AlertStore(db).events(name, limit=limit, notifications_only=notifications)
+    if as_json:
+        click.echo(json.dumps([event.to_json() for event in events], indent=2))
+        return
+    if not events:
+        click.echo("no events" + (f" for {name}" if name else " yet"), err=True)
+        return
+    for event in events:
+        note = f"  [{event.note}]" if event.note else ""
+        click.echo(f"{_when(event.at)}  {event.kind:<9} {event.text}{note}")
+
+
+@alerts.command()
+@click.argument("name")
+@click.option("--until", "until", metavar="TIME", help="ISO 8601 with an offset, or @unix.")
+@click.option("--for", "span", metavar="DURATION", help="From now, e.g. 2h.")
+@click.pass_context
+def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -> None:
+    """Silence job NAME's alerts until a time; it is announced then if still down."""
+    from cronwatch.alerts.store import AlertStore
+    from cronwatch.durations import parse_duration
+    from cronwatch.names import validate_name
+    from cronwatch.timeutil import require_aware, utcnow
+
+    if (until is None) == (span is None):
+        fail("give --until TIME or --for DURATION")
+    now = utcnow()
+    try:
+        validate_name(name, "job name")
+        end = (
+            require_aware(parse_instant(until, "--until"), "--until")
+            if until is not None
+            else now + parse_duration(span or "", field="--for")
+        )
+    except CronwatchError as exc:
+        fail(str(exc))
+        raise  # unreachable
+    if end <= now:
+        fail(f"--until {_when(end)} is not in the future (to lift a snooze: unsnooze {name})")
+    with _open(ctx) as db:
+        AlertStore(db).snooze(name, end, now)
+    click.echo(f"{name}: alerts snoozed until {_when(end)}")
+
+
+@alerts.command()
+@click.argument("name")
+@click.pass_context
+def unsnooze(ctx: click.Context, name: str) -> None:
+    """Lift job NAME's snooze."""
+    from cronwatch.alerts.store import AlertStore
+    from cronwatch.timeutil import utcnow
+
+    with _open(ctx) as db:
+        AlertStore(db).snooze(name, None, utcnow())
+    click.echo(f"{name}: alerts no longer snoozed")
+
+
+@alerts.command()
+@click.option("--channel", metavar="NAME", help="Only this channel's deliveries.")
+@click.pass_context
+def retry(ctx: click.Context, channel: str | None) -> None:
+    """Requeue the deliveries that were given up (after fixing the channel)."""
+    from cronwatch.alerts.store import AlertStore
+    from cronwatch.timeutil import utcnow
+
+    with _open(ctx) as db:
+        count = AlertStore(db).retry_failed(utcnow(), channel)
+    click.echo(f"{count} deliveries requeued; the alert loop sends them at its next cycle")
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.pass_context
+def test_channel(ctx: click.Context, channel: str) -> None:
+    """Send a test message through CHANNEL now (exit 1 if it fails)."""
+    from cronwatch.alerts.channels import DeliveryError, build_channel
+    from cronwatch.alerts.model import Event
+    from cronwatch.timeutil import utcnow
+
+    config = load_config_from(ctx, on_error=fail)
+    if config is None or channel not in config.channels:
+        defined = ", ".join(config.channels) if config and config.channels else "none"
+        fail(f"no channel {channel!r} in the config (defined channels: {defined})")
+        return
+    text = f"cronwatch test message from {socket.gethostname()}: channel {channel} works"
+    event = Event(
+        name="cronwatch",
+        hostname="",
+        kind="test",
+        old_status="ok",
+        new_status="ok",
+        reason=text,
+        text=text,
+        at=utcnow(),
+    )
+    try:
+        build_channel(config.channels[channel]).send(event)
+    except DeliveryError as exc:
+        click.echo(f"cronwatch: {channel}: not delivered: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{channel}: delivered")

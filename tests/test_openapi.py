@@ -1,0 +1,85 @@
+"""``/openapi.json`` is a valid OpenAPI 3.1 document that describes exactly the server's routes,
+and its name rules are exactly the library's (so a client generated from it is refused only for
+reasons it can see)."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema_rs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cronwatch.errors import InvalidInput
+from cronwatch.names import validate_name
+from cronwatch.web import ServerSettings, create_app
+from cronwatch.web.openapi import NAME_PATTERN, SCHEMAS, document
+
+DOC = document()
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    from schemathesis.specs.openapi.definitions import OPENAPI_31
+
+    validator = jsonschema_rs.Draft202012Validator(OPENAPI_31)
+    errors = [error.message for error in validator.iter_errors(DOC)]
+    assert errors == []
+    for name in SCHEMAS:  # each schema is valid JSON Schema 2020-12, its references resolve
+        root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": SCHEMAS}}
+        jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    app = create_app(ServerSettings(database_url="sqlite:////nonexistent/unused.db"))
+    served: set[tuple[str, str]] = set()
+    for route in app.starlette.routes:
+        path = getattr(route, "path", "")
+        for method in getattr(route, "methods", set()) - {"HEAD"}:
+            served.add((path, method.lower()))
+    documented = {
+        (path, method)
+        for path, item in DOC["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete", "head"}
+        and not path.startswith("/ping/")
+    }
+    undocumented_pages = {("/", "get"), ("/openapi.json", "get")}
+    assert served - undocumented_pages == documented
+
+
+def test_every_operation_documents_its_errors_as_json() -> None:
+    for path, item in DOC["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert operation["operationId"]
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and method != "head":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, method)
+            if "security" in operation:
+                assert "401" in operation["responses"] and "403" in operation["responses"]
+
+
+@given(st.text(max_size=210))
+def test_the_name_pattern_is_validate_name(text: str) -> None:
+    try:
+        validate_name(text)
+        accepted = True
+    except InvalidInput:
+        accepted = False
+    matches = re.fullmatch(NAME_PATTERN.strip("^$"), text) is not None and 1 <= len(text) <= 200
+    assert matches == accepted
+
+
+@pytest.mark.parametrize(
+    "text", [" a", "a ", "a/b", "a\x00", "\x85", "a\u2028b", "ok name", "é", "x" * 200]
+)
+def test_the_name_pattern_on_edge_cases(text: str) -> None:
+    try:
+        validate_name(text)
+        accepted = True
+    except InvalidInput:
+        accepted = False
+    assert (re.fullmatch(NAME_PATTERN.strip("^$"), text) is not None) == accepted

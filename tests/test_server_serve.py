@@ -1,0 +1,126 @@
+"""``cronwatch serve`` as a process: migrations before the port opens, graceful stop on SIGTERM,
+clear errors at start, and several processes side by side on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from cronwatch.storage.revision import SCHEMA_REVISION
+from tests.test_server_support import create_key, query
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _default_sigint() -> None:
+    # A test runner started in the background has SIGINT ignored, and children inherit that;
+    # serve must see Ctrl-C as an interactive user's process would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def serve(database_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A `cronwatch serve` process, ready; stopped with SIGTERM (and reaped) afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cronwatch.cli", "--database-url", database_url, *extra, "serve",
+         "--port", str(port), "--log-level", "info"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ),
+        preexec_fn=_default_sigint,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"serve exited {process.returncode}: {process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve did not come up"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_serve_migrates_a_new_database_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with serve(url) as (base, process):
+        assert query(url, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
+        key = create_key(url, "ping")
+        assert httpx.get(f"{base}/ping/{key}/served").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == -signal.SIGTERM  # re-raised after the graceful shutdown
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert "Shutting down" in log and "Application shutdown complete" in log
+    assert query(url, "SELECT name FROM runs") == [("served",)]
+
+
+def test_serve_refuses_a_bad_config_before_opening_the_port(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[jobs.backup]\nschedule = "61 * * * *"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwatch.cli", "--database-url",
+         f"sqlite:///{tmp_path / 'x.db'}", "--config", str(config), "serve", "--port", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "jobs.backup.schedule" in result.stderr and "Uvicorn running" not in result.stderr
+
+
+def test_serve_reports_an_unreachable_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwatch.cli", "--database-url",
+         f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}", "serve", "--port", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_two_servers_side_by_side_on_one_postgresql(postgres) -> None:  # type: ignore[no-untyped-def]
+    """A start taken by one process is finished through the other: all state is in the
+    database."""
+    url = postgres.create_database()
+    with serve(url) as (first, _), serve(url) as (second, _):
+        key = create_key(url, "ping")
+        assert httpx.get(f"{first}/ping/{key}/etl/start", params={"rid": "x1"}).status_code == 200
+        assert httpx.get(f"{first}/ping/{key}/etl/start", params={"host": "h"}).status_code == 200
+        time.sleep(0.05)
+        assert httpx.get(f"{second}/ping/{key}/etl/0", params={"rid": "x1"}).status_code == 200
+        assert httpx.get(f"{second}/ping/{key}/etl/4", params={"host": "h"}).status_code == 200
+        for base in (first, second):
+            assert httpx.get(f"{base}/healthz").status_code == 200
+    rows = query(url, "SELECT hostname, outcome, exit_code, completed_us - started_us FROM runs "
+                      "ORDER BY id")  # fmt: skip
+    assert [row[:3] for row in rows] == [("127.0.0.1", "success", 0), ("h", "failure", 4)]
+    assert all(duration >= 50_000 for *_, duration in rows)
+
+
+def test_ctrl_c_stops_serve_gracefully_with_status_0(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path / 's.db'}") as (_, process):
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert "Application shutdown complete" in log and "Traceback" not in log
