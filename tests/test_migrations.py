@@ -105,3 +105,34 @@ def test_many_processes_connecting_to_a_new_database_migrate_once(fresh_database
         assert db.query("SELECT COUNT(*) FROM alembic_version") == [(1,)]
         stored = {row[0] for row in db.query("SELECT run_id FROM runs")}
     assert stored == set(run_ids) and len(stored) == 6
+
+
+def test_summary_triggers_down_to_0004_and_back_up(fresh_database_url: str) -> None:
+    """0005 only replaces trigger bodies: before, after and back again, summaries agree."""
+    from datetime import UTC, datetime, timedelta
+
+    from cronwatch.monitor import Monitor, make_run
+    from cronwatch.storage.jobs import JobStore
+    from cronwatch.storage.migrate import downgrade_schema, upgrade_schema
+    from cronwatch.storage.runs import RunStore
+
+    parsed = parse_database_url(fresh_database_url)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for step, revision in enumerate([SCHEMA_REVISION, "0004", SCHEMA_REVISION], start=1):
+        if revision == "0004":
+            downgrade_schema(parsed, "0004")
+        else:
+            upgrade_schema(parsed)
+        with _raw(fresh_database_url) as db:
+            assert db.schema_revision() == revision
+            start = t0 + timedelta(hours=step)
+            Monitor(RunStore(db)).record(
+                make_run("job", start, start + timedelta(minutes=1), outcome="failure",
+                         exit_code=step, hostname="h")
+            )  # fmt: skip
+            (facts,) = JobStore(db).facts()
+        (host,) = facts.hosts
+        assert (host.runs_total, host.failures_total, host.consecutive_failures) == (
+            step, step, step
+        )
+        assert (host.last_exit_code, host.last_started) == (step, start)

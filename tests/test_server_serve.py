@@ -32,12 +32,14 @@ def _default_sigint() -> None:
 
 
 @contextmanager
-def serve(database_url: str, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serve(
+    database_url: str, *extra: str, options: tuple[str, ...] = ()
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A `cronwatch serve` process, ready; stopped with SIGTERM (and reaped) afterwards."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "cronwatch.cli", "--database-url", database_url, *extra, "serve",
-         "--port", str(port), "--log-level", "info"],
+         "--port", str(port), "--log-level", "info", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ),
         preexec_fn=_default_sigint,
     )  # fmt: skip
@@ -124,3 +126,28 @@ def test_ctrl_c_stops_serve_gracefully_with_status_0(tmp_path: Path) -> None:
         assert process.wait(30) == 0
         log = process.stdout.read()  # type: ignore[union-attr]
     assert "Application shutdown complete" in log and "Traceback" not in log
+
+
+def test_serve_runs_the_alert_loop_and_shows_its_heartbeat(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    with serve(url) as (base, _process):
+        deadline = time.monotonic() + 30
+        while True:
+            health = httpx.get(base + "/healthz").json()
+            if health["alerting"]["alive"]:
+                break
+            assert time.monotonic() < deadline, f"no alert loop heartbeat: {health}"
+            time.sleep(0.2)
+        assert health["status"] == "ok" and health["alerting"]["last_heartbeat"]
+        metrics = httpx.get(base + "/metrics").text
+        assert "cronwatch_alert_loop_up 1.0" in metrics
+
+
+def test_serve_without_alerts_runs_no_loop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'quiet.db'}"
+    with serve(url, options=("--no-alerts",)) as (base, _process):
+        time.sleep(1.0)
+        health = httpx.get(base + "/healthz").json()
+        assert health["status"] == "ok"
+        assert health["alerting"]["alive"] is False and health["alerting"]["last_heartbeat"] is None
+        assert "cronwatch_alert_loop_up 0.0" in httpx.get(base + "/metrics").text

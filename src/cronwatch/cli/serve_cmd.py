@@ -20,11 +20,14 @@ from cronwatch.errors import CronwatchError
               "0 turns it off.")  # fmt: skip
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log every request (costs ping throughput).")  # fmt: skip
+@click.option("--alerts/--no-alerts", default=True, show_default=True,
+              help="Run the alert loop in this process (several processes may: each event is "
+              "still delivered once).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: float,
-          access_log: bool, log_level: str) -> None:  # fmt: skip
+          access_log: bool, alerts: bool, log_level: str) -> None:  # fmt: skip
     """Serve ping URLs, the REST API (/api/v1, /openapi.json), /metrics and /healthz.
 
     \b
@@ -54,7 +57,8 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     except CronwatchError as exc:
         fail(str(exc))
     settings = ServerSettings(database_url=url, config=config, max_body=max_body,
-                              rate_limit=rate_limit, statsd=StatsdClient.from_env())  # fmt: skip
+                              rate_limit=rate_limit, statsd=StatsdClient.from_env(),
+                              alerts=alerts)  # fmt: skip
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -19,6 +19,16 @@ _PG_MIGRATION_LOCK = 0x63726F6E  # "cron"
 
 def upgrade_schema(url: DatabaseURL, revision: str = "head") -> None:
     """Apply every pending migration to the database at ``url``."""
+    _migrate(url, "upgrade", revision)
+
+
+def downgrade_schema(url: DatabaseURL, revision: str) -> None:
+    """Take the database at ``url`` back to ``revision`` (for tests and emergencies: data in
+    tables that a later revision added is lost)."""
+    _migrate(url, "downgrade", revision)
+
+
+def _migrate(url: DatabaseURL, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, text
@@ -34,7 +44,7 @@ def upgrade_schema(url: DatabaseURL, revision: str = "head") -> None:
             config = Config()
             config.set_main_option("script_location", "cronwatch.storage:migrations")
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            getattr(command, direction)(config, revision)
     finally:
         engine.dispose()
 

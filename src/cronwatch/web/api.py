@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cronwatch.errors import CronwatchError
-from cronwatch.model import OUTCOMES, Outcome
+from cronwatch.model import OUTCOMES, Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import validate_name
 from cronwatch.web.errors import ApiError, bad_request
@@ -96,7 +96,7 @@ async def job_runs(request: Request) -> Response:
     limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     host = query.get("host")
     if host is not None:
-        host = _checked(validate_name, host, "host", 255)
+        host = _checked(host, "host", 255)
     outcome = query.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise bad_request(f"outcome: must be one of {', '.join(OUTCOMES)}")
@@ -111,8 +111,8 @@ async def job_runs(request: Request) -> Response:
 async def status(request: Request) -> Response:
     state = _state(request)
     await state.authorize(request, "read")
-    tags = [_checked(validate_name, t, "tag", 200) for t in request.query_params.getlist("tag")]
-    hosts = [_checked(validate_name, h, "host", 255) for h in request.query_params.getlist("host")]
+    tags = [_checked(t, "tag", 200) for t in request.query_params.getlist("tag")]
+    hosts = [_checked(h, "host", 255) for h in request.query_params.getlist("host")]
     jobs = await run_in_threadpool(lambda: state.jobs.statuses(tags=tags, hosts=hosts))
     return JSONResponse({"jobs": jobs})
 
@@ -131,7 +131,7 @@ async def record_run(request: Request) -> Response:
     return JSONResponse({"stored": result.new}, status_code=201 if result.new else 200)
 
 
-def _run_from_json(body: dict[str, Any]) -> Any:
+def _run_from_json(body: dict[str, Any]) -> Run:
     unknown = sorted(set(body) - _RUN_FIELDS)
     if unknown:
         raise bad_request(f"unknown field {unknown[0][:60]!r} in the run")
@@ -187,9 +187,9 @@ def _int_param(text: str | None, field: str, default: int, low: int, high: int) 
     return value
 
 
-def _checked(validate: Any, value: str, field: str, max_length: int) -> str:
+def _checked(value: str, field: str, max_length: int) -> str:
     try:
-        return str(validate(value, field, max_length=max_length))
+        return validate_name(value, field, max_length=max_length)
     except CronwatchError as exc:
         raise bad_request(str(exc)) from None
 

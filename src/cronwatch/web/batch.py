@@ -124,30 +124,81 @@ def _write_sqlite(cur: Cursor, run: Run, pair_latest: bool) -> Written:
 
 
 def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[Written]:
-    written: list[Written] = []
-    for statement, params, runs in postgresql_groups(writes):
+    # Pings without a run id for a job and host with nothing running (the common case: a
+    # plain `curl .../ping/key/backup` from a crontab) need no pairing: they go in together as
+    # one INSERT ... SELECT FROM unnest(...), a single statement for the whole batch.
+    running = _running_pairs(cur, [run for run, pair in writes if pair and run.date_completed])
+    # A start earlier in this very batch is not in the table yet: its finish must pair too.
+    running.update((run.name, run.hostname) for run, _ in writes if run.date_completed is None)
+    bulk: dict[int, Run] = {
+        index: run
+        for index, (run, pair) in enumerate(writes)
+        if pair and run.date_completed is not None and (run.name, run.hostname) not in running
+    }
+    results: dict[int, Written] = _insert_bulk(cur, bulk) if bulk else {}
+    rest = [(index, write) for index, write in enumerate(writes) if index not in bulk]
+    for statement, params, indexed in postgresql_groups_indexed(rest):
         cur.executemany(statement, params, returning=True)  # type: ignore[attr-defined]
-        for run in runs:
-            written.append(written_from_row(run, cur.fetchone()))
+        for index, run in indexed:
+            results[index] = written_from_row(run, cur.fetchone())
             cur.nextset()  # type: ignore[attr-defined]
-    return written
+    return [results[index] for index in range(len(writes))]
 
 
-def postgresql_groups(
-    writes: Sequence[tuple[Run, bool]],
-) -> Iterator[tuple[str, list[tuple[Any, ...]], list[Run]]]:
-    """``(statement, parameters, runs)`` for consecutive writes of one kind: each group goes out
-    as one ``executemany`` (pipelined by psycopg, with RETURNING), far less Python per ping
-    than a statement each, and the order of the writes is kept."""
-    for statement, group in itertools.groupby(writes, key=_postgresql_statement):
-        runs = [run for run, _ in group]
+def _running_pairs(cur: Cursor, runs: Sequence[Run]) -> set[tuple[str, str]]:
+    """The (job, host) pairs among ``runs`` that have a run going (from the small partial
+    index of running runs). A start stored by another connection after this query is paired
+    with the next finish instead: a window of milliseconds between two pings of one job."""
+    if not runs:
+        return set()
+    names = sorted({run.name for run in runs})
+    cur.execute(
+        "SELECT DISTINCT name, hostname FROM runs WHERE outcome = 'running' AND name = ANY(%s)",
+        (names,),
+    )
+    return {(row[0], row[1]) for row in cur.fetchall()}
+
+
+_INSERT_BULK = (
+    "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
+    " duration_us, output) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::int[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[])"
+    + _UPSERT_SET.replace("RETURNING duration_us", "RETURNING run_id, duration_us")
+)
+
+
+def _insert_bulk(cur: Cursor, runs: dict[int, Run]) -> dict[int, Written]:
+    columns: list[list[Any]] = [[] for _ in range(9)]
+    for run in runs.values():
+        for column, value in zip(columns, _finished_params(run), strict=True):
+            column.append(value)
+    cur.execute(_INSERT_BULK, columns)
+    # RETURNING comes in no promised order: match rows by run id (unique in a batch).
+    stored = {row[0]: int(row[1]) for row in cur.fetchall()}
+    return {
+        index: Written(True, stored[run.run_id]) if run.run_id in stored else Written(False)
+        for index, run in runs.items()
+    }
+
+
+def postgresql_groups_indexed(
+    writes: Sequence[tuple[int, tuple[Run, bool]]],
+) -> Iterator[tuple[str, list[tuple[Any, ...]], list[tuple[int, Run]]]]:
+    """``(statement, parameters, [(index, run)])`` for consecutive writes of one kind: each
+    group goes out as one ``executemany`` (pipelined by psycopg, with RETURNING), far less
+    Python per ping than a statement each, and the order of the writes is kept."""
+    for statement, group in itertools.groupby(
+        writes, key=lambda item: _postgresql_statement(item[1])
+    ):
+        indexed = [(index, run) for index, (run, _) in group]
+        runs = [run for _, run in indexed]
         if statement is _FINISH_LATEST_POSTGRESQL:
             params = [_pair_params(run) + _finished_params(run) for run in runs]
         elif statement is _INSERT_STARTED_POSTGRESQL:
             params = [(r.name, r.hostname, r.run_id, to_us(r.date_started)) for r in runs]
         else:
             params = [_finished_params(run) for run in runs]
-        yield statement, params, runs
+        yield statement, params, indexed
 
 
 def written_from_row(run: Run, row: Any) -> Written:

@@ -140,6 +140,13 @@ class DatabaseCollector(Collector):
 
 def render(db: Database, config: Config | None) -> bytes:
     """The exposition text of one scrape (blocking: call it from a worker thread)."""
+    from cronwatch.alerts.metrics import AlertsCollector
+    from cronwatch.config import AlertSettings
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(db, config))
+    # The alert loops' heartbeat and deliveries (cronwatch_alert_loop_up, ...): watching the
+    # watcher from the same scrape.
+    alerts = config.alerts if config is not None else AlertSettings()
+    registry.register(AlertsCollector(db, stale_after=alerts.outage_after))
     return generate_latest(registry)

@@ -445,8 +445,17 @@ def document() -> dict[str, Any]:
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
-                                        "required": ["status"],
-                                        "properties": {"status": {"const": "ok"}},
+                                        "required": ["status", "alerting"],
+                                        "properties": {
+                                            "status": {"const": "ok"},
+                                            "alerting": {
+                                                "type": "object",
+                                                "description": "The alert loops' heartbeat "
+                                                "(alive, last_heartbeat, age_seconds, loops) "
+                                                "and deliveries (pending, retrying, failed).",
+                                                "required": ["alive", "last_heartbeat"],
+                                            },
+                                        },
                                     }
                                 }
                             },

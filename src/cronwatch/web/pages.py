@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -44,13 +45,35 @@ async def home(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when the server serves and its database answers, 503 otherwise."""
+    """200 when the server serves and its database answers, 503 otherwise.
+
+    The body also shows the alert loops' heartbeat (``alerting.alive``, ``last_heartbeat``,
+    pending and failed deliveries). A dead alert loop does not make this 503: the server still
+    takes pings, and a load balancer must not pull it for that; alert on
+    ``cronwatch_alert_loop_up == 0`` in ``/metrics`` instead.
+    """
+    state = _state(request)
     try:
-        await run_in_threadpool(_state(request).db.query, "SELECT 1")
+        alerting = await run_in_threadpool(_alerting_health, state)
     except Exception as exc:
         return Response(error_body("unavailable", f"database unavailable: {exc}"), 503,
                         media_type="application/json")  # fmt: skip
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "alerting": alerting})
+
+
+def _alerting_health(state: ServerState) -> dict[str, object]:
+    from cronwatch.alerts.health import alerting_health
+
+    state.db.query("SELECT 1")
+    health = alerting_health(state.db, stale_after=_outage_after(state))
+    return health.to_json()
+
+
+def _outage_after(state: ServerState) -> timedelta:
+    from cronwatch.config import AlertSettings
+
+    settings = state.config.alerts if state.config is not None else AlertSettings()
+    return settings.outage_after
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cronwatch.config import Config
+
+if TYPE_CHECKING:
+    from cronwatch.alerts.loop import AlertLoop
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.jobs import JobStore
@@ -51,6 +54,13 @@ class ServerSettings:
     rate_burst: float | None = None
     statsd: StatsdClient | None = None
     max_pending: int = 10_000
+    #: Run the alert loop in this process (``cronwatch serve`` does by default). Several
+    #: processes may: they coordinate through the database and deliver each event once.
+    alerts: bool = False
+    #: The dashboard's pages (``/``, ``/jobs/...``) can be read without a key. ``cronwatch
+    #: serve`` keeps this only when it listens on a loopback address; otherwise the dashboard
+    #: asks for a read (or write) key (:mod:`cronwatch.web.dashboard.access`).
+    open_dashboard: bool = True
 
 
 class ServerState:
@@ -63,6 +73,7 @@ class ServerState:
         self.writer = Writer(settings.database_url, statsd=settings.statsd,
                              max_pending=settings.max_pending)  # fmt: skip
         self._db: Database | None = None
+        self.alert_loop: AlertLoop | None = None
 
     @property
     def db(self) -> Database:
@@ -85,9 +96,17 @@ class ServerState:
             store = JobStore(self._db)
             await run_in_threadpool(store.sync_declared, self.config.jobs.values(), utcnow())
         await self.writer.open()
+        if self.settings.alerts:
+            from cronwatch.alerts.loop import AlertLoop
+
+            self.alert_loop = AlertLoop(self.settings.database_url, self.config)
+            self.alert_loop.start()
 
     async def shutdown(self) -> None:
         """Finish the queued writes, then close (uvicorn calls this after the last request)."""
+        if self.alert_loop is not None:
+            await run_in_threadpool(self.alert_loop.stop)
+            self.alert_loop = None
         await self.writer.aclose()
         if self._db is not None:
             self._db.close()
@@ -103,6 +122,11 @@ class ServerState:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("the Authorization header must be `Bearer <key>`")
+        return await self.check_key(token, permission)
+
+    async def check_key(self, token: str, permission: str) -> ApiKey:
+        """The key whose secret is ``token`` if it grants ``permission``, wherever the token
+        came from (a header, the dashboard's cookie); 401, 403 or 429 as :meth:`authorize`."""
         if not is_well_formed(token):
             raise unauthorized("unknown key")
         wait = self.limiter.acquire(hash_token(token))
