@@ -126,3 +126,8 @@ def test_format_never_overstates_and_parses_back_close(td: timedelta) -> None:
 @given(st.integers(min_value=0, max_value=10**12))
 def test_integer_seconds_and_strings_agree(seconds: int) -> None:
     assert parse_duration(seconds) == parse_duration(str(seconds)) == timedelta(seconds=seconds)
+
+
+def test_a_huge_finite_number_of_seconds_is_refused_cleanly() -> None:
+    with pytest.raises(InvalidInput, match="grace: duration too large"):
+        parse_duration(2.5e307, field="grace")

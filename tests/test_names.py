@@ -79,3 +79,8 @@ def test_accepts_exactly_the_documented_rule(value: str) -> None:
     else:
         assert expected_ok
         assert result == value
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="not valid Unicode"):
+        validate_name("job\ud800")

@@ -139,3 +139,37 @@ def test_the_server_url_and_key_come_from_the_environment(
     assert monitor.remote.key == "cwp_" + "D" * 32
     with pytest.raises(InvalidInput, match="http"):
         remote.RemoteStore("ftp://x", None)
+
+
+def test_library_connect_records_through_the_server_and_spools_while_away(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cronwatch
+
+    key = create_key(database_url, "ping")
+    live = LiveServer(database_url).start()
+    port, url = live.port, live.url
+    monkeypatch.setenv("CRONWATCH_URL", url)
+    monkeypatch.setenv("CRONWATCH_PING_KEY", key)
+    t0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    monitor = cronwatch.connect()  # $CRONWATCH_URL wins: no database credentials needed
+    assert isinstance(monitor, remote.RemoteMonitor)
+    monitor.record_success("lib-job", t0, t0 + timedelta(minutes=1), "h")
+    assert len(stored(database_url, "lib-job")) == 1
+
+    live.stop()  # away: the library call still returns, the run waits in the spool
+    run = monitor.record_failure("lib-job", t0 + timedelta(hours=1),
+                                 t0 + timedelta(hours=1, minutes=1), 3, "h")  # fmt: skip
+    assert run.exit_code == 3
+    assert len(Spool.for_target(url).pending()) == 1
+    assert len(stored(database_url, "lib-job")) == 1
+
+    with LiveServer(database_url, port=port):  # back: the next call delivers both, once
+        monitor.record_success("lib-job", t0 + timedelta(hours=2), t0 + timedelta(hours=2), "h")
+        assert sorted(o for _, o, _, _ in stored(database_url, "lib-job")) == [
+            "failure", "success", "success",
+        ]  # fmt: skip
+        assert Spool.for_target(url).pending() == []
+    with pytest.raises(InvalidInput):  # invalid input is still an error, never spooled
+        monitor.record_success("bad/name", t0, t0, "h")
+    assert Spool.for_target(url).pending() == []

@@ -137,7 +137,11 @@ def _from_seconds(value: int | float, field: str) -> timedelta:
         raise InvalidInput(f"{field}: duration must not be negative: {value!r}")
     if isinstance(value, int):
         return _from_us(value * 1_000_000, field, value)
-    return _from_us(round(value * 1_000_000), field, value)
+    try:
+        microseconds = round(value * 1_000_000)
+    except OverflowError:  # a finite float whose microseconds overflow to infinity
+        raise InvalidInput(f"{field}: duration too large: {_show(value)}") from None
+    return _from_us(microseconds, field, value)
 
 
 def _from_us(us: int, field: str, original: object) -> timedelta:

@@ -308,9 +308,11 @@ def connect(
 ) -> Monitor:
     """Open the cronwatch database and return a :class:`Monitor`.
 
-    ``url``: a SQLAlchemy-style URL (``sqlite:///file.db``, ``postgresql://user@host/db``);
-    ``None`` means ``$CRONWATCH_DATABASE_URL`` or the default SQLite file in the user's data
-    directory (created if missing). The schema is migrated to this version on connect.
+    ``url``: a SQLAlchemy-style URL (``sqlite:///file.db``, ``postgresql://user@host/db``), or
+    the ``http(s)://`` URL of a cronwatch server to record through (with the ping key in
+    ``$CRONWATCH_PING_KEY``; runs wait in the local spool while it is away). ``None`` means
+    ``$CRONWATCH_URL`` if set, else ``$CRONWATCH_DATABASE_URL``, else the default SQLite file
+    in the user's data directory (created if missing). The schema is migrated on connect.
 
     ``statsd``: a :class:`StatsdClient`; ``None`` reads ``CRONWATCH_STATSD_*`` from the
     environment (nothing is sent when no host is set); ``False`` disables timings.
@@ -318,6 +320,14 @@ def connect(
     from cronwatch import paths
     from cronwatch.storage.connection import open_database
 
+    if url is None:
+        from cronwatch.remote import url_from_env
+
+        url = url_from_env()  # $CRONWATCH_URL: record through that server
+    if url is not None and url.startswith(("http://", "https://")):
+        from cronwatch.remote import connect as connect_remote
+
+        return connect_remote(url)
     resolved = paths.database_url(url)
     if resolved == paths.default_database_url():
         paths.data_dir().mkdir(parents=True, exist_ok=True)

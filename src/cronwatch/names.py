@@ -44,6 +44,12 @@ def validate_name(value: str, field: str = "name", *, max_length: int = MAX_NAME
         code = ord(char)
         if code < 0x20 or 0x7F <= code <= 0x9F:
             raise InvalidInput(f"{field} must not contain control characters: {_show(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (from a bad decode somewhere upstream) cannot be stored by either
+        # database nor sent in a URL.
+        raise InvalidInput(f"{field} is not valid Unicode text: {_show(value)}") from None
     if "/" in value:
         raise InvalidInput(f"{field} must not contain '/': {_show(value)}")
     if value != value.strip():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, cast
@@ -31,8 +32,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
 from cronwatch.model import Run
+from cronwatch.spool import Spool
 from cronwatch.monitor import Monitor
 from cronwatch.storage.runs import RunStore
+
+log = logging.getLogger("cronwatch.remote")
 
 URL_ENV = "CRONWATCH_URL"
 KEY_ENV = "CRONWATCH_PING_KEY"
@@ -136,10 +140,27 @@ class RemoteMonitor(Monitor):
     (use the REST API's ``/api/v1/status``).
     """
 
-    def __init__(self, store: RemoteStore) -> None:
+    def __init__(self, store: RemoteStore, spool: Spool | None = None) -> None:
         # Monitor only calls save/last_success/history on its store, which RemoteStore has.
         super().__init__(cast(RunStore, store), statsd=None)
         self.remote = store
+        self.spool = spool if spool is not None else Spool.for_target(store.url)
+
+    def record(self, run: Run) -> Run:
+        """Send ``run`` to the server; when the server cannot be reached (or refuses the key),
+        keep it in the local spool instead and return it all the same: it is sent, once, by a
+        later successful call. Runs the server refuses as invalid still raise."""
+        try:
+            self.remote.save(run)
+        except StorageUnavailable as exc:
+            self.spool.put(run)
+            log.warning("cronwatch server away, run of %r kept in the spool: %s", run.name, exc)
+            return run
+        try:
+            self.spool.flush(self.remote.save)
+        except StorageUnavailable:
+            pass  # gone again: the rest waits for the next call
+        return run
 
     def status(self, *args: Any, **kwargs: Any) -> Any:
         """Not over HTTP from the library: read ``GET <url>/api/v1/status`` (a read key) or

@@ -1,0 +1,204 @@
+"""The dashboard's reads of the ``runs`` and ``job_hosts`` tables, each one query.
+
+The statuses themselves come from :func:`cronwatch.health.service.job_statuses` (a fixed
+number of queries). What it does not carry, the recent runtimes behind the sparklines, comes
+from :func:`recent_runs`: one query for every job at once, walking the
+``(name, started_us)`` index backwards for each job, so its cost follows the number of jobs
+and not the length of their history. Everything else here reads one job.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cronwatch.model import Outcome
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import from_us
+
+#: Runs per sparkline on the overview.
+SPARK_RUNS = 20
+#: Runs in a job page's chart (the latest ones).
+CHART_RUNS = 500
+#: Runs per page of a job page's table.
+TABLE_RUNS = 50
+
+_MIN_BIGINT = -(2**63)
+
+# PostgreSQL: a LATERAL subquery per job, each an index scan backwards of SPARK_RUNS rows. (The
+# same correlated subquery written as a join condition gets evaluated once per *run* there.)
+_RECENT_POSTGRESQL = """
+SELECT j.name, r.started_us, r.duration_us, r.outcome FROM jobs j
+CROSS JOIN LATERAL (
+    SELECT x.started_us, x.duration_us, x.outcome FROM runs x
+    WHERE x.name = j.name AND x.outcome <> 'running'
+    ORDER BY x.started_us DESC LIMIT ?
+) r
+"""
+# SQLite has no LATERAL: find each job's SPARK_RUNS-th latest start (an index walk of that
+# many entries), then range-scan the index from there. Runs sharing that start can add a few
+# rows; the caller keeps the latest SPARK_RUNS.
+_RECENT_SQLITE = """
+SELECT r.name, r.started_us, r.duration_us, r.outcome FROM jobs j
+JOIN runs r ON r.name = j.name
+WHERE r.outcome <> 'running' AND r.started_us >= COALESCE(
+    (SELECT x.started_us FROM runs x WHERE x.name = j.name AND x.outcome <> 'running'
+     ORDER BY x.started_us DESC LIMIT 1 OFFSET ?), ?)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunPoint:
+    """One run as the charts draw it. ``duration`` is ``None`` while it runs."""
+
+    started: datetime
+    duration: timedelta | None
+    outcome: Outcome
+    hostname: str = ""
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One run as the runs table shows it; the output itself is read on demand."""
+
+    id: int
+    hostname: str
+    run_id: str
+    outcome: Outcome
+    exit_code: int | None
+    started: datetime
+    completed: datetime | None
+    duration: timedelta | None
+    output_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostTotals:
+    """A job's counters on one host (``job_hosts``; they survive pruning of old runs)."""
+
+    hostname: str
+    runs_total: int
+    failures_total: int
+    consecutive_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutput:
+    """One run with the tail of its output."""
+
+    id: int
+    name: str
+    hostname: str
+    outcome: Outcome
+    exit_code: int | None
+    started: datetime
+    completed: datetime | None
+    output: str | None
+
+
+def _duration(value: int | None) -> timedelta | None:
+    return timedelta(microseconds=value) if value is not None else None
+
+
+def recent_runs(db: Database, *, per_job: int = SPARK_RUNS) -> dict[str, list[RunPoint]]:
+    """The latest ``per_job`` finished runs of every job, oldest first, in one query."""
+    if db.dialect == "postgresql":
+        rows = db.query(_RECENT_POSTGRESQL, (per_job,))
+    else:
+        rows = db.query(_RECENT_SQLITE, (per_job - 1, _MIN_BIGINT))
+    by_job: dict[str, list[RunPoint]] = defaultdict(list)
+    for name, started, duration, outcome in rows:
+        by_job[name].append(RunPoint(from_us(started), _duration(duration), outcome))
+    for name, points in by_job.items():
+        points.sort(key=lambda point: point.started)
+        if len(points) > per_job:
+            by_job[name] = points[-per_job:]
+    return by_job
+
+
+def chart_runs(db: Database, name: str, *, limit: int = CHART_RUNS) -> list[RunPoint]:
+    """The latest ``limit`` runs of ``name`` (running ones too), oldest first."""
+    rows = db.query(
+        "SELECT hostname, outcome, exit_code, started_us, duration_us FROM runs "
+        "WHERE name = ? ORDER BY started_us DESC LIMIT ?",
+        (name, limit),
+    )
+    points = [
+        RunPoint(from_us(started), _duration(duration), outcome, hostname, exit_code)
+        for hostname, outcome, exit_code, started, duration in rows
+    ]
+    points.reverse()
+    return points
+
+
+def runs_page(
+    db: Database,
+    name: str,
+    *,
+    host: str | None = None,
+    before: tuple[int, int] | None = None,
+    limit: int = TABLE_RUNS,
+) -> tuple[list[RunRow], tuple[int, int] | None]:
+    """One page of ``name``'s runs, newest first, and the cursor of the next page (``None`` on
+    the last). The cursor is ``(started_us, id)`` of the page's last row: keyset pagination,
+    stable while new runs arrive."""
+    where, params = ["name = ?"], [name]
+    if host is not None:
+        where.append("hostname = ?")
+        params.append(host)
+    if before is not None:
+        where.append("(started_us < ? OR (started_us = ? AND id < ?))")
+        params.extend([before[0], before[0], before[1]])
+    rows = db.query(
+        "SELECT id, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us,"
+        f" LENGTH(output) FROM runs WHERE {' AND '.join(where)}"
+        " ORDER BY started_us DESC, id DESC LIMIT ?",
+        (*params, limit + 1),
+    )
+    page = [
+        RunRow(
+            id=int(row_id), hostname=hostname, run_id=run_id, outcome=outcome,
+            exit_code=exit_code, started=from_us(started),
+            completed=from_us(completed) if completed is not None else None,
+            duration=_duration(duration), output_length=int(length or 0),
+        )  # fmt: skip
+        for row_id, hostname, run_id, outcome, exit_code, started, completed, duration, length
+        in rows[:limit]
+    ]
+    following = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        following = (int(last[5]), int(last[0]))
+    return page, following
+
+
+def host_totals(db: Database, name: str) -> dict[str, HostTotals]:
+    """``name``'s counters per host."""
+    rows = db.query(
+        "SELECT hostname, runs_total, failures_total, consecutive_failures FROM job_hosts "
+        "WHERE name = ?",
+        (name,),
+    )
+    return {
+        host: HostTotals(host, int(runs), int(failures), int(consecutive))
+        for host, runs, failures, consecutive in rows
+    }
+
+
+def run_output(db: Database, run_id: int) -> RunOutput | None:
+    """The run with database id ``run_id`` and its output tail, or ``None``."""
+    rows = db.query(
+        "SELECT id, name, hostname, outcome, exit_code, started_us, completed_us, output "
+        "FROM runs WHERE id = ?",
+        (run_id,),
+    )
+    if not rows:
+        return None
+    row_id, name, hostname, outcome, exit_code, started, completed, output = rows[0]
+    return RunOutput(
+        id=int(row_id), name=name, hostname=hostname, outcome=outcome, exit_code=exit_code,
+        started=from_us(started),
+        completed=from_us(completed) if completed is not None else None, output=output,
+    )  # fmt: skip
