@@ -133,6 +133,8 @@ def test_summary_triggers_down_to_0004_and_back_up(fresh_database_url: str) -> N
             (facts,) = JobStore(db).facts()
         (host,) = facts.hosts
         assert (host.runs_total, host.failures_total, host.consecutive_failures) == (
-            step, step, step
+            step,
+            step,
+            step,
         )
         assert (host.last_exit_code, host.last_started) == (step, start)

@@ -284,7 +284,7 @@ def test_home_page_lists_jobs_escaped(server: LiveServer, api: httpx.Client) -> 
     assert api.get(f"/ping/{ping}/<img src=x onerror=alert(1)>").status_code == 200
     page = api.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "<li>&lt;img src=x onerror=alert(1)&gt;</li>" in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt;</a>" in page.text  # the dashboard's job link
     assert "<img" not in page.text
 
 

@@ -17,8 +17,14 @@ def at(minutes: float) -> datetime:
 
 def finish(name: str, host: str, minutes: float, outcome: str = "success"):  # type: ignore[no-untyped-def]
     # a ping without rid: the server gives it zero length and asks for pairing
-    return make_run(name, at(minutes), at(minutes), outcome=outcome,  # type: ignore[arg-type]
-                    exit_code=None if outcome == "success" else 1, hostname=host), True
+    return make_run(
+        name,
+        at(minutes),
+        at(minutes),
+        outcome=outcome,  # type: ignore[arg-type]
+        exit_code=None if outcome == "success" else 1,
+        hostname=host,
+    ), True
 
 
 def start(name: str, host: str, minutes: float):  # type: ignore[no-untyped-def]

@@ -121,7 +121,7 @@ def test_server_answers_on_a_real_socket(server: LiveServer) -> None:
         while chunk := sock.recv(65536):
             response += chunk
     assert response.startswith(b"HTTP/1.1 200 ")
-    assert response.endswith(b'{"status":"ok"}')
+    assert b'{"status":"ok",' in response and response.endswith(b"}")
 
 
 def test_stopping_answers_the_request_in_flight_and_stores_it(database_url: str) -> None:

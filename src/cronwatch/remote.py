@@ -22,6 +22,7 @@ Standard library only (``http.client``): ``cronwatch run`` must stay quick to st
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -32,8 +33,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
 from cronwatch.model import Run
-from cronwatch.spool import Spool
 from cronwatch.monitor import Monitor
+from cronwatch.spool import Spool
 from cronwatch.storage.runs import RunStore
 
 log = logging.getLogger("cronwatch.remote")
@@ -156,10 +157,8 @@ class RemoteMonitor(Monitor):
             self.spool.put(run)
             log.warning("cronwatch server away, run of %r kept in the spool: %s", run.name, exc)
             return run
-        try:
+        with contextlib.suppress(StorageUnavailable):  # gone again: the rest waits
             self.spool.flush(self.remote.save)
-        except StorageUnavailable:
-            pass  # gone again: the rest waits for the next call
         return run
 
     def status(self, *args: Any, **kwargs: Any) -> Any:

@@ -23,16 +23,25 @@ from cronwatch.errors import CronwatchError
 @click.option("--alerts/--no-alerts", default=True, show_default=True,
               help="Run the alert loop in this process (several processes may: each event is "
               "still delivered once).")  # fmt: skip
+@click.option("--require-read-key", is_flag=True,
+              help="Ask for a read key on the dashboard even when listening on loopback (e.g. "
+              "behind a reverse proxy). Other addresses always require one.")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: float,
-          access_log: bool, alerts: bool, log_level: str) -> None:  # fmt: skip
-    """Serve ping URLs, the REST API (/api/v1, /openapi.json), /metrics and /healthz.
+          access_log: bool, alerts: bool, require_read_key: bool,
+          log_level: str) -> None:  # fmt: skip
+    """Serve the dashboard (/), ping URLs, the REST API (/api/v1, /openapi.json), /metrics
+    and /healthz.
 
     \b
         cronwatch serve --host 0.0.0.0 --port 8000
         curl -fsS http://HOST:8000/ping/<ping_key>/backup
+
+    The dashboard is open to anyone who can connect when the server listens on a loopback
+    address (the default, 127.0.0.1); on any other address, or with --require-read-key, it
+    asks for a read key (`cronwatch key create --scope read`).
 
     The database (--database-url, default: the SQLite file) is migrated before the port opens.
     Jobs declared in --config are known to the API and the health status. Several `serve`
@@ -45,6 +54,7 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     from cronwatch.statsd import StatsdClient
     from cronwatch.storage.connection import open_database
     from cronwatch.web import ServerSettings, create_app
+    from cronwatch.web.dashboard.access import is_loopback
 
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx, on_error=fail)
@@ -56,9 +66,10 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
         open_database(url).close()  # migrations run here, before any request is accepted
     except CronwatchError as exc:
         fail(str(exc))
+    open_dashboard = is_loopback(host) and not require_read_key
     settings = ServerSettings(database_url=url, config=config, max_body=max_body,
                               rate_limit=rate_limit, statsd=StatsdClient.from_env(),
-                              alerts=alerts)  # fmt: skip
+                              alerts=alerts, open_dashboard=open_dashboard)  # fmt: skip
     uvicorn.run(
         create_app(settings),
         host=host,

@@ -2,9 +2,9 @@
 
 :func:`create_app` builds one app: a thin dispatcher sends ``/ping/...`` straight to the bare
 ASGI ping handler (:mod:`cronwatch.web.ping`, no routing or middleware on the hot path), and
-everything else to a Starlette app (REST API, metrics, OpenAPI, pages). The server's resources
-are opened by the ASGI lifespan startup and released at shutdown, after uvicorn has finished
-the requests in flight, so queued pings are written before the process exits.
+everything else to a Starlette app (REST API, metrics, OpenAPI, the dashboard). The server's
+resources are opened by the ASGI lifespan startup and released at shutdown, after uvicorn has
+finished the requests in flight, so queued pings are written before the process exits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
-from cronwatch.web import api, pages
+from cronwatch.web import api, dashboard, pages
 from cronwatch.web.errors import ApiError, error_body
 from cronwatch.web.ping import PingHandler, Receive, Scope, Send
 from cronwatch.web.state import ServerSettings, ServerState
@@ -58,7 +58,7 @@ def _starlette(state: ServerState) -> Starlette:
             await state.shutdown()
 
     routes = [
-        Route("/", pages.home, methods=["GET"]),
+        *dashboard.routes,  # "/", "/jobs/...", "/runs/...", "/login", "/logout", "/static"
         Route("/healthz", pages.healthz, methods=["GET"]),
         Route("/metrics", pages.metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", pages.openapi, methods=["GET"]),

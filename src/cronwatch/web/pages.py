@@ -1,21 +1,19 @@
-"""The few endpoints that are not the API: ``/`` (a placeholder until the dashboard lands),
-``/healthz`` for load balancers, ``/metrics`` and ``/openapi.json``.
+"""The few endpoints that are neither the API nor the dashboard: ``/healthz`` for load
+balancers, ``/metrics`` and ``/openapi.json``.
 
-``/``, ``/healthz``, ``/metrics`` and ``/openapi.json`` need no key, as is usual for a
-Prometheus target and a load balancer probe: they show job names and statuses, never output
-or keys. Bind the server to a private address (the default is 127.0.0.1) or put it behind a
-proxy if job names are sensitive.
+They need no key, as is usual for a Prometheus target and a load balancer probe: they show job
+names and statuses, never output or keys. Bind the server to a private address (the default is
+127.0.0.1) or put it behind a proxy if job names are sensitive.
 """
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from cronwatch.web import metrics
 from cronwatch.web.errors import error_body
@@ -28,20 +26,6 @@ _OPENAPI = json.dumps(document()).encode()
 def _state(request: Request) -> ServerState:
     state: ServerState = request.app.state.cronwatch
     return state
-
-
-async def home(request: Request) -> Response:
-    """Every job by name, as plain HTML (every name escaped)."""
-    jobs = await run_in_threadpool(_state(request).jobs.jobs)
-    items = "\n".join(
-        f"<li>{html.escape(job['name'])}{' (paused)' if job['paused'] else ''}</li>" for job in jobs
-    )
-    return HTMLResponse(
-        '<!doctype html>\n<html><head><meta charset="utf-8"><title>cronwatch</title></head>\n'
-        f"<body><h1>cronwatch</h1>\n<p>{len(jobs)} job(s).</p>\n<ul>\n{items}\n</ul>\n"
-        '<p><a href="/api/v1/status">status (API)</a> · <a href="/metrics">metrics</a> · '
-        '<a href="/openapi.json">OpenAPI</a></p>\n</body></html>\n'
-    )
 
 
 async def healthz(request: Request) -> Response:

@@ -77,24 +77,25 @@ def _interval(
     limit: int,
 ) -> Missed:
     found: list[datetime] = []
+    truncated = False
     # The gaps latest first, so that the limit keeps the latest misses.
     for index in range(len(starts) - 1, -1, -1):
         anchor = starts[index]
         if index + 1 < len(starts):
             # Slot s is missed when the next start came after its grace: s + grace < next.
-            bound = starts[index + 1] - grace
-            count = _ceil_div(bound - anchor, period) - 1
+            count = _ceil_div(starts[index + 1] - grace - anchor, period) - 1
         else:
             # The last start: missed once now - grace has reached it (the health rule).
             count = (now - grace - anchor) // period
         if count <= 0:
             continue
         take = min(count, limit - len(found))
+        if take < count:
+            truncated = True
         found.extend(anchor + k * period for k in range(count, count - take, -1))
-        if len(found) >= limit:
-            truncated = take < count or index > 0
-            return Missed(tuple(s for s in reversed(found) if s > since), truncated)
-    return Missed(tuple(s for s in reversed(found) if s > since))
+        if truncated:
+            break
+    return Missed(tuple(s for s in reversed(found) if s > since), truncated)
 
 
 def _ceil_div(a: timedelta, b: timedelta) -> int:

@@ -9,9 +9,12 @@ and not the length of their history. Everything else here reads one job.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cronwatch.model import Outcome
 from cronwatch.storage.connection import Database
@@ -22,7 +25,7 @@ SPARK_RUNS = 20
 #: Runs in a job page's chart (the latest ones).
 CHART_RUNS = 500
 #: Runs per page of a job page's table.
-TABLE_RUNS = 50
+TABLE_RUNS = 30
 
 _MIN_BIGINT = -(2**63)
 
@@ -35,14 +38,18 @@ CROSS JOIN LATERAL (
     WHERE x.name = j.name AND x.outcome <> 'running'
     ORDER BY x.started_us DESC LIMIT ?
 ) r
+WHERE ? OR j.name = ANY(?)
 """
 # SQLite has no LATERAL: find each job's SPARK_RUNS-th latest start (an index walk of that
 # many entries), then range-scan the index from there. Runs sharing that start can add a few
-# rows; the caller keeps the latest SPARK_RUNS.
+# rows; the caller keeps the latest SPARK_RUNS. CROSS JOIN makes SQLite loop over jobs
+# outside: without ANALYZE statistics it would otherwise scan every run and evaluate the
+# subquery once per run (10x slower at 25 runs per job, and growing with history).
 _RECENT_SQLITE = """
 SELECT r.name, r.started_us, r.duration_us, r.outcome FROM jobs j
-JOIN runs r ON r.name = j.name
-WHERE r.outcome <> 'running' AND r.started_us >= COALESCE(
+CROSS JOIN runs r ON r.name = j.name
+WHERE (? OR j.name IN (SELECT value FROM json_each(?)))
+AND r.outcome <> 'running' AND r.started_us >= COALESCE(
     (SELECT x.started_us FROM runs x WHERE x.name = j.name AND x.outcome <> 'running'
      ORDER BY x.started_us DESC LIMIT 1 OFFSET ?), ?)
 """
@@ -102,12 +109,20 @@ def _duration(value: int | None) -> timedelta | None:
     return timedelta(microseconds=value) if value is not None else None
 
 
-def recent_runs(db: Database, *, per_job: int = SPARK_RUNS) -> dict[str, list[RunPoint]]:
-    """The latest ``per_job`` finished runs of every job, oldest first, in one query."""
+def recent_runs(
+    db: Database, names: Sequence[str] | None = None, *, per_job: int = SPARK_RUNS
+) -> dict[str, list[RunPoint]]:
+    """The latest ``per_job`` finished runs of every job (or of ``names``), oldest first, in
+    one query. The names travel as one parameter (an array, a JSON list): the statement's text
+    is the same for every selection."""
+    every = names is None
+    if names is not None and not names:
+        return {}
+    wanted = list(names or ())
     if db.dialect == "postgresql":
-        rows = db.query(_RECENT_POSTGRESQL, (per_job,))
+        rows = db.query(_RECENT_POSTGRESQL, (per_job, every, wanted))
     else:
-        rows = db.query(_RECENT_SQLITE, (per_job - 1, _MIN_BIGINT))
+        rows = db.query(_RECENT_SQLITE, (every, json.dumps(wanted), per_job - 1, _MIN_BIGINT))
     by_job: dict[str, list[RunPoint]] = defaultdict(list)
     for name, started, duration, outcome in rows:
         by_job[name].append(RunPoint(from_us(started), _duration(duration), outcome))
@@ -144,7 +159,8 @@ def runs_page(
     """One page of ``name``'s runs, newest first, and the cursor of the next page (``None`` on
     the last). The cursor is ``(started_us, id)`` of the page's last row: keyset pagination,
     stable while new runs arrive."""
-    where, params = ["name = ?"], [name]
+    where: list[str] = ["name = ?"]
+    params: list[object] = [name]
     if host is not None:
         where.append("hostname = ?")
         params.append(host)
@@ -157,21 +173,27 @@ def runs_page(
         " ORDER BY started_us DESC, id DESC LIMIT ?",
         (*params, limit + 1),
     )
-    page = [
-        RunRow(
-            id=int(row_id), hostname=hostname, run_id=run_id, outcome=outcome,
-            exit_code=exit_code, started=from_us(started),
-            completed=from_us(completed) if completed is not None else None,
-            duration=_duration(duration), output_length=int(length or 0),
-        )  # fmt: skip
-        for row_id, hostname, run_id, outcome, exit_code, started, completed, duration, length
-        in rows[:limit]
-    ]
+    page = [_run_row(row) for row in rows[:limit]]
     following = None
     if len(rows) > limit:
         last = rows[limit - 1]
         following = (int(last[5]), int(last[0]))
     return page, following
+
+
+def _run_row(row: tuple[Any, ...]) -> RunRow:
+    row_id, hostname, run_id, outcome, exit_code, started, completed, duration, length = row
+    return RunRow(
+        id=int(row_id),
+        hostname=hostname,
+        run_id=run_id,
+        outcome=outcome,
+        exit_code=exit_code,
+        started=from_us(started),
+        completed=from_us(completed) if completed is not None else None,
+        duration=_duration(duration),
+        output_length=int(length or 0),
+    )
 
 
 def host_totals(db: Database, name: str) -> dict[str, HostTotals]:

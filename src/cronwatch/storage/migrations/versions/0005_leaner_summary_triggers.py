@@ -64,10 +64,13 @@ _COMPLETION_SET = f"""
     last_completed_us = CASE WHEN {_LATEST} THEN NEW.completed_us
         ELSE job_hosts.last_completed_us END"""
 
-_STARTED = """
+_STARTED = (
+    """
 INSERT INTO job_hosts (name, hostname, first_seen_us, last_started_us)
 VALUES (NEW.name, NEW.hostname, NEW.started_us, NEW.started_us)
-ON CONFLICT (name, hostname) DO UPDATE SET""" + _START_SET
+ON CONFLICT (name, hostname) DO UPDATE SET"""
+    + _START_SET
+)
 
 _FINISHED = (
     """

@@ -1,0 +1,120 @@
+"""The dashboard's endpoints: read access, parameters, then the page built and rendered in the
+thread pool (the database and Jinja2 are synchronous; the event loop keeps serving pings).
+
+Every endpoint answers HTML, errors included: 400 for a bad parameter, 404 for an unknown job
+or run, 503 (with ``Retry-After``) while the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from cronwatch.errors import StorageUnavailable
+from cronwatch.timeutil import utcnow
+from cronwatch.web.dashboard import access, queries
+from cronwatch.web.dashboard.jobpage import BadCursor, load_job, parse_cursor
+from cronwatch.web.dashboard.overview import BadFilter, Filters, load_overview
+from cronwatch.web.dashboard.render import render_page
+from cronwatch.web.state import ServerState
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+_MAX_ID = 2**63 - 1
+_MAX_HOST = 255
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.cronwatch
+    return state
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return render_page(request, "error.html", {"title": title, "message": message},
+                       status=status, headers=headers)  # fmt: skip
+
+
+def dashboard_page(handler: Endpoint) -> Endpoint:
+    """``handler`` behind the read-access gate, with the database's absence as a 503 page."""
+
+    async def endpoint(request: Request) -> Response:
+        denied = await access.gate(request)
+        if denied is not None:
+            return denied
+        try:
+            return await handler(request)
+        except StorageUnavailable as exc:
+            return error_page(request, 503, "Database unavailable", str(exc))
+
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+@dashboard_page
+async def overview(request: Request) -> Response:
+    """``/``: every job, worst first, filtered by the query (see :mod:`.overview`). An htmx
+    request (the live refresh) gets only the part that changes, ``_jobs.html``."""
+    state = _state(request)
+    try:
+        filters = Filters.parse(request.query_params)
+    except BadFilter as exc:
+        return error_page(request, 400, "Bad filter", str(exc))
+    template = "_jobs.html" if access.is_htmx(request) else "overview.html"
+
+    def build() -> Response:
+        page = load_overview(state.db, state.config, filters, utcnow())
+        return render_page(request, template, {"o": page})
+
+    return await run_in_threadpool(build)
+
+
+@dashboard_page
+async def job(request: Request) -> Response:
+    """``/jobs/{name}``: one job's page (see :mod:`.jobpage`)."""
+    return await _job(request, str(request.path_params["name"]))
+
+
+@dashboard_page
+async def job_by_query(request: Request) -> Response:
+    """``/jobs?name=NAME``: the same page, for names a path cannot carry (``.`` and ``..``)."""
+    name = request.query_params.get("name")
+    if not name:
+        return RedirectResponse("/", status_code=303)
+    return await _job(request, name)
+
+
+async def _job(request: Request, name: str) -> Response:
+    state = _state(request)
+    host = request.query_params.get("host", "").strip()
+    if len(host) > _MAX_HOST:
+        return error_page(request, 400, "Bad parameter", f"host: at most {_MAX_HOST} characters")
+    try:
+        before = parse_cursor(request.query_params.get("before"))
+    except BadCursor as exc:
+        return error_page(request, 400, "Bad parameter", str(exc))
+
+    def build() -> Response:
+        page = load_job(state.db, state.config, name, utcnow(), host=host, before=before)
+        if page is None:
+            return error_page(request, 404, "No such job", f"no job named {name[:200]!r}")
+        return render_page(request, "job.html", {"page": page})
+
+    return await run_in_threadpool(build)
+
+
+@dashboard_page
+async def run_output(request: Request) -> Response:
+    """``/runs/{id}/output``: the tail of one run's output; a whole page, or for htmx (the
+    runs table loading it into its row) only the output."""
+    state = _state(request)
+    run_id = int(request.path_params["run_id"])
+    run = None
+    if run_id <= _MAX_ID:
+        run = await run_in_threadpool(queries.run_output, state.db, run_id)
+    if run is None:
+        return error_page(request, 404, "No such run", f"no run has the id {run_id}")
+    template = "_output.html" if access.is_htmx(request) else "output.html"
+    return render_page(request, template, {"run": run})

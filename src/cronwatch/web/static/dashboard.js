@@ -1,0 +1,165 @@
+// cronwatch dashboard: times in the viewer's timezone, the overview's live refresh, and the
+// job page's runtime chart. Plain ES2017, no build step; loaded with `defer`, so the document
+// is parsed when this runs. It reads data only from the page (the JSON block #chart-data and
+// <time datetime> attributes) and writes text only with textContent: nothing it handles is
+// ever parsed as HTML or code.
+(function () {
+  "use strict";
+
+  var REFRESH_MS = 10000;
+  var root = document.documentElement;
+  root.classList.remove("no-js");
+  root.classList.add("js");
+
+  // -- times ---------------------------------------------------------------------------------
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+  var formatter = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
+
+  // <time data-local="text">: the text becomes the viewer's local time; data-local="title":
+  // the text stays (e.g. "5m ago") and the tooltip shows the local time.
+  function localize(scope) {
+    scope.querySelectorAll("time[data-local]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when.getTime())) return;
+      var text = formatter.format(when);
+      if (el.getAttribute("data-local") === "text") {
+        el.textContent = text;
+        el.title = when.toISOString().replace(".000Z", "Z");
+      } else {
+        el.title = text;
+      }
+      el.setAttribute("data-zone", zone);
+    });
+    scope.querySelectorAll(".viewer-zone").forEach(function (el) { el.textContent = zone; });
+  }
+
+  localize(document);
+  var note = document.getElementById("tz-note");
+  if (note) note.textContent = "Times are in your timezone (" + zone + ") unless marked.";
+
+  // -- live refresh --------------------------------------------------------------------------
+  // htmx re-fetches each [data-refresh] element on "cw:refresh"; fired here rather than with
+  // `every 10s` so that a hidden tab costs the server nothing.
+  setInterval(function () {
+    if (document.hidden || !window.htmx) return;
+    document.querySelectorAll("[data-refresh]").forEach(function (el) {
+      window.htmx.trigger(el, "cw:refresh");
+    });
+  }, REFRESH_MS);
+
+  document.addEventListener("htmx:load", function (event) { localize(event.detail.elt); });
+  function stale(event) {
+    var el = event.detail && event.detail.elt;
+    if (el && el.hasAttribute && el.hasAttribute("data-refresh")) el.classList.add("stale");
+  }
+  document.addEventListener("htmx:sendError", stale);
+  document.addEventListener("htmx:responseError", stale);
+
+  // -- runtime chart -------------------------------------------------------------------------
+  function duration(seconds) {
+    if (seconds == null || isNaN(seconds)) return "—";
+    if (seconds < 1) return Math.round(seconds * 1000) + "ms";
+    if (seconds < 60) return Math.round(seconds * 10) / 10 + "s";
+    var m = Math.floor(seconds / 60);
+    if (m < 60) return m + "m " + Math.floor(seconds % 60) + "s";
+    var h = Math.floor(m / 60);
+    if (h < 24) return h + "h " + (m % 60) + "m";
+    return Math.floor(h / 24) + "d " + (h % 24) + "h";
+  }
+
+  function constant(length, value) {
+    var out = new Array(length);
+    for (var i = 0; i < length; i++) out[i] = value;
+    return out;
+  }
+
+  function drawChart() {
+    var holder = document.getElementById("chart");
+    var source = document.getElementById("chart-data");
+    if (!holder || !source || !window.uPlot) return;
+    var d = JSON.parse(source.textContent);
+
+    // One x axis for every marker: run starts and missed slots, in time order.
+    var events = d.runs.map(function (r) {
+      return { t: r[0], y: r[1], kind: r[2], host: r[3], exit: r[4] };
+    });
+    d.missed.forEach(function (t) { events.push({ t: t, y: 0, kind: "missed" }); });
+    events.sort(function (a, b) { return a.t - b.t; });
+    if (!events.length) {
+      holder.classList.add("chart-empty");
+      holder.textContent = "Nothing to draw yet: no runs and no missed slots.";
+      return;
+    }
+    function only(kind) {
+      return events.map(function (e) { return e.kind === kind ? e.y : null; });
+    }
+    var xs = events.map(function (e) { return e.t; });
+    var n = xs.length;
+    var data = [xs, only("success"), only("failure"), only("running"), only("missed")];
+    function detail(u, v, si, i) {
+      if (v == null || i == null) return "—";
+      var e = events[i];
+      var text = duration(v) + (e.host ? " on " + e.host : "");
+      return e.exit != null && e.kind === "failure" ? text + " (exit " + e.exit + ")" : text;
+    }
+    var series = [
+      {},
+      { label: "run", stroke: "#2563eb", width: 1.5, spanGaps: true,
+        points: { show: true, size: 5, fill: "#2563eb" }, value: detail },
+      { label: "failed", stroke: "#dc2626", paths: function () { return null; },
+        points: { show: true, size: 9, fill: "#dc2626" }, value: detail },
+      { label: "running", stroke: "#7c3aed", paths: function () { return null; },
+        points: { show: true, size: 9, fill: "#ffffff", width: 2 }, value: detail },
+      { label: "missed slot", stroke: "#ea580c", paths: function () { return null; },
+        points: { show: true, size: 11, fill: "#ea580c" },
+        value: function (u, v) { return v == null ? "—" : "missed"; } },
+    ];
+    var bands = [];
+    var top = Math.max.apply(null, d.runs.map(function (r) { return r[1]; }).concat([1]));
+    if (d.band) {
+      data.push(constant(n, d.band[0]), constant(n, d.band[1]));
+      var line = { stroke: "rgba(22,163,74,0.55)", width: 1, dash: [4, 4], points: { show: false },
+                   value: function (u, v) { return duration(v); } };
+      series.push(Object.assign({ label: "normal low" }, line));
+      series.push(Object.assign({ label: "normal high" }, line));
+      bands.push({ series: [series.length - 1, series.length - 2], fill: "rgba(22,163,74,0.12)" });
+      top = Math.max(top, d.band[1]);
+    }
+    [["max", "max runtime"], ["min", "min runtime"]].forEach(function (bound) {
+      var value = d[bound[0]];
+      if (value == null) return;
+      data.push(constant(n, value));
+      series.push({ label: bound[1], stroke: "#b91c1c", width: 1, dash: [6, 4],
+                    points: { show: false }, value: function (u, v) { return duration(v); } });
+      top = Math.max(top, value);
+    });
+    var start = Math.min(d.start, xs[0]);
+    var end = Math.max(d.end, xs[n - 1]);
+    if (end - start < 60) { start -= 30; end += 30; }
+
+    function size() {
+      return { width: Math.max(320, holder.clientWidth), height: 300 };
+    }
+    var options = Object.assign(size(), {
+      series: series,
+      bands: bands,
+      scales: {
+        x: { time: true, range: function () { return [start, end]; } },
+        y: { range: function () { return [0, top * 1.12]; } },
+      },
+      axes: [
+        {},
+        { size: 64, values: function (u, splits) { return splits.map(duration); } },
+      ],
+      legend: { live: true },
+      cursor: { points: { size: 8 } },
+    });
+    var plot = new window.uPlot(options, data, holder);
+    window.addEventListener("resize", function () { plot.setSize(size()); });
+  }
+
+  drawChart();
+})();
