@@ -8,10 +8,10 @@ facts: the failure streak and the end of a hold are computed from them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from cronwatch.config import Config, JobSpec, default_grace
-from cronwatch.health.evaluate import MAX_TOLERANCE, evaluate
+from cronwatch.config import Config, JobSpec
+from cronwatch.health.evaluate import MAX_TOLERANCE, evaluate, schedule_in_force
 from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
 from cronwatch.storage.connection import Database
@@ -38,18 +38,6 @@ def observe(db: Database, config: Config | None, now: datetime) -> list[Observat
         store.sync_declared(declared.values(), now)
     store.refresh_baselines(now)
     return [Observation(facts, evaluate(facts, now)) for facts in store.facts(declared)]
-
-
-def schedule_in_force(facts: JobFacts) -> tuple[Schedule | None, timedelta]:
-    """The schedule and grace the evaluation uses: the spec's, else the learned interval (with
-    a default grace recomputed for it), as :mod:`cronwatch.health.evaluate` does."""
-    spec, baseline = facts.spec, facts.baseline
-    if spec.schedule is not None:
-        return spec.schedule, spec.grace
-    if baseline is not None and baseline.interval:
-        learned = IntervalSchedule(baseline.interval)
-        return learned, spec.grace if spec.grace_explicit else default_grace(learned)
-    return None, spec.grace
 
 
 def _phased(schedule: Schedule, anchor: datetime) -> Schedule:

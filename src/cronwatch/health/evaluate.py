@@ -115,6 +115,19 @@ def _on(host: str | None) -> str:
     return f" on {host}" if host is not None else ""
 
 
+def schedule_in_force(facts: JobFacts) -> tuple[Schedule | None, timedelta]:
+    """The schedule and grace a job is judged by: its spec's; else the interval learned from
+    its history (with a default grace recomputed for it unless the grace was set); else none.
+    The alert loop and the dashboard use this too, so that all three agree."""
+    spec, baseline = facts.spec, facts.baseline
+    if spec.schedule is not None:
+        return spec.schedule, spec.grace
+    if baseline is not None and baseline.interval:
+        learned = IntervalSchedule(baseline.interval)
+        return learned, spec.grace if spec.grace_explicit else default_grace(learned)
+    return None, spec.grace
+
+
 class _Job:
     """Per-job constants, and the cron slot values, each computed at most once."""
 
@@ -127,12 +140,9 @@ class _Job:
         spec = self.spec = facts.spec
         self.name, self.now, self.created = spec.name, now, facts.created
         baseline = facts.baseline
-        schedule, grace, learned = spec.schedule, spec.grace, False
-        if schedule is None and baseline is not None and baseline.interval:
-            schedule, learned = IntervalSchedule(baseline.interval), True
-            if not spec.grace_explicit:
-                grace = default_grace(schedule)
-        self.schedule, self.grace, self.learned_schedule = schedule, grace, learned
+        schedule, grace = schedule_in_force(facts)
+        self.schedule, self.grace = schedule, grace
+        self.learned_schedule = spec.schedule is None and schedule is not None
         self.period = schedule.period if isinstance(schedule, IntervalSchedule) else None
         self.tolerance = (
             min(schedule.period_hint() / 10, MAX_TOLERANCE) if schedule else timedelta(0)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from cronwatch.config import Config, JobSpec, default_grace
-from cronwatch.health.evaluate import evaluate
+from cronwatch.config import Config, JobSpec
+from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import HostStatus, JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
 from cronwatch.storage.connection import Database
@@ -105,7 +105,7 @@ def load_job(
     facts = found[0]
     status = evaluate(facts, now)
     spec = facts.spec
-    schedule, grace = _in_force(facts)
+    schedule, grace = schedule_in_force(facts)
     band = None
     if facts.baseline is not None and facts.baseline.runtime is not None:
         band = (facts.baseline.runtime.low, facts.baseline.runtime.high)
@@ -151,16 +151,6 @@ def _secs(value: timedelta | None) -> float | None:
 
 def _epoch(t: datetime) -> float:
     return round(t.timestamp(), 3)
-
-
-def _in_force(facts: JobFacts) -> tuple[Schedule | None, timedelta]:
-    spec, baseline = facts.spec, facts.baseline
-    if spec.schedule is not None:
-        return spec.schedule, spec.grace
-    if baseline is not None and baseline.interval:
-        learned = IntervalSchedule(baseline.interval)
-        return learned, spec.grace if spec.grace_explicit else default_grace(learned)
-    return None, spec.grace
 
 
 def chart_data(
