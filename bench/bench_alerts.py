@@ -28,14 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_health import NOW, config_text, runs
-from bench.common import report, scratch_database
+from bench.common import RUN_COLUMNS, load_runs, report, scratch_database
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.config import load_config
 from cronwatch.health.service import job_statuses
 from cronwatch.storage import open_database
 from cronwatch.timeutil import to_us
-
-COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
 
 
 class _Quiet(BaseHTTPRequestHandler):
@@ -69,17 +67,7 @@ def bench(dialect: str, jobs: int, per_job: int, flips: int) -> None:
         )
         config = load_config(path)
         with open_database(url) as db:
-            with db.transaction() as cur:
-                if db.dialect == "sqlite":
-                    cur.executemany(  # type: ignore[attr-defined]
-                        f"INSERT INTO runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        runs(jobs, per_job),
-                    )
-                else:
-                    with cur.copy(f"COPY runs ({COLUMNS}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                        for row in runs(jobs, per_job):
-                            copy.write_row(row)
-            db.execute("ANALYZE")
+            load_runs(db, runs(jobs, per_job))
             job_statuses(db, config, now=NOW - timedelta(hours=1))  # declare, learn baselines
 
             clock = [NOW]
@@ -99,7 +87,9 @@ def bench(dialect: str, jobs: int, per_job: int, flips: int) -> None:
             stamp = to_us(clock[0])
             with db.transaction() as cur:
                 cur.executemany(  # type: ignore[attr-defined]
-                    db.sql(f"INSERT INTO runs ({COLUMNS}) VALUES (?, ?, ?, 'failure', 1, ?, ?, ?)"),
+                    db.sql(
+                        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, 'failure', 1, ?, ?, ?)"
+                    ),
                     [(f"job-{j}", f"host-{j % 5}", uuid.uuid4().hex, stamp, stamp + 1_000_000,
                       1_000_000) for j in healthy],
                 )  # fmt: skip

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import report, scratch_database
+from bench.common import load_runs, report, scratch_database
 from cronwatch.config import load_config
 from cronwatch.health.service import job_statuses
 from cronwatch.storage import open_database
@@ -69,21 +69,8 @@ def bench(dialect: str, jobs: int, per_job: int) -> None:
         path.write_text(config_text(jobs))
         config = load_config(path)
         start = time.perf_counter()
-        columns = (
-            "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
-        )
         with open_database(url) as db:
-            with db.transaction() as cur:
-                if db.dialect == "sqlite":
-                    cur.executemany(  # type: ignore[attr-defined]
-                        f"INSERT INTO runs ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        runs(jobs, per_job),
-                    )
-                else:
-                    with cur.copy(f"COPY runs ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-                        for row in runs(jobs, per_job):
-                            copy.write_row(row)
-            db.execute("ANALYZE")
+            load_runs(db, runs(jobs, per_job))
             filled = time.perf_counter() - start
 
             start = time.perf_counter()

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import cronwatch
-from bench.common import interleaved, report, scratch_database
+from bench.common import interleaved, load_runs, report, scratch_database
 from cronwatch.storage import open_database
 
 T0_US = 1_767_225_600 * 1_000_000  # 2026-01-01
@@ -38,25 +38,8 @@ def synthetic_runs(jobs: int, runs_per_job: int) -> Iterator[tuple[object, ...]]
 
 
 def fill(url: str, jobs: int, runs_per_job: int) -> None:
-    columns = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
     with open_database(url) as db:
-        if db.dialect == "sqlite":
-            with db.transaction() as cur:
-                cur.executemany(  # type: ignore[attr-defined]
-                    f"INSERT INTO runs ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    synthetic_runs(jobs, runs_per_job),
-                )
-            db.execute("ANALYZE")
-        else:
-            with (
-                db.transaction() as cur,
-                cur.copy(  # type: ignore[attr-defined]
-                    f"COPY runs ({columns}) FROM STDIN"
-                ) as copy,
-            ):
-                for row in synthetic_runs(jobs, runs_per_job):
-                    copy.write_row(row)
-            db.execute("ANALYZE runs")
+        load_runs(db, synthetic_runs(jobs, runs_per_job))
 
 
 def plan(url: str) -> str:
