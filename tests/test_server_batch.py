@@ -5,8 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cronwatch.monitor import make_run
+from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
+from cronwatch.storage.keys import KeyStore, hash_token
 from cronwatch.web.batch import write_runs
+from cronwatch.web.errors import ApiError
+from cronwatch.web.ingest import WriteOp, Writer
+from tests.conftest import StatsdReceiver
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -70,3 +75,62 @@ def test_a_replayed_batch_stores_nothing_twice(database_url: str) -> None:
         assert db.query("SELECT COUNT(*) FROM runs") == [(2,)]
         (host,) = db.query("SELECT runs_total FROM job_hosts WHERE hostname = 'h'")
         assert host == (1,)
+
+
+def test_a_batch_of_pings_checks_every_key_and_pairs_what_must_be_paired(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
+    """The writer's whole batch: on PostgreSQL the plain pings go in through one statement,
+    the rest through the transaction; on both databases the outcome is the same."""
+    with open_database(database_url) as db:
+        keys = KeyStore(db)
+        ping = hash_token(keys.create("ping", "pinger")[1])
+        reader = hash_token(keys.create("read", "reader")[1])
+        revoked_token = keys.create("ping", "old")[1]
+        keys.revoke("old")
+        revoked = hash_token(revoked_token)
+        with db.transaction() as cur:
+            write_runs(db, cur, [start("was-started", "h", 0)])
+
+        def op(run_and_pair, key: str | None = ping) -> WriteOp:  # type: ignore[no-untyped-def]
+            run, pair = run_and_pair
+            return WriteOp(run, pair_latest=pair, key_hash=key)
+
+        ops = [
+            op(finish("plain", "h", 1)),
+            op(finish("by-reader", "h", 1), reader),
+            op(finish("by-revoked", "h", 1), revoked),
+            op(finish("by-stranger", "h", 1), "0" * 64),
+            op(finish("plain", "h2", 2, "failure")),
+            op(start("in-batch", "h", 1)),
+            op(finish("in-batch", "h", 4)),
+            op(finish("was-started", "h", 5)),
+            op(finish("checked-by-caller", "h", 1), None),
+        ]
+        statsd = StatsdClient("127.0.0.1", statsd_receiver.port, environment="t")
+        writer = Writer(database_url, statsd=statsd)  # not started: its batch written here
+        try:
+            results = writer._write_all(0, ops)
+        finally:
+            writer.close()
+        timings = sorted(statsd_receiver.receive())
+        rows = db.query(
+            "SELECT name, hostname, outcome, duration_us FROM runs ORDER BY name, hostname"
+        )
+        jobs = [row[0] for row in db.query("SELECT name FROM jobs ORDER BY name")]
+    statuses = [r.status if isinstance(r, ApiError) else "stored" for r in results]
+    assert statuses == ["stored", 403, 401, 401, "stored", "stored", "stored", "stored", "stored"]
+    assert rows == [
+        ("checked-by-caller", "h", "success", 0),
+        ("in-batch", "h", "success", 3 * 60_000_000),
+        ("plain", "h", "success", 0),
+        ("plain", "h2", "failure", 0),
+        ("was-started", "h", "success", 5 * 60_000_000),
+    ], "refused pings stored nothing; starts paired with their finishes, in the batch or before"
+    assert jobs == ["checked-by-caller", "in-batch", "plain", "was-started"]
+    assert timings == [
+        "script_activity,env=t,name=checked-by-caller:0.000000|ms",
+        "script_activity,env=t,name=in-batch:180000.000000|ms",
+        "script_activity,env=t,name=plain:0.000000|ms",
+        "script_activity,env=t,name=was-started:300000.000000|ms",
+    ], "one statsd timing per success stored (none for a failure or a refusal), as stored"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import socket
 import traceback
 import uuid
@@ -25,11 +26,12 @@ from cronwatch.model import Outcome, Run
 from cronwatch.names import validate_name
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.runs import RunStore
-from cronwatch.timeutil import require_aware, to_us, utcnow
+from cronwatch.timeutil import require_aware, utcnow
 
 #: The end of a run's output that is kept (the end is where the error is).
 MAX_OUTPUT_CHARS = 10_000
 MAX_RUN_ID_LENGTH = 64
+_RUN_ID = re.compile(rf"\S{{1,{MAX_RUN_ID_LENGTH}}}")
 
 if TYPE_CHECKING:
     from cronwatch.config import Config
@@ -75,12 +77,7 @@ def make_run(
             raise InvalidInput(f"a failed run's exit code must be 1-255, not {exit_code}")
     if run_id is None:
         run_id = uuid.uuid4().hex
-    elif (
-        not isinstance(run_id, str)
-        or not 0 < len(run_id) <= MAX_RUN_ID_LENGTH
-        or not run_id.isprintable()
-        or any(c.isspace() for c in run_id)
-    ):
+    elif not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or not run_id.isprintable():
         raise InvalidInput(
             f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} printable characters, no spaces"
         )
@@ -89,14 +86,13 @@ def make_run(
             raise InvalidInput(f"output must be text, not {type(output).__name__}")
         # PostgreSQL text cannot hold NUL; a binary-ish tail must not make a run unstorable.
         output = output[-MAX_OUTPUT_CHARS:].replace("\x00", "\ufffd")
-    # Stored with microsecond precision: hand back exactly what a later read will return.
-    from cronwatch.timeutil import from_us
-
+    # require_aware gave UTC datetimes, exactly what a later read returns (a datetime holds
+    # microseconds, the stored precision).
     return Run(
         name=name,
         hostname=hostname,
-        date_started=from_us(to_us(started)),
-        date_completed=None if completed is None else from_us(to_us(completed)),
+        date_started=started,
+        date_completed=completed,
         outcome=outcome,
         exit_code=0 if outcome == "success" else exit_code,
         run_id=run_id,

@@ -15,9 +15,14 @@ Anything else, including spaces inside, dots and non-ASCII letters, is allowed.
 
 from __future__ import annotations
 
+import re
+
 from cronwatch.errors import InvalidInput
 
 MAX_NAME_LENGTH = 200
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _show(value: str) -> str:
@@ -40,10 +45,8 @@ def validate_name(value: str, field: str = "name", *, max_length: int = MAX_NAME
         raise InvalidInput(
             f"{field} is too long ({len(value)} characters, at most {max_length}): {_show(value)}"
         )
-    for char in value:
-        code = ord(char)
-        if code < 0x20 or 0x7F <= code <= 0x9F:
-            raise InvalidInput(f"{field} must not contain control characters: {_show(value)}")
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{field} must not contain control characters: {_show(value)}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -14,14 +14,17 @@ completing a stored start is timed from that start):
   twice.
 
 SQLite runs in-process: one statement after another costs microseconds. PostgreSQL is a round
-trip away, so there each write is one statement (the pairing and the fallback insert joined in
-one data-modifying CTE) and the batch is sent in pipeline mode: the whole batch costs about one
-round trip, not one per ping.
+trip away, and on a machine busy serving pings every round trip is long: there the plain pings
+of a batch (no run id, nothing running for their job and host, a good key: nearly all of them)
+go in through :func:`insert_unpaired`, one statement in autocommit that checks the keys and the
+pairing itself; what is left (starts, finishes to pair, refusals) is written in one transaction
+with one ``executemany`` per run of statements of a kind, pipelined by psycopg.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,20 +127,8 @@ def _write_sqlite(cur: Cursor, run: Run, pair_latest: bool) -> Written:
 
 
 def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[Written]:
-    # Pings without a run id for a job and host with nothing running (the common case: a
-    # plain `curl .../ping/key/backup` from a crontab) need no pairing: they go in together as
-    # one INSERT ... SELECT FROM unnest(...), a single statement for the whole batch.
-    running = _running_pairs(cur, [run for run, pair in writes if pair and run.date_completed])
-    # A start earlier in this very batch is not in the table yet: its finish must pair too.
-    running.update((run.name, run.hostname) for run, _ in writes if run.date_completed is None)
-    bulk: dict[int, Run] = {
-        index: run
-        for index, (run, pair) in enumerate(writes)
-        if pair and run.date_completed is not None and (run.name, run.hostname) not in running
-    }
-    results: dict[int, Written] = _insert_bulk(cur, bulk) if bulk else {}
-    rest = [(index, write) for index, write in enumerate(writes) if index not in bulk]
-    for statement, params, indexed in postgresql_groups_indexed(rest):
+    results: dict[int, Written] = {}
+    for statement, params, indexed in postgresql_groups_indexed(list(enumerate(writes))):
         cur.executemany(statement, params, returning=True)  # type: ignore[attr-defined]
         for index, run in indexed:
             results[index] = written_from_row(run, cur.fetchone())
@@ -145,39 +136,70 @@ def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[W
     return [results[index] for index in range(len(writes))]
 
 
-def _running_pairs(cur: Cursor, runs: Sequence[Run]) -> set[tuple[str, str]]:
-    """The (job, host) pairs among ``runs`` that have a run going (from the small partial
-    index of running runs). A start stored by another connection after this query is paired
-    with the next finish instead: a window of milliseconds between two pings of one job."""
-    if not runs:
-        return set()
-    names = sorted({run.name for run in runs})
-    cur.execute(
-        "SELECT DISTINCT name, hostname FROM runs WHERE outcome = 'running' AND name = ANY(%s)",
-        (names,),
-    )
-    return {(row[0], row[1]) for row in cur.fetchall()}
+@dataclass(frozen=True, slots=True)
+class Unpaired:
+    """A finish without run id offered to :func:`insert_unpaired`: ``key_hash`` is the digest
+    of the key it came with (``None``: already checked), ``scopes`` the key scopes that may
+    write it."""
+
+    run: Run
+    key_hash: str | None
+    scopes: tuple[str, ...]
 
 
-_INSERT_BULK = (
+# A finish without run id, for a job and host with nothing running and with a key that may
+# write it, is inserted as given; anything else is left for the caller (pairing, refusals).
+# One statement in autocommit for all of them: the key check, the pairing check and the
+# insert in one round trip, where a transaction of separate statements costs five, and each
+# round trip is long on a machine busy serving the pings.
+_INSERT_UNPAIRED = (
     "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
-    " duration_us, output) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::int[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[])"
+    " duration_us, output) SELECT u.name, u.hostname, u.run_id, u.outcome, u.exit_code,"
+    " u.started_us, u.completed_us, u.duration_us, u.output FROM ("
+    " SELECT e->>0 AS name, e->>1 AS hostname, e->>2 AS run_id, e->>3 AS outcome,"
+    " (e->>4)::int AS exit_code, (e->>5)::bigint AS started_us, (e->>6)::bigint AS completed_us,"
+    " (e->>7)::bigint AS duration_us, e->>8 AS output, e->>9 AS key_hash, e->>10 AS scopes,"
+    " position FROM json_array_elements(?::json) WITH ORDINALITY AS t(e, position)) AS u"
+    " WHERE (u.key_hash IS NULL OR EXISTS (SELECT 1 FROM api_keys k"
+    " WHERE k.token_hash = u.key_hash AND k.revoked_us IS NULL"
+    " AND k.scope = ANY(string_to_array(u.scopes, ','))))"
+    " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.outcome = 'running' AND r.name = u.name"
+    " AND r.hostname = u.hostname)"
+    # Rows go in by (job, host), the order every writer takes the summaries' row locks in.
+    " ORDER BY u.position"
     + _UPSERT_SET.replace("RETURNING duration_us", "RETURNING run_id, duration_us")
 )
 
 
-def _insert_bulk(cur: Cursor, runs: dict[int, Run]) -> dict[int, Written]:
-    columns: list[list[Any]] = [[] for _ in range(9)]
-    for run in runs.values():
-        for column, value in zip(columns, _finished_params(run), strict=True):
-            column.append(value)
-    cur.execute(_INSERT_BULK, columns)
-    # RETURNING comes in no promised order: match rows by run id (unique in a batch).
-    stored = {row[0]: int(row[1]) for row in cur.fetchall()}
+def _job_host(run: Run) -> tuple[str, str]:
+    return run.name, run.hostname
+
+
+def insert_unpaired(db: Database, offered: Sequence[Unpaired]) -> dict[int, Written]:
+    """Insert, on PostgreSQL, those of ``offered`` that need no pairing and no refusal (see
+    ``_INSERT_UNPAIRED``): ``{index in offered: Written}`` for the ones stored. The others
+    are untouched, to be written the general way. Offer only runs with distinct run ids, and
+    no finish whose job and host also has a start in the same batch (it may pair with it).
+
+    A start stored by another connection while this runs is paired with the next finish
+    instead: a window of milliseconds between two pings of one job.
+    """
+    if not offered:
+        return {}
+    order = sorted(range(len(offered)), key=lambda i: _job_host(offered[i].run))
+    # One JSON document for the whole batch: psycopg adapts arrays element by element in
+    # Python, several times slower than json.dumps and PostgreSQL's JSON parser.
+    rows = [
+        (*_finished_params(offered[i].run), offered[i].key_hash, ",".join(offered[i].scopes))
+        for i in order
+    ]
+    document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    stored = {row[0]: int(row[1]) for row in db.query(_INSERT_UNPAIRED, (document,))}
+    # RETURNING comes in no promised order: match rows by run id.
     return {
-        index: Written(True, stored[run.run_id]) if run.run_id in stored else Written(False)
-        for index, run in runs.items()
+        index: Written(True, stored[item.run.run_id])
+        for index, item in enumerate(offered)
+        if item.run.run_id in stored
     }
 
 

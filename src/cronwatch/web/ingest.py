@@ -34,7 +34,7 @@ from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.keys import PERMISSIONS
-from cronwatch.web.batch import Written, lookup_keys, write_runs
+from cronwatch.web.batch import Unpaired, Written, insert_unpaired, lookup_keys, write_runs
 from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
 
 log = logging.getLogger("cronwatch.web.ingest")
@@ -85,7 +85,8 @@ class Writer:
     ) -> None:
         self.database_url = database_url
         self.statsd = statsd
-        self.threads = threads or (1 if database_url.startswith("sqlite") else 2)
+        self._postgresql = not database_url.startswith("sqlite")
+        self.threads = threads or (2 if self._postgresql else 1)
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -176,7 +177,7 @@ class Writer:
                     break
                 batch.append(item)
             try:
-                results = self._write_batch(index, [op for op, _ in batch])
+                results = self._write_all(index, [op for op, _ in batch])
             except Exception:  # a bug must not kill the writer and hang every request
                 log.exception("writing a batch of %d failed", len(batch))
                 results = [ApiError(500, "internal", "internal error while storing")] * len(batch)
@@ -184,6 +185,48 @@ class Writer:
                 self._loop.call_soon_threadsafe(self._settle, batch, results)
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 break
+
+    def _write_all(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
+        """Store a batch: on PostgreSQL its plain pings first, in one statement of their own
+        (:func:`insert_unpaired`), then the rest of it in one transaction."""
+        try:
+            fast = self._write_unpaired(index, ops)
+        except StorageUnavailable as exc:
+            return self._refuse_all(index, ops, exc)
+        results: list[Result | None] = [None] * len(ops)
+        if fast:
+            # Committed already: whatever happens to the rest, these are acknowledged as stored,
+            # or a client retrying them would store them twice.
+            stored, timings = conclude([ops[i] for i in fast], [None] * len(fast),
+                                       range(len(fast)), list(fast.values()))  # fmt: skip
+            for i, result in zip(fast, stored, strict=True):
+                results[i] = result
+            self._send_timings(timings)
+        rest = [i for i in range(len(ops)) if i not in fast]
+        if rest:
+            written = self._write_batch(index, [ops[i] for i in rest])
+            for i, result in zip(rest, written, strict=True):
+                results[i] = result
+        return [result for result in results if result is not None]
+
+    def _write_unpaired(self, index: int, ops: Sequence[WriteOp]) -> dict[int, Written]:
+        """``{index in ops: Written}`` of the plain pings stored by :func:`insert_unpaired`
+        (PostgreSQL only; nothing on SQLite, where the transaction costs no round trips)."""
+        offered = _unpaired(ops) if self._postgresql else []
+        for attempt in (1, 2, 3):
+            if not offered:
+                return {}
+            try:
+                stored = insert_unpaired(self._connection(index), [item for _, item in offered])
+            except StorageUnavailable as exc:
+                if _rolled_back(exc) and attempt < 3:
+                    continue  # a deadlock chosen by PostgreSQL: nothing was written; again
+                raise
+            except Exception:  # a bug here must not refuse the batch: the general way remains
+                log.exception("storing %d plain ping(s) in one statement failed", len(offered))
+                return {}
+            return {offered[position][0]: written for position, written in stored.items()}
+        raise AssertionError("unreachable")
 
     def _write_batch(self, index: int, ops: Sequence[WriteOp], attempt: int = 1) -> list[Result]:
         try:
@@ -193,9 +236,7 @@ class Writer:
                 # A deadlock or serialization failure chosen by PostgreSQL: nothing was written,
                 # and the same batch can simply be written again.
                 return self._write_batch(index, ops, attempt + 1)
-            log.warning("database unavailable, %d write(s) refused: %s", len(ops), exc)
-            self._drop_connection(index)
-            return [unavailable(f"the database is unavailable: {exc}")] * len(ops)
+            return self._refuse_all(index, ops, exc)
         except Exception:
             if len(ops) == 1:
                 log.exception("storing %r failed", ops[0].run)
@@ -203,9 +244,13 @@ class Writer:
             # Isolate the write that fails so that it does not take the others down with it.
             return [self._write_batch(index, [op])[0] for op in ops]
         self.batches += 1
-        for name, duration_us in timings:
-            self._send_timing(name, duration_us)
+        self._send_timings(timings)
         return results
+
+    def _refuse_all(self, index: int, ops: Sequence[WriteOp], exc: Exception) -> list[Result]:
+        log.warning("database unavailable, %d write(s) refused: %s", len(ops), exc)
+        self._drop_connection(index)
+        return [unavailable(f"the database is unavailable: {exc}")] * len(ops)
 
     @staticmethod
     def _transaction(
@@ -230,9 +275,10 @@ class Writer:
             with contextlib.suppress(Exception):
                 db.close()
 
-    def _send_timing(self, name: str, duration_us: int) -> None:
+    def _send_timings(self, timings: Sequence[tuple[str, int]]) -> None:
         if self.statsd is not None:
-            self.statsd.record_activity(name, timedelta(microseconds=duration_us))
+            for name, duration_us in timings:
+                self.statsd.record_activity(name, timedelta(microseconds=duration_us))
 
 
 # Run ids for runs whose client gave none: a random per-process prefix and a counter. Unique
@@ -274,6 +320,26 @@ def conclude(
         if outcome.new and run.outcome == "success" and outcome.duration_us is not None:
             timings.append((run.name, outcome.duration_us))
     return [result for result in results if result is not None], timings
+
+
+def _unpaired(ops: Sequence[WriteOp]) -> list[tuple[int, Unpaired]]:
+    """The finishes without run id of a batch that :func:`insert_unpaired` may take: not those
+    of a job and host with a start in the same batch (they may pair with it)."""
+    starting = {(op.run.name, op.run.hostname) for op in ops if op.run.date_completed is None}
+    return [
+        (index, Unpaired(op.run, op.key_hash, _SCOPES_ALLOWING[op.permission]))
+        for index, op in enumerate(ops)
+        if op.pair_latest
+        and op.run.date_completed is not None
+        and (op.run.name, op.run.hostname) not in starting
+        and op.permission in _SCOPES_ALLOWING
+    ]
+
+
+_SCOPES_ALLOWING: dict[str, tuple[str, ...]] = {
+    permission: tuple(sorted(s for s, granted in PERMISSIONS.items() if permission in granted))
+    for permission in set().union(*PERMISSIONS.values())
+}
 
 
 def _rolled_back(exc: BaseException) -> bool:
