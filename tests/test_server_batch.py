@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore, hash_token
-from cronwatch.web.batch import write_runs
+from cronwatch.web.batch import Unpaired, insert_unpaired, write_runs
 from cronwatch.web.errors import ApiError
 from cronwatch.web.ingest import WriteOp, Writer
 from tests.conftest import StatsdReceiver
@@ -134,3 +136,19 @@ def test_a_batch_of_pings_checks_every_key_and_pairs_what_must_be_paired(
         "script_activity,env=t,name=plain:0.000000|ms",
         "script_activity,env=t,name=was-started:300000.000000|ms",
     ], "one statsd timing per success stored (none for a failure or a refusal), as stored"
+
+
+def test_plain_pings_written_again_are_stored_once(database_url: str) -> None:
+    """A batch whose commit was hidden by a failure is written again: nothing twice."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the one-statement path for plain pings is PostgreSQL's")
+    plain = [Unpaired(finish(f"job-{n}", "h", n)[0], None, ()) for n in range(3)]
+    with open_database(database_url) as db:
+        first = insert_unpaired(db, plain)
+        again = insert_unpaired(db, plain[1:])
+        with db.transaction() as cur:
+            replayed = write_runs(db, cur, [(item.run, True) for item in plain[1:]])
+        rows = db.query("SELECT name, runs_total FROM job_hosts ORDER BY name")
+    assert sorted(first) == [0, 1, 2] and again == {}
+    assert [w.new for w in replayed] == [False, False], "known as replays the general way"
+    assert rows == [("job-0", 1), ("job-1", 1), ("job-2", 1)]

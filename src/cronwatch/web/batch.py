@@ -159,15 +159,15 @@ _INSERT_UNPAIRED = (
     " SELECT e->>0 AS name, e->>1 AS hostname, e->>2 AS run_id, e->>3 AS outcome,"
     " (e->>4)::int AS exit_code, (e->>5)::bigint AS started_us, (e->>6)::bigint AS completed_us,"
     " (e->>7)::bigint AS duration_us, e->>8 AS output, e->>9 AS key_hash, e->>10 AS scopes,"
-    " position FROM json_array_elements(?::json) WITH ORDINALITY AS t(e, position)) AS u"
+    " position FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS t(e, position)) AS u"
     " WHERE (u.key_hash IS NULL OR EXISTS (SELECT 1 FROM api_keys k"
     " WHERE k.token_hash = u.key_hash AND k.revoked_us IS NULL"
     " AND k.scope = ANY(string_to_array(u.scopes, ','))))"
     " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.outcome = 'running' AND r.name = u.name"
     " AND r.hostname = u.hostname)"
     # Rows go in by (job, host), the order every writer takes the summaries' row locks in.
-    " ORDER BY u.position"
-    + _UPSERT_SET.replace("RETURNING duration_us", "RETURNING run_id, duration_us")
+    # No ON CONFLICT: the run ids are fresh, and its check costs an index probe per row.
+    " ORDER BY u.position RETURNING run_id, duration_us"
 )
 
 
@@ -182,7 +182,8 @@ def insert_unpaired(db: Database, offered: Sequence[Unpaired]) -> dict[int, Writ
     no finish whose job and host also has a start in the same batch (it may pair with it).
 
     A start stored by another connection while this runs is paired with the next finish
-    instead: a window of milliseconds between two pings of one job.
+    instead: a window of milliseconds between two pings of one job. When one of the run ids
+    is stored already (a batch written again), nothing is stored and ``{}`` returned.
     """
     if not offered:
         return {}
@@ -194,7 +195,14 @@ def insert_unpaired(db: Database, offered: Sequence[Unpaired]) -> dict[int, Writ
         for i in order
     ]
     document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    stored = {row[0]: int(row[1]) for row in db.query(_INSERT_UNPAIRED, (document,))}
+    from psycopg.errors import UniqueViolation
+
+    try:
+        stored = {row[0]: int(row[1]) for row in db.query(_INSERT_UNPAIRED, (document,))}
+    except UniqueViolation:
+        # A run id stored already: this batch is being written again after a failure that
+        # hid its commit. Nothing was written now; the general way knows replays.
+        return {}
     # RETURNING comes in no promised order: match rows by run id.
     return {
         index: Written(True, stored[item.run.run_id])
