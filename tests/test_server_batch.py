@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
@@ -13,7 +11,7 @@ from cronwatch.storage.keys import KeyStore, hash_token
 from cronwatch.web.batch import Unpaired, insert_unpaired, write_runs
 from cronwatch.web.errors import ApiError
 from cronwatch.web.ingest import WriteOp, Writer
-from tests.conftest import StatsdReceiver
+from tests.conftest import PostgresServer, StatsdReceiver
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -138,10 +136,10 @@ def test_a_batch_of_pings_checks_every_key_and_pairs_what_must_be_paired(
     ], "one statsd timing per success stored (none for a failure or a refusal), as stored"
 
 
-def test_plain_pings_written_again_are_stored_once(database_url: str) -> None:
-    """A batch whose commit was hidden by a failure is written again: nothing twice."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the one-statement path for plain pings is PostgreSQL's")
+def test_plain_pings_written_again_are_stored_once(postgres: PostgresServer) -> None:
+    """A batch whose commit was hidden by a failure is written again: nothing twice.
+    (The one-statement path for plain pings is PostgreSQL's.)"""
+    database_url = postgres.create_database()
     plain = [Unpaired(finish(f"job-{n}", "h", n)[0], None, ()) for n in range(3)]
     with open_database(database_url) as db:
         first = insert_unpaired(db, plain)
