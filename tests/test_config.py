@@ -255,7 +255,7 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             "[jobz.backup]",
             'unknown field "jobz"; did you mean "jobs"? (allowed: alerts, channels, jobs, '
-            "maintenance)",
+            "maintenance, retention)",
         ),
         ('[channels.ops]\nurl = "https://x.example"', "channels.ops.type: missing (one of: "),
         ('[channels.ops]\ntype = "sms"', 'channels.ops.type: unknown channel type "sms"'),

@@ -22,6 +22,8 @@ from cronwatch.timeutil import require_aware
 
 #: Scales the MAD into a consistent estimate of the standard deviation for normal data.
 MAD_SCALE = 1.4826
+#: How many of a job's latest runs a baseline is learned from.
+BASELINE_WINDOW = 50
 #: A baseline needs this many runs before it says anything.
 MIN_SAMPLES = 5
 #: Half-width of the normal band, in (scaled) MADs.

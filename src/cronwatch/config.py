@@ -64,6 +64,13 @@ Alerting (see :mod:`cronwatch.alerts` for what the settings do)::
     host = "smtp.example.com"
     starttls = true
 
+How long history is kept (see :mod:`cronwatch.retention`)::
+
+    [retention]
+    runs = "90d"                  # runs started earlier are deleted; "0" keeps every run
+    keep_last = 50                # ... except each job's latest 50, whatever their age
+    events = "90d"                # status changes (alert history)
+
 A job's alert fields left out inherit ``[alerts]``; ``[alerts]`` fields left out take the
 defaults above, except ``outage_after``: ``max(10m, 3 * interval)``. ``repeat = 0`` turns
 reminders off for a job whatever ``[alerts]`` says.
@@ -89,6 +96,13 @@ from typing import Any, Literal, cast
 from cronwatch.durations import format_duration, parse_duration
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.names import validate_name
+from cronwatch.retention import (
+    DEFAULT_KEEP_EVENTS,
+    DEFAULT_KEEP_RUNS,
+    KEEP_LAST_RUNS,
+    MIN_RETENTION,
+    Retention,
+)
 from cronwatch.schedule import CronSchedule, Schedule, load_zone, parse_schedule
 from cronwatch.timeutil import require_aware
 
@@ -148,7 +162,8 @@ CHANNEL_OPTIONS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
     "email": (frozenset({"to"}), _EMAIL_OPTIONS),
     "command": (frozenset({"command"}), frozenset({"timeout"})),
 }
-TOP_LEVEL = frozenset({"jobs", "channels", "alerts", "maintenance"})
+TOP_LEVEL = frozenset({"jobs", "channels", "alerts", "maintenance", "retention"})
+RETENTION_FIELDS = frozenset({"runs", "keep_last", "events"})
 
 
 @dataclass(frozen=True)
@@ -291,6 +306,7 @@ class Config:
     path: Path
     alerts: AlertSettings = field(default_factory=AlertSettings)
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    retention: Retention = field(default_factory=Retention)
 
 
 def default_grace(schedule: Schedule | None) -> timedelta:
@@ -443,8 +459,35 @@ class _Loader:
                 "maintenance", f"expected [[maintenance]] tables, not {_type_name(windows)}"
             )
         maintenance = tuple(self.maintenance(f"maintenance[{i}]", w) for i, w in enumerate(windows))
+        retention = self.retention(self.table("retention", data.get("retention", {})))
         return Config(jobs=jobs, channels=channels, path=self.file, alerts=alerts,
-                      maintenance=maintenance)  # fmt: skip
+                      maintenance=maintenance, retention=retention)  # fmt: skip
+
+    def retention(self, table: dict[str, Any]) -> Retention:
+        self.check_fields("retention", table, RETENTION_FIELDS)
+        runs: timedelta | None = DEFAULT_KEEP_RUNS
+        if "runs" in table:
+            runs = self.duration("retention.runs", table["runs"]) or None  # 0: keep every run
+        events = DEFAULT_KEEP_EVENTS
+        if "events" in table:
+            events = self.duration("retention.events", table["events"])
+        keep_last = KEEP_LAST_RUNS
+        if "keep_last" in table:
+            value = table["keep_last"]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.error(
+                    "retention.keep_last", f"expected a whole number, not {_type_name(value)}"
+                )
+            keep_last = value
+        for where, kept in (("retention.runs", runs), ("retention.events", events)):
+            if kept is not None and kept < MIN_RETENTION:
+                hint = ' ("0" keeps every run)' if where == "retention.runs" else ""
+                raise self.error(
+                    where, f"must be at least 1 day, not {format_duration(kept)}{hint}"
+                )
+        if keep_last < 1:
+            raise self.error("retention.keep_last", f"must be at least 1, not {keep_last}")
+        return Retention(runs=runs, keep_last=keep_last, events=events)
 
     # -- alerting -------------------------------------------------------------------------------
 

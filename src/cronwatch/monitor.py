@@ -18,7 +18,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cronwatch.errors import InvalidInput
@@ -36,6 +36,7 @@ _RUN_ID = re.compile(rf"\S{{1,{MAX_RUN_ID_LENGTH}}}")
 if TYPE_CHECKING:
     from cronwatch.config import Config
     from cronwatch.health.model import JobStatus
+    from cronwatch.retention import Progress, PruneReport, Retention
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -284,6 +285,35 @@ class Monitor:
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
         return job_statuses(self.store.db, config, names=names, tags=tags, hosts=hosts, now=now)
+
+    def prune(
+        self,
+        older_than: timedelta | Retention | None = None,
+        *,
+        keep_last: int | None = None,
+        dry_run: bool = False,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> PruneReport:
+        """Delete runs started more than ``older_than`` ago (default 90 days; a
+        :class:`~cronwatch.retention.Retention` gives every setting), except each job's latest
+        ``keep_last`` (default 50), and events older than the retention; with ``dry_run`` only
+        count them. The job summaries a status is computed from are kept: the status is the
+        same after. ``progress(jobs done, jobs, runs deleted)`` is called after each job.
+        """
+        from dataclasses import replace
+
+        from cronwatch.retention import Retention, prune
+
+        retention = older_than if isinstance(older_than, Retention) else Retention()
+        if isinstance(older_than, timedelta):
+            retention = replace(retention, runs=older_than)
+        elif older_than is not None and not isinstance(older_than, Retention):
+            raise InvalidInput(f"older_than must be a timedelta, not {older_than!r}")
+        if keep_last is not None:
+            retention = replace(retention, keep_last=keep_last)
+        when = require_aware(now, "now") if now is not None else utcnow()
+        return prune(self.store.db, retention, when, dry_run=dry_run, progress=progress)
 
     # -- lifecycle --------------------------------------------------------------------------
 

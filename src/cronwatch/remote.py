@@ -169,6 +169,13 @@ class RemoteMonitor(Monitor):
             f"{self.remote.url}/api/v1/status with a read key"
         )
 
+    def prune(self, *args: Any, **kwargs: Any) -> Any:
+        """Not over HTTP: pruning is done where the database is (the server does it hourly)."""
+        raise CronwatchError(
+            f"pruning is not available over HTTP; {self.remote.url} prunes by its own "
+            "[retention] settings, or run `cronwatch prune` where the database is"
+        )
+
     def close(self) -> None:
         self.remote.close()
 

@@ -38,13 +38,12 @@ from cronwatch.alerts.store import (
     state_from_row,
 )
 from cronwatch.config import AlertSettings, Config, JobAlerting, MaintenanceWindow
+from cronwatch.retention import DEFAULT_KEEP_EVENTS
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import require_aware, to_us, utcnow
 
 #: A cycle at least this long beats again at its end.
 LONG_CYCLE = timedelta(seconds=1)
-#: Events older than this are deleted (their deliveries with them, once settled).
-KEEP_EVENTS = timedelta(days=90)
 
 
 @dataclass
@@ -158,7 +157,8 @@ def run_alert_cycle(
     if channels is None:
         channels = build_channels(config)
     summary.delivery = deliver_due(db, channels, now, retry=retry)
-    store.prune_events(now - KEEP_EVENTS)
+    # Events older than the retention go (their deliveries with them, once settled).
+    store.prune_events(now - (config.retention.events if config else DEFAULT_KEEP_EVENTS))
     summary.seconds = time.perf_counter() - started
     if summary.seconds >= LONG_CYCLE.total_seconds():
         # A cycle that sent a lot can take minutes: beat again at its end, so that the next

@@ -1,5 +1,9 @@
 """The alert loop: :func:`~cronwatch.alerts.cycle.run_alert_cycle` every ``interval``.
 
+Every :data:`PRUNE_EVERY` the loop also deletes the history the ``[retention]`` settings no
+longer keep (:func:`cronwatch.retention.prune`), so a server that runs for years keeps a
+database of a steady size.
+
 Runs in its own thread (:meth:`AlertLoop.start` / :meth:`AlertLoop.stop`, as inside
 ``cronwatch serve``) or in the caller's (:meth:`AlertLoop.run`, as ``cronwatch alerts``), with
 its own database connection, so that a long cycle never holds up the server's requests. A
@@ -20,9 +24,14 @@ from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
 from cronwatch.alerts.store import default_worker_name
 from cronwatch.config import AlertSettings, Config
+from cronwatch.retention import PruneReport, Retention, prune
 from cronwatch.storage.connection import Database, open_database
+from cronwatch.timeutil import utcnow
 
 log = logging.getLogger("cronwatch.alerts")
+
+#: How often the loop prunes old runs and events.
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class AlertLoop:
@@ -52,6 +61,8 @@ class AlertLoop:
         self.cycles = 0
         self.last_summary: CycleSummary | None = None
         self.last_error: str | None = None
+        self.last_prune: PruneReport | None = None
+        self._next_prune = 0.0  # time.monotonic() of the next prune: the first cycle prunes
         self._channels: dict[str, Channel] = build_channels(config)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,7 +120,27 @@ class AlertLoop:
         self.last_summary, self.last_error = summary, None
         if self.on_cycle is not None:
             self.on_cycle(summary)
+        if time.monotonic() >= self._next_prune:
+            self.prune_now()
         return summary
+
+    def prune_now(self) -> PruneReport | None:
+        """Delete the runs and events the retention no longer keeps; the report, or ``None``
+        if it failed (logged: the alerts go on)."""
+        self._next_prune = time.monotonic() + PRUNE_EVERY.total_seconds()
+        retention = self.config.retention if self.config is not None else Retention()
+        try:
+            if self._db is None:
+                self._db = open_database(self.database_url)
+            report = prune(self._db, retention, utcnow())
+        except Exception:
+            log.exception("pruning old runs failed")
+            self._close()
+            return None
+        if report.runs or report.events:
+            log.info("pruned %d run(s) and %d event(s)", report.runs, report.events)
+        self.last_prune = report
+        return report
 
     def _close(self) -> None:
         if self._db is not None:

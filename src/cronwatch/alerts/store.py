@@ -292,11 +292,12 @@ class AlertStore:
 
     def prune_events(self, before: datetime) -> int:
         """Delete events older than ``before`` that have no delivery still pending."""
-        return self.db.execute(
-            "DELETE FROM events WHERE at_us < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
-            " WHERE d.event_id = events.id AND d.status = 'pending')",
-            (to_us(before),),
-        )
+        return self.db.execute("DELETE FROM events" + _PRUNABLE_EVENTS, (to_us(before),))
+
+    def count_prunable_events(self, before: datetime) -> int:
+        """How many events :meth:`prune_events` would delete."""
+        rows = self.db.query("SELECT COUNT(*) FROM events" + _PRUNABLE_EVENTS, (to_us(before),))
+        return int(rows[0][0])
 
     # -- heartbeats and outages ---------------------------------------------------------------
 
@@ -411,3 +412,9 @@ def event_from_row(row: Sequence[Any]) -> Event:
         at=from_us(int(at)),
         id=int(event_id),
     )
+
+
+_PRUNABLE_EVENTS = (
+    " WHERE at_us < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+    " WHERE d.event_id = events.id AND d.status = 'pending')"
+)

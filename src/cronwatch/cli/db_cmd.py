@@ -1,10 +1,13 @@
-"""``cronwatch migrate`` and ``cronwatch spool``: keeping the database and the spool in order."""
+"""``cronwatch migrate``, ``prune`` and ``spool``: keeping the database and the spool in order."""
 
 from __future__ import annotations
 
+import sys
+from datetime import timedelta
+
 import click
 
-from cronwatch.cli.common import fail, open_monitor
+from cronwatch.cli.common import fail, load_config_from, open_monitor
 from cronwatch.errors import CronwatchError
 
 
@@ -55,3 +58,71 @@ def spool_flush(ctx: click.Context) -> None:
             fail(f"stopped after some runs: {exc}")
             return
     click.echo(f"sent {sent} run(s); {len(waiting.pending())} still waiting")
+
+
+@click.command()
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help='delete runs started longer ago than this, e.g. "90d" ([retention] runs; default 90d)',
+)
+@click.option(
+    "--keep-last",
+    type=int,
+    metavar="N",
+    help="keep each job's latest N runs whatever their age ([retention] keep_last; default 50)",
+)
+@click.option("--dry-run", is_flag=True, help="count what would be deleted; delete nothing")
+@click.pass_context
+def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry_run: bool) -> None:
+    """Delete old runs and events (the server does it hourly by itself).
+
+    The job summaries the status checks read are kept, so every job's status, counters and
+    last success are the same afterwards. Settings not given come from the config file's
+    [retention] table.
+    """
+    from dataclasses import replace
+
+    from cronwatch.durations import format_duration, parse_duration
+    from cronwatch.retention import Retention
+
+    config = load_config_from(ctx, on_error=fail)
+    retention = config.retention if config is not None else Retention()
+    try:
+        if older_than is not None:
+            retention = replace(retention, runs=parse_duration(older_than, field="--older-than"))
+        if keep_last is not None:
+            retention = replace(retention, keep_last=keep_last)
+    except CronwatchError as exc:
+        fail(str(exc))
+    show = _ProgressLine(enabled=sys.stderr.isatty())
+    with open_monitor(ctx) as monitor:
+        report = monitor.prune(retention, dry_run=dry_run, progress=show)
+    show.done()
+    verb = "would delete" if dry_run else "deleted"
+    if report.cutoff is None:
+        click.echo(f"runs are kept forever ([retention] runs = 0); {verb} {report.events} event(s)")
+        return
+    click.echo(
+        f"{verb} {report.runs} run(s) started before {report.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"(older than {format_duration(retention.runs or timedelta(0))}, keeping each job's "
+        f"latest {retention.keep_last}) in {report.jobs_examined} job(s), and "
+        f"{report.events} event(s)"
+    )
+
+
+class _ProgressLine:
+    """``jobs done/total, runs deleted`` rewritten in place on a terminal's stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.shown = False
+
+    def __call__(self, done: int, total: int, deleted: int) -> None:
+        if self.enabled and (done % 100 == 0 or done == total):
+            click.echo(f"\rpruning: {done}/{total} jobs, {deleted} runs", err=True, nl=False)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo(err=True)

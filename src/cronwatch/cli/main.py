@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "last": "cronwatch.cli.runs_cmd:last",
     "history": "cronwatch.cli.runs_cmd:history",
     "migrate": "cronwatch.cli.db_cmd:migrate",
+    "prune": "cronwatch.cli.db_cmd:prune",
     "spool": "cronwatch.cli.db_cmd:spool",
     "check": "cronwatch.cli.check_cmd:check",
     "status": "cronwatch.cli.check_cmd:status",

@@ -14,15 +14,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from cronwatch.baseline import RuntimeBaseline, learn_interval
+from cronwatch.baseline import BASELINE_WINDOW, RuntimeBaseline, learn_interval
 from cronwatch.config import JobSpec, default_grace
 from cronwatch.errors import InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import from_us, to_us
 
-#: How many of a job's latest runs a baseline is learned from.
-BASELINE_WINDOW = 50
 #: A baseline is relearned after this many new finished runs (after every run while young).
 RELEARN_AFTER = 5
 YOUNG_BASELINE = 20

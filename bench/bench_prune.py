@@ -1,0 +1,111 @@
+"""Pruning old runs: ``cronwatch prune`` against one bare ``DELETE`` of the same rows.
+
+Two identical databases of ``--runs`` runs (1,000 jobs, one run every ~4 hours each, the
+oldest half older than the 90-day retention). On one, :func:`cronwatch.retention.prune`
+(a job at a time, 5,000 rows per statement, each job's latest 50 kept); on the other, the
+fastest possible way, one ``DELETE FROM runs WHERE started_us < cutoff``. Meanwhile a thread
+records a run every few milliseconds into each database, and the longest of those recordings
+is reported: the batched prune should let recording go on, the single statement holds the
+write lock (SQLite) for its whole length.
+
+    python -m bench.bench_prune [--dialect sqlite|postgresql|both] [--runs 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import cronwatch
+from bench.common import load_runs, report, scratch_database
+from cronwatch.retention import Retention, prune
+from cronwatch.storage import open_database
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import to_us
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+JOBS = 1000
+SPAN = timedelta(days=180)
+
+
+def synthetic_runs(total: int) -> Iterator[tuple[object, ...]]:
+    per_job = total // JOBS
+    step = SPAN / per_job
+    for i in range(per_job):
+        for j in range(JOBS):
+            started = to_us(NOW - SPAN + i * step) + j * 1_000_000
+            yield (f"job-{j}", f"host-{j % 7}", uuid.uuid4().hex, "success", 0,
+                   started, started + 5_000_000, 5_000_000)  # fmt: skip
+
+
+def while_recording(url: str, work: Callable[[], int]) -> tuple[int, float, float, int]:
+    """Run ``work`` while another connection records runs; (rows, seconds, longest recording
+    in seconds, recordings made)."""
+    stop = threading.Event()
+    latencies: list[float] = []
+
+    def record() -> None:
+        with cronwatch.connect(url, statsd=False) as monitor:
+            while not stop.is_set():
+                started = time.perf_counter()
+                now = datetime.now(UTC)
+                monitor.record_success("recorder", now, now, "bench")
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=record)
+    thread.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    rows = work()
+    seconds = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    return rows, seconds, max(latencies), len(latencies)
+
+
+def bench(dialect: str, total: int) -> None:
+    retention = Retention()  # 90 days, keep 50 per job
+    cutoff = NOW - (retention.runs or timedelta(0))
+    with scratch_database(dialect) as batched_url, scratch_database(dialect) as bare_url:
+        filled = time.perf_counter()
+        for url in (batched_url, bare_url):
+            with open_database(url) as db:
+                load_runs(db, synthetic_runs(total))
+        print(f"[{dialect}] filled 2 x {total:,} runs in {time.perf_counter() - filled:.1f}s")
+
+        def bare_delete(db: Database) -> int:
+            return db.execute("DELETE FROM runs WHERE started_us < ?", (to_us(cutoff),))
+
+        with open_database(batched_url) as batched, open_database(bare_url) as bare:
+            results = {
+                "cronwatch prune": while_recording(
+                    batched_url, lambda: prune(batched, retention, NOW).runs
+                ),
+                "one bare DELETE": while_recording(bare_url, lambda: bare_delete(bare)),
+            }
+    rows = []
+    for name, (deleted, seconds, longest, recordings) in results.items():
+        rows.append((name, f"{deleted:,} runs in {seconds:.2f}s ({deleted / seconds:,.0f}/s); "
+                           f"longest recording meanwhile {longest * 1e3:.0f} ms "
+                           f"({recordings} made)"))  # fmt: skip
+    ratio = results["cronwatch prune"][1] / results["one bare DELETE"][1]
+    rows.append(("time ratio", f"{ratio:.2f}x  (the price of keeping recording going)"))
+    report(f"pruning runs older than 90 days ({dialect}, {total:,} runs, {JOBS} jobs)", rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=200_000)
+    args = parser.parse_args()
+    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
+        bench(dialect, args.runs)
+
+
+if __name__ == "__main__":
+    main()

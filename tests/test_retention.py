@@ -1,0 +1,191 @@
+"""Retention: old runs go, each job's latest runs and every status stay the same."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cronwatch
+from cronwatch import retention as retention_module
+from cronwatch.alerts.loop import AlertLoop
+from cronwatch.cli.main import cli
+from cronwatch.errors import ConfigError, InvalidInput
+from cronwatch.monitor import Monitor
+from cronwatch.retention import Retention
+from cronwatch.timeutil import from_us
+from tests.test_alerts_support import write_config
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def monitor(database_url: str) -> Iterator[Monitor]:
+    with cronwatch.connect(database_url, statsd=False) as m:
+        yield m
+
+
+def daily(
+    monitor: Monitor, name: str, days: range, *, host: str = "h1", base: datetime = NOW
+) -> None:
+    """One run ``k`` days before ``base`` for each k of ``days``, a failure every seventh."""
+    for k in days:
+        started = base - k * DAY
+        if k % 7 == 3:
+            monitor.record_failure(name, started, started + timedelta(minutes=1), 1, host)
+        else:
+            monitor.record_success(name, started, started + timedelta(minutes=1), host)
+
+
+def runs_of(monitor: Monitor, name: str) -> list[datetime]:
+    rows = monitor.store.db.query(
+        "SELECT started_us FROM runs WHERE name = ? ORDER BY started_us", (name,)
+    )
+    return [from_us(row[0]) for row in rows]
+
+
+def summaries(monitor: Monitor) -> list[tuple[object, ...]]:
+    return monitor.store.db.query("SELECT * FROM job_hosts ORDER BY name, hostname")
+
+
+def test_old_runs_go_each_jobs_latest_stay_and_statuses_do_not_change(monitor: Monitor) -> None:
+    daily(monitor, "daily", range(200))  # 200 days of history
+    daily(monitor, "monthly", range(0, 300, 30))  # 10 runs over 270 days
+    daily(monitor, "young", range(5))
+    before = (summaries(monitor), monitor.status(now=NOW), monitor.last_activity("daily"))
+    history = monitor.history("daily", limit=50)
+
+    report = monitor.prune(timedelta(days=90), now=NOW)
+
+    assert (report.runs, report.jobs_examined, report.dry_run) == (109, 2, False)
+    assert report.cutoff == NOW - 90 * DAY
+    assert runs_of(monitor, "daily") == [NOW - k * DAY for k in range(90, -1, -1)]
+    assert len(runs_of(monitor, "monthly")) == 10, "fewer than keep_last: all kept, however old"
+    assert len(runs_of(monitor, "young")) == 5
+    after = (summaries(monitor), monitor.status(now=NOW), monitor.last_activity("daily"))
+    assert after == before, "summaries, statuses and the last activity are what they were"
+    assert monitor.history("daily", limit=50) == history
+
+
+def test_each_jobs_latest_runs_are_kept_whatever_their_age(monitor: Monitor) -> None:
+    daily(monitor, "old", range(100, 180))  # 80 runs, all older than the cutoff
+    daily(monitor, "old", range(100, 110), host="h2")
+    report = monitor.prune(timedelta(days=30), keep_last=20, now=NOW)
+    kept = runs_of(monitor, "old")
+    assert report.runs == 90 - 20 and len(kept) == 20
+    assert kept[-1] == NOW - 100 * DAY and min(kept) == NOW - 109 * DAY, "the newest 20 stay"
+
+
+def test_a_dry_run_counts_what_a_prune_deletes_and_deletes_nothing(monitor: Monitor) -> None:
+    daily(monitor, "daily", range(120))
+    dry = monitor.prune(timedelta(days=60), keep_last=10, dry_run=True, now=NOW)
+    assert dry.dry_run and dry.runs == 59
+    assert len(runs_of(monitor, "daily")) == 120, "a dry run deletes nothing"
+    assert monitor.prune(timedelta(days=60), keep_last=10, now=NOW).runs == dry.runs
+
+
+def test_deletes_go_in_batches_and_report_progress(
+    monitor: Monitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention_module, "BATCH", 7)  # many statements per job
+    for name in ("a", "b", "c"):
+        daily(monitor, name, range(40))
+    calls: list[tuple[int, int, int]] = []
+    report = monitor.prune(
+        timedelta(days=10), keep_last=1, now=NOW, progress=lambda *c: calls.append(c)
+    )
+    assert report.runs == 3 * 29
+    assert calls == [(1, 3, 29), (2, 3, 58), (3, 3, 87)]
+    assert [len(runs_of(monitor, n)) for n in ("a", "b", "c")] == [11, 11, 11]
+
+
+def test_a_run_left_running_long_ago_is_pruned_a_current_one_kept(monitor: Monitor) -> None:
+    daily(monitor, "job", range(1, 60))
+    monitor.start("job", "h1", date_started=NOW - 50 * DAY)  # its process died long ago
+    current = monitor.start("job", "h1", date_started=NOW - timedelta(minutes=5))
+    monitor.prune(timedelta(days=30), keep_last=5, now=NOW)
+    running = monitor.store.db.query("SELECT run_id FROM runs WHERE outcome = 'running'")
+    assert running == [(current.run_id,)]
+
+
+def test_bad_settings_are_refused_and_nothing_is_deleted(monitor: Monitor) -> None:
+    daily(monitor, "job", range(100))
+    with pytest.raises(InvalidInput, match="at least 1 day"):
+        monitor.prune(timedelta(seconds=30), now=NOW)
+    with pytest.raises(InvalidInput, match="keep_last must be at least 1"):
+        monitor.prune(timedelta(days=30), keep_last=0, now=NOW)
+    with pytest.raises(InvalidInput, match="older_than must be a timedelta"):
+        monitor.prune("30d", now=NOW)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="naive"):
+        monitor.prune(timedelta(days=30), now=datetime(2026, 11, 28))
+    assert len(runs_of(monitor, "job")) == 100
+
+
+def test_the_retention_table_of_the_config_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[retention]\nruns = "30d"\nkeep_last = 10\nevents = "7d"\n')
+    assert config.retention == Retention(runs=30 * DAY, keep_last=10, events=7 * DAY)
+    assert write_config(tmp_path, '[retention]\nruns = "0"\n').retention.runs is None
+    assert write_config(tmp_path, "").retention == Retention()
+    for text, message in [
+        ('runs = "12h"', 'retention.runs: must be at least 1 day, not 12h ("0" keeps every run)'),
+        ("runs = 30", "retention.runs: must be at least 1 day, not 30s"),
+        ('events = "1h"', "retention.events: must be at least 1 day"),
+        ("keep_last = 0", "retention.keep_last: must be at least 1, not 0"),
+        ('keep_last = "5"', "retention.keep_last: expected a whole number"),
+        ('run = "30d"', "retention: unknown field"),
+    ]:
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            write_config(tmp_path, f"[retention]\n{text}\n")
+
+
+def test_the_prune_command(database_url: str, monitor: Monitor, tmp_path: Path) -> None:
+    # the command prunes as of now: half a day of margin from every cutoff
+    daily(monitor, "daily", range(100), base=datetime.now(UTC) - DAY / 2)
+    runner = CliRunner()
+    base = ["--database-url", database_url]
+
+    refused = runner.invoke(cli, [*base, "prune", "--older-than", "1h"])
+    assert refused.exit_code == 2
+    assert "at least 1 day" in refused.output and len(runs_of(monitor, "daily")) == 100
+
+    dry = runner.invoke(cli, [*base, "prune", "--older-than", "60d", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.startswith("would delete ") and len(runs_of(monitor, "daily")) == 100
+
+    path = tmp_path / "cronwatch.toml"
+    path.write_text('[retention]\nruns = "60d"\nkeep_last = 5\n', encoding="utf-8")
+    done = runner.invoke(cli, [*base, "--config", str(path), "prune"])
+    assert done.exit_code == 0, done.output
+    assert "deleted " in done.output and "keeping each job's latest 5" in done.output
+    assert len(runs_of(monitor, "daily")) == 60, "the config's retention was used"
+
+
+def test_the_alert_loop_prunes_by_the_configured_retention(
+    database_url: str, monitor: Monitor, tmp_path: Path
+) -> None:
+    daily(monitor, "job", range(80), base=datetime.now(UTC) - DAY / 2)
+    config = write_config(tmp_path, '[retention]\nruns = "30d"\nkeep_last = 3\n')
+    loop = AlertLoop(database_url, config)
+    try:
+        assert loop.run_once() is not None
+        assert loop.last_prune is not None and loop.last_prune.runs == 50
+        assert len(runs_of(monitor, "job")) == 30
+        loop.run_once()
+        assert loop.last_prune.runs == 50, "pruned once an hour, not every cycle"
+    finally:
+        loop.stop()
+
+
+def test_a_monitor_recording_through_a_server_cannot_prune() -> None:
+    from cronwatch.errors import CronwatchError
+    from cronwatch.remote import connect
+
+    with (
+        connect("http://127.0.0.1:9", key="cwp_x") as remote,
+        pytest.raises(CronwatchError, match="not available over HTTP"),
+    ):
+        remote.prune(timedelta(days=30))
