@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -163,3 +164,52 @@ def test_one_statement_updates_the_summary_row_once(
         assert cur.fetchone()[0] - before == 1, "the summary row was updated once for 39 runs"
     (row,) = summaries(pg, "once")
     assert row[-3:] == (39, 40, 39), "39 failures in a row, 40 runs, 39 failures"
+
+
+def test_batches_written_at_once_by_many_connections_lose_nothing(
+    databases: tuple[Database, Database],
+) -> None:
+    """Writers folding into the same summary rows at the same time (several server
+    processes): every run counted once, the latest start and completion kept, no deadlock."""
+    url = databases[0].url  # each writer its own connection
+    writers, batches, size = 4, 25, 20
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            with open_database(url, upgrade=False) as db:
+                for batch in range(batches):
+                    rows = []
+                    for n in range(size):
+                        t = (writer * batches + batch) * size + n  # distinct, unordered overall
+                        job, host = ("concurrent-a", "concurrent-b")[n % 2], f"h{n % 3}"
+                        rows.append((job, host, f"w{writer}-{t}", "success", 0, t, t + 1, 1))
+                    marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+                    db.execute(
+                        "INSERT INTO runs (name, hostname, run_id, outcome, exit_code,"
+                        f" started_us, completed_us, duration_us) VALUES {marks}",
+                        [value for row in rows for value in row],
+                    )
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    pg = databases[0]
+    expected = pg.query(
+        "SELECT name, hostname, COUNT(*), MAX(started_us), MAX(completed_us), MIN(started_us)"
+        " FROM runs WHERE name LIKE ? GROUP BY name, hostname ORDER BY 1, 2",
+        ("concurrent-%",),
+    )
+    summarised = pg.query(
+        "SELECT name, hostname, runs_total, last_started_us, last_completed_us, first_seen_us"
+        " FROM job_hosts WHERE name LIKE ? ORDER BY 1, 2",
+        ("concurrent-%",),
+    )
+    assert summarised == expected and sum(row[2] for row in expected) == writers * batches * size
+    jobs = pg.query("SELECT name FROM jobs WHERE name LIKE ? ORDER BY name", ("concurrent-%",))
+    assert jobs == [("concurrent-a",), ("concurrent-b",)]
