@@ -100,8 +100,8 @@ from cronwatch.retention import (
     DEFAULT_KEEP_EVENTS,
     DEFAULT_KEEP_RUNS,
     KEEP_LAST_RUNS,
-    MIN_RETENTION,
     Retention,
+    retention_problem,
 )
 from cronwatch.schedule import CronSchedule, Schedule, load_zone, parse_schedule
 from cronwatch.timeutil import require_aware
@@ -479,14 +479,11 @@ class _Loader:
                     "retention.keep_last", f"expected a whole number, not {_type_name(value)}"
                 )
             keep_last = value
-        for where, kept in (("retention.runs", runs), ("retention.events", events)):
-            if kept is not None and kept < MIN_RETENTION:
-                hint = ' ("0" keeps every run)' if where == "retention.runs" else ""
-                raise self.error(
-                    where, f"must be at least 1 day, not {format_duration(kept)}{hint}"
-                )
-        if keep_last < 1:
-            raise self.error("retention.keep_last", f"must be at least 1, not {keep_last}")
+        problem = retention_problem(runs, keep_last, events)
+        if problem is not None:
+            setting, message = problem
+            hint = ' ("0" keeps every run)' if setting == "runs" else ""
+            raise self.error(f"retention.{setting}", message + hint)
         return Retention(runs=runs, keep_last=keep_last, events=events)
 
     # -- alerting -------------------------------------------------------------------------------

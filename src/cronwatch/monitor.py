@@ -36,7 +36,7 @@ _RUN_ID = re.compile(rf"\S{{1,{MAX_RUN_ID_LENGTH}}}")
 if TYPE_CHECKING:
     from cronwatch.config import Config
     from cronwatch.health.model import JobStatus
-    from cronwatch.retention import Progress, PruneReport, Retention
+    from cronwatch.retention import Progress, PruneReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -288,31 +288,28 @@ class Monitor:
 
     def prune(
         self,
-        older_than: timedelta | Retention | None = None,
+        older_than: timedelta | None = None,
         *,
         keep_last: int | None = None,
         dry_run: bool = False,
         now: datetime | None = None,
         progress: Progress | None = None,
     ) -> PruneReport:
-        """Delete runs started more than ``older_than`` ago (default 90 days; a
-        :class:`~cronwatch.retention.Retention` gives every setting), except each job's latest
-        ``keep_last`` (default 50), and events older than the retention; with ``dry_run`` only
-        count them. The job summaries a status is computed from are kept: the status is the
-        same after. ``progress(jobs done, jobs, runs deleted)`` is called after each job.
+        """Delete runs started more than ``older_than`` ago (default 90 days), except each
+        job's latest ``keep_last`` (default 50), and events older than 90 days; with
+        ``dry_run`` only count them. The job summaries a status is computed from are kept: the
+        status is the same after. ``progress(jobs done, jobs, runs deleted)`` is called along
+        the way. See :mod:`cronwatch.retention`.
         """
-        from dataclasses import replace
+        from cronwatch.retention import DEFAULT_KEEP_RUNS, KEEP_LAST_RUNS, Retention, prune
 
-        from cronwatch.retention import Retention, prune
-
-        retention = older_than if isinstance(older_than, Retention) else Retention()
-        if isinstance(older_than, timedelta):
-            retention = replace(retention, runs=older_than)
-        elif older_than is not None and not isinstance(older_than, Retention):
+        if older_than is not None and not isinstance(older_than, timedelta):
             raise InvalidInput(f"older_than must be a timedelta, not {older_than!r}")
-        if keep_last is not None:
-            retention = replace(retention, keep_last=keep_last)
-        when = require_aware(now, "now") if now is not None else utcnow()
+        retention = Retention(
+            runs=DEFAULT_KEEP_RUNS if older_than is None else older_than,
+            keep_last=KEEP_LAST_RUNS if keep_last is None else keep_last,
+        )
+        when = utcnow() if now is None else require_aware(now, "now")
         return prune(self.store.db, retention, when, dry_run=dry_run, progress=progress)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cronwatch.baseline import BASELINE_WINDOW
+from cronwatch.durations import format_duration
 from cronwatch.errors import InvalidInput
 from cronwatch.timeutil import require_aware, to_us
 
@@ -57,16 +58,23 @@ class Retention:
     events: timedelta = DEFAULT_KEEP_EVENTS
 
     def __post_init__(self) -> None:
-        for name, value in (("runs", self.runs), ("events", self.events)):
-            if value is not None and value < MIN_RETENTION:
-                raise InvalidInput(
-                    f"retention of {name} must be at least 1 day (or 0 to keep every run "
-                    f"for runs), not {value}"
-                )
         if isinstance(self.keep_last, bool) or not isinstance(self.keep_last, int):
             raise InvalidInput(f"keep_last must be a whole number, not {self.keep_last!r}")
-        if self.keep_last < 1:
-            raise InvalidInput(f"keep_last must be at least 1, not {self.keep_last}")
+        problem = retention_problem(self.runs, self.keep_last, self.events)
+        if problem is not None:
+            raise InvalidInput(f"retention {problem[0]} {problem[1]}")
+
+
+def retention_problem(
+    runs: timedelta | None, keep_last: int, events: timedelta
+) -> tuple[str, str] | None:
+    """The first setting out of range, as ``(setting, what is wrong)``, or ``None``."""
+    for name, kept in (("runs", runs), ("events", events)):
+        if kept is not None and kept < MIN_RETENTION:
+            return name, f"must be at least 1 day, not {format_duration(kept)}"
+    if keep_last < 1:
+        return "keep_last", f"must be at least 1, not {keep_last}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
 
     from cronwatch.durations import format_duration, parse_duration
     from cronwatch.retention import Retention
+    from cronwatch.retention import prune as prune_history
+    from cronwatch.timeutil import utcnow
 
     config = load_config_from(ctx, on_error=fail)
     retention = config.retention if config is not None else Retention()
@@ -97,7 +99,8 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
         fail(str(exc))
     show = _ProgressLine(enabled=sys.stderr.isatty())
     with open_monitor(ctx) as monitor:
-        report = monitor.prune(retention, dry_run=dry_run, progress=show)
+        report = prune_history(monitor.store.db, retention, utcnow(), dry_run=dry_run,
+                               progress=show)  # fmt: skip
     show.done()
     verb = "would delete" if dry_run else "deleted"
     if report.cutoff is None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,13 +127,19 @@ def _write_sqlite(cur: Cursor, run: Run, pair_latest: bool) -> Written:
 
 
 def _write_postgresql(cur: Cursor, writes: Sequence[tuple[Run, bool]]) -> list[Written]:
-    results: dict[int, Written] = {}
-    for statement, params, indexed in postgresql_groups_indexed(list(enumerate(writes))):
+    # Consecutive writes of one kind go out as one executemany (pipelined by psycopg, with
+    # RETURNING): far less Python per write than a statement each, in the writes' order.
+    written: list[Written] = []
+    for statement, group in itertools.groupby(writes, key=_postgresql_statement):
+        runs = [run for run, _ in group]
+        params = [_postgresql_params(statement, run) for run in runs]
         cur.executemany(statement, params, returning=True)  # type: ignore[attr-defined]
-        for index, run in indexed:
-            results[index] = written_from_row(run, cur.fetchone())
+        for run in runs:
+            row = cur.fetchone()
+            completed = row is not None and run.date_completed is not None
+            written.append(Written(row is not None, int(row[0]) if completed else None))
             cur.nextset()  # type: ignore[attr-defined]
-    return [results[index] for index in range(len(writes))]
+    return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,31 +217,12 @@ def insert_unpaired(db: Database, offered: Sequence[Unpaired]) -> dict[int, Writ
     }
 
 
-def postgresql_groups_indexed(
-    writes: Sequence[tuple[int, tuple[Run, bool]]],
-) -> Iterator[tuple[str, list[tuple[Any, ...]], list[tuple[int, Run]]]]:
-    """``(statement, parameters, [(index, run)])`` for consecutive writes of one kind: each
-    group goes out as one ``executemany`` (pipelined by psycopg, with RETURNING), far less
-    Python per ping than a statement each, and the order of the writes is kept."""
-    for statement, group in itertools.groupby(
-        writes, key=lambda item: _postgresql_statement(item[1])
-    ):
-        indexed = [(index, run) for index, (run, _) in group]
-        runs = [run for _, run in indexed]
-        if statement is _FINISH_LATEST_POSTGRESQL:
-            params = [_pair_params(run) + _finished_params(run) for run in runs]
-        elif statement is _INSERT_STARTED_POSTGRESQL:
-            params = [(r.name, r.hostname, r.run_id, to_us(r.date_started)) for r in runs]
-        else:
-            params = [_finished_params(run) for run in runs]
-        yield statement, params, indexed
-
-
-def written_from_row(run: Run, row: Any) -> Written:
-    """The outcome of one write from the row its RETURNING gave (``None``: nothing written)."""
-    if row is None:
-        return Written(False)
-    return Written(True, None if run.date_completed is None else int(row[0]))
+def _postgresql_params(statement: str, run: Run) -> tuple[Any, ...]:
+    if statement is _FINISH_LATEST_POSTGRESQL:
+        return _pair_params(run) + _finished_params(run)
+    if statement is _INSERT_STARTED_POSTGRESQL:
+        return (run.name, run.hostname, run.run_id, to_us(run.date_started))
+    return _finished_params(run)
 
 
 _INSERT_STARTED_POSTGRESQL = _INSERT_STARTED.replace("?", "%s")
