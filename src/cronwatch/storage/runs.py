@@ -102,3 +102,35 @@ def _row_to_run(row: tuple[Any, ...]) -> Run:
         date_completed=from_us(completed) if completed is not None else None,
         output=output,
     )
+
+
+def runs_page(
+    db: Database,
+    columns: str,
+    name: str,
+    *,
+    limit: int,
+    host: str | None = None,
+    outcome: str | None = None,
+    before: tuple[int, int] | None = None,
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """One page of ``name``'s runs (``columns`` of each), newest first, and whether another
+    page follows. ``before`` is the ``(started_us, id)`` of the previous page's last run:
+    keyset pagination, so pages stay stable while new runs arrive."""
+    where = ["name = ?"]
+    params: list[object] = [name]
+    if host is not None:
+        where.append("hostname = ?")
+        params.append(host)
+    if outcome is not None:
+        where.append("outcome = ?")
+        params.append(outcome)
+    if before is not None:
+        where.append("(started_us < ? OR (started_us = ? AND id < ?))")
+        params.extend([before[0], before[0], before[1]])
+    rows = db.query(
+        f"SELECT {columns} FROM runs WHERE {' AND '.join(where)}"
+        " ORDER BY started_us DESC, id DESC LIMIT ?",
+        (*params, limit + 1),
+    )
+    return rows[:limit], len(rows) > limit

@@ -28,6 +28,7 @@ from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.model import Run
 from cronwatch.names import validate_name
 from cronwatch.storage.connection import Database
+from cronwatch.storage.runs import runs_page
 from cronwatch.timeutil import from_us, to_us, utcnow
 from cronwatch.web.errors import ApiError, bad_request, not_found
 
@@ -106,28 +107,15 @@ class JobsService:
         """One page of ``name``'s runs, newest first, and the cursor of the next page (or
         ``None`` on the last one). Keyset pagination: pages stay stable while runs arrive."""
         self._row(name, required=True)
-        where: list[str] = ["name = ?"]
-        params: list[object] = [name]
-        if host is not None:
-            where.append("hostname = ?")
-            params.append(host)
-        if outcome is not None:
-            where.append("outcome = ?")
-            params.append(outcome)
+        cursor = None
         if before is not None:
             match = _CURSOR.fullmatch(before)
             if match is None:
                 raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
-            started, row_id = int(match[1]), int(match[2])
-            where.append("(started_us < ? OR (started_us = ? AND id < ?))")
-            params.extend([started, started, row_id])
-        rows = self.db.query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {' AND '.join(where)} "
-            "ORDER BY started_us DESC, id DESC LIMIT ?",
-            (*params, limit + 1),
-        )
-        page = rows[:limit]
-        following = f"{page[-1][6]}_{page[-1][0]}" if len(rows) > limit else None
+            cursor = (int(match[1]), int(match[2]))
+        page, more = runs_page(self.db, _RUN_COLUMNS, name, limit=limit, host=host,
+                               outcome=outcome, before=cursor)  # fmt: skip
+        following = f"{page[-1][6]}_{page[-1][0]}" if more else None
         return {"runs": [_run(row).to_json() for row in page], "next": following}
 
     def statuses(self, *, tags: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cronwatch.model import Outcome
 from cronwatch.storage.connection import Database
+from cronwatch.storage.runs import runs_page as storage_runs_page
 from cronwatch.timeutil import from_us
 
 #: Runs per sparkline on the overview.
@@ -159,26 +160,17 @@ def runs_page(
     """One page of ``name``'s runs, newest first, and the cursor of the next page (``None`` on
     the last). The cursor is ``(started_us, id)`` of the page's last row: keyset pagination,
     stable while new runs arrive."""
-    where: list[str] = ["name = ?"]
-    params: list[object] = [name]
-    if host is not None:
-        where.append("hostname = ?")
-        params.append(host)
-    if before is not None:
-        where.append("(started_us < ? OR (started_us = ? AND id < ?))")
-        params.extend([before[0], before[0], before[1]])
-    rows = db.query(
-        "SELECT id, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us,"
-        f" LENGTH(output) FROM runs WHERE {' AND '.join(where)}"
-        " ORDER BY started_us DESC, id DESC LIMIT ?",
-        (*params, limit + 1),
+    rows, more = storage_runs_page(
+        db,
+        "id, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us,"
+        " LENGTH(output)",
+        name,
+        limit=limit,
+        host=host,
+        before=before,
     )
-    page = [_run_row(row) for row in rows[:limit]]
-    following = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        following = (int(last[5]), int(last[0]))
-    return page, following
+    following = (int(rows[-1][5]), int(rows[-1][0])) if more else None
+    return [_run_row(row) for row in rows], following
 
 
 def _run_row(row: tuple[Any, ...]) -> RunRow:
