@@ -13,8 +13,14 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tests.test_server_support import LiveServer
 
 ADMIN_URL = os.environ.get(
     "CRONWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -117,6 +123,24 @@ def fresh_database_url(dialect: str, request: pytest.FixtureRequest, tmp_path: P
         return f"sqlite:///{tmp_path / 'fresh.db'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create_database()
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[LiveServer]:
+    """A live server (``cronwatch serve``'s app on a loopback port) on each kind of database."""
+    from tests.test_server_support import LiveServer
+
+    with LiveServer(database_url) as live:
+        yield live
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client of :func:`server`, without a key."""
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,6 @@ from tests.test_server_support import LiveServer, count_jobs, count_runs, create
 
 
 @pytest.fixture
-def server(database_url: str) -> Iterator[LiveServer]:
-    with LiveServer(database_url) as live:
-        yield live
-
-
-@pytest.fixture
 def api(server: LiveServer) -> Iterator[httpx.Client]:
     """A client with a write key."""
     key = create_key(server.database_url, "write")

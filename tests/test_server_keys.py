@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,18 +15,6 @@ RUN = {
     "name": "backup", "hostname": "db1", "run_id": "r1", "outcome": "success",
     "date_started": "2026-11-28T03:00:00+00:00", "date_completed": "2026-11-28T03:10:00+00:00",
 }  # fmt: skip
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[LiveServer]:
-    with LiveServer(database_url) as live:
-        yield live
-
-
-@pytest.fixture
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
 
 
 def bearer(key: str) -> dict[str, str]:

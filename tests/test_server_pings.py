@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,18 +21,6 @@ def runs(url: str, name: str) -> list[dict[str, Any]]:
     rows = query(url, f"SELECT {RUN_COLUMNS} FROM runs WHERE name = ? ORDER BY id", (name,))
     keys = RUN_COLUMNS.split(", ")
     return [dict(zip(keys, row, strict=True)) for row in rows]
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[LiveServer]:
-    with LiveServer(database_url) as live:
-        yield live
-
-
-@pytest.fixture
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
 
 
 @pytest.fixture

@@ -11,10 +11,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import uvicorn
 
 from cronwatch.config import Config
@@ -102,13 +100,6 @@ def count_runs(database_url: str) -> int:
 
 def count_jobs(database_url: str) -> int:
     return int(query(database_url, "SELECT COUNT(*) FROM jobs")[0][0])
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[LiveServer]:
-    """A live server on a fresh database of each kind (SQLite and PostgreSQL)."""
-    with LiveServer(database_url) as live:
-        yield live
 
 
 # -- the harness's own tests -----------------------------------------------------------------
