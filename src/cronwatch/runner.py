@@ -35,7 +35,12 @@ What is and is not preserved
 Background processes the command leaves behind holding its stdout/stderr are not waited for
 forever: after the command exits we drain its pipes until they close, or until no output came
 for half a second (five seconds at most); the pass-through of what such processes print goes on
-while cronwatch lives.
+while cronwatch lives, and when cronwatch ends (:func:`reraise_exit`) each pipe still open is
+handed to a ``cat`` of its own that goes on copying it to where our output went, until the last
+process holding it closes it. So a background process outlives ``cronwatch run`` as it would
+outlive the command run bare: its writes never meet a closed pipe (no SIGPIPE), and whatever
+waits for the end of our output (cron, a shell's ``$(...)``) waits for it as it would bare.
+What such processes print after the command exited is passed through but not in the tail.
 
 POSIX only; the double-SIGINT avoidance needs Linux (elsewhere every signal is forwarded).
 """
@@ -130,83 +135,95 @@ def run_command(
     and is the output tail. Raises :class:`ValueError` for an empty ``argv`` or a negative
     ``tail_bytes``.
     """
-    args = list(argv)
-    if not args:
-        raise ValueError("run_command needs a command to run (argv is empty)")
-    if tail_bytes < 0:
-        raise ValueError(f"tail_bytes must be >= 0, not {tail_bytes}")
-
-    # Lazy imports: ``cronwatch`` commands that never run a job should not pay for them.
-    import subprocess
-    import threading
-
+    args = _checked_args(argv, tail_bytes)
     tail = _Tail(tail_bytes)
     # Whatever the caller printed before must come out before the command's output.
     _flush_std_streams()
 
     forwarder = _SignalForwarder()
-    pipes: list[tuple[int, int]] = []  # (read end, our fd it is passed through to)
     try:
         forwarder.install()
-        child_out: int | None = None
-        child_err: int | None = None
-        if capture:
-            # Our own pipes (rather than subprocess.PIPE) so the reader threads own plain fds.
-            # os.pipe() fds are close-on-exec: the command gets only the write ends, as 1 and 2.
-            out_r, child_out = os.pipe()
-            err_r, child_err = os.pipe()
-            pipes = [(out_r, 1), (err_r, 2)]
-        started = utcnow()
-        try:
-            proc = subprocess.Popen(
-                args,
-                stdout=child_out,
-                stderr=child_err,
-                # close_fds=False: let exec decide, like a shell does. Descriptors our parent
-                # meant the job to have (``3>file``, a make jobserver) reach it; ours don't,
-                # because Python creates every descriptor close-on-exec.
-                close_fds=False,
-            )
-        except BaseException as exc:
-            for read_end, _ in pipes:
-                os.close(read_end)
-            if isinstance(exc, OSError):  # exec failed (or fork, pipes): like a shell, 126/127
-                return _not_started(args[0], exc, tail, started)
-            raise
-        finally:
-            # The command has its copies; ours must go, or the readers would never see EOF.
-            for fd in (child_out, child_err):
-                if fd is not None:
-                    os.close(fd)
-
+        spawned = _spawn(args, capture)
+        if isinstance(spawned, OSError):  # exec failed (or fork, pipes): like a shell, 126/127
+            return _not_started(args[0], spawned, tail, utcnow())
+        proc, pipes, started = spawned
         # From here on, signals go to the command, even while on_started runs; the reader
         # threads are started after the signal mask is set so they inherit it (see attach()).
         forwarder.attach(proc)
-        drain = _Drain(len(pipes), threading.Condition())
-        for read_end, our_fd in pipes:
-            threading.Thread(
-                target=_pump,
-                args=(read_end, our_fd, tail, drain),
-                name=f"cronwatch-runner-fd{our_fd}",
-                daemon=True,  # see _Drain: a pipe kept open by a background process may never end
-            ).start()
-
-        if on_started is not None:
-            try:
-                on_started()
-            except Exception:
-                import logging
-
-                logging.getLogger(__name__).exception("on_started callback failed")
-
+        drain = _Drain(len(pipes))
+        pumps = [_Pump(read_end, our_fd, tail, drain) for read_end, our_fd in pipes]
+        for pump in pumps:
+            pump.start()
+        _call_on_started(on_started)
         returncode, finished = forwarder.wait()
     finally:
         forwarder.uninstall()
 
     drain.wait(_DRAIN_IDLE, _DRAIN_MAX)
+    _LEFTOVER.extend(pump for pump in pumps if pump.running())
     if returncode < 0:
         return CommandResult(128 - returncode, -returncode, tail.text(), started, finished)
     return CommandResult(returncode, None, tail.text(), started, finished)
+
+
+def _checked_args(argv: Sequence[str], tail_bytes: int) -> list[str]:
+    args = list(argv)
+    if not args:
+        raise ValueError("run_command needs a command to run (argv is empty)")
+    if tail_bytes < 0:
+        raise ValueError(f"tail_bytes must be >= 0, not {tail_bytes}")
+    return args
+
+
+def _spawn(
+    args: list[str], capture: bool
+) -> tuple[subprocess.Popen[bytes], list[tuple[int, int]], datetime] | OSError:
+    """Start the command: ``(process, [(read end, our fd it goes to)...], when)``, or the
+    OSError that kept it from starting."""
+    import subprocess  # lazy: ``cronwatch`` commands that never run a job do not pay for it
+
+    pipes: list[tuple[int, int]] = []  # (read end, our fd it is passed through to)
+    child_fds: list[int] = []
+    if capture:
+        # Our own pipes (rather than subprocess.PIPE) so the reader threads own plain fds.
+        # os.pipe() fds are close-on-exec: the command gets only the write ends, as 1 and 2.
+        for our_fd in (1, 2):
+            read_end, write_end = os.pipe()
+            pipes.append((read_end, our_fd))
+            child_fds.append(write_end)
+    started = utcnow()
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdout=child_fds[0] if capture else None,
+            stderr=child_fds[1] if capture else None,
+            # close_fds=False: let exec decide, like a shell does. Descriptors our parent
+            # meant the job to have (``3>file``, a make jobserver) reach it; ours don't,
+            # because Python creates every descriptor close-on-exec.
+            close_fds=False,
+        )
+    except BaseException as exc:
+        for read_end, _ in pipes:
+            os.close(read_end)
+        if isinstance(exc, OSError):
+            return exc
+        raise
+    finally:
+        # The command has its copies; ours must go, or the readers would never see EOF.
+        for fd in child_fds:
+            os.close(fd)
+    return proc, pipes, started
+
+
+def _call_on_started(on_started: Callable[[], None] | None) -> None:
+    if on_started is None:
+        return
+    try:
+        on_started()
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("on_started callback failed")
 
 
 def reraise_exit(result: CommandResult) -> int:
@@ -219,8 +236,12 @@ def reraise_exit(result: CommandResult) -> int:
     parent still sees death by signal N. sys.stdout/sys.stderr are flushed before, but nothing
     else is cleaned up (no atexit handlers), so finish all other work before calling this.
 
+    Output pipes that background processes of the command still hold are handed over first
+    (see the module docstring), so those processes survive cronwatch's exit.
+
     Otherwise (or if somehow still alive after the signal) return the exit code to exit with.
     """
+    hand_over_leftover_output()
     if result.signal is None:
         return result.exit_code
 
@@ -293,11 +314,12 @@ class _Drain:
     through (they are daemon threads).
     """
 
-    def __init__(self, readers: int, cond: threading.Condition) -> None:
+    def __init__(self, readers: int) -> None:
+        import threading
         import time
 
         self._monotonic = time.monotonic
-        self._cond = cond
+        self._cond = threading.Condition()
         self._open = readers
         self.last_output = self._monotonic()
 
@@ -320,33 +342,122 @@ class _Drain:
                 self._cond.wait(remaining)
 
 
-def _pump(read_end: int, our_fd: int, tail: _Tail, drain: _Drain) -> None:
-    """Copy one of the command's pipes to ``our_fd`` and into ``tail`` until EOF."""
-    forward = True
-    try:
-        while True:
+class _Pump:
+    """Copies one of the command's pipes to ``our_fd`` and into the tail, in a thread, until
+    EOF or until :meth:`hand_over` gives the pipe to a process of its own."""
+
+    def __init__(self, read_end: int, our_fd: int, tail: _Tail, drain: _Drain) -> None:
+        import threading
+
+        self.read_end = read_end
+        self.our_fd = our_fd
+        self._tail = tail
+        self._drain = drain
+        self._forward = True
+        self._wake_r, self._wake_w = os.pipe()  # written to by hand_over: "stop reading"
+        self._wake_lock = threading.Lock()  # the wake pipe is closed only under it
+        self._ended = False
+        self._handed_over = False
+        self._thread = threading.Thread(
+            target=self._run,
+            name=f"cronwatch-runner-fd{our_fd}",
+            daemon=True,  # see _Drain: a pipe kept open by a background process may never end
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def hand_over(self, join_timeout: float = 1.0) -> None:
+        """Stop reading and start ``cat`` to go on copying the pipe to ``our_fd`` (to
+        /dev/null if that stopped taking output), so that whoever still writes to the pipe
+        never meets a closed one. Does nothing if the pipe already ended, or if the reader is
+        stuck writing to ``our_fd`` (it then keeps the pipe until we exit)."""
+        with self._wake_lock:
+            if self._ended:
+                return
+            os.write(self._wake_w, b"x")
+        self._thread.join(join_timeout)
+        if self._thread.is_alive() or not self._handed_over:
+            return
+        import shutil
+        import subprocess
+
+        try:
+            with open(os.devnull, "wb") as devnull:
+                subprocess.Popen(
+                    [shutil.which("cat") or "/bin/cat"],
+                    stdin=self.read_end,
+                    stdout=self.our_fd if self._forward else devnull,
+                    stderr=subprocess.DEVNULL,
+                )
+        except OSError:
+            pass  # nothing else we can do: the pipe closes with us, as it did before
+        finally:
+            os.close(self.read_end)
+
+    def _run(self) -> None:
+        import select
+
+        poller = select.poll()
+        poller.register(self.read_end, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        try:
+            while True:
+                ready = {fd for fd, _ in poller.poll()}
+                if self._wake_r in ready:
+                    self._handed_over = True  # the pipe stays open for hand_over()
+                    return
+                if not self._copy_once():
+                    return
+        finally:
+            with self._wake_lock:
+                self._ended = True
+                os.close(self._wake_r)
+                os.close(self._wake_w)
+            if not self._handed_over:
+                os.close(self.read_end)
+            self._drain.reader_done()
+
+    def _copy_once(self) -> bool:
+        """Pass one chunk through; ``False`` at EOF (or when nobody reads our output)."""
+        try:
+            data = os.read(self.read_end, _CHUNK)
+        except OSError:
+            return False
+        if not data:
+            return False
+        # Into the tail before writing out: if our output blocks, the tail is still current.
+        self._tail.add(data)
+        self._drain.touch()
+        if self._forward:
             try:
-                data = os.read(read_end, _CHUNK)
+                _write_all(self.our_fd, data)
+            except BrokenPipeError:
+                # Nobody reads our output any more. Closing the command's pipe gives it the
+                # SIGPIPE/EPIPE it would have got without us, instead of running on unread.
+                return False
             except OSError:
-                break
-            if not data:
-                break
-            # Into the tail before writing out: if our output blocks, the tail is still current.
-            tail.add(data)
-            drain.touch()
-            if forward:
-                try:
-                    _write_all(our_fd, data)
-                except BrokenPipeError:
-                    # Nobody reads our output any more. Closing the command's pipe gives it the
-                    # SIGPIPE/EPIPE it would have got without us, instead of running on unread.
-                    break
-                except OSError:
-                    forward = False  # e.g. disk full: keep draining so the command is not stuck
-                drain.touch()
-    finally:
-        os.close(read_end)
-        drain.reader_done()
+                self._forward = False  # e.g. disk full: keep draining so nobody is stuck
+            self._drain.touch()
+        return True
+
+
+#: Pumps still copying when their command's run_command() returned (background processes hold
+#: the pipes); handed over by :func:`hand_over_leftover_output`.
+_LEFTOVER: list[_Pump] = []
+
+
+def hand_over_leftover_output() -> None:
+    """Give every pipe still held by a finished command's background processes to a ``cat`` of
+    its own (see the module docstring). Called by :func:`reraise_exit`; call it before exiting
+    in any other way after :func:`run_command`."""
+    while _LEFTOVER:
+        pump = _LEFTOVER.pop()
+        if pump.running():
+            pump.hand_over()
 
 
 def _write_all(fd: int, data: bytes) -> None:
