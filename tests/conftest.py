@@ -148,6 +148,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     """No test reads the developer's real data directory, config or statsd settings."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("CRONWATCH_SPOOL_DIR", str(tmp_path / "spool"))
+    # statsd hosts that failed are skipped for a while by this process: not across tests.
+    monkeypatch.setattr("cronwatch.statsd._DOWN", {})
     for name in list(os.environ):
         if name.startswith("CRONWATCH_") and name not in (
             "CRONWATCH_SPOOL_DIR",

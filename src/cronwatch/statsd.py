@@ -6,22 +6,39 @@ Every successful run sends one timing, as Launchpad did::
 
 Tags are sorted by key and escaped the InfluxDB way (``\\,``, ``\\=``, ``\\ ``); the characters
 the statsd line protocol itself reserves (``:``, ``|``, ``@``) cannot be escaped and become
-``_``. With no host configured nothing is sent; a statsd that is down, unresolvable or broken
-only costs a warning in the log.
+``_``. Names are sent as UTF-8 (``sauvegarde-données`` stays itself: the statsd server and
+InfluxDB take UTF-8). With no host configured nothing is sent; a statsd that is down,
+unresolvable or broken only costs one warning in the log: a host that failed (it did not
+resolve, or answered "port unreachable") is not called again by this process for
+:data:`RETRY_AFTER` seconds, so a process recording many runs does not pay for it on every run
+(a later process, or this one after the pause, tries again).
+
+A datagram socket of our own (``socket.send`` on a connected UDP socket, which is how a
+"port unreachable" answer becomes visible), not the ``statsd`` package: that one encodes
+names as ASCII and hides every send error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 log = logging.getLogger("cronwatch.statsd")
 
 ACTIVITY_METRIC = "script_activity"
+
+#: Seconds during which a statsd host that failed is not called again by this process.
+RETRY_AFTER = 60.0
+
+#: (host, port) -> time.monotonic() until which it is not called (it failed).
+_DOWN: dict[tuple[str, int], float] = {}
 
 _ESCAPE = re.compile(r"([,= \\])")
 _RESERVED = re.compile(r"[:|@\n\r]")
@@ -62,7 +79,8 @@ class StatsdClient:
         self.port = int(port)
         self.prefix = prefix or None
         self.environment = environment or None
-        self._client: Any = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StatsdClient | None:
@@ -86,17 +104,49 @@ class StatsdClient:
         )
 
     def timing(self, stat: str, milliseconds: float) -> None:
-        """Send one timing; never raises."""
+        """Send one timing (``<prefix>.<stat>:<ms>|ms``, UTF-8); never raises."""
+        key = (self.host, self.port)
+        if _DOWN.get(key, 0.0) > time.monotonic():
+            return  # it failed a moment ago: do not make every run pay for it
+        name = f"{self.prefix}.{stat}" if self.prefix else stat
         try:
-            if self._client is None:
-                from statsd import StatsClient  # resolves the host: keep it off the import path
-
-                self._client = StatsClient(self.host, self.port, prefix=self.prefix)
-            self._client.timing(stat, milliseconds)
+            self._socket().send(f"{name}:{milliseconds:0.6f}|ms".encode())
         except Exception as exc:  # a monitoring side channel must never break recording
+            self._close()
+            _DOWN[key] = time.monotonic() + RETRY_AFTER
             log.warning(
-                "statsd %s:%s unreachable, timing %s dropped: %s", self.host, self.port, stat, exc
+                "statsd %s:%s unreachable, timing %s dropped (not called again for %.0f s): %s",
+                self.host,
+                self.port,
+                stat,
+                RETRY_AFTER,
+                exc,
             )
+
+    def _socket(self) -> socket.socket:
+        with self._lock:
+            if self._sock is None:
+                # Resolved on first use, so constructing a client never fails. IPv4 first, as
+                # statsd servers usually listen there, whatever "localhost" resolves to first.
+                infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+                infos.sort(key=lambda info: info[0] != socket.AF_INET)
+                family, kind, proto, _, address = infos[0]
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.setblocking(False)  # a full send buffer drops a timing, never waits
+                    sock.connect(address)  # no packet; lets the kernel report "unreachable"
+                except OSError:
+                    sock.close()
+                    raise
+                self._sock = sock
+            return self._sock
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.close()
+                self._sock = None
 
     def activity_name(self, name: str) -> str:
         """The name of the seed's timing for job ``name``."""
