@@ -9,10 +9,17 @@ With ``$CRONWATCH_URL`` (the server's base URL, e.g. ``https://cron.example.com`
 
 Delivery is idempotent: a run is keyed by its name and run id on the server, so a run sent
 twice (a retry, a spool replayed after a crash) is stored once. When the server cannot be
-reached, answers 5xx or 429, or refuses the key (401/403: a configuration problem, fixed by
-fixing the key, not by dropping runs), :class:`StorageUnavailable` is raised and ``cronwatch
-run`` keeps the run in the spool of that server URL, to be sent by a later run. A run the server
-refuses as invalid (400, 413) raises :class:`InvalidInput`; the spool sets it aside.
+reached, does not answer in time, or answers 5xx or 429, :class:`StorageUnavailable` is raised
+and ``cronwatch run`` keeps the run in the spool of that server URL, to be sent by a later run.
+A missing or refused key (401/403) or a URL that is not a cronwatch server (404) raises
+:class:`ClientConfigError`, a kind of :class:`StorageUnavailable` whose message names the
+setting to fix: the run is fine and is kept the same way. A run the server refuses as invalid
+(400, 413) raises :class:`InvalidInput`; the spool sets it aside.
+
+Every wait is bounded: connecting (:data:`CONNECT_TIMEOUT`), each read (:data:`READ_TIMEOUT`)
+and the whole request, name lookup included (``timeout``, :data:`DEFAULT_TIMEOUT` by
+default): a server that accepts the connection and then says nothing costs ``timeout`` seconds,
+not more.
 
 The server, not the client, sends the statsd timing of a run, once, when it first stores it
 (``$CRONWATCH_STATSD_*`` of the hosts are not used for remote recording).
@@ -27,6 +34,8 @@ import http.client
 import json
 import logging
 import os
+import socket
+import threading
 from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
@@ -41,13 +50,25 @@ log = logging.getLogger("cronwatch.remote")
 
 URL_ENV = "CRONWATCH_URL"
 KEY_ENV = "CRONWATCH_PING_KEY"
+#: Seconds a whole request may take (name lookup, connecting, sending, the answer).
 DEFAULT_TIMEOUT = 10.0
+#: Seconds to establish the TCP (and TLS) connection.
+CONNECT_TIMEOUT = 3.0
+#: Seconds any single read may wait for the server.
+READ_TIMEOUT = 5.0
+
+
+class ClientConfigError(StorageUnavailable):
+    """The server is there, but this client's settings are wrong: no ping key, a key it refuses
+    (401/403), or a URL that is not a cronwatch API (404). The message says what to fix. The
+    run itself is fine: like an outage, it is kept in the spool until the settings are fixed."""
 
 
 def url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     """``$CRONWATCH_URL`` without a trailing slash, or ``None`` when unset or empty."""
-    value = (os.environ if environ is None else environ).get(URL_ENV, "").strip()
-    return value.rstrip("/") or None
+    from cronwatch.paths import server_url
+
+    return server_url(environ)
 
 
 class RemoteStore:
@@ -55,6 +76,7 @@ class RemoteStore:
     ``cronwatch run`` use, over HTTP."""
 
     def __init__(self, url: str, key: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """``timeout``: seconds a whole request may take, see the module docstring."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"server URL {url!r} must be http://HOST[:PORT] or https://...")
@@ -76,9 +98,13 @@ class RemoteStore:
         return runs[0] if runs else None
 
     def history(
-        self, name: str, *, limit: int = 20, hostname: str | None = None,
+        self,
+        name: str,
+        *,
+        limit: int = 20,
+        hostname: str | None = None,
         outcome: str | None = None,
-    ) -> list[Run]:  # fmt: skip
+    ) -> list[Run]:
         """The latest ``limit`` runs of ``name``, newest first (needs a read or write key)."""
         query = {"limit": str(limit)}
         if hostname is not None:
@@ -95,42 +121,92 @@ class RemoteStore:
         self, method: str, path: str, payload: Any, *, missing_ok: bool = False
     ) -> tuple[int, Any]:
         if not self.key:
-            raise StorageUnavailable(
+            raise ClientConfigError(
                 f"no key for the cronwatch server {self.url}: set ${KEY_ENV} to a ping key "
                 "(`cronwatch key create --scope ping` on the server)"
             )
-        connection_class = (
-            http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        )
-        connection = connection_class(self._netloc, timeout=self.timeout)
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
         data = None
         if payload is not None:
             data = json.dumps(payload).encode()
             headers["Content-Type"] = "application/json"
-        try:
-            connection.request(method, self._base + path, body=data, headers=headers)
-            response = connection.getresponse()
-            status, raw = response.status, response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise StorageUnavailable(f"cronwatch server {self.url} unreachable: {exc}") from exc
-        finally:
-            connection.close()
+        status, raw = self._exchange(method, self._base + path, data, headers)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
         if 200 <= status < 300 or (missing_ok and status == 404):
             return status, body
+        raise self._refusal(status, body, raw)
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """One request and its answer, ``(status, body)``, within ``self.timeout`` seconds in
+        all. The request runs in a thread of its own, because a name lookup cannot be
+        interrupted otherwise; on time-out its socket is shut, which ends that thread too."""
+        connection_class = (
+            http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(self._netloc, timeout=min(CONNECT_TIMEOUT, self.timeout))
+        outcome: list[tuple[int, bytes] | BaseException] = []
+
+        def exchange() -> None:
+            try:
+                connection.connect()
+                assert connection.sock is not None
+                connection.sock.settimeout(READ_TIMEOUT)
+                connection.request(method, path, body=data, headers=headers)
+                response = connection.getresponse()
+                outcome.append((response.status, response.read()))
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=exchange, name="cronwatch-remote", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        try:
+            if not outcome:
+                raise StorageUnavailable(
+                    f"cronwatch server {self.url} did not answer within {self.timeout:g} s"
+                )
+            result = outcome[0]
+            if isinstance(result, OSError | http.client.HTTPException):
+                raise StorageUnavailable(f"cronwatch server {self.url} unreachable: {result}")
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        finally:
+            _abort(connection)
+
+    def _refusal(self, status: int, body: Any, raw: bytes) -> CronwatchError:
+        """The error for a non-2xx answer."""
         message = body.get("message") if isinstance(body, dict) else None
         detail = f"cronwatch server {self.url} answered {status}: {message or raw[:200]!r}"
         if status in (400, 413, 422):
-            raise InvalidInput(detail)
-        # 401/403 (a key problem), 404 (a wrong URL), 429, 5xx: the run is fine, keep it.
-        raise StorageUnavailable(detail)
+            return InvalidInput(detail)
+        if status in (401, 403):
+            return ClientConfigError(
+                f"{detail}; the ping key is refused: make one with `cronwatch key create "
+                f"--scope ping` on the server and set ${KEY_ENV} to it"
+            )
+        if status == 404:
+            return ClientConfigError(f"{detail}; is ${URL_ENV} the server's base URL?")
+        # 429, 5xx: the run is fine, keep it.
+        return StorageUnavailable(detail)
 
     def close(self) -> None:
         """Nothing to release (one connection per request); for symmetry with databases."""
+
+
+def _abort(connection: http.client.HTTPConnection) -> None:
+    """Shut the connection's socket (from any thread: a read blocked on it returns at once)."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        connection.close()
 
 
 class RemoteMonitor(Monitor):
@@ -180,10 +256,13 @@ class RemoteMonitor(Monitor):
         self.remote.close()
 
 
-def connect(url: str | None = None, *, key: str | None = None) -> RemoteMonitor:
+def connect(
+    url: str | None = None, *, key: str | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> RemoteMonitor:
     """A monitor that records through the server at ``url`` (default ``$CRONWATCH_URL``) with
-    ``key`` (default ``$CRONWATCH_PING_KEY``)."""
+    ``key`` (default ``$CRONWATCH_PING_KEY``); ``timeout``: seconds a request may take in all."""
     resolved = url or url_from_env()
     if not resolved:
         raise CronwatchError(f"no cronwatch server URL given and ${URL_ENV} is not set")
-    return RemoteMonitor(RemoteStore(resolved, key or os.environ.get(KEY_ENV) or None))
+    key = key or os.environ.get(KEY_ENV) or None
+    return RemoteMonitor(RemoteStore(resolved, key, timeout=timeout))
