@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 DATABASE_URL_ENV = "CRONWATCH_DATABASE_URL"
+SERVER_URL_ENV = "CRONWATCH_URL"
 SPOOL_DIR_ENV = "CRONWATCH_SPOOL_DIR"
 
 
@@ -35,6 +36,19 @@ def database_url(explicit: str | None = None, environ: Mapping[str, str] | None 
     if explicit is not None:
         return explicit  # an explicit empty URL is an error for the parser to report
     return env.get(DATABASE_URL_ENV) or default_database_url(env)
+
+
+def server_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The cronwatch server to record through: ``$CRONWATCH_URL`` without a trailing slash, or
+    ``None`` when unset or empty (then runs go straight to the database)."""
+    env = os.environ if environ is None else environ
+    return env.get(SERVER_URL_ENV, "").strip().rstrip("/") or None
+
+
+def recording_target(database_url: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where ``cronwatch run`` records, and so whose spool the spool commands use: the server
+    of ``$CRONWATCH_URL`` when set, else ``database_url``."""
+    return server_url(environ) or database_url
 
 
 def spool_root(environ: Mapping[str, str] | None = None) -> Path:

@@ -88,3 +88,15 @@ def parse_instant(text: str, field: str) -> datetime:
             f"{field} {text!r} has no timezone; add one, e.g. {value}Z or {value}+01:00"
         )
     return parsed
+
+
+def log_warnings_to_stderr() -> None:
+    """Show the library's warnings (``cronwatch.*`` loggers) on stderr as ``cronwatch: ...``
+    lines, like the command's own messages."""
+    import logging
+
+    logger = logging.getLogger("cronwatch")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("cronwatch: %(message)s"))
+        logger.addHandler(handler)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from cronwatch.cli.common import fail, load_config_from, open_monitor
+from cronwatch.cli.common import fail, load_config_from, log_warnings_to_stderr, open_monitor
 from cronwatch.errors import CronwatchError
 
 
@@ -27,37 +27,65 @@ def migrate(ctx: click.Context) -> None:
 
 @click.group()
 def spool() -> None:
-    """Runs waiting in the local spool because their database could not be reached."""
+    """Runs waiting in the local spool because their database (or server) could not be
+    reached. Both commands work on the target `cronwatch run` records into: the server of
+    $CRONWATCH_URL when set, else the database."""
 
 
 @spool.command("list")
+@click.option("--all", "every", is_flag=True, help="Every target's spool, not only this one.")
 @click.pass_context
-def spool_list(ctx: click.Context) -> None:
-    """List the runs waiting for this database."""
-    from cronwatch.spool import Spool
+def spool_list(ctx: click.Context, every: bool) -> None:
+    """List the waiting runs (files on stdout, a count per target on stderr)."""
+    from cronwatch.spool import Spool, displayed_target
 
-    target = ctx.find_root().obj.resolved_database_url()
+    log_warnings_to_stderr()
+    if every:
+        spools = [s for s in Spool.every() if s.pending]
+        for waiting in spools:
+            for path in waiting.pending:
+                click.echo(str(path))
+            target = waiting.target or "a target not recorded (spooled by an older cronwatch)"
+            click.echo(f"{len(waiting.pending)} run(s) waiting for {target}", err=True)
+        if not spools:
+            click.echo("no run waiting in any spool", err=True)
+        return
+    target = _recording_target(ctx)
     pending = Spool.for_target(target).pending()
     for path in pending:
         click.echo(str(path))
-    click.echo(f"{len(pending)} run(s) waiting for {target}", err=True)
+    click.echo(f"{len(pending)} run(s) waiting for {displayed_target(target)}", err=True)
 
 
 @spool.command("flush")
 @click.pass_context
 def spool_flush(ctx: click.Context) -> None:
-    """Send the waiting runs to the database now."""
-    from cronwatch.spool import Spool
+    """Send the waiting runs now."""
+    from cronwatch.execution import open_recorder
+    from cronwatch.spool import Spool, displayed_target
 
-    root = ctx.find_root()
-    waiting = Spool.for_target(root.obj.resolved_database_url())
-    with open_monitor(root) as monitor:
+    log_warnings_to_stderr()
+    target = _recording_target(ctx)
+    waiting = Spool.for_target(target)
+    if not waiting.pending():  # nothing to send: do not open (or create) the target
+        click.echo(f"sent 0 run(s); nothing waits for {displayed_target(target)}")
+        return
+    try:
+        monitor = open_recorder(target, None, timeout=10.0)
         try:
             sent = waiting.flush(monitor.store.save, time_budget=float("inf"))
-        except CronwatchError as exc:
-            fail(f"stopped after some runs: {exc}")
-            return
+        finally:
+            monitor.close()
+    except Exception as exc:
+        left = len(waiting.pending())
+        fail(f"{displayed_target(target)}: {exc}; {left} run(s) still waiting")
     click.echo(f"sent {sent} run(s); {len(waiting.pending())} still waiting")
+
+
+def _recording_target(ctx: click.Context) -> str:
+    from cronwatch.paths import recording_target
+
+    return recording_target(ctx.find_root().obj.resolved_database_url())
 
 
 @click.command()
@@ -99,8 +127,9 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
         fail(str(exc))
     show = _ProgressLine(enabled=sys.stderr.isatty())
     with open_monitor(ctx) as monitor:
-        report = prune_history(monitor.store.db, retention, utcnow(), dry_run=dry_run,
-                               progress=show)  # fmt: skip
+        report = prune_history(
+            monitor.store.db, retention, utcnow(), dry_run=dry_run, progress=show
+        )
     show.done()
     verb = "would delete" if dry_run else "deleted"
     if report.cutoff is None:

@@ -29,13 +29,16 @@ def run(
     \b
         cronwatch run backup -- /usr/local/bin/backup.sh --full
 
-    The command's output, exit code and signals pass through untouched. If the database
-    cannot be reached, the run is kept in a local spool and sent by a later run.
+    The command's output, exit code and signals pass through untouched, whatever fails
+    inside cronwatch. If the database (or the server of $CRONWATCH_URL) cannot be reached,
+    the run is kept in a local spool and sent by a later run.
     """
+    from cronwatch.cli.common import log_warnings_to_stderr
     from cronwatch.execution import run_and_record
     from cronwatch.runner import reraise_exit
     from cronwatch.statsd import StatsdClient
 
+    log_warnings_to_stderr()
     result = run_and_record(
         name,
         list(command),
