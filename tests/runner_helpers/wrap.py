@@ -1,8 +1,11 @@
 """Test helper: run a command through cronwatch.runner the way the CLI does.
 
 usage: wrap.py REPORT_JSON [--tail N] [--no-capture] [--started-file PATH]
-               [--raise-in-on-started] [--slow-on-started SECONDS] [--core-dumps]
+               [--raise-in-on-started] [--busy-on-started UNTIL_FILE] [--core-dumps]
                -- COMMAND [ARGS...]
+
+--busy-on-started makes on_started behave like a database that hangs: it returns only once
+UNTIL_FILE exists and the command has been reaped (20 s at most each), and reports what it saw.
 
 Writes the CommandResult and facts about this wrapper process (on_started calls, handlers and
 signal mask before/after, peak memory) to REPORT_JSON, then ends with reraise_exit(result), so
@@ -15,7 +18,10 @@ import json
 import resource
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cronwatch.runner import FORWARDED_SIGNALS, reraise_exit, run_command
@@ -33,6 +39,20 @@ def _peak_rss_kb() -> int:
     raise AssertionError("no VmHWM in /proc/self/status")
 
 
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _children() -> list[str]:
+    """Our children not reaped yet (zombies included): subprocess spawns from this thread."""
+    return Path(f"/proc/self/task/{threading.get_native_id()}/children").read_text().split()
+
+
 def main() -> int:
     split = sys.argv.index("--")
     opts, command = sys.argv[1:split], sys.argv[split + 1 :]
@@ -41,7 +61,7 @@ def main() -> int:
     capture = True
     started_file: Path | None = None
     raise_in_on_started = False
-    on_started_sleep = 0.0
+    busy_until: Path | None = None
     while opts:
         opt = opts.pop(0)
         if opt == "--tail":
@@ -52,8 +72,8 @@ def main() -> int:
             started_file = Path(opts.pop(0))
         elif opt == "--raise-in-on-started":
             raise_in_on_started = True
-        elif opt == "--slow-on-started":
-            on_started_sleep = float(opts.pop(0))
+        elif opt == "--busy-on-started":
+            busy_until = Path(opts.pop(0))
         elif opt == "--core-dumps":
             hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
             resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
@@ -71,6 +91,7 @@ def main() -> int:
     mask_before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
     calls = 0
+    busy: dict[str, object] = {}
 
     def on_started() -> None:
         nonlocal calls
@@ -79,7 +100,10 @@ def main() -> int:
             started_file.write_text("started")
         if raise_in_on_started:
             raise RuntimeError("on_started blew up")
-        time.sleep(on_started_sleep)  # like a slow database
+        if busy_until is not None:
+            busy["saw_file"] = _wait_for(busy_until.exists)
+            busy["saw_reap"] = _wait_for(lambda: not _children())
+            busy["returned"] = datetime.now(UTC).isoformat()
 
     result = run_command(command, tail_bytes=tail, capture=capture, on_started=on_started)
 
@@ -90,6 +114,7 @@ def main() -> int:
         "started": result.started.isoformat(),
         "finished": result.finished.isoformat(),
         "on_started_calls": calls,
+        "on_started_busy": busy,
         "handlers_restored": all(signal.getsignal(s) is h for s, h in handlers_before.items()),
         "mask_restored": signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask_before,
         "peak_rss_kb": _peak_rss_kb(),
