@@ -91,8 +91,12 @@ class _Say:
 
     def __call__(self, message: str) -> None:
         line = " ".join(message.split())  # driver errors span lines: one line per problem
+        stream = self.stream or sys.stderr
+        if stream is None:  # started with fd 2 closed
+            return
         with contextlib.suppress(OSError, ValueError):
-            print(f"cronwatch: {line}", file=self.stream or sys.stderr, flush=True)
+            stream.write(f"cronwatch: {line}\n")  # one write: not split by other output
+            stream.flush()
 
 
 class _Recording:

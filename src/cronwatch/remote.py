@@ -187,8 +187,9 @@ class RemoteStore:
             return InvalidInput(detail)
         if status in (401, 403):
             return ClientConfigError(
-                f"{detail}; the ping key is refused: make one with `cronwatch key create "
-                f"--scope ping` on the server and set ${KEY_ENV} to it"
+                f"cronwatch server {self.url} refused the key ({status}: {message or 'no reason'})"
+                f": make a ping key with `cronwatch key create --scope ping` on the server and "
+                f"set ${KEY_ENV} to it"
             )
         if status == 404:
             return ClientConfigError(f"{detail}; is ${URL_ENV} the server's base URL?")
