@@ -89,6 +89,29 @@ def test_run_forwards_sigterm_and_dies_the_same_way(database_url: str) -> None:
     assert (run.outcome, run.exit_code) == ("failure", 128 + signal.SIGTERM)
 
 
+def test_run_no_capture_hands_our_stdout_to_the_command(database_url: str, tmp_path: Path) -> None:
+    script = "import os, sys; print(os.readlink('/proc/self/fd/1')); sys.exit(3)"
+    out = tmp_path / "out.txt"
+    command = ["run", "--no-capture", "nc", "--", sys.executable, "-c", script]
+    with out.open("wb") as stdout:
+        result = subprocess.run(
+            [sys.executable, "-m", "cronwatch", *command],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ, CRONWATCH_DATABASE_URL=database_url),
+            timeout=60,
+        )
+    # The command wrote straight into our stdout file, not into a pipe of cronwatch's.
+    assert out.read_text() == f"{out}\n"
+    assert result.returncode == 3 and result.stderr == b""
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        (run,) = monitor.history("nc")
+    assert (run.outcome, run.exit_code, run.output) == ("failure", 3, None)
+
+    captured = run_process(database_url, "run", "c", "--", sys.executable, "-c", script)
+    assert captured.stdout.startswith(b"pipe:"), "without --no-capture the command gets a pipe"
+
+
 def test_run_with_a_refused_name_still_runs_the_command(database_url: str) -> None:
     result = run_process(database_url, "run", "bad/name", "--", "echo", "still ran")
     assert result.returncode == 0 and result.stdout == b"still ran\n"

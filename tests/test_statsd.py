@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import os
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -97,12 +100,78 @@ def test_statsd_configured_from_environment(database_url, statsd_receiver, monke
 @pytest.mark.parametrize("host", ["statsd.invalid", "256.1.1.1"])
 def test_unreachable_statsd_never_fails_a_recording(database_url, host, caplog) -> None:  # type: ignore[no-untyped-def]
     client = StatsdClient(host, 8125, environment="test")
-    started = time.monotonic()
     with cronwatch.connect(database_url, statsd=client) as monitor:
-        run = monitor.record_success("job", T0, T0 + timedelta(seconds=1), "h")
-        assert monitor.last_activity("job") == run
-    assert time.monotonic() - started < 30
-    assert "timing" in caplog.text and "dropped" in caplog.text
+        runs = [
+            monitor.record_success("job", T0 + timedelta(minutes=i), T0 + timedelta(minutes=i), "h")
+            for i in range(3)
+        ]
+        assert monitor.last_activity("job") == runs[-1]
+    # The host was looked up once: the next two runs did not pay for it again.
+    warnings = [r.getMessage() for r in caplog.records if r.name == "cronwatch.statsd"]
+    assert len(warnings) == 1 and "dropped" in warnings[0] and host in warnings[0]
+
+
+def _listener(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", port))
+    sock.settimeout(2.0)
+    return sock
+
+
+def test_a_statsd_that_answered_unreachable_is_left_alone_by_this_process(
+    statsd_receiver,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    port = statsd_receiver.port
+    statsd_receiver.close()  # nothing listens: the kernel answers "port unreachable"
+    client = StatsdClient("127.0.0.1", port)
+    for _ in range(50):  # the answer comes back to the first datagram, the next one sees it
+        client.record_activity("job", timedelta(seconds=1))
+        if caplog.records:
+            break
+    assert [r.name for r in caplog.records] == ["cronwatch.statsd"]
+    assert "unreachable" in caplog.records[0].getMessage()
+
+    listener = _listener(port)  # statsd is back, but this process does not call it for now
+    try:
+        client.record_activity("job", timedelta(seconds=1))
+        StatsdClient("127.0.0.1", port).record_activity("job", timedelta(seconds=1))
+        listener.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            listener.recv(65535)
+        assert len(caplog.records) == 1, "not called, so no second failure either"
+        # A later process tries again.
+        code = (
+            "from datetime import timedelta\n"
+            "from cronwatch.statsd import StatsdClient\n"
+            f"StatsdClient('127.0.0.1', {port}).record_activity('job', timedelta(seconds=2))\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        listener.settimeout(5.0)
+        assert listener.recv(65535) == b"script_activity,name=job:2000.000000|ms"
+    finally:
+        listener.close()
+
+
+def test_non_ascii_names_are_sent_in_utf8(database_url, statsd_receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = dict(
+        os.environ,
+        CRONWATCH_DATABASE_URL=database_url,
+        CRONWATCH_STATSD_HOST="127.0.0.1",
+        CRONWATCH_STATSD_PORT=str(statsd_receiver.port),
+        CRONWATCH_STATSD_ENV="prod",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwatch", "run", "sauvegarde-données", "--", "true"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stderr == b""
+    (line,) = statsd_receiver.receive()
+    stat, value, kind = _parse(line)
+    assert stat == "script_activity,env=prod,name=sauvegarde-données"
+    assert value > 0 and kind == "ms"
 
 
 def test_statsd_port_without_listener_never_fails(database_url, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
