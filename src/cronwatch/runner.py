@@ -43,6 +43,11 @@ waits for the end of our output (cron, a shell's ``$(...)``) waits for it as it 
 What such processes print after the command exited is passed through but not in the tail.
 
 POSIX only; the double-SIGINT avoidance needs Linux (elsewhere every signal is forwarded).
+
+The output's way through is :mod:`cronwatch.passthrough`. The rest (spawning, forwarding
+signals, reaping, the exit) is one concept kept in one module, because each step relies on the
+others' order: the signal mask is set before the reader threads start, so that they inherit it,
+and reaping and forwarding share one lock, so that no signal reaches a reused pid.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cronwatch.passthrough import LEFTOVER, Drain, Pump, Tail, hand_over_leftover_output, write_all
 from cronwatch.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -73,7 +79,6 @@ __all__ = ["FORWARDED_SIGNALS", "CommandResult", "reraise_exit", "run_command"]
 FORWARDED_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 """Names of the signals that are forwarded to the command while it runs."""
 
-_CHUNK = 65536  # one pipe buffer's worth per read: few system calls, bounded memory
 _DRAIN_IDLE = 0.5  # seconds without output after the command exited before we stop draining
 _DRAIN_MAX = 5.0  # and at most this long after it exited, even if output keeps coming
 _WAIT_POLL = 0.25  # safety net only: SIGCHLD normally wakes the wait loop at once
@@ -136,7 +141,7 @@ def run_command(
     ``tail_bytes``.
     """
     args = _checked_args(argv, tail_bytes)
-    tail = _Tail(tail_bytes)
+    tail = Tail(tail_bytes)
     # Whatever the caller printed before must come out before the command's output.
     _flush_std_streams()
 
@@ -150,8 +155,8 @@ def run_command(
         # From here on, signals go to the command, even while on_started runs; the reader
         # threads are started after the signal mask is set so they inherit it (see attach()).
         forwarder.attach(proc)
-        drain = _Drain(len(pipes))
-        pumps = [_Pump(read_end, our_fd, tail, drain) for read_end, our_fd in pipes]
+        drain = Drain(len(pipes))
+        pumps = [Pump(read_end, our_fd, tail, drain) for read_end, our_fd in pipes]
         for pump in pumps:
             pump.start()
         _call_on_started(on_started)
@@ -160,7 +165,7 @@ def run_command(
         forwarder.uninstall()
 
     drain.wait(_DRAIN_IDLE, _DRAIN_MAX)
-    _LEFTOVER.extend(pump for pump in pumps if pump.running())
+    LEFTOVER.extend(pump for pump in pumps if pump.running())
     if returncode < 0:
         return CommandResult(128 - returncode, -returncode, tail.text(), started, finished)
     return CommandResult(returncode, None, tail.text(), started, finished)
@@ -262,218 +267,6 @@ def reraise_exit(result: CommandResult) -> int:
     return result.exit_code
 
 
-class _Tail:
-    """The last ``limit`` bytes written by any reader thread, plus the total count."""
-
-    def __init__(self, limit: int) -> None:
-        import threading
-
-        self._limit = limit
-        self._buf = bytearray()
-        self._total = 0
-        self._lock = threading.Lock()
-
-    def add(self, data: bytes) -> None:
-        with self._lock:
-            self._total += len(data)
-            limit = self._limit
-            if limit == 0:
-                return
-            if len(data) >= limit:
-                self._buf[:] = data[-limit:]
-            else:
-                self._buf += data
-                # Trim only once twice the limit is reached: one memmove per ``limit`` bytes of
-                # output instead of one per read, and memory stays below 2 * limit + one chunk.
-                if len(self._buf) >= 2 * limit:
-                    del self._buf[:-limit]
-
-    def text(self) -> str:
-        with self._lock:
-            data = bytes(self._buf[-self._limit :]) if self._limit else b""
-            omitted = self._total - len(data)
-        if not omitted:
-            return data.decode("utf-8", errors="replace")
-        # The window may start inside a multibyte character: drop its continuation bytes
-        # (at most 3) rather than show a replacement character that the output did not have.
-        skip = 0
-        while skip < min(3, len(data)) and 0x80 <= data[skip] <= 0xBF:
-            skip += 1
-        return f"[... {omitted + skip} bytes omitted]\n" + data[skip:].decode(
-            "utf-8", errors="replace"
-        )
-
-
-class _Drain:
-    """Lets the main thread wait for the reader threads, but not for ever.
-
-    The readers end at EOF, which comes when every process holding the pipe's write end has
-    closed it; a background process started by the command may hold it for hours. So after the
-    command exited we wait until the pipes close, until no output came for ``idle`` seconds,
-    or at most ``longest`` seconds; readers still running are left to go on passing output
-    through (they are daemon threads).
-    """
-
-    def __init__(self, readers: int) -> None:
-        import threading
-        import time
-
-        self._monotonic = time.monotonic
-        self._cond = threading.Condition()
-        self._open = readers
-        self.last_output = self._monotonic()
-
-    def touch(self) -> None:
-        self.last_output = self._monotonic()  # one attribute store: atomic, no lock needed
-
-    def reader_done(self) -> None:
-        with self._cond:
-            self._open -= 1
-            self._cond.notify_all()
-
-    def wait(self, idle: float, longest: float) -> None:
-        start = self._monotonic()
-        with self._cond:
-            while self._open:
-                deadline = min(max(self.last_output, start) + idle, start + longest)
-                remaining = deadline - self._monotonic()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
-
-
-class _Pump:
-    """Copies one of the command's pipes to ``our_fd`` and into the tail, in a thread, until
-    EOF or until :meth:`hand_over` gives the pipe to a process of its own."""
-
-    def __init__(self, read_end: int, our_fd: int, tail: _Tail, drain: _Drain) -> None:
-        import threading
-
-        self.read_end = read_end
-        self.our_fd = our_fd
-        self._tail = tail
-        self._drain = drain
-        self._forward = True
-        self._wake_r, self._wake_w = os.pipe()  # written to by hand_over: "stop reading"
-        self._wake_lock = threading.Lock()  # the wake pipe is closed only under it
-        self._ended = False
-        self._handed_over = False
-        self._thread = threading.Thread(
-            target=self._run,
-            name=f"cronwatch-runner-fd{our_fd}",
-            daemon=True,  # see _Drain: a pipe kept open by a background process may never end
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def hand_over(self, join_timeout: float = 1.0) -> None:
-        """Stop reading and start ``cat`` to go on copying the pipe to ``our_fd`` (to
-        /dev/null if that stopped taking output), so that whoever still writes to the pipe
-        never meets a closed one. Does nothing if the pipe already ended, or if the reader is
-        stuck writing to ``our_fd`` (it then keeps the pipe until we exit)."""
-        with self._wake_lock:
-            if self._ended:
-                return
-            os.write(self._wake_w, b"x")
-        self._thread.join(join_timeout)
-        if self._thread.is_alive() or not self._handed_over:
-            return
-        import shutil
-        import subprocess
-
-        try:
-            with open(os.devnull, "wb") as devnull:
-                subprocess.Popen(
-                    [shutil.which("cat") or "/bin/cat"],
-                    stdin=self.read_end,
-                    stdout=self.our_fd if self._forward else devnull,
-                    stderr=subprocess.DEVNULL,
-                )
-        except OSError:
-            pass  # nothing else we can do: the pipe closes with us, as it did before
-        finally:
-            os.close(self.read_end)
-
-    def _run(self) -> None:
-        import select
-
-        poller = select.poll()
-        poller.register(self.read_end, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        try:
-            while True:
-                ready = {fd for fd, _ in poller.poll()}
-                if self._wake_r in ready:
-                    self._handed_over = True  # the pipe stays open for hand_over()
-                    return
-                if not self._copy_once():
-                    return
-        finally:
-            with self._wake_lock:
-                self._ended = True
-                os.close(self._wake_r)
-                os.close(self._wake_w)
-            if not self._handed_over:
-                os.close(self.read_end)
-            self._drain.reader_done()
-
-    def _copy_once(self) -> bool:
-        """Pass one chunk through; ``False`` at EOF (or when nobody reads our output)."""
-        try:
-            data = os.read(self.read_end, _CHUNK)
-        except OSError:
-            return False
-        if not data:
-            return False
-        # Into the tail before writing out: if our output blocks, the tail is still current.
-        self._tail.add(data)
-        self._drain.touch()
-        if self._forward:
-            try:
-                _write_all(self.our_fd, data)
-            except BrokenPipeError:
-                # Nobody reads our output any more. Closing the command's pipe gives it the
-                # SIGPIPE/EPIPE it would have got without us, instead of running on unread.
-                return False
-            except OSError:
-                self._forward = False  # e.g. disk full: keep draining so nobody is stuck
-            self._drain.touch()
-        return True
-
-
-#: Pumps still copying when their command's run_command() returned (background processes hold
-#: the pipes); handed over by :func:`hand_over_leftover_output`.
-_LEFTOVER: list[_Pump] = []
-
-
-def hand_over_leftover_output() -> None:
-    """Give every pipe still held by a finished command's background processes to a ``cat`` of
-    its own (see the module docstring). Called by :func:`reraise_exit`; call it before exiting
-    in any other way after :func:`run_command`."""
-    while _LEFTOVER:
-        pump = _LEFTOVER.pop()
-        if pump.running():
-            pump.hand_over()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            # We inherited a non-blocking stdout: wait until it takes more instead of dropping.
-            import select
-
-            select.select([], [fd], [])
-            continue
-        view = view[written:]
-
-
 def _flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
@@ -482,14 +275,14 @@ def _flush_std_streams() -> None:
                 stream.flush()
 
 
-def _not_started(name: str, exc: OSError, tail: _Tail, started: datetime) -> CommandResult:
+def _not_started(name: str, exc: OSError, tail: Tail, started: datetime) -> CommandResult:
     """The result (and stderr message) for a command that could not be started, like a shell."""
     import errno
 
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     message = f"cronwatch: cannot run {name!r}: {reason}\n".encode(errors="surrogateescape")
     with contextlib.suppress(OSError):
-        _write_all(2, message)
+        write_all(2, message)
     tail.add(message)
     exit_code = 127 if exc.errno == errno.ENOENT else 126
     return CommandResult(exit_code, None, tail.text(), started, utcnow())

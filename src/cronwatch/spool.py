@@ -180,7 +180,7 @@ class Spool:
                 if now - entry.stat(follow_symlinks=False).st_mtime < max_age:
                     continue
                 with _locked(Path(entry.path)) as locked:
-                    if locked:
+                    if locked is not None:
                         os.unlink(entry.path)
                         removed += 1
         return removed
@@ -208,7 +208,7 @@ class Spool:
 
     def _deliver_one(self, path: Path, deliver: Callable[[Run], object]) -> int:
         with _locked(path) as locked:
-            if not locked:
+            if locked is None:
                 return 0  # gone, another process is delivering it, or not a regular file
             try:
                 run = run_from_record(json.loads(_read_record(locked)))
