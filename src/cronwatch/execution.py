@@ -245,13 +245,16 @@ class _Recording:
         )
 
     def _flush_spool(self, monitor: Monitor, ended: float) -> None:
-        """Send what earlier runs left in the spool, within the time left."""
+        """Send what earlier runs left in the spool, within the time left (what is not sent
+        waits for the next run: nothing is lost)."""
+        budget = 10.0
+        if self.remote:
+            budget = ended + SERVER_BUDGET - time.monotonic()
+            if budget < _MIN_REQUEST:
+                return
         try:
-            if self.remote:
-                monitor = self._open(ended)
-                budget = ended + SERVER_BUDGET - time.monotonic()
-            else:
-                budget = 10.0
+            if self.remote:  # a client whose requests fit in the time left
+                monitor = open_recorder(self.target, None, budget)
             self.spool.flush(monitor.store.save, time_budget=budget)
         except Exception as exc:
             self.say(f"spooled runs not sent yet: {_describe(exc)}")

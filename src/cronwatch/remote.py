@@ -149,13 +149,15 @@ class RemoteStore:
             http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         )
         connection = connection_class(self._netloc, timeout=min(CONNECT_TIMEOUT, self.timeout))
+        # A read timeout at or past the deadline would race with it; the deadline cuts first.
+        read_timeout = READ_TIMEOUT if READ_TIMEOUT < self.timeout else self.timeout + 1.0
         outcome: list[tuple[int, bytes] | BaseException] = []
 
         def exchange() -> None:
             try:
                 connection.connect()
                 assert connection.sock is not None
-                connection.sock.settimeout(READ_TIMEOUT)
+                connection.sock.settimeout(read_timeout)
                 connection.request(method, path, body=data, headers=headers)
                 response = connection.getresponse()
                 outcome.append((response.status, response.read()))
