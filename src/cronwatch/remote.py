@@ -150,7 +150,7 @@ class RemoteStore:
         )
         connection = connection_class(self._netloc, timeout=min(CONNECT_TIMEOUT, self.timeout))
         # A read timeout at or past the deadline would race with it; the deadline cuts first.
-        read_timeout = READ_TIMEOUT if READ_TIMEOUT < self.timeout else self.timeout + 1.0
+        read_timeout = READ_TIMEOUT if self.timeout > READ_TIMEOUT else self.timeout + 1.0
         outcome: list[tuple[int, bytes] | BaseException] = []
 
         def exchange() -> None:
