@@ -111,6 +111,8 @@ class StatsdClient:
         name = f"{self.prefix}.{stat}" if self.prefix else stat
         try:
             self._socket().send(f"{name}:{milliseconds:0.6f}|ms".encode())
+        except BlockingIOError:
+            return  # our send buffer is full for a moment: this timing is dropped, no more
         except Exception as exc:  # a monitoring side channel must never break recording
             self._close()
             _DOWN[key] = time.monotonic() + RETRY_AFTER
