@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -63,11 +64,16 @@ def overhead(cronwatch: str, env: dict[str, str], rounds: int) -> bool:
     }
     subprocess.run(commands["cronwatch run bench -- true"], env=env, check=True)  # migrates
     samples: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: list[float] = []  # user + system seconds of each cronwatch run: less load-sensitive
     for _ in range(rounds):
         for name, argv in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(argv, env=env, check=True)
             samples[name].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if name != "true":
+                cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     history = subprocess.run(
         [cronwatch, "history", "bench", "--limit", "10000", "--json"],
         env=env,
@@ -90,6 +96,8 @@ def overhead(cronwatch: str, env: dict[str, str], rounds: int) -> bool:
         ]
         + [
             ("added", f"{added * 1000:7.1f} ms  (target < {ADDED_TARGET * 1000:.0f} ms)"),
+            ("CPU per cronwatch run", f"{statistics.median(cpu) * 1000:7.1f} ms (user + system)"),
+            ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"),
             ("runs stored", f"{stored} of {rounds + 1} made, {len(spooled)} spooled"),
             ("verdict", "OK" if ok else "BELOW TARGET"),
         ],
