@@ -20,10 +20,13 @@ from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore
 from cronwatch.web import ServerSettings, create_app
+from cronwatch.web.connections import ConnectionLimits
+from cronwatch.web.server import uvicorn_options
 
 
 class LiveServer:
-    """``cronwatch serve``'s app on uvicorn in a thread, on 127.0.0.1."""
+    """``cronwatch serve``'s app on uvicorn in a thread, on 127.0.0.1, with the command's
+    uvicorn options (:func:`cronwatch.web.server.uvicorn_options`)."""
 
     def __init__(
         self,
@@ -35,11 +38,17 @@ class LiveServer:
         rate_burst: float | None = None,
         max_body: int = 100_000,
         statsd: StatsdClient | None = None,
+        limits: ConnectionLimits | None = None,
+        open_dashboard: bool = True,
+        proxy_headers: bool = False,
+        forwarded_allow_ips: str = "127.0.0.1",
     ) -> None:
         self.database_url = database_url
         self.settings = ServerSettings(
             database_url=database_url, config=config, rate_limit=rate_limit,
             rate_burst=rate_burst, max_body=max_body, statsd=statsd,
+            limits=limits or ConnectionLimits(), open_dashboard=open_dashboard,
+            proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
         )  # fmt: skip
         self.port = port
         self._server: uvicorn.Server | None = None
@@ -54,10 +63,9 @@ class LiveServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(self.settings), log_level="warning", access_log=False, lifespan="on",
-            timeout_graceful_shutdown=10,
-        )  # fmt: skip
+        # The options of `cronwatch serve` itself: the same limits on connections and headers.
+        options = uvicorn_options(self.settings, log_level="warning", timeout_graceful_shutdown=10)
+        config = uvicorn.Config(create_app(self.settings), **options)
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                         daemon=True)  # fmt: skip

@@ -26,12 +26,37 @@ from cronwatch.errors import CronwatchError
 @click.option("--require-read-key", is_flag=True,
               help="Ask for a read key on the dashboard even when listening on loopback (e.g. "
               "behind a reverse proxy). Other addresses always require one.")  # fmt: skip
+@click.option("--max-header-size", default=65_536, show_default=True,
+              type=click.IntRange(1024), metavar="BYTES",
+              help="Largest request head (request line and header fields, in all); larger: "
+              "431 and the connection closed.")  # fmt: skip
+@click.option("--header-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="A connection must send a complete request head this soon after opening "
+              "(or after its previous response), or it is closed.")  # fmt: skip
+@click.option("--body-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="A request body must be complete this soon after its head, or the "
+              "connection is closed.")  # fmt: skip
+@click.option("--max-connections", default=1000, show_default=True,
+              type=click.IntRange(1), metavar="N",
+              help="Connections open at once; at the limit the idle ones are closed, oldest "
+              "first, to let new ones in.")  # fmt: skip
+@click.option("--proxy-headers", is_flag=True,
+              help="Behind a reverse proxy: take the scheme, client address and host from "
+              "X-Forwarded-Proto/-For/-Host sent by --forwarded-allow-ips. Implies "
+              "--require-read-key.")  # fmt: skip
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              metavar="ADDRESSES",
+              help="With --proxy-headers: the proxies' addresses or networks, comma-separated "
+              "(e.g. 127.0.0.1,10.0.0.0/8; * for any).")  # fmt: skip
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: float,
-          access_log: bool, alerts: bool, require_read_key: bool,
-          log_level: str) -> None:  # fmt: skip
+          access_log: bool, alerts: bool, require_read_key: bool, max_header_size: int,
+          header_timeout: float, body_timeout: float, max_connections: int,
+          proxy_headers: bool, forwarded_allow_ips: str, log_level: str) -> None:  # fmt: skip
     """Serve the dashboard (/), ping URLs, the REST API (/api/v1, /openapi.json), /metrics
     and /healthz.
 
@@ -40,8 +65,11 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
         curl -fsS http://HOST:8000/ping/<ping_key>/backup
 
     The dashboard is open to anyone who can connect when the server listens on a loopback
-    address (the default, 127.0.0.1); on any other address, or with --require-read-key, it
-    asks for a read key (`cronwatch key create --scope read`).
+    address (the default, 127.0.0.1); on any other address, or with --require-read-key or
+    --proxy-headers, it asks for a read key (`cronwatch key create --scope read`).
+
+    Behind nginx (or any reverse proxy) terminating HTTPS, use --proxy-headers so that the
+    dashboard's login sees https and the proxy's clients by their own addresses.
 
     The database (--database-url, default: the SQLite file) is migrated before the port opens.
     Jobs declared in --config are known to the API and the health status. Several `serve`
@@ -54,10 +82,18 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     from cronwatch.statsd import StatsdClient
     from cronwatch.storage.connection import open_database
     from cronwatch.web import ServerSettings, create_app
+    from cronwatch.web.connections import ConnectionLimits, fit_file_limit
     from cronwatch.web.dashboard.access import is_loopback
+    from cronwatch.web.forwarded import TrustedProxies
+    from cronwatch.web.server import uvicorn_options
 
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx, on_error=fail)
+    if proxy_headers:
+        try:
+            TrustedProxies(forwarded_allow_ips)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from None
     try:
         from cronwatch import paths
 
@@ -66,18 +102,15 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
         open_database(url).close()  # migrations run here, before any request is accepted
     except CronwatchError as exc:
         fail(str(exc))
-    open_dashboard = is_loopback(host) and not require_read_key
+    # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
+    open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
+    limits = ConnectionLimits(max_header_bytes=max_header_size, header_timeout=header_timeout,
+                              body_timeout=body_timeout,
+                              max_connections=fit_file_limit(max_connections))  # fmt: skip
     settings = ServerSettings(database_url=url, config=config, max_body=max_body,
                               rate_limit=rate_limit, statsd=StatsdClient.from_env(),
-                              alerts=alerts, open_dashboard=open_dashboard)  # fmt: skip
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=access_log,
-        lifespan="on",
-        proxy_headers=False,  # the client address is a ping's default host: never trust a header
-        server_header=False,
-        timeout_graceful_shutdown=30,
-    )
+                              alerts=alerts, open_dashboard=open_dashboard, limits=limits,
+                              proxy_headers=proxy_headers,
+                              forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
+    options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
+    uvicorn.run(create_app(settings), host=host, port=port, **options)

@@ -28,6 +28,9 @@ SQLITE_LOCK_DEADLINE = 120.0
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
+# SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (primary result codes).
+_SQLITE_OUTAGES = frozenset({8, 10, 13, 14})
+
 T = TypeVar("T")
 
 
@@ -149,7 +152,8 @@ class Database:
                     try:
                         yield cur
                     except BaseException:
-                        self._conn.execute("ROLLBACK")
+                        if self._conn.in_transaction:  # SQLite rolls back by itself on a full disk
+                            self._conn.execute("ROLLBACK")
                         raise
                     self._retry_locked(lambda: self._conn.execute("COMMIT"))
                 else:
@@ -191,7 +195,12 @@ class Database:
 
     def _is_outage(self, exc: BaseException) -> bool:
         if self.dialect == "sqlite":
-            return isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)
+            # The file cannot be opened or written (full disk, I/O error, read-only mount):
+            # an outage like a database server that is down, not a bug.
+            return isinstance(exc, sqlite3.OperationalError) and (
+                "unable to open" in str(exc)
+                or getattr(exc, "sqlite_errorcode", 0) & 0xFF in _SQLITE_OUTAGES
+            )
         import psycopg
 
         return isinstance(exc, psycopg.OperationalError)
@@ -219,6 +228,13 @@ class Database:
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
+
+    def probe_write(self) -> None:
+        """Rewrite one row as it is (the schema version): a write that changes nothing, to
+        learn whether the database takes writes (a full disk, a read-only file, a server that
+        went away: :class:`StorageUnavailable`)."""
+        with self.transaction() as cur:
+            cur.execute("UPDATE alembic_version SET version_num = version_num")
 
     # -- schema -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from cronwatch.errors import CronwatchError
 from cronwatch.model import OUTCOMES, Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import validate_name
+from cronwatch.timeutil import parse_instant
 from cronwatch.web.errors import ApiError, bad_request
 from cronwatch.web.ingest import Stored, WriteOp
 from cronwatch.web.jobs import DEFAULT_PAGE, MAX_PAGE
@@ -168,12 +169,9 @@ def _run_from_json(body: dict[str, Any]) -> Run:
 
 def _instant(text: str, field: str) -> datetime:
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise bad_request(f"{field}: {text[:40]!r} is not an ISO 8601 date-time") from None
-    if value.tzinfo is None:
-        raise bad_request(f"{field}: {text[:40]!r} has no UTC offset (add Z or +00:00)")
-    return value
+        return parse_instant(text, field)
+    except CronwatchError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def _int_param(text: str | None, field: str, default: int, low: int, high: int) -> int:

@@ -22,6 +22,8 @@ from starlette.routing import Route
 from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
 from cronwatch.web import api, dashboard, pages
 from cronwatch.web.errors import ApiError, error_body
+from cronwatch.web.forwarded import ForwardedHeaders, TrustedProxies
+from cronwatch.web.outage import MESSAGE
 from cronwatch.web.ping import PingHandler, Receive, Scope, Send
 from cronwatch.web.state import ServerSettings, ServerState
 
@@ -29,14 +31,23 @@ log = logging.getLogger("cronwatch.web")
 
 
 class CronwatchApp:
-    """The ASGI app: pings to :class:`PingHandler`, the rest to Starlette."""
+    """The ASGI app: pings to :class:`PingHandler`, the rest to Starlette; with
+    ``proxy_headers``, every request from an allowed proxy rewritten as it describes it."""
 
     def __init__(self, state: ServerState) -> None:
+        settings = state.settings
         self.state = state
-        self.ping = PingHandler(state.writer, state.limiter, max_body=state.settings.max_body)
+        self.ping = PingHandler(state.writer, state.limiter, max_body=settings.max_body)
         self.starlette = _starlette(state)
+        self.forwarded = (
+            ForwardedHeaders(TrustedProxies(settings.forwarded_allow_ips))
+            if settings.proxy_headers
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.forwarded is not None and scope["type"] == "http":
+            self.forwarded.apply(scope)
         if scope["type"] == "http" and scope["path"].startswith("/ping/"):
             await self.ping(scope, receive, send)
         else:
@@ -103,7 +114,10 @@ async def _cronwatch_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, InvalidInput):
         return _json(400, error_body("invalid", str(exc)))
     if isinstance(exc, StorageUnavailable):
-        return _json(503, error_body("unavailable", str(exc)), {"Retry-After": "5"})
+        # The details (user, host, database) go to the log, once per outage; not to clients.
+        state: ServerState = request.app.state.cronwatch
+        state.health.failed(exc)
+        return _json(503, error_body("unavailable", MESSAGE), {"Retry-After": "5"})
     return _json(400, error_body("invalid", str(exc)))
 
 

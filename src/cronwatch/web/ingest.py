@@ -36,6 +36,7 @@ from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.keys import PERMISSIONS
 from cronwatch.web.batch import Unpaired, Written, insert_unpaired, lookup_keys, write_runs
 from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
+from cronwatch.web.outage import MESSAGE, DatabaseHealth
 
 log = logging.getLogger("cronwatch.web.ingest")
 
@@ -82,9 +83,11 @@ class Writer:
         threads: int | None = None,
         max_batch: int = 256,
         max_pending: int = 10_000,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self.database_url = database_url
         self.statsd = statsd
+        self.health = health or DatabaseHealth()  # outages: logged once, 503 without details
         self._postgresql = not database_url.startswith("sqlite")
         self.threads = threads or (2 if self._postgresql else 1)
         self.max_batch = max_batch
@@ -199,6 +202,7 @@ class Writer:
             # or a client retrying them would store them twice.
             stored, timings = conclude([ops[i] for i in fast], [None] * len(fast),
                                        range(len(fast)), list(fast.values()))  # fmt: skip
+            self.health.recovered()
             for i, result in zip(fast, stored, strict=True):
                 results[i] = result
             self._send_timings(timings)
@@ -244,13 +248,14 @@ class Writer:
             # Isolate the write that fails so that it does not take the others down with it.
             return [self._write_batch(index, [op])[0] for op in ops]
         self.batches += 1
+        self.health.recovered()
         self._send_timings(timings)
         return results
 
     def _refuse_all(self, index: int, ops: Sequence[WriteOp], exc: Exception) -> list[Result]:
-        log.warning("database unavailable, %d write(s) refused: %s", len(ops), exc)
+        self.health.failed(exc)  # logged once per outage, with the details
         self._drop_connection(index)
-        return [unavailable(f"the database is unavailable: {exc}")] * len(ops)
+        return [unavailable(MESSAGE)] * len(ops)
 
     @staticmethod
     def _transaction(

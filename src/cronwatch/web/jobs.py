@@ -110,9 +110,10 @@ class JobsService:
         cursor = None
         if before is not None:
             match = _CURSOR.fullmatch(before)
-            if match is None:
+            cursor = (int(match[1]), int(match[2])) if match else None
+            # Both parts are 64-bit integers in the database: anything larger is no cursor.
+            if cursor is None or not all(-(2**63) <= part < 2**63 for part in cursor):
                 raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
-            cursor = (int(match[1]), int(match[2]))
         page, more = runs_page(self.db, _RUN_COLUMNS, name, limit=limit, host=host,
                                outcome=outcome, before=cursor)  # fmt: skip
         following = f"{page[-1][6]}_{page[-1][0]}" if more else None

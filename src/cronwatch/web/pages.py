@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from cronwatch.web import metrics
 from cronwatch.web.errors import error_body
 from cronwatch.web.openapi import document
+from cronwatch.web.outage import MESSAGE
 from cronwatch.web.state import ServerState
 
 _OPENAPI = json.dumps(document()).encode()
@@ -29,7 +30,12 @@ def _state(request: Request) -> ServerState:
 
 
 async def healthz(request: Request) -> Response:
-    """200 when the server serves and its database answers, 503 otherwise.
+    """200 when the server serves and its database answers, 503 (``Retry-After``) otherwise.
+
+    "Answers" means reads and, after any outage (a write refused for a full disk, say), writes:
+    while the server has seen the database fail, each call probes with a write that changes
+    nothing, and stays 503 until one succeeds. The 503 says only "database unavailable"; the
+    details are in the server's log (:mod:`cronwatch.web.outage`).
 
     The body also shows the alert loops' heartbeat (``alerting.alive``, ``last_heartbeat``,
     pending and failed deliveries). A dead alert loop does not make this 503: the server still
@@ -40,14 +46,18 @@ async def healthz(request: Request) -> Response:
     try:
         alerting = await run_in_threadpool(_alerting_health, state)
     except Exception as exc:
-        return Response(error_body("unavailable", f"database unavailable: {exc}"), 503,
-                        media_type="application/json")  # fmt: skip
+        state.health.failed(exc)
+        return Response(error_body("unavailable", MESSAGE), 503, media_type="application/json",
+                        headers={"Retry-After": "5"})  # fmt: skip
     return JSONResponse({"status": "ok", "alerting": alerting})
 
 
 def _alerting_health(state: ServerState) -> dict[str, object]:
     from cronwatch.alerts.health import alerting_health
 
+    if state.health.down:
+        state.db.probe_write()  # raises while the outage lasts
+        state.health.recovered()
     state.db.query("SELECT 1")
     health = alerting_health(state.db, stale_after=_outage_after(state))
     return health.to_json()

@@ -13,7 +13,7 @@ waits on the database.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,15 +28,19 @@ from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import ApiKey, KeyStore, hash_token, is_well_formed
 from cronwatch.timeutil import utcnow
+from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.errors import bad_request, forbidden, rate_limited, too_large, unauthorized
 from cronwatch.web.ingest import Writer
 from cronwatch.web.jobs import JobsService
+from cronwatch.web.outage import DatabaseHealth
 from cronwatch.web.ratelimit import RateLimiter
 
 #: Request bodies (ping output, API JSON) larger than this are refused with 413.
 DEFAULT_MAX_BODY = 100_000
 #: Requests per second per key, per process, sustained; bursts of twice that pass.
 DEFAULT_RATE_LIMIT = 1000.0
+#: JSON bodies nested deeper than this are refused with 400 (a job's fields need 2 levels).
+MAX_JSON_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ class ServerSettings:
     #: serve`` keeps this only when it listens on a loopback address; otherwise the dashboard
     #: asks for a read (or write) key (:mod:`cronwatch.web.dashboard.access`).
     open_dashboard: bool = True
+    #: Head size, head and body timeouts, open connections (:mod:`cronwatch.web.connections`).
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    #: Honour ``X-Forwarded-Proto``/``-For``/``-Host`` from the addresses of
+    #: ``forwarded_allow_ips`` (:mod:`cronwatch.web.forwarded`).
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class ServerState:
@@ -70,8 +80,9 @@ class ServerState:
         self.settings = settings
         self.config = settings.config
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.health = DatabaseHealth()
         self.writer = Writer(settings.database_url, statsd=settings.statsd,
-                             max_pending=settings.max_pending)  # fmt: skip
+                             max_pending=settings.max_pending, health=self.health)  # fmt: skip
         self._db: Database | None = None
         self.alert_loop: AlertLoop | None = None
 
@@ -144,7 +155,8 @@ class ServerState:
 
     async def read_json(self, request: Request) -> dict[str, Any]:
         """The request's JSON object body: 413 beyond the body limit, 400 if it is not a JSON
-        object (NaN/Infinity and unpaired surrogates are refused too: they cannot be stored)."""
+        object (NaN/Infinity, unpaired surrogates and nesting deeper than
+        :data:`MAX_JSON_DEPTH` are refused too, naming the field)."""
         limit = self.settings.max_body
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
@@ -160,9 +172,11 @@ class ServerState:
             data = json.loads(bytes(body), parse_constant=_refuse_constant)
         except ValueError as exc:
             raise bad_request(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:  # nested thousands deep: the parser's own limit
+            raise bad_request(_too_deep(_deep_field(body.decode("utf-8", "replace")))) from None
         if not isinstance(data, dict):
             raise bad_request("the request body must be a JSON object")
-        _check_text(data)
+        _check_values(data)
         return data
 
 
@@ -173,18 +187,65 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_text(value: object) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise bad_request(
-                "the request body contains an unpaired surrogate (\\ud800-\\udfff)"
-            ) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key)
-            _check_text(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item)
+def _too_deep(field: str | None) -> str:
+    where = f"{field}: " if field is not None else "the request body: "
+    return f"{where}nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def _check_values(data: dict[str, Any]) -> None:
+    """Refuse unpaired surrogates (they cannot be stored as UTF-8) and nesting deeper than
+    :data:`MAX_JSON_DEPTH`, naming the top-level field; iterative, so depth costs no stack."""
+    stack: list[tuple[str, object, int]] = []
+    for key, value in data.items():
+        _check_text(key, key)
+        stack.append((key, value, 2))
+    while stack:
+        field, value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, field)
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise bad_request(_too_deep(field[:60]))
+            if isinstance(value, dict):
+                for key in value:
+                    _check_text(key, field)
+                value = list(value.values())
+            stack.extend((field, item, depth + 1) for item in value)
+
+
+def _check_text(value: str, field: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        name = field[:60].encode("utf-8", "backslashreplace").decode()
+        raise bad_request(f"{name}: contains an unpaired surrogate (\\ud800-\\udfff)") from None
+
+
+def _deep_field(text: str) -> str | None:
+    """The top-level field of a JSON object in whose value the nesting first goes deeper than
+    :data:`MAX_JSON_DEPTH` (raw, as written), or ``None``. For error messages only: a linear
+    scan that keeps no stack."""
+    depth = 0
+    key = last = None
+    in_string = escaped = False
+    start = 0
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                last = text[start:index]
+        elif char == '"':
+            in_string, start = True, index + 1
+        elif char == ":" and depth == 1:
+            key = last
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return key[:60] if key is not None else None
+        elif char in "]}":
+            depth -= 1
+    return None

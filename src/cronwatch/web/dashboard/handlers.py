@@ -19,6 +19,7 @@ from cronwatch.web.dashboard import access, queries
 from cronwatch.web.dashboard.jobpage import BadCursor, load_job, parse_cursor
 from cronwatch.web.dashboard.overview import BadFilter, Filters, load_overview
 from cronwatch.web.dashboard.render import render_page
+from cronwatch.web.outage import MESSAGE
 from cronwatch.web.state import ServerState
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -47,7 +48,8 @@ def dashboard_page(handler: Endpoint) -> Endpoint:
         try:
             return await handler(request)
         except StorageUnavailable as exc:
-            return error_page(request, 503, "Database unavailable", str(exc))
+            _state(request).health.failed(exc)  # the details go to the log, once per outage
+            return error_page(request, 503, "Database unavailable", MESSAGE)
 
     endpoint.__doc__ = handler.__doc__
     return endpoint

@@ -1,0 +1,32 @@
+"""How ``cronwatch serve`` runs its app on uvicorn: the options in one place, for the command
+and for the tests' live server alike, so that both run behind the same limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cronwatch.web.connections import guarded_protocol
+from cronwatch.web.state import ServerSettings
+
+
+def uvicorn_options(
+    settings: ServerSettings,
+    *,
+    log_level: str = "info",
+    access_log: bool = False,
+    timeout_graceful_shutdown: int = 30,
+) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` or ``uvicorn.Config`` (besides the app, host
+    and port) that serve ``settings``."""
+    return {
+        # httptools with the head size and time limits and the connection bound.
+        "http": guarded_protocol(settings.limits),
+        "log_level": log_level,
+        "access_log": access_log,
+        "lifespan": "on",
+        # Never uvicorn's own (it trusts 127.0.0.1 by default): the client address is a ping's
+        # default host. --proxy-headers has the app honour them (cronwatch.web.forwarded).
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": timeout_graceful_shutdown,
+    }
