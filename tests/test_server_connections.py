@@ -102,17 +102,17 @@ def test_many_small_header_fields_count_in_all(quick: LiveServer) -> None:
     """64 KiB in all, not per field: 1,000 fields of 100 bytes are refused; so are more than
     100 fields, however small."""
     with connect(quick.port) as sock:
-        fields = ["X-F%d: %s" % (i, "b" * 90) for i in range(1000)]
+        fields = [f"X-F{i}: {'b' * 90}" for i in range(1000)]
         sock.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\n" + "\r\n".join(fields)
                       + "\r\n\r\n").encode())  # fmt: skip
         assert refused_head(read_all(sock))
     with connect(quick.port) as sock:
-        fields = ["X-F%d: 1" % i for i in range(101)]
+        fields = [f"X-F{i}: 1" for i in range(101)]
         sock.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\n" + "\r\n".join(fields)
                       + "\r\n\r\n").encode())  # fmt: skip
         assert read_all(sock).startswith(b"HTTP/1.1 431 ")
     with connect(quick.port) as sock:
-        fields = ["X-F%d: 1" % i for i in range(90)]
+        fields = [f"X-F{i}: 1" for i in range(90)]
         sock.sendall(("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       + "\r\n".join(fields) + "\r\n\r\n").encode())  # fmt: skip
         assert read_all(sock).startswith(b"HTTP/1.1 200 ")

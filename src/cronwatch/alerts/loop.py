@@ -24,6 +24,7 @@ from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
 from cronwatch.alerts.store import default_worker_name
 from cronwatch.config import AlertSettings, Config
+from cronwatch.errors import StorageUnavailable
 from cronwatch.retention import PruneReport, Retention, prune
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.timeutil import utcnow
@@ -61,6 +62,7 @@ class AlertLoop:
         self.cycles = 0
         self.last_summary: CycleSummary | None = None
         self.last_error: str | None = None
+        self._outage = False
         self.last_prune: PruneReport | None = None
         self._next_prune = 0.0  # time.monotonic() of the next prune: the first cycle prunes
         self._channels: dict[str, Channel] = build_channels(config)
@@ -110,12 +112,24 @@ class AlertLoop:
             summary = run_alert_cycle(
                 self._db, self.config, worker=self.name, channels=self._channels, retry=self.retry
             )
+        except StorageUnavailable as exc:
+            # An outage (database away, disk full): one line when it starts, not a traceback
+            # every cycle; the connection is reopened next time.
+            if not self._outage:
+                log.error("alert cycle failed, database unavailable: %s", exc)
+            self._outage = True
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._close()
+            return None
         except Exception as exc:
-            # A broken connection is reopened next time; anything else is logged and retried.
+            # Anything else is logged and retried.
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("alert cycle failed")
             self._close()
             return None
+        if self._outage:
+            self._outage = False
+            log.warning("alert loop: database available again")
         self.cycles += 1
         self.last_summary, self.last_error = summary, None
         if self.on_cycle is not None:
