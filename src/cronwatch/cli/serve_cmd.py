@@ -85,7 +85,7 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     from cronwatch.web.connections import ConnectionLimits, fit_file_limit
     from cronwatch.web.dashboard.access import is_loopback
     from cronwatch.web.forwarded import TrustedProxies
-    from cronwatch.web.server import uvicorn_options
+    from cronwatch.web.server import log_config, uvicorn_options
 
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx, on_error=fail)
@@ -113,4 +113,5 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
                               proxy_headers=proxy_headers,
                               forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
-    uvicorn.run(create_app(settings), host=host, port=port, **options)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config(log_level),
+                **options)  # fmt: skip

@@ -198,8 +198,8 @@ class ConnectionGuard:
         if self._quiet:
             # The first of a spell is logged at once; the rest once a minute, summed up.
             self._quiet = False
-            log.warning("closed %d connection(s): %s (further ones are summed up once a "
-                        "minute)", n, _EVENTS[event])  # fmt: skip
+            log.warning("closed %d connection%s: %s; more are summed up once a minute",
+                        n, "" if n == 1 else "s", _EVENTS[event])  # fmt: skip
             self.counts[event] -= n
             if self._loop is not None:
                 self._summary_due = self._loop.time() + _SUMMARY_EVERY

@@ -49,7 +49,8 @@ class DatabaseHealth:
             if self._down_since is not None:
                 return
             self._down_since = time.monotonic()
-            self.reason = str(exc) or type(exc).__name__
+            # StorageUnavailable says "database unavailable: ..." already.
+            self.reason = str(exc).removeprefix("database unavailable: ") or type(exc).__name__
         log.error("database unavailable: %s; pings and API calls get 503 until it works again",
                   self.reason)  # fmt: skip
 
@@ -61,5 +62,5 @@ class DatabaseHealth:
             since, self._down_since = self._down_since, None
             if since is None:
                 return
-        log.warning("database available again after %.0fs of outage (%s)",
+        log.warning("database available again after %.1fs (it was: %s)",
                     time.monotonic() - since, self.reason)  # fmt: skip

@@ -3,6 +3,7 @@ and for the tests' live server alike, so that both run behind the same limits.""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from cronwatch.web.connections import guarded_protocol
@@ -30,3 +31,17 @@ def uvicorn_options(
         "server_header": False,
         "timeout_graceful_shutdown": timeout_graceful_shutdown,
     }
+
+
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, with cronwatch's own loggers (outages, connections
+    closed, the alert loop) on the same handler and format, at ``log_level``."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["cronwatch"] = {
+        "handlers": ["default"],
+        "level": log_level.upper(),
+        "propagate": False,
+    }
+    return config
