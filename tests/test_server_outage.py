@@ -82,7 +82,8 @@ def test_a_full_disk_is_an_outage_logged_once_and_recovered(small_disk: Path) ->
             assert_unavailable(http.post(f"/ping/{key}/during-{i}?host=h", content=b"y" * 4000))
         assert_unavailable(http.get("/healthz"))
         run = {"name": "api-run", "hostname": "h", "run_id": "r1", "outcome": "success",
-               "date_started": "2026-11-28T03:00:00Z", "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
+               "date_started": "2026-11-28T03:00:00Z",
+               "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
         assert_unavailable(http.post("/api/v1/runs", json=run,
                                      headers={"Authorization": f"Bearer {key}"}))  # fmt: skip
         assert_unavailable(http.get("/healthz"))
