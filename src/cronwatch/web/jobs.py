@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from cronwatch.config import JOB_FIELDS, Config, JobSpec, parse_job_table
+from cronwatch.durations import format_duration
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.model import Run
 from cronwatch.names import validate_name
@@ -204,12 +206,13 @@ class JobsService:
     def _validate(self, name: str, fields: Mapping[str, Any]) -> None:
         channels = self.config.channels if self.config is not None else None
         try:
-            parse_job_table(name, fields, source="request", channels=channels)
+            spec = parse_job_table(name, fields, source="request", channels=channels)
         except (ConfigError, InvalidInput) as exc:
             raise bad_request(str(exc)) from None
         except OverflowError:
             # parse_duration lets a float too large for a timedelta through as OverflowError.
             raise bad_request("a duration is too large") from None
+        _check_durations(spec)
 
     def _write_spec(self, name: str, row: tuple[Any, ...], fields: dict[str, Any]) -> None:
         # Conditional on the spec read: two concurrent changes cannot silently drop one.
@@ -261,6 +264,21 @@ def spec_fields(spec: JobSpec) -> dict[str, Any]:
     if spec.alerts:
         fields["alerts"] = list(spec.alerts)
     return fields
+
+
+#: A job's durations (grace, runtimes, an interval) beyond this are refused: a century is more
+#: than any schedule needs, and the health checks add them to instants, which must stay
+#: within what ``datetime`` holds (a grace of 10**11 seconds made every status a 500).
+MAX_JOB_DURATION = timedelta(days=36_525)
+
+
+def _check_durations(spec: JobSpec) -> None:
+    period = getattr(spec.schedule, "period", None)
+    durations = {"schedule": period, "grace": spec.grace, "max_runtime": spec.max_runtime,
+                 "min_runtime": spec.min_runtime}  # fmt: skip
+    for field, value in durations.items():
+        if value is not None and value > MAX_JOB_DURATION:
+            raise bad_request(f"{field}: {format_duration(value)} is too long; at most 100 years")
 
 
 def _valid_name(name: object) -> str:
