@@ -15,7 +15,8 @@ import pytest
 from tests.test_server_support import LiveServer, count_jobs, count_runs, create_key
 
 RUN = {"name": "nightly", "hostname": "h", "run_id": "r1", "outcome": "success",
-       "date_started": "2026-11-28T03:00:00Z", "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
+       "date_started": "2026-11-28T03:00:00Z",
+       "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
 
 
 @pytest.fixture
