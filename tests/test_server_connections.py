@@ -5,6 +5,8 @@ it must hold on every route; and none of it may stop normal pings."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,3 +280,21 @@ def test_serve_flags_set_the_limits(tmp_path: Path) -> None:
     log = process.stdout.read()  # type: ignore[union-attr]
     assert "8 connections open, the limit" in log
     assert log.count("request head over the size limit") == 1, log
+
+
+def test_the_connection_limit_fits_the_limit_of_open_files() -> None:
+    """Past the limit of open files the kernel stops accepting anyone: serve raises the soft
+    limit towards the hard one, and allows fewer connections (with a warning) beyond that."""
+    code = (
+        "import resource\n"
+        "from cronwatch.web.connections import fit_file_limit\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (100, 300))\n"
+        "print(fit_file_limit(200))\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+        "print(fit_file_limit(1000))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.splitlines()  # fmt: skip
+    assert out[0] == "(200, None)"
+    assert out[1] == "(264, 300)"  # 200 connections and 64 files for the rest
+    assert out[2].startswith("(236, 'the limit of open files (300) allows 236 connections")

@@ -104,9 +104,11 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
         fail(str(exc))
     # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
     open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
+    connections, warning = fit_file_limit(max_connections)
+    if warning:
+        click.echo(f"WARNING:  {warning}", err=True)
     limits = ConnectionLimits(max_header_bytes=max_header_size, header_timeout=header_timeout,
-                              body_timeout=body_timeout,
-                              max_connections=fit_file_limit(max_connections))  # fmt: skip
+                              body_timeout=body_timeout, max_connections=connections)  # fmt: skip
     settings = ServerSettings(database_url=url, config=config, max_body=max_body,
                               rate_limit=rate_limit, statsd=StatsdClient.from_env(),
                               alerts=alerts, open_dashboard=open_dashboard, limits=limits,

@@ -70,10 +70,10 @@ class ConnectionLimits:
             raise ValueError("max_connections must be at least 1")
 
 
-def fit_file_limit(max_connections: int) -> int:
+def fit_file_limit(max_connections: int) -> tuple[int, str | None]:
     """The number of connections this process can hold open: ``max_connections``, after
     raising the soft limit of open files (``ulimit -n``) towards the hard limit if needed;
-    less, with a warning, if the hard limit does not allow that many.
+    fewer when the hard limit does not allow that many, with a warning to show.
 
     Past the limit of open files the kernel refuses to accept, and asyncio stops accepting any
     connection for a second: every client would suffer instead of only the idle ones.
@@ -88,13 +88,12 @@ def fit_file_limit(max_connections: int) -> int:
         except (ValueError, OSError):
             pass
     if soft == resource.RLIM_INFINITY or soft >= needed:
-        return max_connections
+        return max_connections, None
     fitted = max(1, soft - FILES_RESERVED)
-    log.warning(
-        "the limit of open files (%d) allows %d connections, not %d; raise it with "
-        "`ulimit -n` or LimitNOFILE= to allow more", soft, fitted, max_connections,
-    )  # fmt: skip
-    return fitted
+    return fitted, (
+        f"the limit of open files ({soft}) allows {fitted} connections, not "
+        f"{max_connections}; raise it (ulimit -n, or LimitNOFILE= in a systemd unit) for more"
+    )
 
 
 class ConnectionGuard:
