@@ -180,6 +180,8 @@ class ConnectionGuard:
         for conn in list(self._connections):
             if not isinstance(conn, GuardedHttpToolsProtocol) or conn in self.closing:
                 continue
+            if conn.transport is None or conn.transport.is_closing():
+                continue  # closed already (by the client, or by uvicorn's keep-alive timer)
             phase, since = conn.observe(now)
             if phase == "head" and now - since > limits.header_timeout:
                 conn.drop(timed_out=True)
