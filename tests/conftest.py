@@ -143,6 +143,19 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client of :func:`server` with a write key."""
+    import httpx
+
+    from tests.test_server_support import create_key
+
+    key = create_key(server.database_url, "write")
+    with httpx.Client(base_url=server.url, timeout=30,
+                      headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
+        yield http
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's real data directory, config or statsd settings."""

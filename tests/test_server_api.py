@@ -5,7 +5,6 @@ refused request leaves the database as it was."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,6 @@ import pytest
 
 from cronwatch.config import load_config
 from tests.test_server_support import LiveServer, count_jobs, count_runs, create_key, query
-
-
-@pytest.fixture
-def api(server: LiveServer) -> Iterator[httpx.Client]:
-    """A client with a write key."""
-    key = create_key(server.database_url, "write")
-    with httpx.Client(base_url=server.url, timeout=30,
-                      headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
-        yield http
 
 
 def jobs_table(url: str) -> list[tuple[Any, ...]]:

@@ -6,7 +6,6 @@ nothing; and the statuses of the jobs that are there still answer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,14 +16,6 @@ from tests.test_server_support import LiveServer, count_jobs, count_runs, create
 RUN = {"name": "nightly", "hostname": "h", "run_id": "r1", "outcome": "success",
        "date_started": "2026-11-28T03:00:00Z",
        "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
-
-
-@pytest.fixture
-def api(server: LiveServer) -> Iterator[httpx.Client]:
-    key = create_key(server.database_url, "write")
-    with httpx.Client(base_url=server.url, timeout=30,
-                      headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
-        yield http
 
 
 def nested(field: str, depth: int, outer: dict[str, Any]) -> bytes:

@@ -37,6 +37,16 @@ def read_all(sock: socket.socket) -> bytes:
     return data
 
 
+def open_sending(port: int, heads: list[bytes]) -> list[socket.socket]:
+    """One connection per head, each sent (and left unfinished, as the head or body says)."""
+    socks = []
+    for head in heads:
+        sock = connect(port)
+        sock.sendall(head)
+        socks.append(sock)
+    return socks
+
+
 def closed_by_server(sock: socket.socket, wait: float = 30.0) -> bool:
     """Whether the server closed ``sock``, waiting at most ``wait`` seconds for it."""
     sock.settimeout(wait)
@@ -215,11 +225,7 @@ def test_a_flood_of_half_sent_requests_does_not_stop_pings(sqlite_url: str) -> N
     key = create_key(sqlite_url, "ping")
     limits = ConnectionLimits(header_timeout=300.0, max_connections=20)
     with LiveServer(sqlite_url, limits=limits) as live:
-        flood = []
-        for _ in range(60):
-            sock = connect(live.port)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-            flood.append(sock)
+        flood = open_sending(live.port, [b"GET /healthz HTTP/1.1\r\nHost: x\r\n"] * 60)
         try:
             assert [ping(live, key, f"victim-{i}") for i in range(20)] == [200] * 20
             assert closed_by_server(flood[0]), "the oldest idle connection made room"
@@ -237,12 +243,9 @@ def test_when_every_connection_is_busy_a_new_one_is_refused_with_503(sqlite_url:
     key = create_key(sqlite_url, "ping")
     limits = ConnectionLimits(body_timeout=60.0, max_connections=5)
     with LiveServer(sqlite_url, limits=limits) as live:
-        busy = []
-        for i in range(5):
-            sock = connect(live.port)
-            sock.sendall(f"POST /ping/{key}/busy?host=h&rid=b{i} HTTP/1.1\r\nHost: x\r\n"
-                         "Connection: close\r\nContent-Length: 4\r\n\r\nab".encode())  # fmt: skip
-            busy.append(sock)
+        heads = [f"POST /ping/{key}/busy?host=h&rid=b{i} HTTP/1.1\r\nHost: x\r\nConnection: "
+                 "close\r\nContent-Length: 4\r\n\r\nab".encode() for i in range(5)]  # fmt: skip
+        busy = open_sending(live.port, heads)
         time.sleep(0.5)  # the heads are in: five requests in progress
         with connect(live.port) as sock:  # refused at once, before it sends anything
             response = read_all(sock)
