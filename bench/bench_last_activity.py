@@ -44,7 +44,7 @@ def fill(url: str, jobs: int, runs_per_job: int) -> None:
 
 def plan(url: str) -> str:
     with open_database(url) as db:
-        if db.dialect == "sqlite":
+        if db.dialect.name == "sqlite":
             rows = db.query(
                 "EXPLAIN QUERY PLAN SELECT * FROM runs WHERE name = ? AND outcome = 'success' "
                 "ORDER BY started_us DESC LIMIT 1",

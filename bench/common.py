@@ -66,7 +66,7 @@ def load_runs(db: Database, rows: Iterable[tuple[object, ...]]) -> None:
     fastest way each database offers (executemany on SQLite, COPY on PostgreSQL; the summary
     triggers fire as for any write), then refresh the planner's statistics."""
     with db.transaction() as cur:
-        if db.dialect == "sqlite":
+        if db.dialect.name == "sqlite":
             cur.executemany(  # type: ignore[attr-defined]
                 f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
             )

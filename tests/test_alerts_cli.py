@@ -14,9 +14,9 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from cronwatch.alerts.store import AlertStore
 from cronwatch.cli.main import cli
 from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
 from tests.test_alerts_support import HttpReceiver, channels_toml

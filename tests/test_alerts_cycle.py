@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from cronwatch.alerts.deliver import RetryPolicy
-from cronwatch.alerts.store import AlertStore
 from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from tests.test_alerts_support import (
     MINUTE,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
-from cronwatch.alerts.store import AlertStore
 from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from tests.test_alerts_support import (
     MINUTE,

@@ -7,8 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from cronwatch.alerts.cycle import run_alert_cycle
-from cronwatch.alerts.store import AlertStore
 from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from tests.test_alerts_support import (
     MINUTE,

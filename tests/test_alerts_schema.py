@@ -1,13 +1,10 @@
-"""Migration 0004 creates exactly the alerting tables declared in cronwatch.alerts.schema, and
+"""Migration 0004 creates exactly the alerting tables declared in cronwatch.storage.schema, and
 goes back down cleanly. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# Registered at collection, before any test runs: the alert tables join the shared metadata
-# that tests/test_migrations.py compares (see the note in cronwatch.alerts.schema).
-import cronwatch.alerts.schema  # noqa: F401
 from cronwatch.storage import open_database
 from cronwatch.storage.url import parse_database_url
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from cronwatch.alerts.store import AlertStore
 from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from tests.test_alerts_support import (
     MINUTE,

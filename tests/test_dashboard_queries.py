@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cronwatch.storage import dashboard as queries
 from cronwatch.storage import open_database
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import to_us
-from cronwatch.web.dashboard import queries
 from cronwatch.web.dashboard.overview import Filters, load_overview
 from tests.test_server_support import LiveServer
 

@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwatch.names import validate_name
+from cronwatch.storage.dashboard import RunPoint
 from cronwatch.web.dashboard.access import is_loopback, safe_next
-from cronwatch.web.dashboard.queries import RunPoint
 from cronwatch.web.dashboard.render import STATIC, TEMPLATES, job_path, json_script, relative
 from cronwatch.web.dashboard.svg import sparkline
 

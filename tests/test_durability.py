@@ -101,7 +101,7 @@ def test_writer_killed_with_sigkill_leaves_a_readable_database(database_url: str
         assert seen >= 40, "the writer never got going"
 
     with open_database(database_url) as db:
-        if db.dialect == "sqlite":
+        if db.dialect.name == "sqlite":
             assert db.query("PRAGMA integrity_check") == [("ok",)]
         stored = {row[0] for row in db.query("SELECT run_id FROM runs WHERE name = 'victim'")}
         # and it still takes writes

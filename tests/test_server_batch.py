@@ -8,7 +8,8 @@ from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore, hash_token
-from cronwatch.web.batch import Unpaired, insert_unpaired, write_runs
+from cronwatch.storage.runs import RunStore
+from cronwatch.storage.writes import Unpaired
 from cronwatch.web.errors import ApiError
 from cronwatch.web.ingest import WriteOp, Writer
 from tests.conftest import PostgresServer, StatsdReceiver
@@ -39,7 +40,7 @@ def start(name: str, host: str, minutes: float):  # type: ignore[no-untyped-def]
 def test_batch_pairs_and_bulk_inserts(database_url: str) -> None:
     with open_database(database_url) as db:
         with db.transaction() as cur:
-            write_runs(db, cur, [start("paired-earlier", "h", 0)])
+            RunStore(db).write(cur, [start("paired-earlier", "h", 0)])
         batch = [
             finish("plain-a", "h", 1),  # nothing running: bulk path
             finish("plain-b", "h", 1, "failure"),
@@ -49,7 +50,7 @@ def test_batch_pairs_and_bulk_inserts(database_url: str) -> None:
             finish("plain-a", "h2", 2),  # another host of the same job: not paired with h
         ]
         with db.transaction() as cur:
-            written = write_runs(db, cur, batch)
+            written = RunStore(db).write(cur, batch)
         assert [w.new for w in written] == [True] * 6
         assert written[3].duration_us == 2 * 60_000_000
         assert written[4].duration_us == 5 * 60_000_000
@@ -69,9 +70,9 @@ def test_a_replayed_batch_stores_nothing_twice(database_url: str) -> None:
     with open_database(database_url) as db:
         batch = [finish("job", "h", 1), finish("job", "h2", 1)]
         with db.transaction() as cur:
-            assert [w.new for w in write_runs(db, cur, batch)] == [True, True]
+            assert [w.new for w in RunStore(db).write(cur, batch)] == [True, True]
         with db.transaction() as cur:
-            assert [w.new for w in write_runs(db, cur, batch)] == [False, False]
+            assert [w.new for w in RunStore(db).write(cur, batch)] == [False, False]
         assert db.query("SELECT COUNT(*) FROM runs") == [(2,)]
         (host,) = db.query("SELECT runs_total FROM job_hosts WHERE hostname = 'h'")
         assert host == (1,)
@@ -90,7 +91,7 @@ def test_a_batch_of_pings_checks_every_key_and_pairs_what_must_be_paired(
         keys.revoke("old")
         revoked = hash_token(revoked_token)
         with db.transaction() as cur:
-            write_runs(db, cur, [start("was-started", "h", 0)])
+            RunStore(db).write(cur, [start("was-started", "h", 0)])
 
         def op(run_and_pair, key: str | None = ping) -> WriteOp:  # type: ignore[no-untyped-def]
             run, pair = run_and_pair
@@ -142,10 +143,10 @@ def test_plain_pings_written_again_are_stored_once(postgres: PostgresServer) -> 
     database_url = postgres.create_database()
     plain = [Unpaired(finish(f"job-{n}", "h", n)[0], None, ()) for n in range(3)]
     with open_database(database_url) as db:
-        first = insert_unpaired(db, plain)
-        again = insert_unpaired(db, plain[1:])
+        first = RunStore(db).insert_unpaired(plain)
+        again = RunStore(db).insert_unpaired(plain[1:])
         with db.transaction() as cur:
-            replayed = write_runs(db, cur, [(item.run, True) for item in plain[1:]])
+            replayed = RunStore(db).write(cur, [(item.run, True) for item in plain[1:]])
         rows = db.query("SELECT name, runs_total FROM job_hosts ORDER BY name")
     assert sorted(first) == [0, 1, 2] and again == {}
     assert [w.new for w in replayed] == [False, False], "known as replays the general way"

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from cronwatch.baseline import BASELINE_WINDOW
 from cronwatch.durations import format_duration
 from cronwatch.errors import InvalidInput
-from cronwatch.timeutil import require_aware, to_us
+from cronwatch.timeutil import require_aware
 
 if TYPE_CHECKING:
     from cronwatch.storage.connection import Database
@@ -114,62 +114,24 @@ def prune(
 def _prune_runs(
     db: Database, cutoff: datetime, keep_last: int, dry_run: bool, progress: Progress | None
 ) -> tuple[int, int]:
-    # Only jobs first seen before the cutoff can have runs to delete: for a fleet of young
-    # jobs the prune is one query.
-    names = [
-        row[0]
-        for row in db.query(
-            "SELECT name FROM job_hosts GROUP BY name HAVING MIN(first_seen_us) < ? ORDER BY name",
-            (to_us(cutoff),),
-        )
-    ]
+    from cronwatch.storage.prune import PruneStore
+
+    store = PruneStore(db)
+    names = store.jobs_first_seen_before(cutoff)
     if dry_run:
         counted = 0
         for done, name in enumerate(names, 1):
-            params = (name, to_us(cutoff), name, keep_last - 1)
-            counted += int(db.query("SELECT COUNT(*) " + _OLD_RUNS, params)[0][0])
+            counted += store.count_old_runs(name, cutoff, keep_last)
             if progress is not None:
                 progress(done, len(names), counted)
         return len(names), counted
-    return len(names), _delete_runs(db, names, to_us(cutoff), keep_last, progress)
-
-
-# The runs of one job started before the cutoff and before its keep_last-th latest run (which
-# stays, with every run after it). Fewer than keep_last runs: the subquery is NULL, and
-# nothing compares below NULL.
-_OLD_RUNS = (
-    "FROM runs WHERE name = ? AND started_us < ? AND started_us < (SELECT started_us FROM runs"
-    " WHERE name = ? ORDER BY started_us DESC LIMIT 1 OFFSET ?)"
-)
-
-
-def _delete_runs(
-    db: Database, names: list[str], cutoff_us: int, keep_last: int, progress: Progress | None
-) -> int:
-    """Delete the old runs of ``names``, at most :data:`BATCH` rows per transaction (the jobs
-    with a few old runs share one; a job with many takes several)."""
-    delete = db.sql(
-        f"DELETE FROM runs WHERE id IN (SELECT id {_OLD_RUNS} ORDER BY started_us LIMIT ?)"
-    )
-    deleted = done = 0
-    while done < len(names):
-        with db.transaction() as cur:
-            in_transaction = 0
-            while done < len(names) and in_transaction < BATCH:
-                room = BATCH - in_transaction
-                name = names[done]
-                cur.execute(delete, (name, cutoff_us, name, keep_last - 1, room))
-                in_transaction += cur.rowcount
-                if cur.rowcount < room:  # this job is done
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(names), deleted + in_transaction)
-        deleted += in_transaction
-    return deleted
+    report = None if progress is None else lambda done, runs: progress(done, len(names), runs)
+    return len(names), store.delete_old_runs(names, cutoff, keep_last, batch=BATCH,
+                                             progress=report)  # fmt: skip
 
 
 def _prune_events(db: Database, before: datetime, dry_run: bool) -> int:
-    from cronwatch.alerts.store import AlertStore
+    from cronwatch.storage.alerts import EventStore
 
-    store = AlertStore(db)
+    store = EventStore(db)
     return store.count_prunable_events(before) if dry_run else store.prune_events(before)

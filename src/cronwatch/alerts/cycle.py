@@ -1,8 +1,9 @@
 """One alert cycle: heartbeat, evaluation, flips, deliveries.
 
 :func:`run_alert_cycle` is the whole of what an alert loop does each ``interval``; it is safe
-to run from any number of processes on one database at once (see :mod:`cronwatch.alerts.store`
-and :mod:`cronwatch.alerts.deliver`), and it takes ``now`` so that tests drive time.
+to run from any number of processes on one database at once (see
+:mod:`cronwatch.storage.alerts.states` and :mod:`cronwatch.alerts.deliver`), and it takes
+``now`` so that tests drive time.
 
 Guarding itself: every cycle writes its loop's heartbeat. When no loop had beaten for longer
 than ``[alerts] outage_after``, the gap is recorded as an outage of cronwatch: runs reported
@@ -28,19 +29,14 @@ from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
 from cronwatch.alerts.model import JOB_ROW, Event, JobState
 from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
 from cronwatch.alerts.rules import decide, decide_host, first_state
-from cronwatch.alerts.store import (
-    ALERTING,
-    STATUS,
-    AlertStore,
-    Flip,
-    Outage,
-    process_worker_name,
-    state_from_row,
-)
 from cronwatch.config import AlertSettings, Config, JobAlerting, MaintenanceWindow
 from cronwatch.retention import DEFAULT_KEEP_EVENTS
+from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.alerts.states import ALERTING, STATUS, Flip, state_from_row
+from cronwatch.storage.alerts.workers import Outage, process_worker_name
 from cronwatch.storage.connection import Database
-from cronwatch.timeutil import require_aware, to_us, utcnow
+from cronwatch.storage.runs import RunStore
+from cronwatch.timeutil import require_aware, utcnow
 
 #: A cycle at least this long beats again at its end.
 LONG_CYCLE = timedelta(seconds=1)
@@ -137,7 +133,7 @@ def run_alert_cycle(
             context = _Context(db, obs, prev, policy, windows, outage, now)
             decision = decide(prev, status.status, status.reason, policy, context, now)
             if decision is not None:
-                flips.append(Flip(prev.version, decision, policy.channels))
+                flips.append(Flip(prev.version, decision.state, decision.event, policy.channels))
         for host in status.hosts:
             if not host.hostname:
                 continue
@@ -151,7 +147,7 @@ def run_alert_cycle(
                 prev = state_from_row(row)
             change = decide_host(prev, host.status, host.reason, now)
             if change is not None:
-                flips.append(Flip(prev.version, change))
+                flips.append(Flip(prev.version, change.state, change.event))
     store.insert_states(firsts, now)
     summary.events = store.apply(flips, now)
     if channels is None:
@@ -227,13 +223,8 @@ class _Context:
         return failure_streak(self.obs, self.now, self.policy.alert_after)
 
     def good_runs(self, since: datetime, wanted: int) -> int:
-        rows = self.db.query(
-            "SELECT outcome FROM runs WHERE name = ? AND outcome <> 'running'"
-            " AND completed_us > ? ORDER BY completed_us DESC LIMIT ?",
-            (self.obs.spec.name, to_us(since), wanted),
-        )
         good = 0
-        for (outcome,) in rows:
+        for outcome in RunStore(self.db).outcomes_since(self.obs.spec.name, since, wanted):
             if outcome != "success":
                 break
             good += 1

@@ -3,10 +3,11 @@
 A delivery row (event, channel) is *claimed* before it is sent: its ``next_attempt_us`` is
 pushed a lease ahead and a random ``claim`` token written, in one statement that picks due
 rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (under SQLite's write lock, a plain
-``UPDATE`` is already atomic). Loops sharing a database therefore never send the same row
-twice, and they never wait on each other. The outcome is written only where the token still
-matches. A loop killed between sending and writing leaves the row to be sent again after the
-lease: at least once, never lost; exactly once whenever the loop survives the send.
+``UPDATE`` is already atomic; see :mod:`cronwatch.storage.alerts.deliveries`). Loops sharing a
+database therefore never send the same row twice, and they never wait on each other. The
+outcome is written only where the token still matches. A loop killed between sending and
+writing leaves the row to be sent again after the lease: at least once, never lost; exactly
+once whenever the loop survives the send.
 
 Order: a delivery is claimed only when no older delivery of the same job to the same channel
 is pending, so a channel that comes back gets "MISSING" before "recovered", never after.
@@ -25,42 +26,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from cronwatch.alerts.channels import Channel, DeliveryError
 from cronwatch.alerts.model import Event
-from cronwatch.alerts.store import EVENT_COLUMNS, event_from_row
+from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.alerts.deliveries import Claimed
 from cronwatch.storage.connection import Database
-from cronwatch.timeutil import from_us, to_us
 
 log = logging.getLogger("cronwatch.alerts")
 
 #: The least time a claim is held (more if a channel's timeout is long).
 MIN_LEASE = timedelta(minutes=5)
-
-_CLAIM = """
-UPDATE deliveries SET claim = ?, next_attempt_us = ?
-WHERE (event_id, channel) IN (
-    SELECT d.event_id, d.channel FROM deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_us <= ?
-      AND NOT EXISTS (
-        SELECT 1 FROM deliveries o WHERE o.status = 'pending' AND o.channel = d.channel
-          AND o.name = d.name AND o.event_id < d.event_id)
-    ORDER BY d.event_id LIMIT ?{lock})
-RETURNING event_id, channel, attempts, created_us
-"""
-_SENT = (
-    "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_us = ?, claim = NULL,"
-    " last_error = NULL WHERE event_id = ? AND channel = ? AND claim = ?"
-)
-_FAILED = (
-    "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?,"
-    " next_attempt_us = ?, claim = NULL WHERE event_id = ? AND channel = ? AND claim = ?"
-)
-_RELEASE = (
-    "UPDATE deliveries SET claim = NULL, next_attempt_us = ?"
-    " WHERE event_id = ? AND channel = ? AND claim = ?"
-)
 
 
 @dataclass(frozen=True)
@@ -86,14 +62,6 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    event_id: int
-    channel: str
-    attempts: int
-    created: datetime
-
-
 def deliver_due(
     db: Database,
     channels: Mapping[str, Channel],
@@ -109,25 +77,27 @@ def deliver_due(
     report = DeliveryReport()
     longest = max((c.timeout for c in channels.values()), default=timedelta(0))
     lease = max(MIN_LEASE, 2 * longest + timedelta(minutes=1))
-    down: dict[str, int] = {}  # channel -> its next attempt, once it failed in this call
+    down: dict[str, datetime] = {}  # channel -> its next attempt, once it failed in this call
+    store = AlertStore(db)
     for _ in range(rounds):
         token = uuid.uuid4().hex
-        claimed = _claim(db, token, now, lease, batch)
+        claimed = store.claim_deliveries(token, now, now + lease, batch)
         if not claimed:
             break
-        events = _events(db, [c.event_id for c in claimed])
+        events = store.events_by_id([c.event_id for c in claimed])
         for row in claimed:
-            _deliver(db, row, token, events.get(row.event_id), channels, down, now, retry, report)
+            event = events.get(row.event_id)
+            _deliver(store, row, token, event, channels, down, now, retry, report)
     return report
 
 
 def _deliver(
-    db: Database,
-    row: _Claimed,
+    store: AlertStore,
+    row: Claimed,
     token: str,
     event: Event | None,
     channels: Mapping[str, Channel],
-    down: dict[str, int],
+    down: dict[str, datetime],
     now: datetime,
     retry: RetryPolicy,
     report: DeliveryReport,
@@ -139,15 +109,12 @@ def _deliver(
             if event is None
             else f"no channel {row.channel!r} is configured"
         )
-        _finish(db, row, token, "failed", why, to_us(now))
+        _finish(store, row, token, "failed", why, now)
         report.gave_up += 1
         return
     if row.channel in down:
         # Not tried: the channel just failed. Released to its next attempt, attempts unchanged.
-        db.execute(
-            _RELEASE,
-            (down[row.channel], row.event_id, row.channel, token),
-        )
+        store.release(row, token, down[row.channel])
         return
     try:
         channel.send(event)
@@ -157,15 +124,15 @@ def _deliver(
         log.exception("channel %s failed on event %s", row.channel, row.event_id)
         error = f"{type(exc).__name__}: {exc}"
     else:
-        _finish(db, row, token, "sent", None, to_us(now))
+        _finish(store, row, token, "sent", None, now)
         report.sent += 1
         return
     attempts = row.attempts + 1
     next_attempt = now + retry.delay(attempts)
     gives_up = next_attempt - row.created > retry.give_up_after
     status = "failed" if gives_up else "pending"
-    _finish(db, row, token, status, error, to_us(next_attempt))
-    down[row.channel] = to_us(next_attempt)
+    _finish(store, row, token, status, error, next_attempt)
+    down[row.channel] = next_attempt
     log.warning(
         "channel %s: event %s not delivered (attempt %d%s): %s",
         row.channel,
@@ -181,30 +148,16 @@ def _deliver(
         report.failed += 1
 
 
-def _claim(db: Database, token: str, now: datetime, lease: timedelta, batch: int) -> list[_Claimed]:
-    lock = " FOR UPDATE SKIP LOCKED" if db.dialect == "postgresql" else ""
-    rows = db.query(_CLAIM.format(lock=lock), (token, to_us(now + lease), to_us(now), batch))
-    claimed = [_Claimed(int(e), c, int(a), from_us(int(t))) for e, c, a, t in rows]
-    return sorted(claimed, key=lambda c: c.event_id)
-
-
-def _events(db: Database, ids: list[int]) -> dict[int, Event]:
-    marks = ", ".join("?" * len(ids))
-    rows = db.query(f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks})", ids)
-    return {int(row[0]): event_from_row(row) for row in rows}
-
-
 def _finish(
-    db: Database, row: _Claimed, token: str, status: str, error: str | None, next_us: int
+    store: AlertStore, row: Claimed, token: str, status: str, error: str | None, at: datetime
 ) -> None:
-    """Write a claimed row's outcome, only if it is still ours (its lease did not run out)."""
-    params: tuple[Any, ...]
+    """Write a claimed row's outcome (sent at ``at``, or failed and next tried at ``at``), only
+    if it is still ours (its lease did not run out)."""
     if status == "sent":
-        sql, params = _SENT, (next_us, row.event_id, row.channel, token)
+        ours = store.mark_sent(row, token, at)
     else:
-        error_text = (error or "")[:2000]
-        sql, params = _FAILED, (status, error_text, next_us, row.event_id, row.channel, token)
-    if db.execute(sql, params) != 1:
+        ours = store.mark_failed(row, token, status, (error or "")[:2000], at)
+    if not ours:
         log.warning(
             "delivery of event %s to %s: claim lost (lease ran out); it may be sent twice",
             row.event_id,

@@ -10,26 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cronwatch.alerts.store import ALERT_WORKER
 from cronwatch.config import MIN_OUTAGE_AFTER
+from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.alerts.workers import WorkerBeat
 from cronwatch.storage.connection import Database
-from cronwatch.timeutil import from_us, to_us, utcnow
+from cronwatch.timeutil import utcnow
+
+__all__ = ["AlertingHealth", "WorkerBeat", "alerting_health", "last_heartbeat"]
 
 
 def last_heartbeat(db: Database) -> datetime | None:
     """The latest heartbeat of any alert loop, or ``None`` if none ever ran."""
-    rows = db.query("SELECT MAX(last_beat_us) FROM workers WHERE kind = ?", (ALERT_WORKER,))
-    value = rows[0][0] if rows else None
-    return None if value is None else from_us(int(value))
-
-
-@dataclass(frozen=True)
-class WorkerBeat:
-    name: str
-    hostname: str
-    pid: int
-    started: datetime
-    last_beat: datetime
+    return AlertStore(db).last_heartbeat()
 
 
 @dataclass(frozen=True)
@@ -87,30 +79,16 @@ def alerting_health(
     ``alerts.outage_after``). ``workers`` lists the loops that beat within a day.
     """
     now = now or utcnow()
-    rows = db.query(
-        "SELECT name, hostname, pid, started_us, last_beat_us FROM workers"
-        " WHERE kind = ? AND last_beat_us >= ? ORDER BY last_beat_us DESC",
-        (ALERT_WORKER, to_us(now - timedelta(days=1))),
-    )
-    workers = tuple(
-        WorkerBeat(name, hostname, int(pid), from_us(int(started)), from_us(int(beat)))
-        for name, hostname, pid, started, beat in rows
-    )
-    counts = db.query(
-        "SELECT status, attempts > 0, COUNT(*) FROM deliveries"
-        " WHERE status IN ('pending', 'failed') GROUP BY status, attempts > 0"
-    )
-    pending = sum(int(n) for status, _, n in counts if status == "pending")
-    retrying = sum(int(n) for status, tried, n in counts if status == "pending" and tried)
-    failed = sum(int(n) for status, _, n in counts if status == "failed")
-    alerting = db.query("SELECT COUNT(*) FROM job_states WHERE alerting = 1 AND hostname = ''")
+    store = AlertStore(db)
+    workers = tuple(store.workers(since=now - timedelta(days=1)))
+    queue = store.delivery_counts()
     return AlertingHealth(
         now=now,
-        last_heartbeat=last_heartbeat(db),
+        last_heartbeat=store.last_heartbeat(),
         stale_after=stale_after,
         workers=workers,
-        pending=pending,
-        retrying=retrying,
-        failed=failed,
-        alerting_jobs=int(alerting[0][0]),
+        pending=queue.pending,
+        retrying=queue.retrying,
+        failed=queue.failed,
+        alerting_jobs=store.count_alerting(),
     )

@@ -22,10 +22,10 @@ from datetime import timedelta
 from cronwatch.alerts.channels import Channel
 from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
-from cronwatch.alerts.store import default_worker_name
 from cronwatch.config import AlertSettings, Config
 from cronwatch.errors import StorageUnavailable
 from cronwatch.retention import PruneReport, Retention, prune
+from cronwatch.storage.alerts.workers import default_worker_name
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.timeutil import utcnow
 

@@ -139,8 +139,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """The alert loops' heartbeat, the jobs whose problem was announced, snoozes, and every
     delivery not sent (waiting for a retry, or given up) with its attempts and last error."""
     from cronwatch.alerts.health import alerting_health
-    from cronwatch.alerts.store import AlertStore
     from cronwatch.config import AlertSettings
+    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
     config = load_config_from(ctx, on_error=fail)
@@ -238,7 +238,7 @@ def history(
     ctx: click.Context, name: str | None, limit: int, notifications: bool, as_json: bool
 ) -> None:
     """Status changes and notifications, newest first (of job NAME)."""
-    from cronwatch.alerts.store import AlertStore
+    from cronwatch.storage.alerts import AlertStore
 
     with _open(ctx) as db:
         events = AlertStore(db).events(name, limit=limit, notifications_only=notifications)
@@ -260,9 +260,9 @@ def history(
 @click.pass_context
 def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -> None:
     """Silence job NAME's alerts until a time; it is announced then if still down."""
-    from cronwatch.alerts.store import AlertStore
     from cronwatch.durations import parse_duration
     from cronwatch.names import validate_name
+    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import require_aware, utcnow
 
     if (until is None) == (span is None):
@@ -290,7 +290,7 @@ def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -
 @click.pass_context
 def unsnooze(ctx: click.Context, name: str) -> None:
     """Lift job NAME's snooze."""
-    from cronwatch.alerts.store import AlertStore
+    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
     with _open(ctx) as db:
@@ -303,7 +303,7 @@ def unsnooze(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def retry(ctx: click.Context, channel: str | None) -> None:
     """Requeue the deliveries that were given up (after fixing the channel)."""
-    from cronwatch.alerts.store import AlertStore
+    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
     with _open(ctx) as db:

@@ -185,31 +185,14 @@ def _ad_hoc(
     since = now - span
     failures, results = [], []
     with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
-        db = monitor.store.db
         for host, name in pairs:
-            if host is None:
-                rows = db.query(
-                    "SELECT MAX(completed_us) FROM runs WHERE name = ? AND outcome = 'success'",
-                    (name,),
-                )
-            else:
-                rows = db.query(
-                    "SELECT MAX(completed_us) FROM runs WHERE hostname = ? AND "
-                    "name = ? AND outcome = 'success'",
-                    (host, name),
-                )
-            last = rows[0][0] if rows else None
+            last = monitor.store.last_success_completed(name, host)
             where = f" on {host}" if host else ""
-            ok = last is not None and last >= to_us(since)
-            results.append({"host": host, "name": name, "ok": ok, "last_success_us": last})
+            ok = last is not None and last >= since
+            last_us = None if last is None else to_us(last)
+            results.append({"host": host, "name": name, "ok": ok, "last_success_us": last_us})
             if not ok:
-                from cronwatch.timeutil import from_us
-
-                seen = (
-                    f"last success {_when(from_us(last))}"
-                    if last is not None
-                    else "never succeeded"
-                )
+                seen = f"last success {_when(last)}" if last is not None else "never succeeded"
                 failures.append(
                     f"{name} didn't run{where} in the last {format_duration(span)} ({seen})"
                 )

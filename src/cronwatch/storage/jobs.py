@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,11 +54,66 @@ def auto_spec(name: str) -> JobSpec:
     )
 
 
+_RECORD_COLUMNS = "name, source, spec, created_us, updated_us"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A row of ``jobs``: ``source`` is ``run``, ``config`` or ``api``; ``spec`` the JSON of an
+    API-declared job's fields (``None`` when it has none)."""
+
+    name: str
+    source: str
+    spec: str | None
+    created: datetime
+    updated: datetime
+
+
 class JobStore:
     """Jobs in one database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    # -- the jobs table, as the REST API changes it ----------------------------------------------
+
+    def records(self) -> list[JobRecord]:
+        """Every row of ``jobs``."""
+        rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs")
+        return [_record(row) for row in rows]
+
+    def record(self, name: str) -> JobRecord | None:
+        """The row of job ``name``, or ``None``."""
+        rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE name = ?", (name,))
+        return _record(rows[0]) if rows else None
+
+    def create(self, name: str, spec: str, now: datetime) -> bool:
+        """Add job ``name`` declared through the API with ``spec`` (JSON); ``False`` (and
+        nothing changed) if a job of that name exists."""
+        stamp = to_us(now)
+        return bool(
+            self.db.execute(
+                "INSERT INTO jobs (name, source, spec, created_us, updated_us)"
+                " VALUES (?, 'api', ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, spec, stamp, stamp),
+            )
+        )
+
+    def replace_spec(self, name: str, was: str | None, spec: str | None, now: datetime) -> bool:
+        """Set job ``name``'s ``spec`` if it is still ``was``: two concurrent changes cannot
+        silently drop one. ``False`` (nothing changed) if it was changed or deleted meanwhile."""
+        same = self.db.dialect.NULL_SAFE_EQUAL
+        changed = self.db.execute(
+            f"UPDATE jobs SET spec = ?, updated_us = ? WHERE name = ? AND spec {same} ?",
+            (spec, to_us(now), name, was),
+        )
+        return bool(changed)
+
+    def delete(self, name: str) -> None:
+        """Forget job ``name``: its runs, summaries and baseline too (a later run recreates it)."""
+        with self.db.transaction() as cur:
+            for table in ("runs", "job_hosts", "job_baselines", "jobs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE name = ?"), (name,))
 
     # -- declared jobs ------------------------------------------------------------------------
 
@@ -267,6 +323,11 @@ def _host_summary(row: tuple[Any, ...]) -> HostSummary:
         runs_total=int(runs_total),
         failures_total=int(failures_total),
     )
+
+
+def _record(row: tuple[Any, ...]) -> JobRecord:
+    name, source, spec, created, updated = row
+    return JobRecord(name, source, spec, from_us(created), from_us(updated))
 
 
 def _instant(value: int | None) -> datetime | None:

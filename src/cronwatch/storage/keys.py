@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from cronwatch.errors import InvalidInput
 from cronwatch.names import validate_name
-from cronwatch.storage.connection import Database
+from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import from_us, to_us, utcnow
 
 Scope = Literal["ping", "read", "write"]
@@ -167,6 +168,20 @@ class KeyStore:
             key = _row_to_key(self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
                                              (key.id,))[0])  # fmt: skip
         return key
+
+
+def lookup_keys(db: Database, cur: Cursor, hashes: Iterable[str]) -> dict[str, tuple[str, Any]]:
+    """``{token_hash: (scope, revoked_us)}`` of the stored keys among ``hashes``, read with
+    ``cur`` (inside the transaction that writes what the keys allow)."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    cur.execute(
+        db.sql(f"SELECT token_hash, scope, revoked_us FROM api_keys WHERE token_hash IN ({marks})"),
+        wanted,
+    )
+    return {row[0]: (row[1], row[2]) for row in cur.fetchall()}
 
 
 def _trim(value: datetime) -> datetime:

@@ -2,32 +2,24 @@
 
 Every write is an idempotent upsert keyed by ``(name, run_id)``: a finish completes the running
 row its start left, a run whose start was never stored is inserted whole, and the same record
-sent twice (a spool replayed after a crash, a client retrying) is stored once.
+sent twice (a spool replayed after a crash, a client retrying) is stored once. One write path
+for a run and for a batch (see :mod:`cronwatch.storage.writes`): :meth:`RunStore.save` is a
+batch of one, written in autocommit (one statement, no transaction to begin and commit);
+the server's writer writes its batches with :meth:`RunStore.write` inside a transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from cronwatch.model import Run
-from cronwatch.storage.connection import Database
+from cronwatch.model import Outcome, Run
+from cronwatch.storage.connection import Cursor, Database
+from cronwatch.storage.writes import Unpaired, Write, Written
 from cronwatch.timeutil import from_us, to_us
 
 _COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
-
-_INSERT_STARTED = (
-    "INSERT INTO runs (name, hostname, run_id, outcome, started_us) "
-    "VALUES (?, ?, ?, 'running', ?) ON CONFLICT (name, run_id) DO NOTHING"
-)
-
-_UPSERT_FINISHED = (
-    "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
-    " duration_us, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (name, run_id) DO UPDATE SET outcome = excluded.outcome,"
-    " exit_code = excluded.exit_code, completed_us = excluded.completed_us,"
-    " duration_us = excluded.completed_us - runs.started_us, output = excluded.output"
-    " WHERE runs.outcome = 'running'"
-)
 
 # Served by ix_runs_name_started, walked backwards: flat whatever the table's size.
 _LAST_SUCCESS = (
@@ -47,26 +39,29 @@ class RunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    # -- writing ------------------------------------------------------------------------------
+
     def save(self, run: Run) -> bool:
         """Store ``run``; ``True`` if this call stored something new, ``False`` if the database
         already had it (a replay)."""
-        started = to_us(run.date_started)
-        if run.date_completed is None:
-            params: tuple[Any, ...] = (run.name, run.hostname, run.run_id, started)
-            return self.db.execute(_INSERT_STARTED, params) > 0
-        completed = to_us(run.date_completed)
-        params = (
-            run.name,
-            run.hostname,
-            run.run_id,
-            run.outcome,
-            run.exit_code,
-            started,
-            completed,
-            completed - started,
-            run.output,
-        )
-        return self.db.execute(_UPSERT_FINISHED, params) > 0
+        (written,) = self.db.autocommit(lambda cur: self.db.dialect.write_runs(cur, [(run, False)]))
+        return written.new
+
+    def write(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
+        """Write each ``(run, pair_latest)`` in the open transaction of ``cur``, in order."""
+        return self.db.dialect.write_runs(cur, writes)
+
+    def insert_unpaired(self, offered: Sequence[Unpaired]) -> dict[int, Written]:
+        """Store, in one autocommit statement, those of ``offered`` (plain pings) that need no
+        pairing with a running run and no refusal of their key: ``{index in offered:
+        Written}`` of the ones stored, the others untouched, to be written with :meth:`write`.
+        Only where the dialect does it (:attr:`Dialect.bulk_plain_pings
+        <cronwatch.storage.dialect.Dialect.bulk_plain_pings>`: PostgreSQL); elsewhere ``{}``."""
+        if not offered:
+            return {}
+        return self.db.autocommit(lambda cur: self.db.dialect.insert_unpaired(cur, offered))
+
+    # -- reading ------------------------------------------------------------------------------
 
     def last_success(self, name: str) -> Run | None:
         """The successful run of ``name`` that started last, on any host."""
@@ -80,6 +75,48 @@ class RunStore:
         else:
             rows = self.db.query(_HISTORY_ON_HOST, (name, hostname, limit))
         return [_row_to_run(row) for row in rows]
+
+    def last_success_completed(self, name: str, hostname: str | None = None) -> datetime | None:
+        """When the latest successful run of ``name`` (on ``hostname``, or any host) completed,
+        or ``None`` if it never succeeded there."""
+        if hostname is None:
+            rows = self.db.query(
+                "SELECT MAX(completed_us) FROM runs WHERE name = ? AND outcome = 'success'",
+                (name,),
+            )
+        else:
+            rows = self.db.query(
+                "SELECT MAX(completed_us) FROM runs WHERE hostname = ? AND "
+                "name = ? AND outcome = 'success'",
+                (hostname, name),
+            )
+        last = rows[0][0] if rows else None
+        return None if last is None else from_us(int(last))
+
+    def outcomes_since(self, name: str, completed_after: datetime, limit: int) -> list[Outcome]:
+        """The outcomes of the latest ``limit`` finished runs of ``name`` completed after
+        ``completed_after``, latest first."""
+        rows = self.db.query(
+            "SELECT outcome FROM runs WHERE name = ? AND outcome <> 'running'"
+            " AND completed_us > ? ORDER BY completed_us DESC LIMIT ?",
+            (name, to_us(completed_after), limit),
+        )
+        return [outcome for (outcome,) in rows]
+
+    def page(
+        self,
+        name: str,
+        *,
+        limit: int,
+        host: str | None = None,
+        outcome: str | None = None,
+        before: tuple[int, int] | None = None,
+    ) -> tuple[list[tuple[int, Run]], bool]:
+        """One page of ``name``'s runs as ``(database id, run)``, newest first, and whether
+        another page follows (see :func:`runs_page`)."""
+        rows, more = runs_page(self.db, f"id, {_COLUMNS}", name, limit=limit, host=host,
+                               outcome=outcome, before=before)  # fmt: skip
+        return [(int(row[0]), _row_to_run(row[1:])) for row in rows], more
 
     def count(self, name: str | None = None) -> int:
         """How many runs are stored (of ``name``, or of every job)."""

@@ -19,20 +19,19 @@ _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg", "postgresql
 class DatabaseURL:
     """A parsed database URL.
 
-    ``sqlite_path`` is set for SQLite; ``conninfo`` (a libpq URI) for PostgreSQL.
+    ``sqlite_path`` is set for SQLite; ``conninfo`` (a libpq URI) for PostgreSQL. What else
+    differs between the two is in :mod:`cronwatch.storage.dialect`.
     """
 
     raw: str
     dialect: Dialect
     sqlite_path: Path | None = None
     conninfo: str | None = None
+    sqlalchemy: str = ""
 
     def sqlalchemy_url(self) -> str:
         """The URL SQLAlchemy understands, with the driver named (psycopg 3 for PostgreSQL)."""
-        if self.dialect == "sqlite":
-            return f"sqlite:///{self.sqlite_path}"
-        assert self.conninfo is not None
-        return "postgresql+psycopg://" + self.conninfo.split("://", 1)[1]
+        return self.sqlalchemy
 
     def redacted(self) -> str:
         """The URL with any password replaced by ``***``, fit for messages and logs."""
@@ -56,7 +55,8 @@ def parse_database_url(url: str) -> DatabaseURL:
     if scheme in _POSTGRES_SCHEMES:
         parts = urlsplit(url)
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
-        return DatabaseURL(raw=url, dialect="postgresql", conninfo=conninfo)
+        sqlalchemy = "postgresql+psycopg://" + conninfo.split("://", 1)[1]
+        return DatabaseURL(raw=url, dialect="postgresql", conninfo=conninfo, sqlalchemy=sqlalchemy)
     raise InvalidInput(
         f"unsupported database URL scheme {scheme!r} in {url!r}; "
         "cronwatch stores runs in SQLite (sqlite:///file.db) or PostgreSQL (postgresql://...)"
@@ -72,4 +72,6 @@ def _parse_sqlite(url: str) -> DatabaseURL:
             "share, e.g. sqlite:////var/lib/cronwatch/cronwatch.db"
         )
     path = rest[1:].split("?", 1)[0]
-    return DatabaseURL(raw=url, dialect="sqlite", sqlite_path=Path(path))
+    return DatabaseURL(
+        raw=url, dialect="sqlite", sqlite_path=Path(path), sqlalchemy=f"sqlite:///{Path(path)}"
+    )

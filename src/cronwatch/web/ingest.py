@@ -11,8 +11,11 @@ The ping key is checked inside the same transaction (one query per batch for all
 a key revoked by ``cronwatch key revoke`` in another process is refused from the next batch on,
 with no cache to expire.
 
-The SQL, per database, is in :mod:`cronwatch.web.batch`. A batch that fails as a whole is
-retried one write at a time, so that a single bad record cannot refuse the others.
+The SQL is storage's: the statements of a write in :mod:`cronwatch.storage.writes`, what
+differs per database in :mod:`cronwatch.storage.dialect` (on PostgreSQL the plain pings of a
+batch go in first through one statement of their own, :meth:`RunStore.insert_unpaired
+<cronwatch.storage.runs.RunStore.insert_unpaired>`). A batch that fails as a whole is retried
+one write at a time, so that a single bad record cannot refuse the others.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
-from cronwatch.storage.keys import PERMISSIONS
-from cronwatch.web.batch import Unpaired, Written, insert_unpaired, lookup_keys, write_runs
+from cronwatch.storage.dialect import dialect_for
+from cronwatch.storage.keys import PERMISSIONS, lookup_keys
+from cronwatch.storage.runs import RunStore
+from cronwatch.storage.url import parse_database_url
+from cronwatch.storage.writes import Unpaired, Written
 from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
 from cronwatch.web.outage import MESSAGE, DatabaseHealth
 
@@ -88,8 +94,8 @@ class Writer:
         self.database_url = database_url
         self.statsd = statsd
         self.health = health or DatabaseHealth()  # outages: logged once, 503 without details
-        self._postgresql = not database_url.startswith("sqlite")
-        self.threads = threads or (2 if self._postgresql else 1)
+        self.dialect = dialect_for(parse_database_url(database_url))
+        self.threads = threads or self.dialect.writer_threads
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -191,7 +197,7 @@ class Writer:
 
     def _write_all(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
         """Store a batch: on PostgreSQL its plain pings first, in one statement of their own
-        (:func:`insert_unpaired`), then the rest of it in one transaction."""
+        (:meth:`RunStore.insert_unpaired`), then the rest of it in one transaction."""
         try:
             fast = self._write_unpaired(index, ops)
         except StorageUnavailable as exc:
@@ -214,14 +220,16 @@ class Writer:
         return [result for result in results if result is not None]
 
     def _write_unpaired(self, index: int, ops: Sequence[WriteOp]) -> dict[int, Written]:
-        """``{index in ops: Written}`` of the plain pings stored by :func:`insert_unpaired`
-        (PostgreSQL only; nothing on SQLite, where the transaction costs no round trips)."""
-        offered = _unpaired(ops) if self._postgresql else []
+        """``{index in ops: Written}`` of the plain pings stored by
+        :meth:`RunStore.insert_unpaired` (PostgreSQL only; nothing on SQLite, where the
+        transaction costs no round trips)."""
+        offered = _unpaired(ops) if self.dialect.bulk_plain_pings else []
         for attempt in (1, 2, 3):
             if not offered:
                 return {}
             try:
-                stored = insert_unpaired(self._connection(index), [item for _, item in offered])
+                store = RunStore(self._connection(index))
+                stored = store.insert_unpaired([item for _, item in offered])
             except StorageUnavailable as exc:
                 if _rolled_back(exc) and attempt < 3:
                     continue  # a deadlock chosen by PostgreSQL: nothing was written; again
@@ -264,7 +272,7 @@ class Writer:
         with db.transaction() as cur:
             keys = lookup_keys(db, cur, (op.key_hash for op in ops if op.key_hash is not None))
             results, accepted = plan(ops, keys)
-            written = write_runs(db, cur, [(ops[i].run, ops[i].pair_latest) for i in accepted])
+            written = RunStore(db).write(cur, [(ops[i].run, ops[i].pair_latest) for i in accepted])
         return conclude(ops, results, accepted, written)
 
     def _connection(self, index: int) -> Database:
@@ -328,8 +336,8 @@ def conclude(
 
 
 def _unpaired(ops: Sequence[WriteOp]) -> list[tuple[int, Unpaired]]:
-    """The finishes without run id of a batch that :func:`insert_unpaired` may take: not those
-    of a job and host with a start in the same batch (they may pair with it)."""
+    """The finishes without run id of a batch that :meth:`RunStore.insert_unpaired` may take:
+    not those of a job and host with a start in the same batch (they may pair with it)."""
     starting = {(op.run.name, op.run.hostname) for op in ops if op.run.date_completed is None}
     return [
         (index, Unpaired(op.run, op.key_hash, _SCOPES_ALLOWING[op.permission]))

@@ -27,17 +27,16 @@ from typing import Any
 from cronwatch.config import JOB_FIELDS, Config, JobSpec, parse_job_table
 from cronwatch.durations import format_duration
 from cronwatch.errors import ConfigError, InvalidInput
-from cronwatch.model import Run
 from cronwatch.names import validate_name
 from cronwatch.storage.connection import Database
-from cronwatch.storage.runs import runs_page
-from cronwatch.timeutil import from_us, to_us, utcnow
+from cronwatch.storage.jobs import JobRecord, JobStore
+from cronwatch.storage.runs import RunStore
+from cronwatch.timeutil import to_us, utcnow
 from cronwatch.web.errors import ApiError, bad_request, not_found
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
 _CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
-_RUN_COLUMNS = "id, name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
 
 # The JSON type of each field, as the OpenAPI document states it: checked before the semantic
 # validation so that e.g. `"paused": 1` is refused rather than coerced.
@@ -87,6 +86,7 @@ class JobsService:
 
     def __init__(self, db: Database, config: Config | None = None) -> None:
         self.db = db
+        self.store = JobStore(db)
         self.config = config
         self.declared: dict[str, JobSpec] = dict(config.jobs) if config else {}
 
@@ -94,8 +94,7 @@ class JobsService:
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every job: declared in the config, through the API, or seen running; by name."""
-        rows = {row[0]: row for row in self.db.query(
-            "SELECT name, source, spec, created_us, updated_us FROM jobs")}  # fmt: skip
+        rows = {record.name: record for record in self.store.records()}
         names = sorted(set(rows) | set(self.declared))
         return [self._job_json(name, rows.get(name)) for name in names]
 
@@ -116,10 +115,10 @@ class JobsService:
             # Both parts are 64-bit integers in the database: anything larger is no cursor.
             if cursor is None or not all(-(2**63) <= part < 2**63 for part in cursor):
                 raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
-        page, more = runs_page(self.db, _RUN_COLUMNS, name, limit=limit, host=host,
-                               outcome=outcome, before=cursor)  # fmt: skip
-        following = f"{page[-1][6]}_{page[-1][0]}" if more else None
-        return {"runs": [_run(row).to_json() for row in page], "next": following}
+        page, more = RunStore(self.db).page(name, limit=limit, host=host, outcome=outcome,
+                                            before=cursor)  # fmt: skip
+        following = f"{to_us(page[-1][1].date_started)}_{page[-1][0]}" if more else None
+        return {"runs": [run.to_json() for _, run in page], "next": following}
 
     def statuses(self, *, tags: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[Any]:
         """The health of every job (see :func:`cronwatch.health.service.job_statuses`)."""
@@ -136,13 +135,7 @@ class JobsService:
         self._validate(name, fields)
         if name in self.declared:
             raise conflict(f"job {name!r} is declared in the config file; change it there")
-        now = to_us(utcnow())
-        created = self.db.execute(
-            "INSERT INTO jobs (name, source, spec, created_us, updated_us)"
-            " VALUES (?, 'api', ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-            (name, json.dumps(dict(fields)), now, now),
-        )
-        if not created:
+        if not self.store.create(name, json.dumps(dict(fields)), utcnow()):
             raise conflict(
                 f"job {name!r} already exists; change it with PATCH /api/v1/jobs/{{name}}"
             )
@@ -153,7 +146,7 @@ class JobsService:
         Patch (RFC 7386) does."""
         check_field_types(patch, nullable=True)
         row = self._changeable(name)
-        fields = json.loads(row[2]) if row[2] else {}
+        fields = json.loads(row.spec) if row.spec else {}
         for field, value in patch.items():
             if value is None:
                 fields.pop(field, None)
@@ -166,7 +159,7 @@ class JobsService:
     def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
         """Pause (no alerts, status ``paused``) or resume a job."""
         row = self._changeable(name)
-        fields = json.loads(row[2]) if row[2] else {}
+        fields = json.loads(row.spec) if row.spec else {}
         if paused:
             fields["paused"] = True
         else:
@@ -178,23 +171,19 @@ class JobsService:
     def delete(self, name: str) -> None:
         """Forget a job: its runs, summaries and baseline too. A later run recreates it."""
         self._changeable(name)
-        with self.db.transaction() as cur:
-            for table in ("runs", "job_hosts", "job_baselines", "jobs"):
-                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE name = ?"), (name,))
+        self.store.delete(name)
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _row(self, name: str, *, required: bool) -> tuple[Any, ...] | None:
-        rows = self.db.query(
-            "SELECT name, source, spec, created_us, updated_us FROM jobs WHERE name = ?", (name,)
-        )
-        if rows:
-            return rows[0]
+    def _row(self, name: str, *, required: bool) -> JobRecord | None:
+        record = self.store.record(name)
+        if record is not None:
+            return record
         if required and name not in self.declared:
             raise not_found(f"no job named {name[:200]!r}")
         return None
 
-    def _changeable(self, name: str) -> tuple[Any, ...]:
+    def _changeable(self, name: str) -> JobRecord:
         row = self._row(name, required=True)
         if name in self.declared:
             raise conflict(
@@ -214,30 +203,26 @@ class JobsService:
             raise bad_request("a duration is too large") from None
         _check_durations(spec)
 
-    def _write_spec(self, name: str, row: tuple[Any, ...], fields: dict[str, Any]) -> None:
+    def _write_spec(self, name: str, row: JobRecord, fields: dict[str, Any]) -> None:
         # Conditional on the spec read: two concurrent changes cannot silently drop one.
-        same = "spec IS ?" if self.db.dialect == "sqlite" else "spec IS NOT DISTINCT FROM ?"
-        changed = self.db.execute(
-            f"UPDATE jobs SET spec = ?, updated_us = ? WHERE name = ? AND {same}",
-            (json.dumps(fields) if fields else None, to_us(utcnow()), name, row[2]),
-        )
-        if not changed:
+        spec = json.dumps(fields) if fields else None
+        if not self.store.replace_spec(name, row.spec, spec, utcnow()):
             raise conflict(f"job {name!r} was changed or deleted meanwhile; read it and retry")
 
-    def _job_json(self, name: str, row: tuple[Any, ...] | None) -> dict[str, Any]:
+    def _job_json(self, name: str, row: JobRecord | None) -> dict[str, Any]:
         declared = self.declared.get(name)
         if declared is not None:
             spec, source = spec_fields(declared), "config"
         else:
             assert row is not None
-            spec, source = (json.loads(row[2]) if row[2] else {}), row[1]
+            spec, source = (json.loads(row.spec) if row.spec else {}), row.source
         return {
             "name": name,
             "source": source,
             "paused": bool(spec.get("paused", False)),
             "spec": spec,
-            "created": from_us(row[3]).isoformat() if row else None,
-            "updated": from_us(row[4]).isoformat() if row else None,
+            "created": row.created.isoformat() if row else None,
+            "updated": row.updated.isoformat() if row else None,
         }
 
 
@@ -288,12 +273,3 @@ def _valid_name(name: object) -> str:
         return validate_name(name, "name")
     except InvalidInput as exc:
         raise bad_request(str(exc)) from None
-
-
-def _run(row: tuple[Any, ...]) -> Run:
-    _, name, hostname, run_id, outcome, exit_code, started, completed, output = row
-    return Run(
-        name=name, hostname=hostname, run_id=run_id, outcome=outcome, exit_code=exit_code,
-        date_started=from_us(started),
-        date_completed=from_us(completed) if completed is not None else None, output=output,
-    )  # fmt: skip

@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 from cronwatch.config import Config
 from cronwatch.health.model import PRIORITY
 from cronwatch.storage.connection import Database
+from cronwatch.storage.metrics import host_metrics
 
 log = logging.getLogger("cronwatch.web.metrics")
 
@@ -76,27 +77,17 @@ class DatabaseCollector(Collector):
             "cronwatch_job_running", "Runs of the job started on the host and not finished.",
             labels=_LABELS,
         )  # fmt: skip
-        counts = {
-            (name, host): int(count)
-            for name, host, count in self.db.query(
-                "SELECT name, hostname, COUNT(*) FROM runs WHERE outcome = 'running'"
-                " GROUP BY name, hostname"
-            )
-        }
-        for name, host, success_us, completed_us, duration_us, total, failed in self.db.query(
-            "SELECT name, hostname, last_success_completed_us, last_completed_us,"
-            " last_duration_us, runs_total, failures_total FROM job_hosts ORDER BY name, hostname"
-        ):
-            labels = [name, host]
-            if success_us is not None:
-                last_success.add_metric(labels, success_us / 1e6)
-            if completed_us is not None:
-                last_run.add_metric(labels, completed_us / 1e6)
-            if duration_us is not None:
-                duration.add_metric(labels, duration_us / 1e6)
-            runs.add_metric(labels, float(total))
-            failures.add_metric(labels, float(failed))
-            running.add_metric(labels, float(counts.get((name, host), 0)))
+        for host in host_metrics(self.db):
+            labels = [host.name, host.hostname]
+            if host.last_success_completed is not None:
+                last_success.add_metric(labels, host.last_success_completed.timestamp())
+            if host.last_completed is not None:
+                last_run.add_metric(labels, host.last_completed.timestamp())
+            if host.last_duration is not None:
+                duration.add_metric(labels, host.last_duration.total_seconds())
+            runs.add_metric(labels, float(host.runs_total))
+            failures.add_metric(labels, float(host.failures_total))
+            running.add_metric(labels, float(host.running))
         yield from (last_success, last_run, duration, runs, failures, running)
 
     def _statuses(self) -> Iterator[Any]:

@@ -55,7 +55,7 @@ async def healthz(request: Request) -> Response:
 def _alerting_health(state: ServerState) -> dict[str, object]:
     from cronwatch.alerts.health import alerting_health
 
-    state.db.query("SELECT 1")  # (and a new connection if the last one was lost)
+    state.db.ping()  # (and a new connection if the last one was lost)
     if state.health.down:
         state.db.probe_write()  # raises while the outage lasts
         state.health.recovered()

@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from cronwatch.errors import StorageUnavailable
+from cronwatch.storage import dashboard as queries
 from cronwatch.timeutil import utcnow
-from cronwatch.web.dashboard import access, queries
+from cronwatch.web.dashboard import access
 from cronwatch.web.dashboard.jobpage import BadCursor, load_job, parse_cursor
 from cronwatch.web.dashboard.overview import BadFilter, Filters, load_overview
 from cronwatch.web.dashboard.render import render_page

@@ -22,9 +22,10 @@ from cronwatch.config import Config, JobSpec
 from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import HostStatus, JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
-from cronwatch.web.dashboard import queries, svg
+from cronwatch.web.dashboard import svg
 from cronwatch.web.dashboard.missed import Missed, missed_slots
 
 #: Upcoming slots listed.

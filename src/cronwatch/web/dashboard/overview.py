@@ -29,8 +29,9 @@ from starlette.datastructures import QueryParams
 from cronwatch.config import Config
 from cronwatch.health.model import PRIORITY, SEVERITY, HostStatus, JobStatus, Status
 from cronwatch.health.service import job_statuses
+from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
-from cronwatch.web.dashboard import queries, svg
+from cronwatch.web.dashboard import svg
 
 PROBLEMS = "problems"
 #: Hosts listed in a row; the rest are counted ("+3 more").

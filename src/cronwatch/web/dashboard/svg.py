@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from markupsafe import Markup, escape
 
 from cronwatch.durations import format_duration
-from cronwatch.web.dashboard.queries import RunPoint
+from cronwatch.storage.dashboard import RunPoint
 
 
 def _seconds(point: RunPoint) -> float:

@@ -1,4 +1,4 @@
-"""The dashboard's reads of the ``runs`` and ``job_hosts`` tables, each one query.
+"""What the dashboard reads of the ``runs`` and ``job_hosts`` tables, each one query.
 
 The statuses themselves come from :func:`cronwatch.health.service.job_statuses` (a fixed
 number of queries). What it does not carry, the recent runtimes behind the sparklines, comes
@@ -9,7 +9,6 @@ and not the length of their history. Everything else here reads one job.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,33 +26,6 @@ SPARK_RUNS = 20
 CHART_RUNS = 500
 #: Runs per page of a job page's table.
 TABLE_RUNS = 30
-
-_MIN_BIGINT = -(2**63)
-
-# PostgreSQL: a LATERAL subquery per job, each an index scan backwards of SPARK_RUNS rows. (The
-# same correlated subquery written as a join condition gets evaluated once per *run* there.)
-_RECENT_POSTGRESQL = """
-SELECT j.name, r.started_us, r.duration_us, r.outcome FROM jobs j
-CROSS JOIN LATERAL (
-    SELECT x.started_us, x.duration_us, x.outcome FROM runs x
-    WHERE x.name = j.name AND x.outcome <> 'running'
-    ORDER BY x.started_us DESC LIMIT ?
-) r
-WHERE ? OR j.name = ANY(?)
-"""
-# SQLite has no LATERAL: find each job's SPARK_RUNS-th latest start (an index walk of that
-# many entries), then range-scan the index from there. Runs sharing that start can add a few
-# rows; the caller keeps the latest SPARK_RUNS. CROSS JOIN makes SQLite loop over jobs
-# outside: without ANALYZE statistics it would otherwise scan every run and evaluate the
-# subquery once per run (10x slower at 25 runs per job, and growing with history).
-_RECENT_SQLITE = """
-SELECT r.name, r.started_us, r.duration_us, r.outcome FROM jobs j
-CROSS JOIN runs r ON r.name = j.name
-WHERE (? OR j.name IN (SELECT value FROM json_each(?)))
-AND r.outcome <> 'running' AND r.started_us >= COALESCE(
-    (SELECT x.started_us FROM runs x WHERE x.name = j.name AND x.outcome <> 'running'
-     ORDER BY x.started_us DESC LIMIT 1 OFFSET ?), ?)
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +88,10 @@ def recent_runs(
     """The latest ``per_job`` finished runs of every job (or of ``names``), oldest first, in
     one query. The names travel as one parameter (an array, a JSON list): the statement's text
     is the same for every selection."""
-    every = names is None
     if names is not None and not names:
         return {}
-    wanted = list(names or ())
-    if db.dialect == "postgresql":
-        rows = db.query(_RECENT_POSTGRESQL, (per_job, every, wanted))
-    else:
-        rows = db.query(_RECENT_SQLITE, (every, json.dumps(wanted), per_job - 1, _MIN_BIGINT))
+    # The statement differs per database (LATERAL where there is one): the dialect's.
+    rows = db.query(*db.dialect.recent_runs(names, per_job))
     by_job: dict[str, list[RunPoint]] = defaultdict(list)
     for name, started, duration, outcome in rows:
         by_job[name].append(RunPoint(from_us(started), _duration(duration), outcome))

@@ -1,0 +1,21 @@
+"""The alerting tables, one module per concept: ``states`` (each job's alerting state, flipped
+race-safely), ``events`` (the history and the alert queue), ``deliveries`` (each notification
+sent once per channel), ``workers`` (the alert loops' heartbeats and cronwatch's own outages).
+
+:class:`AlertStore` is all four over one database, for callers (the alert cycle, ``cronwatch
+alerts``) that use several.
+"""
+
+from __future__ import annotations
+
+from cronwatch.storage.alerts.deliveries import DeliveryStore
+from cronwatch.storage.alerts.events import EventStore
+from cronwatch.storage.alerts.states import StateStore
+from cronwatch.storage.alerts.workers import WorkerStore
+
+
+class AlertStore(StateStore, EventStore, DeliveryStore, WorkerStore):
+    """The alerting tables of one database: every method of the four stores."""
+
+
+__all__ = ["AlertStore", "DeliveryStore", "EventStore", "StateStore", "WorkerStore"]

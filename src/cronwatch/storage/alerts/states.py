@@ -1,0 +1,213 @@
+"""Each job's alerting state and each of its hosts' last status (table ``job_states``),
+flipped race-safely.
+
+Several alert loops may evaluate the same change at the same moment; each flip is a
+conditional update on the row's ``version`` (``UPDATE job_states ... WHERE name = ? AND
+hostname = ? AND version = <the version the decision was made from>``), and the event and its
+deliveries are inserted in the same transaction only when that update changed a row. So one
+change is recorded once, and announced once, however many loops saw it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from cronwatch.alerts.model import Event, JobState
+from cronwatch.storage.alerts.deliveries import DeliveryStore
+from cronwatch.storage.alerts.events import EventStore
+from cronwatch.storage.connection import Cursor, Database
+from cronwatch.timeutil import from_us, to_us
+
+#: Flips per transaction: short transactions keep SQLite writers (recording runs) waiting
+#: briefly even when thousands of jobs change at once.
+FLIP_CHUNK = 200
+
+#: The columns of a state row, in :func:`state_from_row`'s order.
+STATE_COLUMNS = (
+    "name, hostname, status, reason, since_us, version, alerting, alert_status,"
+    " problem_since_us, recovering_since_us, notified_us, hold_until_us, snooze_until_us"
+)
+STATUS, ALERTING = 2, 6  # indexes into a state row
+_FLIP = (
+    "UPDATE job_states SET status = ?, reason = ?, since_us = ?, alerting = ?,"
+    " alert_status = ?, problem_since_us = ?, recovering_since_us = ?, notified_us = ?,"
+    " hold_until_us = ?, updated_us = ?, version = version + 1"
+    " WHERE name = ? AND hostname = ? AND version = ?"
+)
+_INSERT_STATE = (
+    "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
+    " alerting, updated_us) VALUES (?, ?, ?, ?, ?, 0, 0, ?)"
+    " ON CONFLICT (name, hostname) DO NOTHING"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """A change to write: ``state`` and the ``event`` recording it, decided from the row at
+    ``version``; a notifying event is delivered to ``channels``."""
+
+    version: int
+    state: JobState
+    event: Event
+    channels: tuple[str, ...] = ()
+
+
+class StateStore:
+    """The ``job_states`` rows of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def states(self) -> dict[tuple[str, str], JobState]:
+        """Every row of ``job_states``, by (name, hostname)."""
+        return {key: state_from_row(row) for key, row in self.state_rows().items()}
+
+    def state_rows(self) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """Every row of ``job_states`` as it comes (:data:`STATE_COLUMNS`), by (name, hostname):
+        a cycle turns into :class:`JobState` only the few rows it has to decide about."""
+        return {
+            (row[0], row[1]): row
+            for row in self.db.query(f"SELECT {STATE_COLUMNS} FROM job_states")
+        }
+
+    def state(self, name: str, hostname: str = "") -> JobState | None:
+        rows = self.db.query(
+            f"SELECT {STATE_COLUMNS} FROM job_states WHERE name = ? AND hostname = ?",
+            (name, hostname),
+        )
+        return state_from_row(rows[0]) if rows else None
+
+    def insert_states(self, states: Sequence[JobState], now: datetime) -> None:
+        """Rows for jobs and hosts seen for the first time (a row another loop inserted first
+        is kept: the flips that follow are conditional on its version)."""
+        if not states:
+            return
+        stamp = to_us(now)
+        params = [
+            (s.name, s.hostname, s.status, s.reason, to_us(s.since), stamp)
+            for s in sorted(states, key=lambda s: (s.name, s.hostname))
+        ]
+        statement = self.db.sql(_INSERT_STATE)
+        for start in range(0, len(params), FLIP_CHUNK * 10):
+            with self.db.transaction() as cur:
+                cur.executemany(statement, params[start : start + FLIP_CHUNK * 10])  # type: ignore[attr-defined]
+
+    def apply(self, flips: Iterable[Flip], now: datetime) -> list[Event]:
+        """Write each flip whose row is still at the version it was decided from, with its event
+        and, for a notification, a pending delivery per channel; the events written.
+
+        Rows are updated in key order, so that two loops flipping overlapping sets cannot
+        deadlock on PostgreSQL.
+        """
+        ordered = sorted(flips, key=lambda f: (f.state.name, f.state.hostname))
+        events, deliveries = EventStore(self.db), DeliveryStore(self.db)
+        written: list[Event] = []
+        for start in range(0, len(ordered), FLIP_CHUNK):
+            with self.db.transaction() as cur:
+                for flip in ordered[start : start + FLIP_CHUNK]:
+                    if not self._flip(cur, flip, now):
+                        continue  # another loop changed the row since we read it: its event stands
+                    event_id = events.insert_event(cur, flip.event)
+                    if flip.event.notifies:
+                        deliveries.insert_deliveries(
+                            cur, event_id, flip.event.name, flip.channels, now
+                        )
+                    written.append(replace(flip.event, id=event_id))
+        return written
+
+    def _flip(self, cur: Cursor, flip: Flip, now: datetime) -> bool:
+        state = flip.state
+        cur.execute(
+            self.db.sql(_FLIP),
+            (
+                state.status,
+                state.reason,
+                to_us(state.since),
+                int(state.alerting),
+                state.alert_status,
+                _us(state.problem_since),
+                _us(state.recovering_since),
+                _us(state.notified),
+                _us(state.hold_until),
+                to_us(now),
+                state.name,
+                state.hostname,
+                flip.version,
+            ),
+        )
+        return bool(cur.rowcount == 1)
+
+    def snooze(self, name: str, until: datetime | None, now: datetime) -> None:
+        """Silence ``name`` until ``until`` (``None``: lift the snooze)."""
+        self.db.execute(
+            "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
+            " alerting, snooze_until_us, updated_us) VALUES (?, '', 'new', '', ?, 0, 0, ?, ?)"
+            " ON CONFLICT (name, hostname) DO UPDATE SET"
+            " snooze_until_us = excluded.snooze_until_us, updated_us = excluded.updated_us",
+            (name, to_us(now), _us(until), to_us(now)),
+        )
+
+    def alerting(self) -> list[JobState]:
+        """Jobs whose problem has been announced and not yet recovered."""
+        rows = self.db.query(
+            f"SELECT {STATE_COLUMNS} FROM job_states WHERE alerting = 1 AND hostname = ''"
+            " ORDER BY name"
+        )
+        return [state_from_row(row) for row in rows]
+
+    def count_alerting(self) -> int:
+        """How many jobs :meth:`alerting` would list."""
+        rows = self.db.query("SELECT COUNT(*) FROM job_states WHERE alerting = 1 AND hostname = ''")
+        return int(rows[0][0])
+
+    def snoozed(self, now: datetime) -> list[JobState]:
+        rows = self.db.query(
+            f"SELECT {STATE_COLUMNS} FROM job_states WHERE snooze_until_us > ? ORDER BY name",
+            (to_us(now),),
+        )
+        return [state_from_row(row) for row in rows]
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else to_us(value)
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else from_us(int(value))
+
+
+def state_from_row(row: Sequence[Any]) -> JobState:
+    """A :class:`JobState` from a row of :data:`STATE_COLUMNS`."""
+    (
+        name,
+        hostname,
+        status,
+        reason,
+        since,
+        version,
+        alerting,
+        alert_status,
+        problem_since,
+        recovering_since,
+        notified,
+        hold_until,
+        snooze_until,
+    ) = row
+    return JobState(
+        name=name,
+        hostname=hostname,
+        status=status,
+        reason=reason,
+        since=from_us(int(since)),
+        version=int(version),
+        alerting=bool(alerting),
+        alert_status=alert_status,
+        problem_since=_dt(problem_since),
+        recovering_since=_dt(recovering_since),
+        notified=_dt(notified),
+        hold_until=_dt(hold_until),
+        snooze_until=_dt(snooze_until),
+    )

@@ -1,0 +1,78 @@
+"""Deleting old runs (the statements of :func:`cronwatch.retention.prune`, which decides what
+is old). A run is deleted when it started before the cutoff, unless it is one of the latest
+``keep_last`` runs of its job. The per-host summaries the health checks read are kept by
+triggers on insert and never read the deleted rows, so a status is the same after.
+
+Deletes go job by job, at most ``batch`` rows per transaction: a large first prune never holds
+SQLite's write lock or a PostgreSQL transaction for long, and recording goes on meanwhile.
+Idempotent: several processes may prune at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import to_us
+
+# The runs of one job started before the cutoff and before its keep_last-th latest run (which
+# stays, with every run after it). Fewer than keep_last runs: the subquery is NULL, and
+# nothing compares below NULL.
+_OLD_RUNS = (
+    "FROM runs WHERE name = ? AND started_us < ? AND started_us < (SELECT started_us FROM runs"
+    " WHERE name = ? ORDER BY started_us DESC LIMIT 1 OFFSET ?)"
+)
+
+
+class PruneStore:
+    """The prunable runs of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def jobs_first_seen_before(self, cutoff: datetime) -> list[str]:
+        """The jobs first seen before ``cutoff``, by name: only they can have runs to delete
+        (for a fleet of young jobs the prune is this one query)."""
+        rows = self.db.query(
+            "SELECT name FROM job_hosts GROUP BY name HAVING MIN(first_seen_us) < ? ORDER BY name",
+            (to_us(cutoff),),
+        )
+        return [row[0] for row in rows]
+
+    def count_old_runs(self, name: str, cutoff: datetime, keep_last: int) -> int:
+        """How many runs of ``name`` :meth:`delete_old_runs` would delete."""
+        params = (name, to_us(cutoff), name, keep_last - 1)
+        return int(self.db.query("SELECT COUNT(*) " + _OLD_RUNS, params)[0][0])
+
+    def delete_old_runs(
+        self,
+        names: list[str],
+        cutoff: datetime,
+        keep_last: int,
+        *,
+        batch: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Delete the old runs of ``names``, at most ``batch`` rows per transaction (the jobs
+        with a few old runs share one; a job with many takes several); the number deleted.
+        ``progress(jobs done, runs deleted so far)`` after each job."""
+        delete = self.db.sql(
+            f"DELETE FROM runs WHERE id IN (SELECT id {_OLD_RUNS} ORDER BY started_us LIMIT ?)"
+        )
+        cutoff_us = to_us(cutoff)
+        deleted = done = 0
+        while done < len(names):
+            with self.db.transaction() as cur:
+                in_transaction = 0
+                while done < len(names) and in_transaction < batch:
+                    room = batch - in_transaction
+                    name = names[done]
+                    cur.execute(delete, (name, cutoff_us, name, keep_last - 1, room))
+                    in_transaction += cur.rowcount
+                    if cur.rowcount < room:  # this job is done
+                        done += 1
+                        if progress is not None:
+                            progress(done, deleted + in_transaction)
+            deleted += in_transaction
+        return deleted
