@@ -11,7 +11,9 @@ cronwatch is there an ``if dialect == ...``. Adding a variation means adding a m
 the base class with its contract and on both subclasses.
 
 Neither SQLAlchemy nor psycopg is imported here at module level: ``cronwatch run`` imports
-this module, and PostgreSQL's driver is loaded only by PostgreSQL users.
+this module, and PostgreSQL's driver is loaded only by PostgreSQL users. The module is longer
+than most on purpose: it is one concept, and both databases side by side are what a reader of
+one variation needs to see.
 """
 
 from __future__ import annotations
