@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
@@ -151,3 +152,45 @@ def test_plain_pings_written_again_are_stored_once(postgres: PostgresServer) -> 
     assert sorted(first) == [0, 1, 2] and again == {}
     assert [w.new for w in replayed] == [False, False], "known as replays the general way"
     assert rows == [("job-0", 1), ("job-1", 1), ("job-2", 1)]
+
+
+def test_one_run_is_written_by_the_batch_path_in_one_statement(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """RunStore.save is the server's write path with a batch of one, and adds no round trip:
+    on PostgreSQL one statement in autocommit (libpq's own trace of the wire), no BEGIN or
+    COMMIT, the connection idle (not in a transaction) after it."""
+    from cronwatch.storage.dialect import PostgreSQL
+
+    database_url = postgres.create_database()
+    trace = tmp_path / "wire.trace"
+    with open_database(database_url) as db:
+        store = RunStore(db)
+        started = make_run("job", at(0), None, outcome="running", hostname="h")
+        finished = make_run("job", at(0), at(2), outcome="success", hostname="h",
+                            run_id=started.run_id)  # fmt: skip
+        with trace.open("w") as out:
+            db._conn.pgconn.trace(out.fileno())
+            try:
+                assert store.save(started) and store.save(finished)
+                assert not store.save(finished), "the same finish again is a replay"
+            finally:
+                db._conn.pgconn.untrace()
+        assert db.query("SELECT duration_us FROM runs") == [(2 * 60_000_000,)]
+    # libpq's trace: time, direction (F: to the server, B: back), length, message, fields
+    wire = [line.split("\t") for line in trace.read_text().splitlines()]
+    frontend = [fields[3] for fields in wire if fields[1] == "F"]
+    parsed = [fields[4] for fields in wire if fields[1] == "F" and fields[3] == "Parse"]
+    ready = [f[4].strip() for f in wire if f[1] == "B" and f[3] == "ReadyForQuery"]
+    assert frontend.count("Sync") == 3, "one exchange per save"
+    assert "Query" not in frontend and not any("BEGIN" in p or "COMMIT" in p for p in parsed)
+    assert ready == ["I", "I", "I"], "autocommit: no transaction left open"
+    statements = {PostgreSQL.INSERT_STARTED, PostgreSQL.UPSERT_FINISHED}
+    numbered = {_numbered(statement) for statement in statements}
+    assert {p.split('"')[3] for p in parsed} <= numbered, "the batch path's statements"
+
+
+def _numbered(statement: str) -> str:
+    """``statement`` as psycopg sends it: ``%s`` placeholders numbered ``$1, $2, ...``."""
+    parts = statement.split("%s")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
