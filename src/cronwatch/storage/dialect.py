@@ -206,7 +206,7 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
         """sqlite3's own busy timeout covers most waits; this covers the cases it does not
         (a WAL-mode switch, a checkpoint), so "database is locked" never reaches the user
         before the deadline."""
-        deadline = time.monotonic() + SQLITE_LOCK_DEADLINE
+        deadline = None  # from the first wait on: the happy path reads no clock
         delay = 0.005
         while True:
             try:
@@ -215,7 +215,9 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
                 message = str(exc)
                 if "locked" not in message and "busy" not in message:
                     raise
-                if time.monotonic() > deadline:
+                if deadline is None:
+                    deadline = time.monotonic() + SQLITE_LOCK_DEADLINE
+                elif time.monotonic() > deadline:
                     raise StorageUnavailable(
                         f"SQLite database still locked after {SQLITE_LOCK_DEADLINE:.0f}s"
                     ) from exc
