@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 import cronwatch
 from bench.common import load_runs, report, scratch_database
-from cronwatch.retention import Retention, prune
+from cronwatch.retention import prune
+from cronwatch.specs import Retention
 from cronwatch.storage import open_database
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import to_us

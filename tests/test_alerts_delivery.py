@@ -165,7 +165,7 @@ def test_given_up_after_the_deadline_visible_and_requeued(
 
 def test_a_channel_no_longer_configured_fails_visibly(db: Database, monitor: Monitor) -> None:
     ran(monitor, "backup", timedelta(0), ok=False)
-    from cronwatch.config import AlertSettings, Config
+    from cronwatch.specs import AlertSettings, Config
 
     config = Config(
         jobs={}, channels={}, path=Path("x.toml"), alerts=AlertSettings(channels=("gone",))

@@ -14,7 +14,7 @@ import pytest
 
 from cronwatch.alerts.channels import DeliveryError, build_channel
 from cronwatch.alerts.model import Event
-from cronwatch.config import ChannelSpec
+from cronwatch.specs import ChannelSpec
 from tests.test_alerts_support import SmtpReceiver, write_config
 
 pytest_plugins = ("tests.test_alerts_support",)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from cronwatch.alerts.model import JobState
 from cronwatch.alerts.rules import decide, decide_host, first_state
-from cronwatch.config import DEFAULT_ALERT_ON, JobAlerting
+from cronwatch.specs.alerting import DEFAULT_ALERT_ON, JobAlerting
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -20,8 +20,9 @@ import pytest
 
 import cronwatch
 from cronwatch.alerts.cycle import CycleSummary, run_alert_cycle
-from cronwatch.config import Config, load_config
+from cronwatch.config import load_config
 from cronwatch.monitor import Monitor
+from cronwatch.specs import Config
 from cronwatch.storage import open_database
 from cronwatch.storage.connection import Database
 

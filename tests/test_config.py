@@ -9,20 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronwatch.config import (
-    ALERT_JOB_FIELDS,
-    JOB_FIELDS,
+from cronwatch.config import config_path_from_env, load_config
+from cronwatch.errors import ConfigError, InvalidInput
+from cronwatch.schedule import CronSchedule, IntervalSchedule, parse_schedule
+from cronwatch.specs import (
     AlertSettings,
     ChannelSpec,
     Config,
     JobAlerting,
     JobSpec,
-    config_path_from_env,
     default_grace,
-    load_config,
 )
-from cronwatch.errors import ConfigError, InvalidInput
-from cronwatch.schedule import CronSchedule, IntervalSchedule, parse_schedule
+from cronwatch.specs.fields import ALERT_FIELDS, API_FIELDS
 
 FULL = """
 [jobs.backup]
@@ -579,5 +577,5 @@ def test_alerting_errors_name_the_file_the_key_and_the_field(
 
 
 def test_api_job_fields_are_unchanged() -> None:
-    # The REST API validates JOB_FIELDS; alert settings are a config-file addition on purpose.
-    assert JOB_FIELDS.isdisjoint(ALERT_JOB_FIELDS)
+    # The REST API validates API_FIELDS; alert settings are a config-file addition on purpose.
+    assert API_FIELDS.isdisjoint(ALERT_FIELDS)

@@ -387,7 +387,7 @@ def test_derived_names(command: str, name: str) -> None:
 def test_derived_names_are_always_valid_and_plain(command: str) -> None:
     name = derive_job_name(command)
     assert validate_name(name) == name
-    assert 0 < len(name) <= crontab.MAX_DERIVED_NAME
+    assert 0 < len(name) <= crontab.naming.MAX_DERIVED_NAME
     assert set(name) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 

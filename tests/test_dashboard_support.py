@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 
 import cronwatch
-from cronwatch.config import Config, load_config
+from cronwatch.config import load_config
 from cronwatch.health.service import job_statuses
 from cronwatch.monitor import Monitor, make_run
 from cronwatch.schedule import parse_schedule
+from cronwatch.specs import Config
 from cronwatch.storage import open_database
 from cronwatch.timeutil import utcnow
 

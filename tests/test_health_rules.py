@@ -16,7 +16,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cronwatch.baseline import RuntimeBaseline
-from cronwatch.config import JobSpec
 from cronwatch.errors import InvalidInput
 from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import (
@@ -31,6 +30,7 @@ from cronwatch.health.model import (
 )
 from cronwatch.model import Outcome
 from cronwatch.schedule import CronSchedule, IntervalSchedule, Schedule, parse_schedule
+from cronwatch.specs import JobSpec
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)

@@ -15,7 +15,7 @@ from cronwatch.alerts.loop import AlertLoop
 from cronwatch.cli.main import cli
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.monitor import Monitor
-from cronwatch.retention import Retention
+from cronwatch.specs import Retention
 from cronwatch.timeutil import from_us
 from tests.test_alerts_support import write_config
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from cronwatch.config import Config
+from cronwatch.specs import Config
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore

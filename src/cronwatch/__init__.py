@@ -16,8 +16,9 @@ from cronwatch.errors import (
     StorageUnavailable,
 )
 from cronwatch.model import Activity, Run
-from cronwatch.monitor import Monitor, connect
+from cronwatch.monitor import Monitor
 from cronwatch.statsd import StatsdClient
+from cronwatch.targets import connect
 
 __version__ = "0.1.0"
 

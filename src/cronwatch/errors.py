@@ -29,3 +29,17 @@ class StorageUnavailable(CronwatchError):
     Raised for outages (server down, file not openable), not for bad input: a caller such as
     ``cronwatch run`` may keep the record in its spool and retry later.
     """
+
+
+def type_name(value: object) -> str:
+    """How a user of TOML or JSON names the type of ``value`` ("a string", "a number", "a
+    list", ...), for messages such as "expected true or false, not a string"."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    for kind, label in names.items():
+        if isinstance(value, kind):
+            return label
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

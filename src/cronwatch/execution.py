@@ -24,11 +24,12 @@ from typing import TextIO
 
 from cronwatch.errors import CronwatchError
 from cronwatch.model import Run
-from cronwatch.monitor import Monitor, connect, make_run
+from cronwatch.monitor import Monitor, make_run
 from cronwatch.paths import recording_target
 from cronwatch.runner import CommandResult, run_command
 from cronwatch.spool import Spool
 from cronwatch.statsd import StatsdClient
+from cronwatch.targets import connect
 from cronwatch.timeutil import utcnow
 
 #: How long to wait, after the command ended, for the start record still being written to a

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import re
 import socket
 import traceback
 import uuid
@@ -23,20 +22,18 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cronwatch.errors import InvalidInput
 from cronwatch.model import Outcome, Run
-from cronwatch.names import validate_name
+from cronwatch.names import validate_name, validate_run_id
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.runs import RunStore
 from cronwatch.timeutil import require_aware, utcnow
 
 #: The end of a run's output that is kept (the end is where the error is).
 MAX_OUTPUT_CHARS = 10_000
-MAX_RUN_ID_LENGTH = 64
-_RUN_ID = re.compile(rf"\S{{1,{MAX_RUN_ID_LENGTH}}}")
 
 if TYPE_CHECKING:
-    from cronwatch.config import Config
     from cronwatch.health.model import JobStatus
     from cronwatch.retention import Progress, PruneReport
+    from cronwatch.specs import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,12 +73,7 @@ def make_run(
             raise InvalidInput(f"exit_code must be an integer, not {exit_code!r}")
         if not 1 <= exit_code <= 255:
             raise InvalidInput(f"a failed run's exit code must be 1-255, not {exit_code}")
-    if run_id is None:
-        run_id = uuid.uuid4().hex
-    elif not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or not run_id.isprintable():
-        raise InvalidInput(
-            f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} printable characters, no spaces"
-        )
+    run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id, "run_id")
     if output is not None:
         if not isinstance(output, str):
             raise InvalidInput(f"output must be text, not {type(output).__name__}")
@@ -104,8 +96,9 @@ def make_run(
 class Monitor:
     """Records runs in one database and sends their statsd timings.
 
-    Get one from :func:`cronwatch.connect`. Safe to share between threads. Close it (or use it
-    as a context manager) to release the database connection.
+    Get one from :func:`cronwatch.connect` (or :func:`connect_database`). Safe to share
+    between threads. Close it (or use it as a context manager) to release the database
+    connection.
     """
 
     def __init__(self, store: RunStore, *, statsd: StatsdClient | None = None) -> None:
@@ -275,12 +268,13 @@ class Monitor:
         """The health of every known job (or of ``names``), worst first: is it running as often
         as it should, has it run recently, is its runtime sensible.
 
-        ``config`` is a loaded :class:`~cronwatch.config.Config` or the path of a TOML file
+        ``config`` is a loaded :class:`~cronwatch.specs.Config` or the path of a TOML file
         declaring jobs; jobs only seen running get a schedule and runtime band learned from
         their history. See :class:`~cronwatch.health.model.JobStatus`.
         """
-        from cronwatch.config import Config, load_config
+        from cronwatch.config import load_config
         from cronwatch.health.service import job_statuses
+        from cronwatch.specs import Config
 
         if config is not None and not isinstance(config, Config):
             config = load_config(config)
@@ -301,7 +295,8 @@ class Monitor:
         status is the same after. ``progress(jobs done, jobs, runs deleted)`` is called along
         the way. See :mod:`cronwatch.retention`.
         """
-        from cronwatch.retention import DEFAULT_KEEP_RUNS, KEEP_LAST_RUNS, Retention, prune
+        from cronwatch.retention import prune
+        from cronwatch.specs.retention import DEFAULT_KEEP_RUNS, KEEP_LAST_RUNS, Retention
 
         if older_than is not None and not isinstance(older_than, timedelta):
             raise InvalidInput(f"older_than must be a timedelta, not {older_than!r}")
@@ -324,18 +319,15 @@ class Monitor:
         self.close()
 
 
-def connect(
+def connect_database(
     url: str | None = None,
     *,
     statsd: StatsdClient | bool | None = None,
 ) -> Monitor:
-    """Open the cronwatch database and return a :class:`Monitor`.
-
-    ``url``: a SQLAlchemy-style URL (``sqlite:///file.db``, ``postgresql://user@host/db``), or
-    the ``http(s)://`` URL of a cronwatch server to record through (with the ping key in
-    ``$CRONWATCH_PING_KEY``; runs wait in the local spool while it is away). ``None`` means
-    ``$CRONWATCH_URL`` if set, else ``$CRONWATCH_DATABASE_URL``, else the default SQLite file
-    in the user's data directory (created if missing). The schema is migrated on connect.
+    """A :class:`Monitor` over the database at ``url`` (SQLAlchemy-style: ``sqlite:///file.db``,
+    ``postgresql://user@host/db``); ``None`` means ``$CRONWATCH_DATABASE_URL``, else the default
+    SQLite file in the user's data directory (created if missing). The schema is migrated on
+    connect. :func:`cronwatch.connect` also takes a server's URL.
 
     ``statsd``: a :class:`StatsdClient`; ``None`` reads ``CRONWATCH_STATSD_*`` from the
     environment (nothing is sent when no host is set); ``False`` disables timings.
@@ -343,14 +335,6 @@ def connect(
     from cronwatch import paths
     from cronwatch.storage.connection import open_database
 
-    if url is None:
-        from cronwatch.remote import url_from_env
-
-        url = url_from_env()  # $CRONWATCH_URL: record through that server
-    if url is not None and url.startswith(("http://", "https://")):
-        from cronwatch.remote import connect as connect_remote
-
-        return connect_remote(url)
     resolved = paths.database_url(url)
     if resolved == paths.default_database_url():
         paths.data_dir().mkdir(parents=True, exist_ok=True)

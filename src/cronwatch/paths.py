@@ -1,4 +1,5 @@
-"""Where cronwatch keeps its files when nobody says otherwise.
+"""Where cronwatch keeps its files when nobody says otherwise, and where it records runs: the
+database (``$CRONWATCH_DATABASE_URL``) or a cronwatch server (``$CRONWATCH_URL``).
 
 The default database is a SQLite file in the user's data directory
 (``$XDG_DATA_HOME/cronwatch/cronwatch.db``, usually ``~/.local/share/cronwatch/``), so that
@@ -57,3 +58,8 @@ def spool_root(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     explicit = env.get(SPOOL_DIR_ENV)
     return Path(explicit) if explicit else data_dir(env) / "spool"
+
+
+def is_server_url(url: str) -> bool:
+    """Whether ``url`` is a cronwatch server's (``http(s)://``) rather than a database's."""
+    return url.startswith(("http://", "https://"))

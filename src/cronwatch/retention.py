@@ -1,7 +1,7 @@
 """Retention: old runs and events are deleted, what a status needs is kept.
 
 A run is deleted when it started before the cutoff (``now - runs``), unless it is one of the
-latest :data:`KEEP_LAST_RUNS` runs of its job: a job that runs monthly keeps enough history
+latest ``keep_last`` runs of its job: a job that runs monthly keeps enough history
 for its learned baselines and ``last_activity`` whatever its age. The per-host summaries that
 the health checks read (counters, last start, last success, ...) are kept by triggers on
 insert and never read the deleted rows, so a status is the same before and after pruning.
@@ -14,7 +14,8 @@ never holds SQLite's write lock or a PostgreSQL transaction for long, and record
 meanwhile. Pruning is idempotent, so several processes (alert
 loops on one PostgreSQL) may run it at once.
 
-Configured in the file's ``[retention]`` table::
+The settings are a :class:`~cronwatch.specs.Retention` (:mod:`cronwatch.specs.retention`:
+defaults and limits), from the file's ``[retention]`` table::
 
     [retention]
     runs = "90d"          # "0" keeps every run
@@ -26,55 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cronwatch.baseline import BASELINE_WINDOW
-from cronwatch.durations import format_duration
-from cronwatch.errors import InvalidInput
+from cronwatch.specs.retention import Retention
 from cronwatch.timeutil import require_aware
 
 if TYPE_CHECKING:
     from cronwatch.storage.connection import Database
 
-#: Runs older than this are deleted by default.
-DEFAULT_KEEP_RUNS = timedelta(days=90)
-#: Events older than this are deleted by default.
-DEFAULT_KEEP_EVENTS = timedelta(days=90)
-#: The latest runs of each job kept whatever their age: what its baselines are learned from.
-KEEP_LAST_RUNS = BASELINE_WINDOW
-#: A retention shorter than this is refused: ``runs = 30`` means 30 seconds, never the intent.
-MIN_RETENTION = timedelta(days=1)
 #: Rows deleted per statement.
 BATCH = 5_000
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long runs and events are kept. ``runs`` ``None``: every run is kept."""
-
-    runs: timedelta | None = DEFAULT_KEEP_RUNS
-    keep_last: int = KEEP_LAST_RUNS
-    events: timedelta = DEFAULT_KEEP_EVENTS
-
-    def __post_init__(self) -> None:
-        if isinstance(self.keep_last, bool) or not isinstance(self.keep_last, int):
-            raise InvalidInput(f"keep_last must be a whole number, not {self.keep_last!r}")
-        problem = retention_problem(self.runs, self.keep_last, self.events)
-        if problem is not None:
-            raise InvalidInput(f"retention {problem[0]} {problem[1]}")
-
-
-def retention_problem(
-    runs: timedelta | None, keep_last: int, events: timedelta
-) -> tuple[str, str] | None:
-    """The first setting out of range, as ``(setting, what is wrong)``, or ``None``."""
-    for name, kept in (("runs", runs), ("events", events)):
-        if kept is not None and kept < MIN_RETENTION:
-            return name, f"must be at least 1 day, not {format_duration(kept)}"
-    if keep_last < 1:
-        return "keep_last", f"must be at least 1, not {keep_last}"
-    return None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ so that counts over adjacent ranges add up.
 from __future__ import annotations
 
 import functools
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -35,6 +36,8 @@ from cronwatch.timeutil import EPOCH, require_aware
 # slots_between() never builds a longer list unless asked to: an "every 1s" job that has been
 # missing for a year has 31 million slots, and callers want the count, not the list.
 DEFAULT_SLOT_LIMIT = 10_000
+#: The early tolerance is a tenth of a schedule's period, but never more than this.
+MAX_EARLY_TOLERANCE = timedelta(minutes=5)
 
 CRON_ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -45,6 +48,8 @@ CRON_ALIASES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+#: The shape of an IANA timezone name: what :func:`load_zone` looks up.
+TIMEZONE_PATTERN = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
 _ONE_US = timedelta(microseconds=1)
 _ONE_S = timedelta(seconds=1)
 _ONE_DAY = timedelta(days=1)
@@ -53,21 +58,24 @@ _ONE_DAY = timedelta(days=1)
 def load_zone(name: str, *, field: str = "timezone") -> tzinfo:
     """The tzinfo for an IANA timezone name ("Europe/London"); ``InvalidInput`` if unknown.
 
-    "UTC" maps to :data:`datetime.UTC`, which also tells cronsim to skip its DST handling.
+    A name is words of ``A-Z a-z 0-9 _ + -`` separated by ``/`` (:data:`TIMEZONE_PATTERN`, as
+    every name of the database is) and must name a zone the system knows. "UTC" maps to
+    :data:`datetime.UTC`, which also tells cronsim to skip its DST handling.
     """
     if not isinstance(name, str):
         raise InvalidInput(f"{field}: expected a timezone name, not {type(name).__name__}")
     if name == "UTC":
         return UTC
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        # ZoneInfoNotFoundError is a KeyError; malformed keys ("../x", "") are ValueErrors.
-        shown = name if len(name) <= 60 else name[:57] + "..."
-        raise InvalidInput(
-            f'{field}: unknown timezone "{shown}"; use an IANA name such as "UTC", '
-            '"Europe/London" or "America/New_York"'
-        ) from None
+    if TIMEZONE_PATTERN.fullmatch(name):
+        try:
+            return ZoneInfo(name)
+        except (ValueError, KeyError, OSError):
+            pass  # ZoneInfoNotFoundError is a KeyError; malformed keys are ValueErrors
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    raise InvalidInput(
+        f'{field}: unknown timezone "{shown}"; use an IANA name such as "UTC", '
+        '"Europe/London" or "America/New_York"'
+    )
 
 
 class Schedule(ABC):
@@ -101,6 +109,12 @@ class Schedule(ABC):
     @abstractmethod
     def period_hint(self) -> timedelta:
         """The typical gap between two slots, for sizing windows and default grace."""
+
+    def early_tolerance(self) -> timedelta:
+        """How early a start may be and still count for the slot after it: a tenth of
+        :meth:`period_hint`, at most :data:`MAX_EARLY_TOLERANCE`. The health checks, the
+        alert loop and the dashboard's missed slots all use it."""
+        return min(self.period_hint() / 10, MAX_EARLY_TOLERANCE)
 
     @abstractmethod
     def describe(self) -> str:

@@ -7,15 +7,16 @@ and the same on SQLite and PostgreSQL. Everything that leaves the library is a t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
-from cronwatch.errors import InvalidInput
+from cronwatch.errors import InvalidInput, type_name
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-#: Instants given as text (the REST API) must lie in [EARLIEST, LATEST): a run of a scheduled
-#: job before the Unix epoch or a thousand years ahead is a mistake, and so far from now that
-#: schedule arithmetic on it would overflow ``datetime``.
+#: Instants given as text or by a config file must lie in [EARLIEST, LATEST): a run of a
+#: scheduled job before the Unix epoch or a thousand years ahead is a mistake, and so far from
+#: now that schedule arithmetic on it would overflow ``datetime``.
 EARLIEST = EPOCH
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
@@ -51,24 +52,57 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_instant(text: str, field: str) -> datetime:
-    """The aware UTC datetime of ISO 8601 ``text`` with a UTC offset (``2026-11-28T03:00:00Z``,
-    ``...+01:00``), between :data:`EARLIEST` and :data:`LATEST`; :class:`InvalidInput` naming
-    ``field`` otherwise (also for dates whose offset takes them out of what ``datetime``
-    holds, such as ``0001-01-01T00:00:00+14:00``)."""
-    shown = repr(text[:40])
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{field}: {shown} is not an ISO 8601 date-time") from None
+_EXAMPLE = "2026-11-28T03:00:00Z"
+# At most 11 digits: the instant stays inside datetime's range (year 5138 at most).
+_UNIX = re.compile(r"@\d{1,11}(\.\d{1,6})?")
+
+
+def parse_instant(value: object, field: str, *, typed: bool = False) -> datetime:
+    """The one instant parser: an aware UTC datetime from ISO 8601 text with a UTC offset
+    (``2026-11-28T03:00:00Z``, ``...+01:00``) or from an aware ``datetime`` (a TOML offset
+    date-time).
+
+    ``typed`` (a time typed on the command line) also takes ``now`` and ``@<unix seconds>``,
+    and ignores surrounding blanks. Naive times are refused everywhere: a local time is too
+    easy to confuse with UTC. So are instants outside [:data:`EARLIEST`, :data:`LATEST`), and
+    those whose offset takes them out of what ``datetime`` holds
+    (``0001-01-01T00:00:00+14:00``). Every refusal is an :class:`InvalidInput` whose message
+    starts with ``field``.
+    """
+    if isinstance(value, str):
+        value = _from_text(value, field, typed=typed)
+    if not isinstance(value, datetime):
+        kind = "a date" if isinstance(value, date) else type_name(value)
+        raise InvalidInput(f"{field}: expected a date-time such as {_EXAMPLE}, not {kind}")
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(f"{field}: {shown} has no UTC offset (add Z or +00:00)")
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        value = EARLIEST - _ONE_US if value.year < 2000 else LATEST
-    if not EARLIEST <= value < LATEST:
+        shown = value.isoformat()
         raise InvalidInput(
-            f"{field}: {shown} is out of range; give an instant from 1970-01-01 to 2999-12-31 UTC"
+            f"{field}: {shown} has no UTC offset; add one, e.g. {shown}Z or {shown}+01:00 "
+            "(a time that has no timezone is too easy to confuse with UTC)"
         )
-    return value
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = EARLIEST - _ONE_US if value.year < 2000 else LATEST
+    if not EARLIEST <= utc < LATEST:
+        raise InvalidInput(
+            f"{field}: {value.isoformat()} is out of range; give an instant from 1970-01-01 to "
+            "2999-12-31 UTC"
+        )
+    return utc
+
+
+def _from_text(text: str, field: str, *, typed: bool) -> datetime:
+    stripped = text.strip() if typed else text
+    if typed and stripped == "now":
+        return utcnow()
+    if typed and _UNIX.fullmatch(stripped):
+        return datetime.fromtimestamp(float(stripped[1:]), UTC)
+    try:
+        return datetime.fromisoformat(stripped)
+    except ValueError:
+        shorthands = ", @<unix seconds> or 'now'" if typed else ""
+        raise InvalidInput(
+            f"{field}: not a date-time: {text[:60]!r} is not a time in ISO 8601 with a UTC "
+            f"offset such as {_EXAMPLE}{shorthands}"
+        ) from None

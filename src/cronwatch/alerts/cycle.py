@@ -29,8 +29,8 @@ from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
 from cronwatch.alerts.model import JOB_ROW, Event, JobState
 from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
 from cronwatch.alerts.rules import decide, decide_host, first_state
-from cronwatch.config import AlertSettings, Config, JobAlerting, MaintenanceWindow
-from cronwatch.retention import DEFAULT_KEEP_EVENTS
+from cronwatch.specs import AlertSettings, Config, JobAlerting, MaintenanceWindow
+from cronwatch.specs.retention import DEFAULT_KEEP_EVENTS
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.alerts.states import ALERTING, STATUS, Flip, state_from_row
 from cronwatch.storage.alerts.workers import Outage, process_worker_name

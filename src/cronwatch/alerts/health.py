@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cronwatch.config import MIN_OUTAGE_AFTER
+from cronwatch.specs.alerting import MIN_OUTAGE_AFTER
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.alerts.workers import WorkerBeat
 from cronwatch.storage.connection import Database

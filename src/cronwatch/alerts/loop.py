@@ -22,9 +22,9 @@ from datetime import timedelta
 from cronwatch.alerts.channels import Channel
 from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
-from cronwatch.config import AlertSettings, Config
 from cronwatch.errors import StorageUnavailable
-from cronwatch.retention import PruneReport, Retention, prune
+from cronwatch.retention import PruneReport, prune
+from cronwatch.specs import AlertSettings, Config, Retention
 from cronwatch.storage.alerts.workers import default_worker_name
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.timeutil import utcnow

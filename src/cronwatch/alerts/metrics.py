@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cronwatch.alerts.health import alerting_health
-from cronwatch.config import MIN_OUTAGE_AFTER
+from cronwatch.specs.alerting import MIN_OUTAGE_AFTER
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
 

@@ -87,3 +87,12 @@ class Event:
             "note": self.note,
             "at": self.at.isoformat(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The next state of a row, and the event that records the change (what
+    :mod:`cronwatch.alerts.rules` decides and :mod:`cronwatch.storage.alerts` writes)."""
+
+    state: JobState
+    event: Event

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cronwatch.config import Config, JobSpec
-from cronwatch.health.evaluate import MAX_TOLERANCE, evaluate, schedule_in_force
+from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.specs import Config, JobSpec
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
 
@@ -96,10 +96,8 @@ def _missed_slots(obs: Observation, now: datetime, cap: int) -> int:
         last = min(start for start in missing_starts if start is not None)
     else:
         last = status.last_started
-    if last is None:
-        since = obs.facts.created  # never ran: the slots owed since cronwatch knew of it
-    else:
-        # A start a little early covers its slot (as in the evaluation).
-        since = last + min(schedule.period_hint() / 10, MAX_TOLERANCE)
+    # Never ran: the slots owed since cronwatch knew of it. Else a start a little early
+    # covers its slot (as in the evaluation).
+    since = obs.facts.created if last is None else last + schedule.early_tolerance()
     phased = _phased(schedule, last or obs.facts.created)
     return len(phased.slots_between(since, now - grace, limit=cap))

@@ -32,13 +32,13 @@ Host rows
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
 from cronwatch.alerts import messages
-from cronwatch.alerts.model import JOB_ROW, Event, EventKind, JobState
-from cronwatch.config import JobAlerting
+from cronwatch.alerts.model import JOB_ROW, Decision, Event, EventKind, JobState
+from cronwatch.specs import JobAlerting
 
 #: Statuses that need no attention: a first sight of one is stored without an event.
 QUIET: frozenset[str] = frozenset({"ok", "new", "running", "paused"})
@@ -63,14 +63,6 @@ class JobContext(Protocol):
     def good_runs(self, since: datetime, wanted: int) -> int:
         """How many of the last ``wanted`` finished runs completed after ``since`` succeeded in
         a row (from the latest back)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The next state of a row, and the event that records the change."""
-
-    state: JobState
-    event: Event
 
 
 def first_state(name: str, hostname: str, status: str, reason: str, now: datetime) -> JobState:

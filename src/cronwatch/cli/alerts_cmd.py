@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cronwatch.cli.common import fail, load_config_from, parse_instant
+from cronwatch.cli.common import fail, load_config_from
 from cronwatch.errors import CronwatchError
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """The alert loops' heartbeat, the jobs whose problem was announced, snoozes, and every
     delivery not sent (waiting for a retry, or given up) with its attempts and last error."""
     from cronwatch.alerts.health import alerting_health
-    from cronwatch.config import AlertSettings
+    from cronwatch.specs import AlertSettings
     from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
@@ -263,7 +263,7 @@ def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -
     from cronwatch.durations import parse_duration
     from cronwatch.names import validate_name
     from cronwatch.storage.alerts import AlertStore
-    from cronwatch.timeutil import require_aware, utcnow
+    from cronwatch.timeutil import parse_instant, utcnow
 
     if (until is None) == (span is None):
         fail("give --until TIME or --for DURATION")
@@ -271,7 +271,7 @@ def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -
     try:
         validate_name(name, "job name")
         end = (
-            require_aware(parse_instant(until, "--until"), "--until")
+            parse_instant(until, "--until", typed=True)
             if until is not None
             else now + parse_duration(span or "", field="--for")
         )

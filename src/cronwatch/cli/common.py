@@ -1,20 +1,22 @@
-"""Helpers shared by the subcommands: opening the monitor, parsing instants, reporting errors."""
+"""Helpers shared by the subcommands: opening the monitor and the config, reporting errors.
+
+Times typed on the command line are read by :func:`cronwatch.timeutil.parse_instant`
+(``typed=True``: ISO 8601 with an offset, ``@<unix seconds>`` or ``now``).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from cronwatch.errors import CronwatchError, InvalidInput
+from cronwatch.errors import CronwatchError
 from cronwatch.monitor import Monitor
 
 if TYPE_CHECKING:
-    from cronwatch.config import Config
+    from cronwatch.specs import Config
 
 #: Exit status for cronwatch's own errors (bad input, database away). ``last`` uses 1 for "no
 #: run recorded", so errors must differ from it.
@@ -31,7 +33,7 @@ def fail(message: str) -> None:
 def open_monitor(ctx: click.Context, on_error: Callable[[str], object] = fail) -> Iterator[Monitor]:
     """The monitor for the group's database; cronwatch errors are passed to ``on_error``
     (by default :func:`fail`), which must exit."""
-    from cronwatch.monitor import connect
+    from cronwatch.targets import connect
 
     try:
         monitor = connect(ctx.find_root().obj.resolved_database_url(), statsd=None)
@@ -65,29 +67,6 @@ def load_config_from(
             raise
         on_error(str(exc))
         raise  # unreachable: on_error exits
-
-
-def parse_instant(text: str, field: str) -> datetime:
-    """An aware datetime from ISO 8601 with an offset (``2026-11-28T03:00:00Z``,
-    ``...+01:00``), ``@<unix seconds>`` or ``now``. Naive times are refused: a crontab's
-    local time is too easy to confuse with UTC."""
-    value = text.strip()
-    if value == "now":
-        return datetime.now(UTC)
-    if re.fullmatch(r"@\d+(\.\d+)?", value):
-        return datetime.fromtimestamp(float(value[1:]), UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{field} {text!r} is not a time; use ISO 8601 with an offset "
-            "(2026-11-28T03:00:00Z), @<unix seconds> or 'now'"
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidInput(
-            f"{field} {text!r} has no timezone; add one, e.g. {value}Z or {value}+01:00"
-        )
-    return parsed
 
 
 def log_warnings_to_stderr() -> None:

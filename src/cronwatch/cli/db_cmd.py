@@ -112,8 +112,8 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
     from dataclasses import replace
 
     from cronwatch.durations import format_duration, parse_duration
-    from cronwatch.retention import Retention
     from cronwatch.retention import prune as prune_history
+    from cronwatch.specs import Retention
     from cronwatch.timeutil import utcnow
 
     config = load_config_from(ctx, on_error=fail)

@@ -6,10 +6,11 @@ import json
 
 import click
 
-from cronwatch.cli.common import fail, open_monitor, parse_instant
+from cronwatch.cli.common import fail, open_monitor
 from cronwatch.errors import CronwatchError
 from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
+from cronwatch.timeutil import parse_instant
 
 
 @click.command()
@@ -50,8 +51,8 @@ def record(
     try:
         run = make_run(
             name,
-            parse_instant(started, "--started"),
-            parse_instant(completed, "--completed"),
+            parse_instant(started, "--started", typed=True),
+            parse_instant(completed, "--completed", typed=True),
             outcome="success" if exit_code == 0 else "failure",
             exit_code=exit_code or None,
             hostname=host,

@@ -12,7 +12,8 @@ Schedule and grace
     start (due = last start + period), or on ``created`` before any run. Cron slots are
     absolute and computed once per job, shared by its hosts.
 Early tolerance
-    ``min(period_hint / 10, 5 minutes)``: a start at most that long before a slot covers it.
+    :meth:`Schedule.early_tolerance <cronwatch.schedule.Schedule.early_tolerance>`
+    (``min(period_hint / 10, 5 minutes)``): a start at most that long before a slot covers it.
 Hosts
     With ``spec.hosts``, exactly those hosts are judged (undeclared hosts are ignored; a
     declared host without a summary never ran). Otherwise the job is judged once over all
@@ -55,7 +56,6 @@ import functools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cronwatch.config import default_grace
 from cronwatch.durations import format_duration as _fd
 from cronwatch.health.model import (
     PRIORITY,
@@ -67,10 +67,9 @@ from cronwatch.health.model import (
     Status,
 )
 from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.specs import default_grace
 from cronwatch.timeutil import require_aware
 
-#: The early tolerance is 10% of the period, but never more than this.
-MAX_TOLERANCE = timedelta(minutes=5)
 #: Without max_runtime a run is hung after max(HUNG_FACTOR * band.high, band.high + HUNG_MARGIN).
 HUNG_FACTOR = 3
 HUNG_MARGIN = timedelta(minutes=5)
@@ -144,9 +143,7 @@ class _Job:
         self.schedule, self.grace = schedule, grace
         self.learned_schedule = spec.schedule is None and schedule is not None
         self.period = schedule.period if isinstance(schedule, IntervalSchedule) else None
-        self.tolerance = (
-            min(schedule.period_hint() / 10, MAX_TOLERANCE) if schedule else timedelta(0)
-        )
+        self.tolerance = schedule.early_tolerance() if schedule else timedelta(0)
         band = self.band = baseline.runtime if baseline is not None else None
         self.hung_limit: timedelta | None = spec.max_runtime
         if spec.max_runtime is None and band is not None:

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from cronwatch.baseline import RuntimeBaseline
-from cronwatch.config import JobSpec
 from cronwatch.model import Outcome
+from cronwatch.specs import JobSpec
 
 Status = Literal[
     "ok",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from cronwatch.config import Config
 from cronwatch.errors import InvalidInput
 from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import PRIORITY, JobFacts, JobStatus
+from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.timeutil import require_aware, utcnow

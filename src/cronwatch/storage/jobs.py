@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cronwatch.baseline import BASELINE_WINDOW, RuntimeBaseline, learn_interval
-from cronwatch.config import JobSpec, default_grace
 from cronwatch.errors import InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
+from cronwatch.specs import JobSpec, default_grace
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import from_us, to_us
 

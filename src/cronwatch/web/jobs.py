@@ -10,7 +10,8 @@ A job as the API shows it::
 ``cronwatch serve``; the file wins, and the API cannot change or delete such a job), ``api``
 (declared through the API) or ``run`` (created by its first run; it can still be given a spec
 or paused through the API). ``spec`` holds the job's fields exactly as in a ``[jobs.NAME]``
-table of the config file (durations of a config job as seconds).
+table of the config file (durations of a config job as seconds): the fields of
+:data:`cronwatch.specs.fields.JOB_FIELDS` that the API takes.
 
 Every change is validated by :func:`cronwatch.config.parse_job_table` before it is written;
 a refused change writes nothing.
@@ -24,10 +25,12 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from cronwatch.config import JOB_FIELDS, Config, JobSpec, parse_job_table
+from cronwatch.config import parse_job_table
 from cronwatch.durations import format_duration
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.names import validate_name
+from cronwatch.specs import Config, JobSpec
+from cronwatch.specs.fields import check_json_types, spec_json
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobRecord, JobStore
 from cronwatch.storage.runs import RunStore
@@ -38,47 +41,19 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 50
 _CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
 
-# The JSON type of each field, as the OpenAPI document states it: checked before the semantic
-# validation so that e.g. `"paused": 1` is refused rather than coerced.
-_DURATION = "a duration such as '15m' or a number of seconds"
-_FIELD_TYPES: dict[str, str] = {
-    "schedule": "string",
-    "timezone": "string",
-    "grace": "duration",
-    "hosts": "names",
-    "min_hosts": "integer",
-    "max_runtime": "duration",
-    "min_runtime": "duration",
-    "tags": "names",
-    "paused": "boolean",
-    "alerts": "names",
-}
-assert set(_FIELD_TYPES) == JOB_FIELDS
-
 
 def conflict(message: str) -> ApiError:
     return ApiError(409, "conflict", message)
 
 
 def check_field_types(fields: Mapping[str, Any], *, nullable: bool = False) -> None:
-    """Refuse fields of the wrong JSON type (or unknown ones) with a 400 naming the field."""
-    for field, value in fields.items():
-        kind = _FIELD_TYPES.get(field)
-        if kind is None:
-            allowed = ", ".join(sorted(JOB_FIELDS))
-            raise bad_request(f'unknown job field "{field[:60]}" (allowed: {allowed})')
-        if value is None and nullable:
-            continue
-        ok = {
-            "string": isinstance(value, str),
-            "boolean": isinstance(value, bool),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "duration": isinstance(value, str | int | float) and not isinstance(value, bool),
-            "names": isinstance(value, list) and all(isinstance(v, str) for v in value),
-        }[kind]
-        if not ok:
-            expected = {"duration": _DURATION, "names": "a list of strings"}.get(kind, kind)
-            raise bad_request(f"{field}: expected {expected}")
+    """Refuse fields of the wrong JSON type (or unknown ones) with a 400 naming the field,
+    before the semantic validation: ``"paused": 1`` is refused rather than coerced (see
+    :func:`cronwatch.specs.fields.check_json_types`)."""
+    try:
+        check_json_types(fields, nullable=nullable)
+    except InvalidInput as exc:
+        raise bad_request(str(exc)) from None
 
 
 class JobsService:
@@ -212,7 +187,7 @@ class JobsService:
     def _job_json(self, name: str, row: JobRecord | None) -> dict[str, Any]:
         declared = self.declared.get(name)
         if declared is not None:
-            spec, source = spec_fields(declared), "config"
+            spec, source = spec_json(declared), "config"
         else:
             assert row is not None
             spec, source = (json.loads(row.spec) if row.spec else {}), row.source
@@ -224,31 +199,6 @@ class JobsService:
             "created": row.created.isoformat() if row else None,
             "updated": row.updated.isoformat() if row else None,
         }
-
-
-def spec_fields(spec: JobSpec) -> dict[str, Any]:
-    """A config-declared spec as config-table fields (durations in seconds)."""
-    fields: dict[str, Any] = {}
-    if spec.schedule is not None:
-        fields["schedule"] = spec.schedule.expression
-    fields["timezone"] = spec.timezone
-    if spec.grace_explicit:
-        fields["grace"] = spec.grace.total_seconds()
-    if spec.hosts:
-        fields["hosts"] = list(spec.hosts)
-    if spec.min_hosts is not None:
-        fields["min_hosts"] = spec.min_hosts
-    if spec.max_runtime is not None:
-        fields["max_runtime"] = spec.max_runtime.total_seconds()
-    if spec.min_runtime is not None:
-        fields["min_runtime"] = spec.min_runtime.total_seconds()
-    if spec.tags:
-        fields["tags"] = list(spec.tags)
-    if spec.paused:
-        fields["paused"] = True
-    if spec.alerts:
-        fields["alerts"] = list(spec.alerts)
-    return fields
 
 
 #: A job's durations (grace, runtimes, an interval) beyond this are refused: a century is more

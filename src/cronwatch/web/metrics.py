@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from cronwatch.config import Config
 from cronwatch.health.model import PRIORITY
+from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.metrics import host_metrics
 
@@ -132,7 +132,7 @@ class DatabaseCollector(Collector):
 def render(db: Database, config: Config | None) -> bytes:
     """The exposition text of one scrape (blocking: call it from a worker thread)."""
     from cronwatch.alerts.metrics import AlertsCollector
-    from cronwatch.config import AlertSettings
+    from cronwatch.specs import AlertSettings
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(db, config))

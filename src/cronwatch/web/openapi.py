@@ -13,22 +13,15 @@ from typing import Any
 from cronwatch import __version__
 from cronwatch.health.model import PRIORITY
 from cronwatch.model import OUTCOMES
-from cronwatch.names import MAX_NAME_LENGTH
+from cronwatch.names import MAX_HOST_LENGTH, MAX_RUN_ID_LENGTH, NAME_PATTERN, RUN_ID_CHARACTERS
+from cronwatch.specs.fields import json_schemas, name_schema
 from cronwatch.storage.keys import TOKEN_PATTERN
 
-# validate_name as a regular expression: no control characters, no "/", no whitespace at
-# either end.
-_NAME_CHAR = r"[^/\x00-\x1f\x7f-\x9f]"
-_EDGE_CHAR = r"[^\s/\x00-\x1f\x7f-\x9f]"
-NAME_PATTERN = rf"^{_EDGE_CHAR}(?:{_NAME_CHAR}*{_EDGE_CHAR})?$"
+__all__ = ["JOB_FIELD_SCHEMAS", "NAME_PATTERN", "SCHEMAS", "document"]
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _name(max_length: int = MAX_NAME_LENGTH) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NAME_PATTERN}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -38,25 +31,14 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 _INSTANT = {"type": "string", "format": "date-time"}
 _INSTANT_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _SECONDS_OR_NULL = {"type": ["number", "null"]}
-_DURATION = {
-    "type": ["string", "number"],
-    "minimum": 0,
-    "description": "A duration such as '30s', '15m', '1h30m', or a number of seconds.",
+_RUN_ID = {
+    "type": "string",
+    "pattern": f"^[{RUN_ID_CHARACTERS}]{{1,{MAX_RUN_ID_LENGTH}}}$",
+    "description": "Pairs a start with its finish; the same rule in the library.",
 }
-_NAMES = {"type": "array", "items": _name(), "uniqueItems": True}
 
-JOB_FIELD_SCHEMAS: dict[str, Any] = {
-    "schedule": {"type": "string", "description": "'every 15m' or a cron expression."},
-    "timezone": {"type": "string", "description": "IANA timezone of a cron schedule."},
-    "grace": _DURATION,
-    "hosts": {"type": "array", "items": _name(255), "uniqueItems": True},
-    "min_hosts": {"type": "integer", "minimum": 1},
-    "max_runtime": _DURATION,
-    "min_runtime": _DURATION,
-    "tags": _NAMES,
-    "paused": {"type": "boolean"},
-    "alerts": _NAMES,
-}
+#: The job fields the API takes, from the one table of job fields.
+JOB_FIELD_SCHEMAS: dict[str, Any] = json_schemas()
 
 _ERROR = {
     "type": "object",
@@ -111,7 +93,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name"],
         "additionalProperties": False,
-        "properties": {"name": _name(), **JOB_FIELD_SCHEMAS},
+        "properties": {"name": name_schema(), **JOB_FIELD_SCHEMAS},
     },
     "JobPatch": {
         "type": "object",
@@ -174,9 +156,9 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["name", "hostname", "run_id", "outcome", "date_started"],
         "properties": {
-            "name": _name(),
-            "hostname": _name(255),
-            "run_id": {"type": "string", "pattern": r"^[A-Za-z0-9._:~-]{1,64}$"},
+            "name": name_schema(),
+            "hostname": name_schema(MAX_HOST_LENGTH),
+            "run_id": _RUN_ID,
             "outcome": {"enum": list(OUTCOMES)},
             "exit_code": {"type": ["integer", "null"], "minimum": 0, "maximum": 255},
             "date_started": _INSTANT,
@@ -227,152 +209,156 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 
 
 _AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
-_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": _name()}
+_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": name_schema()}
 _READ = (400, 401, 403, 404, 429)
 _WRITE = (400, 401, 403, 404, 409, 413, 429)
 
 
-def _api() -> dict[str, Any]:
+def _operation(
+    summary: str,
+    operation_id: str,
+    ok: dict[str, Any],
+    codes: tuple[int, ...],
+    *,
+    body: str | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One operation of the REST API: bearer auth, its success and error responses, the JSON
+    body of schema ``body`` and query ``parameters`` when it has them."""
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "security": _AUTH,
+    }
+    if parameters is not None:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    operation["responses"] = _responses(ok, *codes)
+    return operation
+
+
+def _job_paths() -> dict[str, Any]:
+    """Declaring, reading, changing, pausing and forgetting jobs."""
     return {
         "/api/v1/jobs": {
-            "get": {
-                "summary": "Every job",
-                "operationId": "listJobs",
-                "security": _AUTH,
-                "responses": _responses(
-                    {"200": _json("The jobs, by name.", "JobList")}, 401, 403, 429
-                ),
-            },
-            "post": {
-                "summary": "Declare a job",
-                "operationId": "createJob",
-                "security": _AUTH,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("JobCreate")}},
-                },
-                "responses": _responses(
-                    {"201": _json("The job created.", "Job")}, 400, 401, 403, 409, 413, 429
-                ),
-            },
+            "get": _operation(
+                "Every job",
+                "listJobs",
+                {"200": _json("The jobs, by name.", "JobList")},
+                (401, 403, 429),
+            ),
+            "post": _operation(
+                "Declare a job",
+                "createJob",
+                {"201": _json("The job created.", "Job")},
+                (400, 401, 403, 409, 413, 429),
+                body="JobCreate",
+            ),
         },
         "/api/v1/jobs/{name}": {
             "parameters": [_NAME_PARAM],
-            "get": {
-                "summary": "One job",
-                "operationId": "getJob",
-                "security": _AUTH,
-                "responses": _responses({"200": _json("The job.", "Job")}, *_READ),
-            },
-            "patch": {
-                "summary": "Change a job's fields (JSON Merge Patch)",
-                "operationId": "updateJob",
-                "security": _AUTH,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("JobPatch")}},
-                },
-                "responses": _responses({"200": _json("The job changed.", "Job")}, *_WRITE),
-            },
-            "delete": {
-                "summary": "Forget a job and its runs",
-                "operationId": "deleteJob",
-                "security": _AUTH,
-                "responses": _responses(
-                    {"204": {"description": "Deleted."}}, 401, 403, 404, 409, 429
-                ),
-            },
+            "get": _operation("One job", "getJob", {"200": _json("The job.", "Job")}, _READ),
+            "patch": _operation(
+                "Change a job's fields (JSON Merge Patch)",
+                "updateJob",
+                {"200": _json("The job changed.", "Job")},
+                _WRITE,
+                body="JobPatch",
+            ),
+            "delete": _operation(
+                "Forget a job and its runs",
+                "deleteJob",
+                {"204": {"description": "Deleted."}},
+                (401, 403, 404, 409, 429),
+            ),
         },
         "/api/v1/jobs/{name}/pause": {
             "parameters": [_NAME_PARAM],
-            "post": {
-                "summary": "Pause a job",
-                "operationId": "pauseJob",
-                "security": _AUTH,
-                "responses": _responses({"200": _json("The job, paused.", "Job")}, *_WRITE),
-            },
+            "post": _operation(
+                "Pause a job", "pauseJob", {"200": _json("The job, paused.", "Job")}, _WRITE
+            ),
         },
         "/api/v1/jobs/{name}/unpause": {
             "parameters": [_NAME_PARAM],
-            "post": {
-                "summary": "Resume a paused job",
-                "operationId": "unpauseJob",
-                "security": _AUTH,
-                "responses": _responses({"200": _json("The job, resumed.", "Job")}, *_WRITE),
-            },
+            "post": _operation(
+                "Resume a paused job",
+                "unpauseJob",
+                {"200": _json("The job, resumed.", "Job")},
+                _WRITE,
+            ),
         },
+    }
+
+
+def _run_paths() -> dict[str, Any]:
+    """A job's runs a page at a time, and recording a run given whole."""
+    page_parameters = [
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        },
+        {
+            "name": "before",
+            "in": "query",
+            "description": "`next` of the previous page.",
+            "schema": {"type": "string", "pattern": r"^-?[0-9]{1,19}_[0-9]{1,19}$"},
+        },
+        {"name": "host", "in": "query", "schema": name_schema(MAX_HOST_LENGTH)},
+        {"name": "outcome", "in": "query", "schema": {"enum": list(OUTCOMES)}},
+    ]
+    recorded = {
+        "201": _json("Stored now.", "Recorded"),
+        "200": _json("Already stored before (a replay).", "Recorded"),
+    }
+    return {
         "/api/v1/jobs/{name}/runs": {
             "parameters": [_NAME_PARAM],
-            "get": {
-                "summary": "A job's runs, newest first, a page at a time",
-                "operationId": "listRuns",
-                "security": _AUTH,
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                    },
-                    {
-                        "name": "before",
-                        "in": "query",
-                        "description": "`next` of the previous page.",
-                        "schema": {"type": "string", "pattern": r"^-?[0-9]{1,19}_[0-9]{1,19}$"},
-                    },
-                    {"name": "host", "in": "query", "schema": _name(255)},
-                    {"name": "outcome", "in": "query", "schema": {"enum": list(OUTCOMES)}},
-                ],
-                "responses": _responses({"200": _json("One page of runs.", "RunPage")}, *_READ),
-            },
+            "get": _operation(
+                "A job's runs, newest first, a page at a time",
+                "listRuns",
+                {"200": _json("One page of runs.", "RunPage")},
+                _READ,
+                parameters=page_parameters,
+            ),
         },
         "/api/v1/runs": {
-            "post": {
-                "summary": "Record a run given whole (idempotent on name and run_id)",
-                "operationId": "recordRun",
-                "security": _AUTH,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("RunInput")}},
-                },
-                "responses": _responses(
-                    {
-                        "201": _json("Stored now.", "Recorded"),
-                        "200": _json("Already stored before (a replay).", "Recorded"),
-                    },
-                    400,
-                    401,
-                    403,
-                    413,
-                    429,
-                    503,
-                ),
-            },
+            "post": _operation(
+                "Record a run given whole (idempotent on name and run_id)",
+                "recordRun",
+                recorded,
+                (400, 401, 403, 413, 429, 503),
+                body="RunInput",
+            ),
         },
+    }
+
+
+def _status_paths() -> dict[str, Any]:
+    """The health of every job, filtered by tags and hosts."""
+
+    def repeated(name: str, max_length: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "array", "items": name_schema(max_length)},
+        }
+
+    return {
         "/api/v1/status": {
-            "get": {
-                "summary": "The health of every job, worst first",
-                "operationId": "status",
-                "security": _AUTH,
-                "parameters": [
-                    {
-                        "name": "tag",
-                        "in": "query",
-                        "style": "form",
-                        "explode": True,
-                        "schema": {"type": "array", "items": _name()},
-                    },
-                    {
-                        "name": "host",
-                        "in": "query",
-                        "style": "form",
-                        "explode": True,
-                        "schema": {"type": "array", "items": _name(255)},
-                    },
-                ],
-                "responses": _responses(
-                    {"200": _json("Every job's status.", "StatusList")}, 400, 401, 403, 429
-                ),
-            },
+            "get": _operation(
+                "The health of every job, worst first",
+                "status",
+                {"200": _json("Every job's status.", "StatusList")},
+                (400, 401, 403, 429),
+                parameters=[repeated("tag", 200), repeated("host", MAX_HOST_LENGTH)],
+            ),
         },
     }
 
@@ -383,41 +369,124 @@ _PING_CODES = (400, 401, 403, 404, 413, 429, 503)
 def _ping(
     summary: str, operation: str, extra: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
+    """One ping URL: GET, POST (with the run's output as its body) and HEAD."""
     parameters = [
-        {"name": "ping_key", "in": "path", "required": True,
-         "schema": {"type": "string", "pattern": f"^{TOKEN_PATTERN.pattern}$"}},
+        {
+            "name": "ping_key",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": f"^{TOKEN_PATTERN.pattern}$"},
+        },
         _NAME_PARAM,
         *(extra or []),
-        {"name": "host", "in": "query", "description": "Default: the client's address.",
-         "schema": _name(255)},
-        {"name": "rid", "in": "query", "description": "Run id pairing a start and its finish.",
-         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:~-]{1,64}$"}},
-    ]  # fmt: skip
-    ok = {"200": {"description": "Recorded.", "content": {"text/plain": {"schema": {
-        "type": "string"}}}}}  # fmt: skip
+        {
+            "name": "host",
+            "in": "query",
+            "description": "Default: the client's address.",
+            "schema": name_schema(MAX_HOST_LENGTH),
+        },
+        {
+            "name": "rid",
+            "in": "query",
+            "description": "Run id pairing a start and its finish.",
+            "schema": _RUN_ID,
+        },
+    ]
+    ok = {
+        "200": {
+            "description": "Recorded.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
     item: dict[str, Any] = {"parameters": parameters}
     for method in ("get", "post"):
         item[method] = {
-            "summary": summary, "operationId": f"{operation}_{method}",
+            "summary": summary,
+            "operationId": f"{operation}_{method}",
             "responses": _responses(ok, *_PING_CODES),
-        }  # fmt: skip
+        }
     item["post"]["requestBody"] = {
         "required": False,
         "description": "The run's output; its last 10,000 characters are kept.",
         "content": {"text/plain": {"schema": {"type": "string"}}},
     }
     item["head"] = {
-        "summary": summary, "operationId": f"{operation}_head",
-        "responses": {str(code): {"description": _ERROR_TEXT.get(code, "Recorded.")}
-                      for code in (200, *_PING_CODES)},
-    }  # fmt: skip
+        "summary": summary,
+        "operationId": f"{operation}_head",
+        "responses": {
+            str(code): {"description": _ERROR_TEXT.get(code, "Recorded.")}
+            for code in (200, *_PING_CODES)
+        },
+    }
     return item
+
+
+def _ping_paths() -> dict[str, Any]:
+    exit_code = {
+        "name": "exit_code",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0, "maximum": 255},
+    }
+    return {
+        "/ping/{ping_key}/{name}": _ping("A run succeeded", "pingSuccess"),
+        "/ping/{ping_key}/{name}/start": _ping("A run started", "pingStart"),
+        "/ping/{ping_key}/{name}/fail": _ping("A run failed", "pingFail"),
+        "/ping/{ping_key}/{name}/{exit_code}": _ping(
+            "A run ended with this exit code (0: success)", "pingExitCode", [exit_code]
+        ),
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    """Liveness and metrics, for monitors and Prometheus: no key."""
+    alive = {
+        "type": "object",
+        "required": ["status", "alerting"],
+        "properties": {
+            "status": {"const": "ok"},
+            "alerting": {
+                "type": "object",
+                "description": "The alert loops' heartbeat (alive, last_heartbeat, "
+                "age_seconds, loops) and deliveries (pending, retrying, failed).",
+                "required": ["alive", "last_heartbeat"],
+            },
+        },
+    }
+    return {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness and database reachability",
+                "operationId": "healthz",
+                "responses": {
+                    "200": {
+                        "description": "Serving.",
+                        "content": {"application/json": {"schema": alive}},
+                    },
+                    "503": {
+                        "description": _ERROR_TEXT[503],
+                        "content": {"application/json": {"schema": _ref("Error")}},
+                    },
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    }
 
 
 def document() -> dict[str, Any]:
     """The OpenAPI document served at ``/openapi.json``."""
-    exit_code = {"name": "exit_code", "in": "path", "required": True,
-                 "schema": {"type": "integer", "minimum": 0, "maximum": 255}}  # fmt: skip
     return {
         "openapi": "3.1.0",
         "info": {
@@ -427,58 +496,11 @@ def document() -> dict[str, Any]:
             "read their health. API keys: `cronwatch key create --scope ping|read|write`.",
         },
         "paths": {
-            **_api(),
-            "/ping/{ping_key}/{name}": _ping("A run succeeded", "pingSuccess"),
-            "/ping/{ping_key}/{name}/start": _ping("A run started", "pingStart"),
-            "/ping/{ping_key}/{name}/fail": _ping("A run failed", "pingFail"),
-            "/ping/{ping_key}/{name}/{exit_code}": _ping(
-                "A run ended with this exit code (0: success)", "pingExitCode", [exit_code]
-            ),
-            "/healthz": {
-                "get": {
-                    "summary": "Liveness and database reachability",
-                    "operationId": "healthz",
-                    "responses": {
-                        "200": {
-                            "description": "Serving.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["status", "alerting"],
-                                        "properties": {
-                                            "status": {"const": "ok"},
-                                            "alerting": {
-                                                "type": "object",
-                                                "description": "The alert loops' heartbeat "
-                                                "(alive, last_heartbeat, age_seconds, loops) "
-                                                "and deliveries (pending, retrying, failed).",
-                                                "required": ["alive", "last_heartbeat"],
-                                            },
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "503": {
-                            "description": _ERROR_TEXT[503],
-                            "content": {"application/json": {"schema": _ref("Error")}},
-                        },
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "operationId": "metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text format 0.0.4.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
+            **_job_paths(),
+            **_run_paths(),
+            **_status_paths(),
+            **_ping_paths(),
+            **_service_paths(),
         },
         "components": {
             "schemas": SCHEMAS,

@@ -64,7 +64,7 @@ def _alerting_health(state: ServerState) -> dict[str, object]:
 
 
 def _outage_after(state: ServerState) -> timedelta:
-    from cronwatch.config import AlertSettings
+    from cronwatch.specs import AlertSettings
 
     settings = state.config.alerts if state.config is not None else AlertSettings()
     return settings.outage_after

@@ -8,7 +8,8 @@
     GET|POST|HEAD /ping/<ping_key>/<name>/<0-255>    a run ended with that exit code (0: success)
 
     ?host=H   the host the job ran on (default: the client's IP address as the server sees it)
-    ?rid=R    a run id pairing a start with its finish (1-64 of A-Z a-z 0-9 . _ : ~ -)
+    ?rid=R    a run id pairing a start with its finish (1-64 of A-Z a-z 0-9 . _ : ~ -, the
+              library's rule: :func:`cronwatch.names.validate_run_id`)
     body      the run's output (a finish); the last 10,000 characters are kept
 
 A ping does: parse, check limits, build a validated run, hand it to the writer (which checks
@@ -31,9 +32,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from cronwatch.errors import CronwatchError
+from cronwatch.errors import CronwatchError, InvalidInput
 from cronwatch.model import Outcome
 from cronwatch.monitor import make_run
+from cronwatch.names import validate_run_id
 from cronwatch.storage.keys import hash_token, is_well_formed
 from cronwatch.timeutil import utcnow
 from cronwatch.web.errors import (
@@ -56,8 +58,6 @@ log = logging.getLogger("cronwatch.web.ping")
 
 PREFIX = b"/ping/"
 METHODS = frozenset({"GET", "POST", "HEAD"})
-#: Run ids over HTTP: a conservative, URL-safe subset of what the library accepts.
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
 _EXIT_CODE = re.compile(r"0|[1-9][0-9]{0,2}")
 _USAGE = "use /ping/<ping_key>/<name>[/start|/fail|/<exit code 0-255>]"
 
@@ -198,11 +198,10 @@ def _query(query_string: bytes) -> tuple[str | None, str | None]:
         if key == "host":
             host = value
         elif key == "rid":
-            if not RUN_ID_PATTERN.fullmatch(value):
-                raise bad_request(
-                    f"rid {value[:70]!r} must be 1-64 characters of A-Z a-z 0-9 . _ : ~ -"
-                )
-            run_id = value
+            try:
+                run_id = validate_run_id(value, "rid")
+            except InvalidInput as exc:
+                raise bad_request(str(exc)) from None
     return host, run_id
 
 

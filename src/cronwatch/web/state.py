@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from cronwatch.config import Config
+from cronwatch.specs import Config
 
 if TYPE_CHECKING:
     from cronwatch.alerts.loop import AlertLoop

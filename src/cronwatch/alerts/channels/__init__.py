@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from cronwatch.alerts.model import Event
-from cronwatch.config import ChannelSpec
 from cronwatch.errors import CronwatchError
+from cronwatch.specs import ChannelSpec
 
 #: How long one delivery may take when the channel sets no ``timeout``.
 DEFAULT_TIMEOUT = timedelta(seconds=10)

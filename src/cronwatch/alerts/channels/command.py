@@ -16,7 +16,7 @@ import subprocess
 
 from cronwatch.alerts.channels import DEFAULT_COMMAND_TIMEOUT, DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
-from cronwatch.config import ChannelSpec
+from cronwatch.specs import ChannelSpec
 
 _ERROR_TAIL = 300
 

@@ -24,7 +24,7 @@ from typing import cast
 
 from cronwatch.alerts.channels import DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
-from cronwatch.config import ChannelSpec
+from cronwatch.specs import ChannelSpec
 
 log = logging.getLogger("cronwatch.alerts")
 

@@ -24,7 +24,7 @@ from typing import Any
 from cronwatch import __version__
 from cronwatch.alerts.channels import DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
-from cronwatch.config import ChannelSpec
+from cronwatch.specs import ChannelSpec
 
 #: How much of an error answer is kept in the delivery's last error.
 _ERROR_BODY = 200

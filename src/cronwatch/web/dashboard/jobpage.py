@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from cronwatch.config import Config, JobSpec
 from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import HostStatus, JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
+from cronwatch.specs import Config, JobSpec
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore

@@ -7,8 +7,9 @@ job does not produce millions of markers.
 The rules follow the health checks (:mod:`cronwatch.health.evaluate`):
 
 - A cron schedule's slots are absolute. A slot is covered when some run started in
-  ``[slot - tolerance, next slot - tolerance)``, the tolerance being the early tolerance of the
-  health checks. Slots whose grace is not over yet (after ``cutoff``) are never missed.
+  ``[slot - tolerance, next slot - tolerance)``, the tolerance being the schedule's
+  :meth:`~cronwatch.schedule.Schedule.early_tolerance`, as in the health checks. Slots whose
+  grace is not over yet (after ``cutoff``) are never missed.
 - An interval schedule ("every 1h", or an interval learned from history) is anchored on each
   run: after a start ``a`` the next run is due at ``a + period``. The slots ``a + k * period``
   whose grace ended before the next start (or before now, for the last start) are missed.
@@ -28,8 +29,6 @@ from cronwatch.schedule import IntervalSchedule, Schedule
 
 #: Markers drawn at most; beyond, the latest are kept and ``truncated`` says so.
 MAX_MISSED = 500
-#: Early tolerance: as in the health checks, 10% of the period and at most this.
-MAX_TOLERANCE = timedelta(minutes=5)
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -39,11 +38,6 @@ class Missed:
 
     slots: tuple[datetime, ...] = ()
     truncated: bool = False
-
-
-def tolerance(schedule: Schedule) -> timedelta:
-    """How early a start may be and still count for the slot after it."""
-    return min(schedule.period_hint() / 10, MAX_TOLERANCE)
 
 
 def missed_slots(
@@ -105,7 +99,7 @@ def _ceil_div(a: timedelta, b: timedelta) -> int:
 def _absolute(
     schedule: Schedule, starts: list[datetime], since: datetime, cutoff: datetime, limit: int
 ) -> Missed:
-    tol = tolerance(schedule)
+    tol = schedule.early_tolerance()
     # Walk back from the cutoff: the latest slots first, `limit` steps at most.
     slots: list[datetime] = []
     truncated = False

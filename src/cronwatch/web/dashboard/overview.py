@@ -26,9 +26,9 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
-from cronwatch.config import Config
 from cronwatch.health.model import PRIORITY, SEVERITY, HostStatus, JobStatus, Status
 from cronwatch.health.service import job_statuses
+from cronwatch.specs import Config
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
 from cronwatch.web.dashboard import svg
