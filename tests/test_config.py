@@ -579,3 +579,14 @@ def test_alerting_errors_name_the_file_the_key_and_the_field(
 def test_api_job_fields_are_unchanged() -> None:
     # The REST API validates API_FIELDS; alert settings are a config-file addition on purpose.
     assert API_FIELDS.isdisjoint(ALERT_FIELDS)
+
+
+def test_names_are_read_in_nfc_and_two_spellings_of_one_name_are_refused(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[jobs."cafe\\u0301"]\ntags = ["nin\\u0303o"]\n'))
+    assert list(config.jobs) == ["caf\u00e9"]
+    assert config.jobs["caf\u00e9"].name == "caf\u00e9"
+    assert config.jobs["caf\u00e9"].tags == ("ni\u00f1o",)
+    message = load_error(tmp_path, '[jobs."caf\\u00e9"]\n[jobs."cafe\\u0301"]\n')
+    assert message.startswith('jobs."cafe\u0301": the same job name as an earlier key')
+    message = load_error(tmp_path, '[jobs."backup\\u200b"]\n')
+    assert message.startswith('jobs."backup\u200b" must not contain invisible format or bidi')

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cronwatch.errors import InvalidInput
-from cronwatch.names import validate_name
+from cronwatch.names import FORMAT_CHARACTERS, validate_name
+from cronwatch.specs.fields import API_FIELDS, FIELDS_BY_NAME
 from cronwatch.web import ServerSettings, create_app
 from cronwatch.web.openapi import NAME_PATTERN, SCHEMAS, document
 
@@ -81,9 +82,11 @@ def test_the_name_pattern_is_validate_name(text: str) -> None:
     assert matches == accepted
 
 
-@pytest.mark.parametrize(
-    "text", [" a", "a ", "a/b", "a\x00", "\x85", "a\u2028b", "ok name", "é", "x" * 200]
-)
+EDGE_CASES = (" a", "a ", "a/b", "a\x00", "\x85", "a\u2028b", "ok name", "é", "x" * 200)
+LOOK_ALIKES = ("a\u200bb", "\u202eab", "ab\ufeff", "a\U000e0020", "e\u0301")
+
+
+@pytest.mark.parametrize("text", [*EDGE_CASES, *LOOK_ALIKES])
 def test_the_name_pattern_on_edge_cases(text: str) -> None:
     try:
         validate_name(text)
@@ -91,3 +94,36 @@ def test_the_name_pattern_on_edge_cases(text: str) -> None:
     except InvalidInput:
         accepted = False
     assert (re.fullmatch(NAME_PATTERN.strip("^$"), text) is not None) == accepted
+
+
+def test_the_name_pattern_refuses_every_format_character() -> None:
+    pattern = re.compile(NAME_PATTERN)
+    for low, high in FORMAT_CHARACTERS:
+        for code in range(low, high + 1):
+            assert pattern.fullmatch(f"a{chr(code)}b") is None, hex(code)
+
+
+def test_job_fields_are_the_field_table_and_state_its_rules() -> None:
+    job_create = SCHEMAS["JobCreate"]["properties"]
+    assert set(job_create) == {"name"} | API_FIELDS
+    for name in API_FIELDS:
+        schema = FIELDS_BY_NAME[name].json_schema()
+        assert job_create[name] == schema
+        assert SCHEMAS["JobPatch"]["properties"][name] == {"anyOf": [schema, {"type": "null"}]}
+        assert schema["description"], name
+    # An empty timezone or schedule is refused by the server, and the schema says so.
+    validator = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/JobCreate", "components": {"schemas": SCHEMAS}}
+    )
+    for body in (
+        {"name": "x", "timezone": ""},
+        {"name": "x", "timezone": "Europe/../etc"},
+        {"name": "x", "schedule": "  "},
+        {"name": "x", "max_runtime": 0},
+        {"name": "x", "min_hosts": 0},
+        {"name": "x", "grace": -1},
+        {"name": "x", "tags": ["a", "a"]},
+        {"name": "x", "alert_after": 2},  # config file only
+    ):
+        assert not validator.is_valid(body), body
+    assert validator.is_valid({"name": "x", "timezone": "America/Argentina/Buenos_Aires"})

@@ -13,9 +13,11 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cronwatch import remote
@@ -363,3 +365,55 @@ def test_library_connect_records_through_the_server_and_spools_while_away(
     with pytest.raises(InvalidInput):  # invalid input is still an error, never spooled
         monitor.record_success("bad/name", t0, t0, "h")
     assert Spool.for_target(url).pending() == []
+
+
+VALID_RUN_IDS = ("r1", "job-1", "host:1234", "a.b_c~d", "0" * 64, "2026-11-28T03.00")
+INVALID_RUN_IDS = ("job/1", "a b", "run#1", "a?b", "é", "r" * 65, "tab\t", "%41", "")
+
+
+def _accepted(call: Callable[[], object]) -> bool:
+    try:
+        call()
+    except InvalidInput:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("run_id", VALID_RUN_IDS + INVALID_RUN_IDS)
+def test_the_run_id_rule_is_the_same_locally_and_through_a_server(
+    server: LiveServer, database_url: str, monkeypatch: pytest.MonkeyPatch, run_id: str
+) -> None:
+    """A run id the library takes is taken through a server ($CRONWATCH_URL), by POST
+    /api/v1/runs and by a ping's ?rid=, and one it refuses is refused by each of them, writing
+    nothing."""
+    import cronwatch
+
+    key = create_key(database_url, "ping")
+    monkeypatch.setenv("CRONWATCH_URL", server.url)
+    monkeypatch.setenv("CRONWATCH_PING_KEY", key)
+    valid = make_run("api", T0, T0, outcome="success", hostname="h", run_id="placeholder")
+    with (
+        cronwatch.connect(database_url, statsd=False) as local,
+        cronwatch.connect() as through_server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        assert isinstance(through_server, remote.RemoteMonitor)
+        verdicts = {
+            "local monitor": _accepted(lambda: local.start("local", "h", run_id=run_id)),
+            "remote monitor": _accepted(lambda: through_server.start("remote", "h", run_id=run_id)),
+            # The server's own check, whatever the client checked before sending.
+            "POST /api/v1/runs": _accepted(
+                lambda: remote.RemoteStore(server.url, key).save(
+                    dataclasses.replace(valid, run_id=run_id)
+                )
+            ),
+            "ping ?rid=": http.get(
+                f"/ping/{key}/ping/start", params={"host": "h", "rid": run_id}
+            ).status_code
+            == 200,
+        }
+    expected = run_id in VALID_RUN_IDS
+    assert verdicts == dict.fromkeys(verdicts, expected)
+    stored_ids = {row[0] for row in query(database_url, "SELECT run_id FROM runs")}
+    assert stored_ids == ({run_id} if expected else set())
+    assert not Spool.for_target(server.url).pending(), "nothing set aside for later"

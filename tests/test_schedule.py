@@ -483,3 +483,19 @@ def test_cron_slots_count_and_chain_agree(
     assert slots == chain
     mid = a + span * split
     assert schedule.count_slots_between(a, mid) + schedule.count_slots_between(mid, b) == len(slots)
+
+
+@pytest.mark.parametrize(
+    ("expression", "tolerance"),
+    [
+        ("every 10m", timedelta(minutes=1)),
+        ("every 30s", timedelta(seconds=3)),
+        ("*/20 * * * *", timedelta(minutes=2)),
+        ("0 3 * * *", timedelta(minutes=5)),  # a tenth of a day, at most 5 minutes
+        ("every 1w", timedelta(minutes=5)),
+    ],
+)
+def test_the_early_tolerance_is_a_tenth_of_the_period_at_most_five_minutes(
+    expression: str, tolerance: timedelta
+) -> None:
+    assert parse_schedule(expression).early_tolerance() == tolerance

@@ -58,6 +58,10 @@ def test_creating_an_existing_job_is_a_conflict(server: LiveServer, api: httpx.C
         ({"name": "n" * 201}, "too long"),
         ({"name": 5}, "name: expected a string"),
         ({"schedule": "every 1h"}, "name: required"),
+        ({"name": "backup\u200b"}, "name must not contain invisible format or bidi control"),
+        ({"name": "x", "hosts": ["db1\u202e"]}, "hosts[0] must not contain invisible format"),
+        ({"name": "x", "tags": ["caf\u00e9", "cafe\u0301"]}, "listed twice"),
+        ({"name": "x", "timezone": ""}, "unknown timezone"),
     ],
 )
 def test_invalid_jobs_are_refused_with_the_field_named_and_nothing_written(
@@ -226,6 +230,10 @@ def test_recording_a_whole_run_is_idempotent(server: LiveServer, api: httpx.Clie
         ({"extra": 1}, "unknown field"),
         ({"exit_code": "3"}, "exit_code"),
         ({"date_started": "soon"}, "ISO 8601"),
+        ({"date_started": "0001-01-01T00:00:00+01:00"}, "date_started: 0001-01-01T00:00:00+01:00"),
+        ({"run_id": "job/1"}, "run_id 'job/1' must be 1-64 characters"),
+        ({"name": "backup\u200b"}, "name must not contain invisible format"),
+        ({"hostname": "\u202edb1"}, "hostname must not contain invisible format"),
     ],
 )
 def test_invalid_runs_are_refused_and_write_nothing(

@@ -168,6 +168,10 @@ def test_a_body_over_the_limit_is_refused_and_nothing_is_written(database_url: s
         ("/ping/{key}/job", {"rid": "r" * 65}, 400, "rid"),
         ("/ping/{key}/job", {"host": "h" * 256}, 400, "too long"),
         ("/ping/{key}/job", {"host": ""}, 400, "hostname must not be empty"),
+        # Look-alikes: "backup" + U+200B, a right-to-left override in a host.
+        ("/ping/{key}/backup%E2%80%8B", {}, 400, "name must not contain invisible format"),
+        ("/ping/{key}/job", {"host": "db1\u202e"}, 400, "hostname must not contain invisible"),
+        ("/ping/{key}/job", {"rid": "job/1"}, 400, "rid 'job/1' must be 1-64 characters"),
     ],
 )
 def test_invalid_pings_are_refused_with_a_clear_message_and_write_nothing(
@@ -179,6 +183,16 @@ def test_invalid_pings_are_refused_with_a_clear_message_and_write_nothing(
     assert response.headers["content-type"] == "application/json"
     assert words in response.json()["message"]
     assert (count_runs(server.database_url), count_jobs(server.database_url)) == (0, 0)
+
+
+def test_a_name_typed_either_way_in_unicode_is_one_job(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    assert client.get(f"/ping/{key}/cafe%CC%81", params={"host": "ho\u0302te"}).status_code == 200
+    assert client.get(f"/ping/{key}/caf%C3%A9", params={"host": "h\u00f4te"}).status_code == 200
+    assert query(server.database_url, "SELECT name FROM jobs") == [("caf\u00e9",)]
+    stored = [(run["name"], run["hostname"]) for run in runs(server.database_url, "caf\u00e9")]
+    assert stored == [("caf\u00e9", "h\u00f4te")] * 2
 
 
 def test_other_methods_are_refused_with_405_and_allow(

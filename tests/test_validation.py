@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -82,6 +83,28 @@ def test_names_with_markup_and_unicode_are_kept_verbatim(monitor) -> None:  # ty
     last = monitor.last_activity(name)
     assert last is not None and last.name == name
     assert monitor.last_activity("<img src=x onerror=alert(1)>") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("backup\u200b", "U+200B"), ("\u202ekcab", "U+202E"), ("a\u2066b", "U+2066")],
+)
+def test_look_alike_names_and_hosts_are_refused(monitor, value: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+    # "backup" + U+200B would be a second job that looks exactly like "backup".
+    invisible = re.escape(f"must not contain invisible format or bidi control characters ({shown})")
+    _refused(monitor, lambda: monitor.record_success(value, T0, T0, "h"), "name " + invisible)
+    _refused(monitor, lambda: monitor.start(value, "h"), "name " + invisible)
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, value), "hostname " + invisible)
+    assert monitor.last_activity("backup") is None
+
+
+def test_names_and_hosts_are_stored_in_nfc(monitor) -> None:  # type: ignore[no-untyped-def]
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    monitor.record_success(decomposed, T0, T0, "h\u00f4te")
+    monitor.record_success(composed, T0 + timedelta(hours=1), T0 + timedelta(hours=1), "ho\u0302te")
+    runs = monitor.history(decomposed)  # the same job, whichever way it is typed
+    assert [(run.name, run.hostname) for run in runs] == [(composed, "h\u00f4te")] * 2
+    assert monitor.history(composed) == runs
 
 
 @pytest.mark.parametrize("code", [0, 256, -1])

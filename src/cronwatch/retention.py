@@ -89,8 +89,7 @@ def _prune_runs(
                 progress(done, len(names), counted)
         return len(names), counted
     report = None if progress is None else lambda done, runs: progress(done, len(names), runs)
-    return len(names), store.delete_old_runs(names, cutoff, keep_last, batch=BATCH,
-                                             progress=report)  # fmt: skip
+    return len(names), store.delete_old_runs(names, cutoff, keep_last, batch=BATCH, progress=report)
 
 
 def _prune_events(db: Database, before: datetime, dry_run: bool) -> int:

@@ -131,9 +131,21 @@ class _Job:
     """Per-job constants, and the cron slot values, each computed at most once."""
 
     __slots__ = (
-        "_current", "_following", "_missing", "band", "created", "grace", "hung_limit",
-        "learned_schedule", "name", "now", "period", "schedule", "spec", "tolerance",
-    )  # fmt: skip
+        "_current",
+        "_following",
+        "_missing",
+        "band",
+        "created",
+        "grace",
+        "hung_limit",
+        "learned_schedule",
+        "name",
+        "now",
+        "period",
+        "schedule",
+        "spec",
+        "tolerance",
+    )
 
     def __init__(self, facts: JobFacts, now: datetime) -> None:
         spec = self.spec = facts.spec

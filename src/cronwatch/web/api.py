@@ -25,9 +25,18 @@ from cronwatch.web.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.web.state import ServerState
 
 _RUN_FIELDS = frozenset(
-    {"name", "hostname", "run_id", "outcome", "exit_code", "date_started", "date_completed",
-     "duration_seconds", "output"}
-)  # fmt: skip
+    {
+        "name",
+        "hostname",
+        "run_id",
+        "outcome",
+        "exit_code",
+        "date_started",
+        "date_completed",
+        "duration_seconds",
+        "output",
+    }
+)
 
 
 def _state(request: Request) -> ServerState:
@@ -154,11 +163,15 @@ def _run_from_json(body: dict[str, Any]) -> Run:
     completed = body.get("date_completed")
     try:
         return make_run(
-            body["name"], parse_instant(body["date_started"], "date_started"),
+            body["name"],
+            parse_instant(body["date_started"], "date_started"),
             parse_instant(completed, "date_completed") if completed is not None else None,
-            outcome=outcome, exit_code=exit_code, hostname=body["hostname"],
-            run_id=body["run_id"], output=body.get("output"),
-        )  # fmt: skip
+            outcome=outcome,
+            exit_code=exit_code,
+            hostname=body["hostname"],
+            run_id=body["run_id"],
+            output=body.get("output"),
+        )
     except CronwatchError as exc:
         raise bad_request(str(exc)) from None
 

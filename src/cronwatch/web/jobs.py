@@ -77,9 +77,14 @@ class JobsService:
         return self._job_json(name, self._row(name, required=True))
 
     def runs(
-        self, name: str, *, limit: int = DEFAULT_PAGE, before: str | None = None,
-        host: str | None = None, outcome: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        name: str,
+        *,
+        limit: int = DEFAULT_PAGE,
+        before: str | None = None,
+        host: str | None = None,
+        outcome: str | None = None,
+    ) -> dict[str, Any]:
         """One page of ``name``'s runs, newest first, and the cursor of the next page (or
         ``None`` on the last one). Keyset pagination: pages stay stable while runs arrive."""
         self._row(name, required=True)
@@ -90,8 +95,9 @@ class JobsService:
             # Both parts are 64-bit integers in the database: anything larger is no cursor.
             if cursor is None or not all(-(2**63) <= part < 2**63 for part in cursor):
                 raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
-        page, more = RunStore(self.db).page(name, limit=limit, host=host, outcome=outcome,
-                                            before=cursor)  # fmt: skip
+        page, more = RunStore(self.db).page(
+            name, limit=limit, host=host, outcome=outcome, before=cursor
+        )
         following = f"{to_us(page[-1][1].date_started)}_{page[-1][0]}" if more else None
         return {"runs": [run.to_json() for _, run in page], "next": following}
 
@@ -209,8 +215,12 @@ MAX_JOB_DURATION = timedelta(days=36_525)
 
 def _check_durations(spec: JobSpec) -> None:
     period = getattr(spec.schedule, "period", None)
-    durations = {"schedule": period, "grace": spec.grace, "max_runtime": spec.max_runtime,
-                 "min_runtime": spec.min_runtime}  # fmt: skip
+    durations = {
+        "schedule": period,
+        "grace": spec.grace,
+        "max_runtime": spec.max_runtime,
+        "min_runtime": spec.min_runtime,
+    }
     for field, value in durations.items():
         if value is not None and value > MAX_JOB_DURATION:
             raise bad_request(f"{field}: {format_duration(value)} is too long; at most 100 years")

@@ -57,16 +57,19 @@ class DatabaseCollector(Collector):
     def _summaries(self) -> Iterator[Any]:
         last_success = GaugeMetricFamily(
             "cronwatch_job_last_success_timestamp_seconds",
-            "Unix time the last successful run of the job on the host completed.", labels=_LABELS,
-        )  # fmt: skip
+            "Unix time the last successful run of the job on the host completed.",
+            labels=_LABELS,
+        )
         last_run = GaugeMetricFamily(
             "cronwatch_job_last_run_timestamp_seconds",
-            "Unix time the last finished run of the job on the host completed.", labels=_LABELS,
-        )  # fmt: skip
+            "Unix time the last finished run of the job on the host completed.",
+            labels=_LABELS,
+        )
         duration = GaugeMetricFamily(
             "cronwatch_job_last_duration_seconds",
-            "Duration of the last finished run of the job on the host.", labels=_LABELS,
-        )  # fmt: skip
+            "Duration of the last finished run of the job on the host.",
+            labels=_LABELS,
+        )
         runs = CounterMetricFamily(
             "cronwatch_job_runs", "Finished runs of the job on the host.", labels=_LABELS
         )
@@ -74,9 +77,10 @@ class DatabaseCollector(Collector):
             "cronwatch_job_failures", "Failed runs of the job on the host.", labels=_LABELS
         )
         running = GaugeMetricFamily(
-            "cronwatch_job_running", "Runs of the job started on the host and not finished.",
+            "cronwatch_job_running",
+            "Runs of the job started on the host and not finished.",
             labels=_LABELS,
-        )  # fmt: skip
+        )
         for host in host_metrics(self.db):
             labels = [host.name, host.hostname]
             if host.last_success_completed is not None:
@@ -105,13 +109,15 @@ class DatabaseCollector(Collector):
             return
         ok.add_metric([], 1.0)
         job_status = GaugeMetricFamily(
-            "cronwatch_job_status", "1 for the job's current status, 0 for the others.",
+            "cronwatch_job_status",
+            "1 for the job's current status, 0 for the others.",
             labels=["cronjob", "status"],
-        )  # fmt: skip
+        )
         severity = GaugeMetricFamily(
-            "cronwatch_job_severity", "The job's severity: 0 OK, 1 warning, 2 critical.",
+            "cronwatch_job_severity",
+            "The job's severity: 0 OK, 1 warning, 2 critical.",
             labels=["cronjob"],
-        )  # fmt: skip
+        )
         host_status = GaugeMetricFamily(
             "cronwatch_job_host_status",
             "1 for the job's current status on the host, 0 for the others.",

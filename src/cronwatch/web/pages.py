@@ -47,8 +47,12 @@ async def healthz(request: Request) -> Response:
         alerting = await run_in_threadpool(_alerting_health, state)
     except Exception as exc:
         state.health.failed(exc)
-        return Response(error_body("unavailable", MESSAGE), 503, media_type="application/json",
-                        headers={"Retry-After": "5"})  # fmt: skip
+        return Response(
+            error_body("unavailable", MESSAGE),
+            503,
+            media_type="application/json",
+            headers={"Retry-After": "5"},
+        )
     return JSONResponse({"status": "ok", "alerting": alerting})
 
 

@@ -93,8 +93,12 @@ class PingHandler:
 
     async def _parse(self, scope: Scope, receive: Receive) -> WriteOp:
         if scope["method"] not in METHODS:
-            raise ApiError(405, "method_not_allowed", f"use GET, POST or HEAD; {_USAGE}",
-                           headers={"Allow": "GET, POST, HEAD"})  # fmt: skip
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"use GET, POST or HEAD; {_USAGE}",
+                headers={"Allow": "GET, POST, HEAD"},
+            )
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         parts = raw.partition(b"?")[0][len(PREFIX) :].split(b"/")
         if len(parts) not in (2, 3):
@@ -121,10 +125,15 @@ class PingHandler:
         now = utcnow()
         try:
             run = make_run(
-                name, now, None if outcome == "running" else now, outcome=outcome,
-                exit_code=exit_code, hostname=host, run_id=run_id or new_run_id(),
+                name,
+                now,
+                None if outcome == "running" else now,
+                outcome=outcome,
+                exit_code=exit_code,
+                hostname=host,
+                run_id=run_id or new_run_id(),
                 output=output if outcome != "running" else None,
-            )  # fmt: skip
+            )
         except CronwatchError as exc:
             raise bad_request(str(exc)) from None
         return WriteOp(run, pair_latest=run_id is None and outcome != "running", key_hash=key_hash)
@@ -190,8 +199,12 @@ def _query(query_string: bytes) -> tuple[str | None, str | None]:
         return None, None
     host = run_id = None
     try:
-        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True,
-                          encoding="utf-8", errors="strict")  # fmt: skip
+        pairs = parse_qsl(
+            query_string.decode("latin-1"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+        )
     except UnicodeDecodeError:
         raise bad_request("the query string is not valid UTF-8 once percent-decoded") from None
     for key, value in pairs:

@@ -81,8 +81,12 @@ class ServerState:
         self.config = settings.config
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
         self.health = DatabaseHealth()
-        self.writer = Writer(settings.database_url, statsd=settings.statsd,
-                             max_pending=settings.max_pending, health=self.health)  # fmt: skip
+        self.writer = Writer(
+            settings.database_url,
+            statsd=settings.statsd,
+            max_pending=settings.max_pending,
+            health=self.health,
+        )
         self._db: Database | None = None
         self.alert_loop: AlertLoop | None = None
 

@@ -169,8 +169,9 @@ def chart_data(
     runs = []
     for p in points:
         took = p.duration if p.duration is not None else now - p.started
-        runs.append([_epoch(p.started), round(took.total_seconds(), 3), p.outcome, p.hostname,
-                     p.exit_code])  # fmt: skip
+        runs.append(
+            [_epoch(p.started), round(took.total_seconds(), 3), p.outcome, p.hostname, p.exit_code]
+        )
     return {
         "start": _epoch(start),
         "end": _epoch(now),

@@ -76,8 +76,11 @@ class Filters:
     def query(self, **changes: object) -> str:
         """The query string of these filters with ``changes`` (``status=None`` drops it)."""
         current: dict[str, object] = {
-            "status": list(self.statuses), "tag": self.tag, "host": self.host, "q": self.q,
-        }  # fmt: skip
+            "status": list(self.statuses),
+            "tag": self.tag,
+            "host": self.host,
+            "q": self.q,
+        }
         current.update(changes)
         pairs: list[tuple[str, str]] = []
         for key, value in current.items():

@@ -1,0 +1,101 @@
+"""cronwatch.specs: the one table of job fields, read back and forth, and the specs' rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cronwatch.errors import InvalidInput
+from cronwatch.specs import ChannelSpec, JobSpec
+from cronwatch.specs.fields import (
+    ALERT_FIELDS,
+    API_FIELDS,
+    FIELDS_BY_NAME,
+    JOB_FIELDS,
+    check_json_types,
+    parse_job,
+    spec_json,
+)
+
+CHANNELS = {"ops": ChannelSpec("ops", "webhook", {"url": "https://x.example"})}
+EVERY_FIELD = {
+    "timezone": "Europe/London",
+    "schedule": "0 3 * * *",
+    "grace": 1800.0,
+    "hosts": ["db1", "db2"],
+    "min_hosts": 1,
+    "max_runtime": 7200.0,
+    "min_runtime": 60.0,
+    "tags": ["db"],
+    "paused": True,
+    "alerts": ["ops"],
+    "alert_after": 2,
+    "recover_after": 3,
+    "repeat": 14400.0,
+    "alert_on": ["missing", "late"],
+    "snooze_until": "2026-12-01T09:00:00+00:00",
+}
+
+
+def test_the_table_has_a_row_for_every_field_of_a_job_spec() -> None:
+    attributes = {f.name for f in dataclasses.fields(JobSpec)} - {"name", "grace_explicit"}
+    assert [row.name for row in JOB_FIELDS] == list(FIELDS_BY_NAME)
+    assert set(FIELDS_BY_NAME) == attributes
+    assert attributes == API_FIELDS | ALERT_FIELDS and not API_FIELDS & ALERT_FIELDS
+    assert set(EVERY_FIELD) == attributes
+
+
+def test_every_field_reads_back_what_it_shows() -> None:
+    spec = parse_job("backup", EVERY_FIELD, CHANNELS)
+    assert spec.schedule is not None and spec.schedule.expression == "0 3 * * *"
+    assert (spec.grace, spec.hosts, spec.paused) == (timedelta(minutes=30), ("db1", "db2"), True)
+    assert spec.snooze_until == datetime(2026, 12, 1, 9, tzinfo=UTC)
+    assert spec_json(spec, api_only=False) == EVERY_FIELD
+    assert parse_job("backup", spec_json(spec, api_only=False), CHANNELS) == spec
+    shown = spec_json(spec)  # what the REST API shows: its fields only
+    assert set(shown) == API_FIELDS
+    assert parse_job("backup", shown, CHANNELS) == dataclasses.replace(
+        spec, alert_after=None, recover_after=None, repeat=None, alert_on=None, snooze_until=None
+    )
+
+
+def test_defaults_are_left_out_but_the_timezone() -> None:
+    spec = parse_job("plain", {})
+    assert spec_json(spec, api_only=False) == {"timezone": "UTC"}
+    assert (spec.grace, spec.grace_explicit) == (timedelta(hours=1), False)
+    assert parse_job("plain", {"schedule": "every 15m"}).grace == timedelta(minutes=1, seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"paused": 1}, "paused: expected boolean"),
+        ({"grace": True}, "grace: expected a duration such as '15m' or a number of seconds"),
+        ({"hosts": ["a", 2]}, "hosts: expected a list of strings"),
+        ({"min_hosts": "1"}, "min_hosts: expected integer"),
+        ({"alert_after": 2}, 'unknown job field "alert_after" (allowed: alerts, grace, hosts,'),
+        ({"max_runtme": "1h"}, 'unknown job field "max_runtme"'),
+    ],
+)
+def test_json_types_are_checked_before_parsing(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_json_types(fields)
+    assert str(info.value).startswith(message)
+
+
+def test_null_is_a_type_only_for_a_patch() -> None:
+    check_json_types({"grace": None}, nullable=True)
+    with pytest.raises(InvalidInput, match="grace: expected"):
+        check_json_types({"grace": None})
+
+
+def test_a_row_may_read_the_rows_above_it() -> None:
+    with pytest.raises(InvalidInput, match=r"jobs\.x\.schedule: invalid cron expression"):
+        parse_job("x", {"timezone": "America/New_York", "schedule": "0 3 * *"})
+    with pytest.raises(InvalidInput, match=r"jobs\.x\.min_hosts: must be between 1 and the"):
+        parse_job("x", {"hosts": ["a"], "min_hosts": 2})
+    with pytest.raises(InvalidInput, match=r"jobs\.x\.alerts\[0\]: no channel \"ops\""):
+        parse_job("x", {"alerts": ["ops"]}, {})
+    assert parse_job("x", {"alerts": ["ops"]}).alerts == ("ops",)  # None: not checked
