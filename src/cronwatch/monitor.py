@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cronwatch.errors import InvalidInput
 from cronwatch.model import Outcome, Run
-from cronwatch.names import validate_name, validate_run_id
+from cronwatch.names import MAX_HOST_LENGTH, validate_name, validate_run_id
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.runs import RunStore
 from cronwatch.timeutil import require_aware, utcnow
@@ -56,7 +56,9 @@ def make_run(
     """
     name = validate_name(name, "name")
     hostname = validate_name(
-        socket.gethostname() if hostname is None else hostname, "hostname", max_length=255
+        socket.gethostname() if hostname is None else hostname,
+        "hostname",
+        max_length=MAX_HOST_LENGTH,
     )
     started = require_aware(date_started, "date_started")
     completed = None if date_completed is None else require_aware(date_completed, "date_completed")

@@ -18,6 +18,8 @@ are read in table order and a row's reader may use the rows above it (``schedule
 Rows with ``api=False`` (the alert settings) are taken in the config file only.
 
 Durations are strings such as ``"30s"``, ``"15m"``, ``"1h30m"`` or numbers of seconds.
+
+One concept (the table and the four ways it is read), hence its length: most of it is the rows.
 """
 
 from __future__ import annotations

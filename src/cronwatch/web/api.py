@@ -17,7 +17,7 @@ from starlette.routing import Route
 from cronwatch.errors import CronwatchError
 from cronwatch.model import OUTCOMES, Outcome, Run
 from cronwatch.monitor import make_run
-from cronwatch.names import validate_name
+from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, validate_name
 from cronwatch.timeutil import parse_instant
 from cronwatch.web.errors import ApiError, bad_request
 from cronwatch.web.ingest import Stored, WriteOp
@@ -104,7 +104,7 @@ async def job_runs(request: Request) -> Response:
     limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     host = query.get("host")
     if host is not None:
-        host = _checked(host, "host", 255)
+        host = _checked(host, "host", MAX_HOST_LENGTH)
     outcome = query.get("outcome")
     if outcome is not None and outcome not in OUTCOMES:
         raise bad_request(f"outcome: must be one of {', '.join(OUTCOMES)}")
@@ -119,8 +119,8 @@ async def job_runs(request: Request) -> Response:
 async def status(request: Request) -> Response:
     state = _state(request)
     await state.authorize(request, "read")
-    tags = [_checked(t, "tag", 200) for t in request.query_params.getlist("tag")]
-    hosts = [_checked(h, "host", 255) for h in request.query_params.getlist("host")]
+    tags = [_checked(t, "tag", MAX_NAME_LENGTH) for t in request.query_params.getlist("tag")]
+    hosts = [_checked(h, "host", MAX_HOST_LENGTH) for h in request.query_params.getlist("host")]
     jobs = await run_in_threadpool(lambda: state.jobs.statuses(tags=tags, hosts=hosts))
     return JSONResponse({"jobs": jobs})
 

@@ -3,7 +3,12 @@
 Kept next to the handlers it describes and checked against the running server by schemathesis
 (``tests/test_openapi_schemathesis.py``): every status code a handler can answer with is listed,
 and the schemas state the same limits the handlers enforce (name rules, lengths, ranges), so
-that a client generated from this document is refused only for reasons it can see here.
+that a client generated from this document is refused only for reasons it can see here. A
+job's fields come from the one table of job fields (:mod:`cronwatch.specs.fields`).
+
+One concept, one document, hence its length: the schemas, then the paths in named groups
+(:func:`_job_paths`, :func:`_run_paths`, :func:`_status_paths`, :func:`_ping_paths`,
+:func:`_service_paths`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from typing import Any
 from cronwatch import __version__
 from cronwatch.health.model import PRIORITY
 from cronwatch.model import OUTCOMES
-from cronwatch.names import MAX_HOST_LENGTH, MAX_RUN_ID_LENGTH, NAME_PATTERN, RUN_ID_CHARACTERS
+from cronwatch.names import (
+    MAX_HOST_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_RUN_ID_LENGTH,
+    NAME_PATTERN,
+    RUN_ID_CHARACTERS,
+)
 from cronwatch.specs.fields import json_schemas, name_schema
 from cronwatch.storage.keys import TOKEN_PATTERN
 
@@ -357,7 +368,7 @@ def _status_paths() -> dict[str, Any]:
                 "status",
                 {"200": _json("Every job's status.", "StatusList")},
                 (400, 401, 403, 429),
-                parameters=[repeated("tag", 200), repeated("host", MAX_HOST_LENGTH)],
+                parameters=[repeated("tag", MAX_NAME_LENGTH), repeated("host", MAX_HOST_LENGTH)],
             ),
         },
     }
