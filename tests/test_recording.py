@@ -238,3 +238,12 @@ def test_output_with_nul_bytes_is_stored(monitor) -> None:  # type: ignore[no-un
     monitor.record_failure("job", T0, T0, 1, "h", output="before\x00after")
     stored = monitor.history("job")[0].output
     assert stored == "before\ufffdafter"
+
+
+def test_a_run_as_json_has_exactly_the_documented_fields() -> None:
+    from cronwatch.model import RUN_JSON_FIELDS, Run
+    from cronwatch.monitor import make_run
+
+    run = make_run("job", T0, T0 + timedelta(seconds=1), outcome="success", hostname="h")
+    assert tuple(run.to_json()) == RUN_JSON_FIELDS
+    assert Run.from_json(run.to_json()) == run

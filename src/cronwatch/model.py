@@ -14,6 +14,18 @@ from cronwatch.timeutil import from_us, to_us
 
 Outcome = Literal["running", "success", "failure"]
 OUTCOMES: tuple[Outcome, ...] = ("running", "success", "failure")
+#: The fields of a run as JSON (:meth:`Run.to_json`), in order.
+RUN_JSON_FIELDS = (
+    "name",
+    "hostname",
+    "run_id",
+    "outcome",
+    "exit_code",
+    "date_started",
+    "date_completed",
+    "duration_seconds",
+    "output",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cronwatch.errors import CronwatchError
-from cronwatch.model import OUTCOMES, Outcome, Run
+from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS, Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, validate_name
 from cronwatch.timeutil import parse_instant
@@ -24,19 +24,7 @@ from cronwatch.web.ingest import Stored, WriteOp
 from cronwatch.web.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.web.state import ServerState
 
-_RUN_FIELDS = frozenset(
-    {
-        "name",
-        "hostname",
-        "run_id",
-        "outcome",
-        "exit_code",
-        "date_started",
-        "date_completed",
-        "duration_seconds",
-        "output",
-    }
-)
+_RUN_FIELDS = frozenset(RUN_JSON_FIELDS)
 
 
 def _state(request: Request) -> ServerState:

@@ -17,7 +17,7 @@ from typing import Any
 
 from cronwatch import __version__
 from cronwatch.health.model import PRIORITY
-from cronwatch.model import OUTCOMES
+from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS
 from cronwatch.names import (
     MAX_HOST_LENGTH,
     MAX_NAME_LENGTH,
@@ -131,17 +131,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "Run": {
         "type": "object",
-        "required": [
-            "name",
-            "hostname",
-            "run_id",
-            "outcome",
-            "exit_code",
-            "date_started",
-            "date_completed",
-            "duration_seconds",
-            "output",
-        ],
+        "required": list(RUN_JSON_FIELDS),
         "properties": {
             "name": {"type": "string"},
             "hostname": {"type": "string"},
