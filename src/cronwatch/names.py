@@ -43,9 +43,7 @@ MAX_HOST_LENGTH = 255
 MAX_RUN_ID_LENGTH = 64
 #: The characters of a run id, as a regular expression character class's content.
 RUN_ID_CHARACTERS = "A-Za-z0-9._:~-"
-_RUN_ID_CHARACTERS = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:~-"
-)
+_RUN_ID = re.compile(f"[{RUN_ID_CHARACTERS}]{{1,{MAX_RUN_ID_LENGTH}}}")
 
 #: Unicode category Cf (format characters), as inclusive code point ranges: Unicode 15.1's,
 #: which holds every earlier version's (tests check it against :mod:`unicodedata`).
@@ -112,12 +110,14 @@ def validate_name(value: str, field: str = "name", *, max_length: int = MAX_NAME
         raise InvalidInput(f"{field} must be a string, not {type(value).__name__}")
     if not value:
         raise InvalidInput(f"{field} must not be empty")
-    _check_length(value, field, max_length)
+    if len(value) > max_length:
+        raise _too_long(value, field, max_length)
     if _CONTROL.search(value):
         raise InvalidInput(f"{field} must not contain control characters: {_show(value)}")
     if not value.isascii():  # ASCII is NFC and has no format characters: the common case
         value = _normalised(value, field)
-        _check_length(value, field, max_length)
+        if len(value) > max_length:
+            raise _too_long(value, field, max_length)
     if "/" in value:
         raise InvalidInput(f"{field} must not contain '/': {_show(value)}")
     if value != value.strip():
@@ -125,11 +125,10 @@ def validate_name(value: str, field: str = "name", *, max_length: int = MAX_NAME
     return value
 
 
-def _check_length(value: str, field: str, max_length: int) -> None:
-    if len(value) > max_length:
-        raise InvalidInput(
-            f"{field} is too long ({len(value)} characters, at most {max_length}): {_show(value)}"
-        )
+def _too_long(value: str, field: str, max_length: int) -> InvalidInput:
+    return InvalidInput(
+        f"{field} is too long ({len(value)} characters, at most {max_length}): {_show(value)}"
+    )
 
 
 def _normalised(value: str, field: str) -> str:
@@ -152,11 +151,7 @@ def _normalised(value: str, field: str) -> str:
 def validate_run_id(value: object, field: str = "run_id") -> str:
     """``value`` if it is a valid run id (see the module docstring); raise
     :class:`InvalidInput` starting with ``field`` otherwise."""
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= MAX_RUN_ID_LENGTH
-        or not _RUN_ID_CHARACTERS.issuperset(value)
-    ):
+    if not isinstance(value, str) or _RUN_ID.fullmatch(value) is None:
         shown = _show(value) if isinstance(value, str) else type(value).__name__
         raise InvalidInput(
             f"{field} {shown} must be 1-{MAX_RUN_ID_LENGTH} characters of A-Z a-z 0-9 . _ : ~ -"
