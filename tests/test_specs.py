@@ -99,3 +99,26 @@ def test_a_row_may_read_the_rows_above_it() -> None:
     with pytest.raises(InvalidInput, match=r"jobs\.x\.alerts\[0\]: no channel \"ops\""):
         parse_job("x", {"alerts": ["ops"]}, {})
     assert parse_job("x", {"alerts": ["ops"]}).alerts == ("ops",)  # None: not checked
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"grace": 99_999_999_999}, "grace"),
+        ({"schedule": "every 999999999d"}, "schedule"),
+        ({"max_runtime": "106751991d"}, "max_runtime"),
+        ({"min_runtime": "200000d"}, "min_runtime"),
+        ({"repeat": "36526d"}, "repeat"),
+    ],
+)
+def test_durations_beyond_a_century_are_refused(fields: dict[str, object], field: str) -> None:
+    # Added to instants by the health checks, they would overflow datetime.
+    with pytest.raises(InvalidInput) as info:
+        parse_job("long", fields)
+    assert str(info.value).startswith(f"jobs.long.{field}: ")
+    assert str(info.value).endswith("is too long; at most 100 years")
+
+
+def test_a_century_is_allowed() -> None:
+    spec = parse_job("centennial", {"schedule": "every 36525d", "grace": 36525 * 86400})
+    assert spec.grace == timedelta(days=36525)

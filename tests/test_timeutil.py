@@ -46,8 +46,10 @@ def test_a_person_on_the_command_line_may_type_now_or_unix_seconds() -> None:
         (date(2026, 11, 28), "at: expected a date-time such as 2026-11-28T03:00:00Z, not a date"),
         (5, "at: expected a date-time such as 2026-11-28T03:00:00Z, not a number"),
         (None, "at: expected a date-time"),
-        ("0001-01-01T00:00:00+01:00", "at: 0001-01-01T00:00:00+01:00 is out of range"),
+        ("0001-01-01T00:00:00+01:00", "at: 0001-01-01T00:00:00+01:00 is out of range; give an"),
         ("9999-12-31T23:00:00-05:00", "at: 9999-12-31T23:00:00-05:00 is out of range"),
+        ("1969-12-31T23:59:59Z", "at: 1969-12-31T23:59:59+00:00 is out of range"),
+        ("3000-01-01T00:00:00Z", "at: 3000-01-01T00:00:00+00:00 is out of range"),
         ("@99999999999999", "at: not a date-time"),
     ],
 )
@@ -55,3 +57,10 @@ def test_refusals_name_the_field(value: object, message: str) -> None:
     with pytest.raises(InvalidInput) as info:
         parse_instant(value, "at", typed=True)
     assert str(info.value).startswith(message)
+
+
+def test_the_range_is_1970_to_2999_whatever_the_offset() -> None:
+    assert parse_instant("1970-01-01T00:00:00Z", "at") == datetime(1970, 1, 1, tzinfo=UTC)
+    assert parse_instant("3000-01-01T00:59:59+01:00", "at").year == 2999
+    with pytest.raises(InvalidInput, match="out of range"):
+        parse_instant("1970-01-01T00:30:00+01:00", "at")  # 1969 in UTC

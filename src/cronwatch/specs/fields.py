@@ -33,14 +33,16 @@ from cronwatch import tomlwriter
 from cronwatch.durations import format_duration
 from cronwatch.errors import InvalidInput
 from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, NAME_PATTERN
-from cronwatch.schedule import TIMEZONE_PATTERN, Schedule, parse_schedule
+from cronwatch.schedule import TIMEZONE_PATTERN, IntervalSchedule, Schedule, parse_schedule
 from cronwatch.specs import values
 from cronwatch.specs.alerting import ALERTABLE_STATUSES, alert_statuses
 from cronwatch.specs.channels import ChannelSpec, channel_names
 from cronwatch.specs.jobs import JobSpec, default_grace
 
-#: The longest duration a number of seconds may give (what a ``timedelta`` holds).
-MAX_DURATION_SECONDS = 86_399_999_999_999
+#: A job's durations (grace, runtimes, repeat, an interval) beyond this are refused: a century
+#: is more than any schedule needs, and the health checks add them to instants, which must stay
+#: within what ``datetime`` holds (a grace of 10**11 seconds made every status a 500).
+MAX_JOB_DURATION = timedelta(days=36_525)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ INTEGER = JsonType(
 DURATION = JsonType(
     "a duration such as '15m' or a number of seconds",
     lambda v: isinstance(v, str) or _is_number(v),
-    {"type": ["string", "number"], "minimum": 0, "maximum": MAX_DURATION_SECONDS},
+    {"type": ["string", "number"], "minimum": 0, "maximum": MAX_JOB_DURATION.total_seconds()},
 )
 NAMES = JsonType(
     "a list of strings",
@@ -84,8 +86,8 @@ INSTANT = JsonType(
 )
 
 _DURATION_TEXT = (
-    "A duration, never negative: '30s', '15m', '1h30m', '1d' (units us, ms, s, m, h, d, w; "
-    "at most 100 characters) or a number of seconds."
+    "A duration from 0 to 100 years (36525d): '30s', '15m', '1h30m', '1d' (units us, ms, s, m, "
+    "h, d, w; at most 100 characters) or a number of seconds."
 )
 
 
@@ -131,7 +133,10 @@ class JobField:
 
 def _schedule(where: str, value: object, job: JobDraft) -> Schedule:
     # parse_schedule refuses a value that is not a string itself, in its own words.
-    return parse_schedule(cast(str, value), job.values["timezone"], field=where)
+    schedule = parse_schedule(cast(str, value), job.values["timezone"], field=where)
+    if isinstance(schedule, IntervalSchedule):
+        _within_a_century(where, schedule.period)
+    return schedule
 
 
 def _min_hosts(where: str, value: object, job: JobDraft) -> int:
@@ -147,7 +152,7 @@ def _min_hosts(where: str, value: object, job: JobDraft) -> int:
 
 
 def _min_runtime(where: str, value: object, job: JobDraft) -> timedelta:
-    least = values.duration(where, value)
+    least = _duration(where, value)
     most = job.values["max_runtime"]
     if most is not None and least > most:
         raise InvalidInput(
@@ -159,6 +164,20 @@ def _min_runtime(where: str, value: object, job: JobDraft) -> timedelta:
 
 def _channels(where: str, value: object, job: JobDraft) -> tuple[str, ...]:
     return channel_names(where, value, job.channels)
+
+
+def _duration(where: str, value: object) -> timedelta:
+    return _within_a_century(where, values.duration(where, value))
+
+
+def _positive_duration(where: str, value: object) -> timedelta:
+    return _within_a_century(where, values.positive_duration(where, value))
+
+
+def _within_a_century(where: str, duration: timedelta) -> timedelta:
+    if duration > MAX_JOB_DURATION:
+        raise InvalidInput(f"{where}: {format_duration(duration)} is too long; at most 100 years")
+    return duration
 
 
 def _alone(read: Callable[[str, object], Any]) -> Reader:
@@ -208,9 +227,10 @@ JOB_FIELDS: Sequence[JobField] = (
     JobField(
         "schedule",
         STRING,
-        "'every 15m' (an interval: a positive duration) or a 5-field cron expression or "
-        "@alias such as '0 3 * * *' or '@daily', in `timezone`. A cron expression that never "
-        "matches is refused. Default: none; the interval is learned from the job's runs.",
+        "'every 15m' (an interval: a positive duration, at most 100 years) or a 5-field cron "
+        "expression or @alias such as '0 3 * * *' or '@daily', in `timezone`. A cron "
+        "expression that never matches is refused. Default: none; the interval is learned "
+        "from the job's runs.",
         _schedule,
         _none,
         lambda spec: None if spec.schedule is None else spec.schedule.expression,
@@ -221,7 +241,7 @@ JOB_FIELDS: Sequence[JobField] = (
         DURATION,
         f"How late a run may be before the job is missing. {_DURATION_TEXT} Default: 10% of "
         "the schedule's period, from 1 minute to 1 hour; 1 hour without a schedule.",
-        _alone(values.duration),
+        _alone(_duration),
         lambda job: default_grace(job.values["schedule"]),
         lambda spec: spec.grace.total_seconds() if spec.grace_explicit else None,
     ),
@@ -250,7 +270,7 @@ JOB_FIELDS: Sequence[JobField] = (
         DURATION,
         f"A run longer than this is slow, and hung while still running. {_DURATION_TEXT} "
         "Longer than zero. Default: none; the learned runtime band applies.",
-        _alone(values.positive_duration),
+        _alone(_positive_duration),
         _none,
         _seconds("max_runtime"),
         limits={"exclusiveMinimum": 0},
@@ -315,7 +335,7 @@ JOB_FIELDS: Sequence[JobField] = (
         DURATION,
         f"Remind while still down at this interval; 0: never. {_DURATION_TEXT} "
         "Default: [alerts] repeat.",
-        _alone(values.duration),
+        _alone(_duration),
         _none,
         _seconds("repeat"),
         api=False,
