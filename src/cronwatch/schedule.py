@@ -13,16 +13,28 @@ datetimes; results are always in UTC, and naive inputs are refused with ``Invali
   in the skipped hour runs at the first valid time after it (02:30 -> 03:00 in New York).
   Expressions whose minute or hour field starts with ``*`` follow real time instead (an hourly
   job runs every real hour, 25 times on the fall-back day).
+- :class:`OnCalendarSchedule`: one or more systemd calendar expressions (``OnCalendar=``), the
+  union of their slots, at the instants systemd computes for them, DST changes included (see
+  :mod:`cronwatch.systemd_time.walk`): on the spring-forward day a time in the skipped hour is
+  skipped, on the fall-back day every time of the repeated hour runs once, in its first pass.
 
 Slot ranges are half-open, ``(a, b]``: the slots strictly after ``a`` and at or before ``b``,
 so that counts over adjacent ranges add up.
+
+Telling the kinds apart in :func:`parse_schedule`: ``every ...`` is an interval, a line of a
+timer unit (``OnCalendar=Mon..Fri 09:00``, ``OnUnitActiveSec=1h``) is systemd's, anything else
+is cron. A bare calendar expression is refused with a hint rather than guessed at, so that no
+string that was a cron expression (or an error) before changes meaning.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -31,7 +43,10 @@ from cronsim import CronSim, CronSimError
 
 from cronwatch.durations import format_duration, parse_duration
 from cronwatch.errors import InvalidInput
-from cronwatch.timeutil import EPOCH, require_aware
+from cronwatch.systemd_time.calendar import parse_calendar
+from cronwatch.systemd_time.timespan import parse_timespan
+from cronwatch.systemd_time.walk import CalendarWalk
+from cronwatch.timeutil import EPOCH, from_us, require_aware, to_us
 
 # slots_between() never builds a longer list unless asked to: an "every 1s" job that has been
 # missing for a year has 31 million slots, and callers want the count, not the list.
@@ -364,6 +379,163 @@ class CronSchedule(Schedule):
         return self
 
 
+@dataclass(frozen=True)
+class OnCalendarSchedule(Schedule):
+    """systemd calendar expressions, the slots of any of them, in the IANA ``timezone``.
+
+    ``expressions`` holds one expression per ``OnCalendar=`` line of a timer (a string is one
+    expression); an expression's own trailing zone (``... Europe/Berlin``, ``... UTC``) wins
+    over ``timezone``. Construction validates them; errors are ``InvalidInput`` naming the
+    expression and what is wrong with it.
+    """
+
+    expressions: tuple[str, ...]
+    timezone: str = "UTC"
+    expression: str = field(init=False, repr=False, compare=False)
+    _walks: tuple[CalendarWalk, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        zone = load_zone(self.timezone)
+        given: object = self.expressions
+        if isinstance(given, str):
+            given = (given,)
+        if not isinstance(given, Sequence) or not given:
+            raise InvalidInput("OnCalendar: expected one or more calendar expressions")
+        texts = tuple(" ".join(str(text).split()) if isinstance(text, str) else text
+                      for text in given)  # fmt: skip
+        object.__setattr__(self, "expressions", texts)
+        specs = [parse_calendar(text) for text in texts]
+        object.__setattr__(self, "_walks", tuple(CalendarWalk(spec, zone) for spec in specs))
+        object.__setattr__(self, "expression", "\n".join("OnCalendar=" + t for t in texts))
+
+    def _next_us(self, t: int) -> int | None:
+        found = [s for w in self._walks if (s := w.next_after(t)) is not None]
+        return min(found) if found else None
+
+    def next_after(self, t: datetime) -> datetime:
+        t = require_aware(t, "t")
+        found = self._next_us(to_us(t))
+        if found is None:
+            raise InvalidInput(
+                f"OnCalendar {self._shown()} has no slot after {t} (systemd computes up to 2199)"
+            )
+        return from_us(found)
+
+    def previous_at_or_before(self, t: datetime) -> datetime:
+        t = require_aware(t, "t")
+        us = to_us(t)
+        found = [s for w in self._walks if (s := w.previous_at_or_before(us)) is not None]
+        if not found:
+            raise InvalidInput(f"OnCalendar {self._shown()} has no slot at or before {t}")
+        return from_us(max(found))
+
+    def _iter(self, a: int, b: int) -> Iterator[int]:
+        """The slots in ``(a, b]``, in order, each once (expressions may share slots)."""
+        heap = [(s, i) for i, w in enumerate(self._walks) if (s := w.next_after(a)) is not None]
+        heapq.heapify(heap)
+        last = a
+        while heap and heap[0][0] <= b:
+            slot, i = heap[0]
+            following = self._walks[i].next_after(slot)
+            if following is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (following, i))
+            if slot > last:
+                yield slot
+                last = slot
+
+    def slots_between(
+        self, a: datetime, b: datetime, *, limit: int | None = DEFAULT_SLOT_LIMIT
+    ) -> list[datetime]:
+        _check_limit(limit)
+        a, b = require_aware(a, "a"), require_aware(b, "b")
+        if b <= a:
+            return []
+        return [from_us(s) for s in itertools.islice(self._iter(to_us(a), to_us(b)), limit)]
+
+    def count_slots_between(self, a: datetime, b: datetime) -> int:
+        a, b = require_aware(a, "a"), require_aware(b, "b")
+        start, end = to_us(a), to_us(b)
+        zones = {w.zone for w in self._walks}
+        if (
+            len(zones) > 1
+            or len(self._walks) > _MAX_COUNTED_UNION
+            or any(w.exact_walk_only for w in self._walks)
+        ):
+            return sum(1 for _ in self._iter(start, end))
+        # As for cron: whole days without a DST change are counted from the fields alone;
+        # only the days at the ends and the days with a change are walked.
+        count, cursor, walk = 0, start, self._walks[0]
+        while cursor < end:
+            first = self._next_us(cursor)
+            if first is None or first > end:
+                break
+            day = from_us(first).astimezone(walk.zone).date()
+            day_start = to_us(datetime.combine(day, time(), tzinfo=walk.zone))
+            day_end = to_us(datetime.combine(day + _ONE_DAY, time(), tzinfo=walk.zone))
+            if cursor < day_start and day_end <= end and walk.regular_offset(day) is not None:
+                # Every expression that matches the day has all its times of day on it.
+                count += _union_per_day(self._walks, day)
+                cursor = day_end - 1
+            else:
+                stop = min(end, day_end - 1)
+                count += sum(1 for _ in self._iter(cursor, stop))
+                cursor = stop
+        return count
+
+    def period_hint(self) -> timedelta:
+        return _on_calendar_period_hint(self)
+
+    def describe(self) -> str:
+        forms = " or ".join(f'"{w.spec.normalized()}"' for w in self._walks)
+        local = any(not w.spec.utc and w.spec.timezone is None for w in self._walks)
+        return f"on calendar {forms}" + (f" ({self.timezone})" if local else "")
+
+    def anchored(self, at: datetime) -> OnCalendarSchedule:
+        # Calendar slots are absolute; the last run does not move them.
+        return self
+
+    def _shown(self) -> str:
+        text = " | ".join(self.expressions)
+        return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _union_per_day(walks: tuple[CalendarWalk, ...], day: date) -> int:
+    """How many slots a day without a DST change has."""
+    return _union_size(tuple(w for w in walks if w.matches_date(day)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _union_size(matching: tuple[CalendarWalk, ...]) -> int:
+    """The size of the union of the walks' times of day (hours x minutes x seconds each), by
+    inclusion-exclusion: the intersection of such products is the product of intersections."""
+    total = 0
+    for size in range(1, len(matching) + 1):
+        for group in itertools.combinations(matching, size):
+            common = 1
+            for values in zip(*((w.hours, w.minutes, w.usecs) for w in group), strict=True):
+                common *= len(set.intersection(*(set(v) for v in values)))
+            total += common if size % 2 else -common
+    return total
+
+
+#: Up to this many expressions, whole days are counted by inclusion-exclusion (2^n terms).
+_MAX_COUNTED_UNION = 8
+
+
+@functools.lru_cache(maxsize=1024)
+def _on_calendar_period_hint(schedule: OnCalendarSchedule) -> timedelta:
+    """The median gap of the first slots from a fixed date (deterministic), as for cron."""
+    start = datetime(2001, 1, 1, tzinfo=UTC)
+    slots = list(itertools.islice(schedule._iter(to_us(start), to_us(_FAR_FUTURE)), 25))
+    gaps = sorted(timedelta(microseconds=b - a) for a, b in itertools.pairwise(slots))
+    return gaps[len(gaps) // 2] if gaps else timedelta(days=365)
+
+
+_FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 _FIELD_HELP = {
     "Bad minute": "bad minute field (0-59)",
     "Bad hour": "bad hour field (0-23)",
@@ -455,11 +627,18 @@ def _explain(cron: str, original: str) -> str:
     return text[0].lower() + text[1:]
 
 
-def parse_schedule(text: str, timezone: str = "UTC", *, field: str = "schedule") -> Schedule:
-    """Parse "every 15m" / "every day" into an IntervalSchedule, anything else as cron.
+#: Timer settings parse_schedule reads (lower case): a calendar, or a span between runs.
+_CALENDAR_KEY = "oncalendar"
+_PERIODIC_KEYS = ("onunitactivesec", "onunitinactivesec")
+_ONCE_KEYS = ("onbootsec", "onstartupsec", "onactivesec")
 
-    ``timezone`` (an IANA name) applies to cron schedules; it is validated in both cases so
-    that a typo is reported even before the schedule becomes a cron one. Errors are
+
+def parse_schedule(text: str, timezone: str = "UTC", *, field: str = "schedule") -> Schedule:
+    """Parse "every 15m" / "every day" into an IntervalSchedule, timer lines into systemd's
+    schedules (:func:`parse_timer_lines`), anything else as cron.
+
+    ``timezone`` (an IANA name) applies to cron and calendar schedules; it is validated in every
+    case so that a typo is reported even before the schedule becomes a cron one. Errors are
     ``InvalidInput`` prefixed with ``field``.
     """
     load_zone(timezone)
@@ -484,7 +663,93 @@ def parse_schedule(text: str, timezone: str = "UTC", *, field: str = "schedule")
         if not period:
             raise InvalidInput(f"{field}: an interval must be longer than zero: {text!r}")
         return IntervalSchedule(period)
+    if "=" in stripped.splitlines()[0]:
+        return parse_timer_lines(stripped, timezone, field=field)
     try:
         return CronSchedule(stripped, timezone)
     except InvalidInput as exc:
+        raise InvalidInput(f"{field}: {exc}{_calendar_hint(stripped)}") from None
+
+
+def parse_on_calendar(
+    expressions: str | Sequence[str], timezone: str = "UTC", *, field: str = "on_calendar"
+) -> OnCalendarSchedule:
+    """An :class:`OnCalendarSchedule` of one expression or a list of them (the values of a
+    timer's ``OnCalendar=`` lines); errors are ``InvalidInput`` prefixed with ``field``."""
+    items = [expressions] if isinstance(expressions, str) else expressions
+    if not isinstance(items, Sequence) or not items:
+        raise InvalidInput(
+            f'{field}: expected a calendar expression such as "Mon..Fri 09:00" or a list of them'
+        )
+    for index, item in enumerate(items):
+        where = field if isinstance(expressions, str) else f"{field}[{index}]"
+        if not isinstance(item, str):
+            raise InvalidInput(f"{where}: expected a string, not {type(item).__name__}")
+        try:
+            parse_calendar(item)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
+    try:
+        return OnCalendarSchedule(tuple(items), timezone)
+    except InvalidInput as exc:
         raise InvalidInput(f"{field}: {exc}") from None
+
+
+def parse_timer_lines(text: str, timezone: str = "UTC", *, field: str = "schedule") -> Schedule:
+    """The schedule of a timer unit's ``[Timer]`` lines, one per line:
+
+    - ``OnCalendar=EXPR`` (several lines: the union) -> :class:`OnCalendarSchedule`;
+    - ``OnUnitActiveSec=SPAN`` or ``OnUnitInactiveSec=SPAN`` (systemd time spans such as
+      ``1h 30min``, ``2d``, ``90``) -> :class:`IntervalSchedule`; ``OnBootSec=``,
+      ``OnStartupSec=`` and ``OnActiveSec=`` may come with them (they only delay the first
+      run), but alone they fire once per boot, which is no schedule to watch.
+    """
+    calendars: list[str] = []
+    periods: list[timedelta] = []
+    once: list[timedelta] = []
+    for number, line in enumerate(text.strip().splitlines(), start=1):
+        where = field if "\n" not in text.strip() else f"{field}, line {number}"
+        key, sep, value = line.strip().partition("=")
+        name = key.strip().lower()
+        if not sep or name not in (_CALENDAR_KEY, *_PERIODIC_KEYS, *_ONCE_KEYS):
+            raise InvalidInput(
+                f"{where}: expected a timer setting such as OnCalendar=daily or "
+                f"OnUnitActiveSec=1h, not {line.strip()[:60]!r}"
+            )
+        value = value.strip()
+        if not value:
+            raise InvalidInput(f"{where}: {key.strip()}= is empty (in a unit file that resets it)")
+        if name == _CALENDAR_KEY:
+            try:
+                parse_calendar(value)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}: {exc}") from None
+            calendars.append(value)
+            continue
+        span = parse_timespan(value, field=f"{where}: {key.strip()}")
+        (periods if name in _PERIODIC_KEYS else once).append(span)
+    if calendars and periods:
+        raise InvalidInput(
+            f"{field}: a timer with both OnCalendar= and OnUnitActiveSec= fires on either; "
+            "cronwatch watches one schedule per job, so give the one that matters"
+        )
+    if calendars:
+        return OnCalendarSchedule(tuple(calendars), timezone)
+    if not periods:
+        raise InvalidInput(
+            f"{field}: OnBootSec=, OnStartupSec= and OnActiveSec= alone fire once (after boot "
+            "or activation), not periodically; watch the timer's OnUnitActiveSec= interval"
+        )
+    if not min(periods):
+        raise InvalidInput(f"{field}: an interval must be longer than zero")
+    # Several periodic settings each re-arm the timer; the shortest one sets the pace.
+    return IntervalSchedule(min(periods))
+
+
+def _calendar_hint(text: str) -> str:
+    """A hint for a systemd calendar expression given where a cron one was expected."""
+    try:
+        parse_calendar(text)
+    except InvalidInput:
+        return ""
+    return f'; this is a systemd calendar expression: write "OnCalendar={text}" to use it as one'

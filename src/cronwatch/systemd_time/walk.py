@@ -1,0 +1,336 @@
+"""When a calendar expression elapses, exactly as systemd computes it, DST changes included.
+
+Instants are integers, microseconds since the Unix epoch (UTC); wall-clock times are tuples
+``(year, month, day, hour, minute, microsecond_of_minute)`` in the expression's zone.
+
+systemd (``calendar_spec_next_usec``) walks the fields of a local wall-clock time, year down to
+seconds, and turns each candidate into an instant with the C library's ``mktime``. Its DST
+behaviour follows from that, in both directions:
+
+- Spring forward: a wall-clock time in the skipped hour does not exist; ``mktime`` moves it
+  forward by the gap (02:30 -> 03:30 in Berlin) and the walk starts again from there, so a
+  ``02:30`` timer skips that day, ``02,03:30`` runs at 03:30 once, and ``*:0/20`` continues at
+  03:00.
+- Fall back: a repeated wall-clock time is taken in the offset of the last conversion, which
+  for a walk that reaches the repeated hour from before it is the first pass. So every slot in
+  the repeated hour runs once, in its first pass, and the second pass has no slots: an hourly
+  timer runs 24 times that day, ``*:0/20`` goes from 02:40 CEST to 03:00 CET.
+
+One difference, on purpose: systemd asked for the next elapse *from* a time inside the second
+pass answers with a slot of the second pass (its walk starts in that offset). A timer that ran
+through the change never fires there, and slot counts must add up over adjacent ranges, so here
+the slots are those of a timer that runs through the change: from inside the second pass the
+next slot is the one after it. :meth:`CalendarWalk.systemd_next` keeps systemd's answer.
+
+:class:`CalendarWalk` answers most questions by matching wall-clock fields directly (exact on
+days without a DST change, where the walk is plain field matching) and runs the emulation of
+systemd's walk on the days with a change.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from datetime import UTC, date, datetime, tzinfo
+
+from cronwatch.systemd_time.calendar import (
+    ANY_WEEKDAY,
+    MAX_YEAR,
+    MIN_YEAR,
+    USEC,
+    CalendarSpec,
+    expand,
+    month_days,
+)
+from cronwatch.systemd_time.emulate import SystemdWalk, skips_slots
+from cronwatch.systemd_time.wallclock import (
+    Wall,
+    carry_back,
+    naive,
+    naive_utc,
+    offset_us,
+    regular_offset,
+    to_instant,
+    wall_of,
+    ymd,
+)
+from cronwatch.timeutil import from_us, to_us
+
+#: Previous-slot searches step back over at most this many candidate wall-clock times.
+_MAX_BACKSTEPS = 1000
+
+
+class CalendarWalk:
+    """One calendar expression in its zone: the zone of the expression, else ``zone``."""
+
+    def __init__(self, spec: CalendarSpec, zone: tzinfo) -> None:
+        from zoneinfo import ZoneInfo
+
+        self.spec = spec
+        if spec.utc:
+            zone = UTC
+        elif spec.timezone is not None:
+            zone = ZoneInfo(spec.timezone)
+        self.zone = zone
+        self.years = expand(spec.years, MIN_YEAR, MAX_YEAR)
+        self.months = expand(spec.months, 1, 12)
+        self._year_set, self._month_set = frozenset(self.years), frozenset(self.months)
+        self.hours = expand(spec.hours, 0, 23)
+        self.minutes = expand(spec.minutes, 0, 59)
+        self.usecs = expand(spec.seconds, 0, 60 * USEC - 1)
+        self.first_time = (self.hours[0], self.minutes[0], self.usecs[0]) if self.usecs else None
+        self.last_time = (self.hours[-1], self.minutes[-1], self.usecs[-1]) if self.usecs else None
+        # systemd's walk skips some slots that plain field matching would find; such specs
+        # always take the walk (see _skips_slots).
+        self.exact_walk_only = skips_slots(spec)
+        self._days: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._matching: dict[tuple[int, int], tuple[int, ...]] = {}
+
+    # --- public: canonical slots ----------------------------------------------------------------
+
+    def next_after(self, t: int) -> int | None:
+        """The first slot strictly after ``t``, or None (none before the year 2200)."""
+        if self.zone is UTC and not self.exact_walk_only:
+            wall = self._next_wall(wall_of(naive_utc(t + 1)))
+            return None if wall is None else to_instant(wall, 0)
+        local = from_us(t + 1).astimezone(self.zone)
+        if local.fold:  # inside the second pass of a repeated hour: see the module docstring
+            start = self._first_pass_end(t + 1)
+            previous = self.previous_at_or_before(start)
+            found = self._walk_next(start if previous is None else previous)
+            while found is not None and found <= t:
+                found = self._walk_next(found)
+            return found
+        if self.regular_offset(local.date()) is not None:
+            # A day without a DST change: wall-clock matching is exact up to the next match,
+            # and the days before that match have none, so only its own day can differ.
+            wall = self._next_wall(wall_of(local.replace(tzinfo=None)))
+            if wall is None:
+                return None
+            offset = self.regular_offset(date(*wall[:3]))
+            if offset is not None:
+                return to_instant(wall, offset)
+        return self._walk_next(t)
+
+    def previous_at_or_before(self, t: int) -> int | None:
+        """The latest slot at or before ``t``, or None (none since 1970)."""
+        if self.zone is UTC and not self.exact_walk_only:
+            wall = self._prev_wall(wall_of(naive_utc(t)))
+            return None if wall is None else to_instant(wall, 0)
+        local = from_us(t).astimezone(self.zone)
+        if local.fold:  # the second pass of a repeated hour: the walk from the first pass
+            start = self._first_pass_end(t)
+            found = self.previous_at_or_before(start)
+            cursor = start if found is None else found
+            while (following := self._walk_next(cursor)) is not None and following <= t:
+                found = cursor = following
+            return found
+        wall = self._prev_wall(wall_of(local.replace(tzinfo=None)))
+        for _ in range(_MAX_BACKSTEPS):
+            if wall is None:
+                return None
+            offset = self.regular_offset(date(*wall[:3]))
+            if offset is not None:
+                return to_instant(wall, offset)
+            # A day with a DST change: a match in the skipped hour is never a slot (systemd
+            # moves it forward to another time); any other is one unless the walk skips it.
+            local = naive(wall)
+            first = to_us(local.replace(tzinfo=self.zone))
+            second = to_us(local.replace(tzinfo=self.zone, fold=1))
+            if first > second:  # skipped: go on from just before the change
+                wall = self._prev_wall(wall_of(self._local(self._change(second, first) - 1)))
+                continue
+            found = self.next_after(first - 1)
+            if found is not None and found <= t:
+                while (following := self.next_after(found)) is not None and following <= t:
+                    found = following
+                return found
+            wall = self._prev_wall(carry_back(wall))
+        raise RuntimeError(f"no previous slot found within {_MAX_BACKSTEPS} steps")
+
+    # --- wall-clock matching (no DST) -----------------------------------------------------------
+
+    def _next_wall(self, wall: Wall) -> Wall | None:
+        """The earliest matching wall-clock time at or after ``wall``."""
+        y, mo, d, h, mi, us = wall
+        day = self._next_date(y, mo, d)
+        if day is None or self.first_time is None:
+            return None
+        if day == (y, mo, d):
+            later = self._next_time(h, mi, us)
+            if later is not None:
+                return (*day, *later)
+            following = date(y, mo, d).toordinal() + 1
+            day = self._next_date(*ymd(following))
+            if day is None:
+                return None
+        return (*day, *self.first_time)
+
+    def _prev_wall(self, wall: Wall) -> Wall | None:
+        """The latest matching wall-clock time at or before ``wall``."""
+        y, mo, d, h, mi, us = wall
+        day = self._prev_date(y, mo, d)
+        if day is None or self.last_time is None:
+            return None
+        if day == (y, mo, d):
+            earlier = self._prev_time(h, mi, us)
+            if earlier is not None:
+                return (*day, *earlier)
+            day = self._prev_date(*ymd(date(y, mo, d).toordinal() - 1))
+            if day is None:
+                return None
+        return (*day, *self.last_time)
+
+    def _next_time(self, h: int, mi: int, us: int) -> tuple[int, int, int] | None:
+        hours, minutes, usecs = self.hours, self.minutes, self.usecs
+        i = bisect_left(hours, h)
+        if i < len(hours) and hours[i] == h:
+            j = bisect_left(minutes, mi)
+            if j < len(minutes) and minutes[j] == mi:
+                k = bisect_left(usecs, us)
+                if k < len(usecs):
+                    return (h, mi, usecs[k])
+                j += 1
+            if j < len(minutes):
+                return (h, minutes[j], usecs[0])
+            i += 1
+        if i < len(hours):
+            return (hours[i], minutes[0], usecs[0])
+        return None
+
+    def _prev_time(self, h: int, mi: int, us: int) -> tuple[int, int, int] | None:
+        hours, minutes, usecs = self.hours, self.minutes, self.usecs
+        i = bisect_right(hours, h) - 1
+        if i >= 0 and hours[i] == h:
+            j = bisect_right(minutes, mi) - 1
+            if j >= 0 and minutes[j] == mi:
+                k = bisect_right(usecs, us) - 1
+                if k >= 0:
+                    return (h, mi, usecs[k])
+                j -= 1
+            if j >= 0:
+                return (h, minutes[j], usecs[-1])
+            i -= 1
+        if i >= 0:
+            return (hours[i], minutes[-1], usecs[-1])
+        return None
+
+    def matches_date(self, day: date) -> bool:
+        """Whether the date fields and weekdays select ``day``."""
+        y, mo = day.year, day.month
+        return (
+            y in self._year_set
+            and mo in self._month_set
+            and (day.day in self._matching_days(y, mo))
+        )
+
+    def _next_date(self, y: int, mo: int, d: int) -> tuple[int, int, int] | None:
+        years, months = self.years, self.months
+        while True:
+            if y not in self._year_set:
+                i = bisect_left(years, y)
+                if i == len(years):
+                    return None
+                y, mo, d = years[i], 1, 1
+            if mo not in self._month_set:
+                i = bisect_left(months, mo)
+                if i == len(months):
+                    y, mo, d = y + 1, 1, 1
+                    continue
+                mo, d = months[i], 1
+            days = self._matching_days(y, mo)
+            i = bisect_left(days, d)
+            if i < len(days):
+                return (y, mo, days[i])
+            y, mo, d = (y + 1, 1, 1) if mo == 12 else (y, mo + 1, 1)
+
+    def _prev_date(self, y: int, mo: int, d: int) -> tuple[int, int, int] | None:
+        years, months = self.years, self.months
+        while True:
+            if y not in self._year_set:
+                i = bisect_right(years, y) - 1
+                if i < 0:
+                    return None
+                y, mo, d = years[i], 12, 31
+            if mo not in self._month_set:
+                i = bisect_right(months, mo) - 1
+                if i < 0:
+                    y, mo, d = y - 1, 12, 31
+                    continue
+                mo, d = months[i], 31
+            days = self._matching_days(y, mo)
+            i = bisect_right(days, d) - 1
+            if i >= 0:
+                return (y, mo, days[i])
+            y, mo, d = (y - 1, 12, 31) if mo == 1 else (y, mo - 1, 31)
+
+    def _raw_days(self, y: int, mo: int) -> tuple[int, ...]:
+        key = (y, mo)
+        days = self._days.get(key)
+        if days is None:
+            spec = self.spec
+            days = self._days[key] = month_days(spec.days, spec.end_of_month, y, mo)
+        return days
+
+    def _matching_days(self, y: int, mo: int) -> tuple[int, ...]:
+        """The days of the month that match the day field and the weekdays."""
+        key = (y, mo)
+        days = self._matching.get(key)
+        if days is None:
+            days = self._raw_days(y, mo)
+            mask = self.spec.weekdays
+            if mask != ANY_WEEKDAY:
+                days = tuple(d for d in days if mask >> date(y, mo, d).weekday() & 1)
+            self._matching[key] = days
+        return days
+
+    def regular_offset(self, day: date) -> int | None:
+        """The UTC offset (µs) of a day on which wall-clock matching gives the slots: a day
+        without a DST change; None for a day with one, or any day where the walk skips slots."""
+        if self.exact_walk_only:
+            return None
+        if self.zone is UTC:
+            return 0
+        return regular_offset(self.zone, day.toordinal())
+
+    def _local(self, t: int) -> datetime:
+        return from_us(t).astimezone(self.zone).replace(tzinfo=None)
+
+    def _change(self, low: int, high: int) -> int:
+        """The first instant in ``(low, high]`` with the offset of ``high`` (a DST change)."""
+        target = from_us(high).astimezone(self.zone).utcoffset()
+        while high - low > 1:
+            middle = (low + high) // 2
+            if from_us(middle).astimezone(self.zone).utcoffset() == target:
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def _first_pass_end(self, t: int) -> int:
+        """For ``t`` in the second pass of a repeated hour: the last instant of the first."""
+        local = from_us(t).astimezone(self.zone)
+        repeat = offset_us(local.replace(fold=0).utcoffset()) - offset_us(local.utcoffset())
+        # The change happened less than one repeat before t.
+        return self._change(t - repeat, t) - 1
+
+    # --- systemd's walk ---------------------------------------------------------------------
+
+    def systemd_next(self, t: int) -> int | None:
+        """``calendar_spec_next_usec(t)``: systemd's next elapse after ``t``, step by step;
+        None where systemd has none, or gives up ("Infinite loop in calendar calculation")."""
+        return SystemdWalk(self.spec, self.zone).run(t)
+
+    def _walk_next(self, t: int) -> int | None:
+        """systemd's next elapse; where systemd 252 gives up (a DST change right after a step
+        past the end of a field can send its walk round in circles, and the timer then stops),
+        the elapse its walk finds without that flaw."""
+        walker = SystemdWalk(self.spec, self.zone)
+        found = walker.run(t)
+        if found is None and walker.gave_up:
+            found = SystemdWalk(self.spec, self.zone, stale_isdst=False).run(t)
+        return found
+
+
+def _at_or_after(values: tuple[int, ...], value: int) -> int | None:
+    i = bisect_left(values, value)
+    return values[i] if i < len(values) else None
