@@ -746,6 +746,84 @@ def parse_timer_lines(text: str, timezone: str = "UTC", *, field: str = "schedul
     return IntervalSchedule(min(periods))
 
 
+def parse_schedule_arguments(
+    texts: Sequence[str], timezone: str = "UTC", *, field: str = "EXPR"
+) -> Schedule:
+    """The schedule ``cronwatch schedule EXPR...`` shows: one schedule as :func:`parse_schedule`
+    reads it, or systemd calendar expressions, bare or as ``OnCalendar=`` lines, several of
+    them being their union (a timer with several ``OnCalendar=`` lines).
+
+    A bare calendar expression is accepted here, unlike in a config file's ``schedule``: no
+    cron or interval expression is also a valid calendar expression, so nothing is ambiguous,
+    and the error for a config file tells the ``OnCalendar=`` form to write.
+    """
+    load_zone(timezone, field="timezone")
+    if isinstance(texts, str) or not texts:
+        raise InvalidInput(f"{field}: give a schedule, e.g. '0 3 * * *', 'every 15m' or daily")
+    calendars: list[str] = []
+    for index, text in enumerate(texts):
+        where = field if len(texts) == 1 else f"{field} {index + 1}"
+        if not isinstance(text, str):
+            raise InvalidInput(f"{where}: expected a string, not {type(text).__name__}")
+        value = text.strip()
+        key, sep, rest = value.partition("=")
+        if sep and key.strip().lower() == _CALENDAR_KEY and "\n" not in value:
+            value = rest.strip()
+        elif len(texts) == 1 and not _calendar_hint(value) and _not_calendar_like(value):
+            return parse_schedule(text, timezone, field=where)
+        try:
+            parse_calendar(value)
+        except InvalidInput as exc:
+            union = "; several EXPR are systemd calendar expressions" if len(texts) > 1 else ""
+            raise InvalidInput(f"{where}: {exc}{union}") from None
+        calendars.append(value)
+    return OnCalendarSchedule(tuple(calendars), timezone)
+
+
+_CALENDAR_START = re.compile(
+    r"(mon|tue|wed|thu|fri|sat|sun|minutely|hourly|daily|weekly|monthly|yearly|annually"
+    r"|quarterly|semi-?annually|bi-?annually)",
+    re.IGNORECASE,
+)
+
+
+def _not_calendar_like(text: str) -> bool:
+    """Whether ``text`` reads as an interval, a cron expression or timer lines (so that its
+    error is the one of those), rather than as a calendar expression with a mistake in it."""
+    words = text.split()
+    if not words or words[0].lower() == "every" or "=" in text:
+        return True
+    calendar = (
+        ":" in text
+        or "~" in text
+        or _CALENDAR_START.match(text) is not None
+        or (len(words) <= 3 and any("-" in word for word in words))
+    )
+    return not calendar
+
+
+def upcoming(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` slots after ``after`` (fewer if the schedule ends before).
+
+    An interval counts from ``after``, as the health checks count from the last run (so
+    ``every 15m`` gives ``after + 15m``, ``after + 30m`` ...); other schedules are absolute.
+    """
+    if count < 0:
+        raise InvalidInput(f"count must not be negative: {count}")
+    after = require_aware(after, "after")
+    if isinstance(schedule, IntervalSchedule):
+        schedule = schedule.anchored(after)
+    found: list[datetime] = []
+    cursor = after
+    for _ in range(count):
+        try:
+            cursor = schedule.next_after(cursor)
+        except InvalidInput:  # no slot any more (a calendar that ends, a cron of Feb 30)
+            break
+        found.append(cursor)
+    return found
+
+
 def _calendar_hint(text: str) -> str:
     """A hint for a systemd calendar expression given where a cron one was expected."""
     try:

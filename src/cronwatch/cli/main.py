@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "serve": "cronwatch.cli.serve_cmd:serve",
     "key": "cronwatch.cli.key_cmd:key",
     "alerts": "cronwatch.cli.alerts_cmd:alerts",
+    "schedule": "cronwatch.cli.schedule_cmd:schedule",
 }
 
 

@@ -1,30 +1,32 @@
-"""When a calendar expression elapses, exactly as systemd computes it, DST changes included.
+"""When a calendar expression elapses: the slots a systemd timer fires at, DST included.
 
 Instants are integers, microseconds since the Unix epoch (UTC); wall-clock times are tuples
-``(year, month, day, hour, minute, microsecond_of_minute)`` in the expression's zone.
+``(year, month, day, hour, minute, microsecond_of_minute)`` in the expression's zone
+(:mod:`~cronwatch.systemd_time.wallclock`).
 
-systemd (``calendar_spec_next_usec``) walks the fields of a local wall-clock time, year down to
-seconds, and turns each candidate into an instant with the C library's ``mktime``. Its DST
-behaviour follows from that, in both directions:
+The reference is systemd's own walk (:mod:`~cronwatch.systemd_time.emulate`). What it does
+with DST, in both directions:
 
 - Spring forward: a wall-clock time in the skipped hour does not exist; ``mktime`` moves it
-  forward by the gap (02:30 -> 03:30 in Berlin) and the walk starts again from there, so a
-  ``02:30`` timer skips that day, ``02,03:30`` runs at 03:30 once, and ``*:0/20`` continues at
-  03:00.
-- Fall back: a repeated wall-clock time is taken in the offset of the last conversion, which
-  for a walk that reaches the repeated hour from before it is the first pass. So every slot in
-  the repeated hour runs once, in its first pass, and the second pass has no slots: an hourly
-  timer runs 24 times that day, ``*:0/20`` goes from 02:40 CEST to 03:00 CET.
+  forward by the gap (02:30 -> 03:30 in Berlin) and the walk goes on from there, so a ``02:30``
+  timer skips that day, ``02,03:30`` runs at 03:30 once, and ``*:0/20`` continues at 03:00.
+- Fall back: a repeated wall-clock time is read in the offset of the last conversion, which
+  for a walk that reaches the repeated hour from before it is the first pass. So each time of
+  the repeated hour runs once, in its first pass: an hourly timer runs 24 times that day,
+  ``*:0/20`` goes from 02:40 CEST to 03:00 CET.
 
-One difference, on purpose: systemd asked for the next elapse *from* a time inside the second
-pass answers with a slot of the second pass (its walk starts in that offset). A timer that ran
-through the change never fires there, and slot counts must add up over adjacent ranges, so here
-the slots are those of a timer that runs through the change: from inside the second pass the
-next slot is the one after it. :meth:`CalendarWalk.systemd_next` keeps systemd's answer.
+The slots are those of a timer that runs through the change: each the next elapse after the
+one before. systemd asked for the next elapse *from* an instant inside the second pass answers
+with a slot of the second pass (its walk starts in that offset); here the answer from there is
+still the next slot of the running timer, so that slot counts add up over adjacent ranges.
+:meth:`CalendarWalk.systemd_next` keeps systemd's own answer. Where systemd 252 gives up (its
+walk can go round in circles after a DST change; the timer then stops), the slot is the one its
+walk finds without that flaw: a job whose timer stopped is then reported missing, as it should.
 
-:class:`CalendarWalk` answers most questions by matching wall-clock fields directly (exact on
-days without a DST change, where the walk is plain field matching) and runs the emulation of
-systemd's walk on the days with a change.
+:class:`CalendarWalk` answers most questions by matching wall-clock fields directly, which is
+exact on days without a DST change, and replays systemd's walk on the days with one and for the
+expressions whose steps make systemd skip slots on any day (see
+:func:`~cronwatch.systemd_time.emulate.skips_slots`).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class CalendarWalk:
         self.first_time = (self.hours[0], self.minutes[0], self.usecs[0]) if self.usecs else None
         self.last_time = (self.hours[-1], self.minutes[-1], self.usecs[-1]) if self.usecs else None
         # systemd's walk skips some slots that plain field matching would find; such specs
-        # always take the walk (see _skips_slots).
+        # always take the walk (see skips_slots).
         self.exact_walk_only = skips_slots(spec)
         self._days: dict[tuple[int, int], tuple[int, ...]] = {}
         self._matching: dict[tuple[int, int], tuple[int, ...]] = {}
