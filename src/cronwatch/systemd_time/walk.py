@@ -32,7 +32,7 @@ expressions whose steps make systemd skip slots on any day (see
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from cronwatch.systemd_time.calendar import (
     ANY_WEEKDAY,
@@ -86,18 +86,36 @@ class CalendarWalk:
         self.exact_walk_only = skips_slots(spec)
         self._days: dict[tuple[int, int], tuple[int, ...]] = {}
         self._matching: dict[tuple[int, int], tuple[int, ...]] = {}
+        # For _chain_previous: a start of a period -> (last slot before it, the walk's next).
+        self._crossings: dict[int, tuple[int | None, int | None]] = {}
 
     # --- public: canonical slots ----------------------------------------------------------------
 
     def next_after(self, t: int) -> int | None:
         """The first slot strictly after ``t``, or None (none before the year 2200)."""
+        if self.exact_walk_only:
+            # The slot after the timer's last one: the walk from there steps over what it
+            # skips, which the walk from t might not.
+            previous = self.previous_at_or_before(t)
+            return self._walk_next(t if previous is None else previous)
+        return self._restart_next(t)
+
+    def previous_at_or_before(self, t: int) -> int | None:
+        """The latest slot at or before ``t``, or None (none since 1970)."""
+        found = self._restart_previous(t)
+        if found is not None and self.exact_walk_only:
+            found = self._chain_previous(found)
+        return found
+
+    def _restart_next(self, t: int) -> int | None:
+        """The next slot of a timer (re)started at ``t`` (except inside a repeated hour)."""
         if self.zone is UTC and not self.exact_walk_only:
             wall = self._next_wall(wall_of(naive_utc(t + 1)))
             return None if wall is None else to_instant(wall, 0)
         local = from_us(t + 1).astimezone(self.zone)
         if local.fold:  # inside the second pass of a repeated hour: see the module docstring
             start = self._first_pass_end(t + 1)
-            previous = self.previous_at_or_before(start)
+            previous = self._restart_previous(start)
             found = self._walk_next(start if previous is None else previous)
             while found is not None and found <= t:
                 found = self._walk_next(found)
@@ -113,15 +131,15 @@ class CalendarWalk:
                 return to_instant(wall, offset)
         return self._walk_next(t)
 
-    def previous_at_or_before(self, t: int) -> int | None:
-        """The latest slot at or before ``t``, or None (none since 1970)."""
+    def _restart_previous(self, t: int) -> int | None:
+        """The latest slot at or before ``t`` of a timer (re)started just before it."""
         if self.zone is UTC and not self.exact_walk_only:
             wall = self._prev_wall(wall_of(naive_utc(t)))
             return None if wall is None else to_instant(wall, 0)
         local = from_us(t).astimezone(self.zone)
         if local.fold:  # the second pass of a repeated hour: the walk from the first pass
             start = self._first_pass_end(t)
-            found = self.previous_at_or_before(start)
+            found = self._restart_previous(start)
             cursor = start if found is None else found
             while (following := self._walk_next(cursor)) is not None and following <= t:
                 found = cursor = following
@@ -141,13 +159,55 @@ class CalendarWalk:
             if first > second:  # skipped: go on from just before the change
                 wall = self._prev_wall(wall_of(self._local(self._change(second, first) - 1)))
                 continue
-            found = self.next_after(first - 1)
+            found = self._restart_next(first - 1)
             if found is not None and found <= t:
-                while (following := self.next_after(found)) is not None and following <= t:
+                while (following := self._restart_next(found)) is not None and following <= t:
                     found = following
                 return found
             wall = self._prev_wall(carry_back(wall))
         raise RuntimeError(f"no previous slot found within {_MAX_BACKSTEPS} steps")
+
+    def _chain_previous(self, slot: int) -> int:
+        """``slot``, or the slot before it if a running timer steps over it.
+
+        A walk that crosses the start of an hour, day, month or year with a step past the end of
+        a field skips the slots just after it (see :func:`skips_slots`); a timer started just
+        before such a slot would fire there, a running one does not. So: from the timer's last
+        slot before each such start, where does its walk go next?
+        """
+        for _ in range(8):  # a step back may land just after another start: look again
+            for start in self._starts_before(slot):
+                crossing = self._crossings.get(start)
+                if crossing is None:
+                    before = self._restart_previous(start - 1)
+                    after = None if before is None else self._walk_next(before)
+                    if len(self._crossings) > 1024:
+                        self._crossings.clear()
+                    crossing = self._crossings[start] = (before, after)
+                before, after = crossing
+                if before is not None and after is not None and before < slot < after:
+                    slot = before
+                    break
+            else:
+                return slot
+        return slot
+
+    def _starts_before(self, t: int) -> list[int]:
+        """The starts of ``t``'s local hour, day, month and year that a skip after them could
+        reach ``t`` from: a carried second reaches less than a minute into the hour, a carried
+        hour less than a day into the month (a DST change adds an hour), a day a month."""
+        local = from_us(t).astimezone(self.zone).replace(tzinfo=None)
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        reach = (
+            (local.replace(minute=0, second=0, microsecond=0), timedelta(minutes=1)),
+            (day, timedelta(days=2)),
+            (day.replace(day=1), timedelta(days=1, hours=2)),
+            (day.replace(month=1, day=1), timedelta(days=32)),
+        )
+        return sorted(
+            {min(t, to_us(first.replace(tzinfo=self.zone))) for first, near in reach
+             if local - first < near}
+        )  # fmt: skip
 
     # --- wall-clock matching (no DST) -----------------------------------------------------------
 
