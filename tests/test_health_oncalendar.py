@@ -7,7 +7,7 @@ unless a test says otherwise; its schedule is given as a timer line (``OnCalenda
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -113,8 +113,11 @@ instants = st.one_of(
         st.sampled_from(_CHANGES),
         st.timedeltas(min_value=-D, max_value=D),
     ),
-    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1),
-                 timezones=st.just(utc(2024, 1, 1).tzinfo)),  # fmt: skip
+    st.datetimes(
+        min_value=datetime(2024, 1, 1),
+        max_value=datetime(2030, 1, 1),
+        timezones=st.just(UTC),
+    ),
 )
 
 

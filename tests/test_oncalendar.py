@@ -193,7 +193,7 @@ def test_cli_argument_errors_are_the_likely_kind() -> None:
         parse_schedule_arguments(["Mon..Fry 09:00"])
     with pytest.raises(InvalidInput, match="invalid cron expression"):
         parse_schedule_arguments(["0 3 * *"])
-    with pytest.raises(InvalidInput, match="EXPR 2: .*several EXPR are systemd calendar"):
+    with pytest.raises(InvalidInput, match=r"EXPR 2: .*several EXPR are systemd calendar"):
         parse_schedule_arguments(["daily", "0 3 * * *"])
     with pytest.raises(InvalidInput, match="give a schedule"):
         parse_schedule_arguments([])
@@ -301,9 +301,7 @@ def local_day(schedule: Schedule, zone: str, day: datetime) -> list[datetime]:
 def test_spring_forward_a_time_in_the_skipped_hour_is_skipped() -> None:
     berlin = "Europe/Berlin"  # 2026-03-29: 02:00 CET -> 03:00 CEST
     assert local_day(cal("02:30", berlin), berlin, utc(2026, 3, 29)) == []
-    assert local_day(cal("02,03:30", berlin), berlin, utc(2026, 3, 29)) == [
-        utc(2026, 3, 29, 1, 30)
-    ]
+    assert local_day(cal("02,03:30", berlin), berlin, utc(2026, 3, 29)) == [utc(2026, 3, 29, 1, 30)]
     assert len(local_day(cal("hourly", berlin), berlin, utc(2026, 3, 29))) == 23
     # Lord Howe skips 02:00-02:30: 02:15 is skipped, 02:45 is not.
     howe = "Australia/Lord_Howe"
@@ -313,9 +311,7 @@ def test_spring_forward_a_time_in_the_skipped_hour_is_skipped() -> None:
 
 def test_fall_back_every_time_runs_once_in_its_first_pass() -> None:
     berlin = "Europe/Berlin"  # 2026-10-25: 03:00 CEST -> 02:00 CET
-    assert local_day(cal("02:30", berlin), berlin, utc(2026, 10, 25)) == [
-        utc(2026, 10, 25, 0, 30)
-    ]
+    assert local_day(cal("02:30", berlin), berlin, utc(2026, 10, 25)) == [utc(2026, 10, 25, 0, 30)]
     hourly = cal("hourly", berlin)
     assert len(local_day(hourly, berlin, utc(2026, 10, 25))) == 24
     assert hourly.count_slots_between(utc(2026, 10, 24, 22), utc(2026, 10, 25, 23)) == 24
@@ -360,8 +356,9 @@ instants = st.one_of(
         st.sampled_from(_CHANGES),
         st.timedeltas(min_value=-2 * D, max_value=2 * D),
     ),
-    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2060, 1, 1),
-                 timezones=st.just(UTC)),  # fmt: skip
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2060, 1, 1), timezones=st.just(UTC)
+    ),
 )
 
 
@@ -403,6 +400,4 @@ def test_slots_counts_and_chains_agree(
         chain.append(cursor)
     assert slots == chain
     mid = a + span * split
-    assert schedule.count_slots_between(a, mid) + schedule.count_slots_between(mid, b) == len(
-        slots
-    )
+    assert schedule.count_slots_between(a, mid) + schedule.count_slots_between(mid, b) == len(slots)
