@@ -57,7 +57,7 @@ def test_default_is_ten_slots_from_now() -> None:
         (["Mon..Fry 09:00"], 'unknown weekday "Fry"'),
         (["0 3 * *"], "expected 5 fields"),
         (["daily", "--timezone", "Europe/Londn"], "unknown timezone"),
-        (["daily", "--from", "yesterday"], "--from 'yesterday' is not a time"),
+        (["daily", "--from", "yesterday"], "--from: not a date-time: 'yesterday' is not a time"),
         (["daily", "--from", "2026-05-01T00:00:00"], "has no timezone"),
         (["daily", "0 3 * * *"], "several EXPR are systemd calendar expressions"),
         (["OnBootSec=5min"], "fire once"),

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 import click
 
-from cronwatch.cli.common import fail, parse_instant
+from cronwatch.cli.common import fail
+from cronwatch.timeutil import parse_instant
 
 #: More slots than anyone reads; also bounds the time a typo in --count can take.
 MAX_COUNT = 100_000
@@ -69,7 +70,7 @@ def schedule(expressions: tuple[str, ...], timezone: str, start: str, count: int
     from cronwatch.schedule import parse_schedule_arguments, upcoming
 
     try:
-        after = parse_instant(start, "--from")
+        after = parse_instant(start, "--from", typed=True)
         parsed = parse_schedule_arguments(expressions, timezone)
         slots = upcoming(parsed, after, count)
     except InvalidInput as exc:
