@@ -25,7 +25,7 @@ from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
 from cronwatch.model import Run
 from cronwatch.monitor import make_run
 from cronwatch.spool import Spool
-from tests.test_server_support import LiveServer, create_key, query
+from tests.support.server import LiveServer, create_key, query
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import cronwatch
 from cronwatch import retention as retention_module
 from cronwatch.alerts.loop import AlertLoop
 from cronwatch.cli.main import cli
@@ -17,16 +15,10 @@ from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.monitor import Monitor
 from cronwatch.specs import Retention
 from cronwatch.timeutil import from_us
-from tests.test_alerts_support import write_config
+from tests.support.alerting import write_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def monitor(database_url: str) -> Iterator[Monitor]:
-    with cronwatch.connect(database_url, statsd=False) as m:
-        yield m
 
 
 def daily(

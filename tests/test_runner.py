@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from cronwatch.runner import FORWARDED_SIGNALS, CommandResult, reraise_exit, run_command
-from tests.conftest import IN_CI
+from tests.support.databases import IN_CI
 
 HELPERS = Path(__file__).parent / "runner_helpers"
 WRAP = str(HELPERS / "wrap.py")

@@ -24,8 +24,8 @@ import cronwatch
 from cronwatch.monitor import make_run
 from cronwatch.spool import Spool
 from cronwatch.storage import open_database
-from tests.conftest import IN_CI
-from tests.proxy import TcpProxy
+from tests.support.databases import IN_CI
+from tests.support.proxy import TcpProxy
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -1,0 +1,135 @@
+"""Several alert loops on one database, each with its own connection, racing on purpose: every
+status change is recorded once and every notification delivered exactly once. On PostgreSQL
+(where replicas really share one database) and on SQLite."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from cronwatch.alerts.cycle import build_channels, run_alert_cycle
+from cronwatch.alerts.deliver import deliver_due
+from cronwatch.monitor import Monitor
+from cronwatch.storage import open_database
+from cronwatch.storage.connection import Database
+from tests.support.alerting import MINUTE, T0, channels_toml, ran, write_config
+from tests.support.receivers import HttpReceiver
+
+JOBS = 16
+MINUTES = 30
+LOOPS = 3
+
+
+def fails(job: int, minute: int) -> bool:
+    """A fixed pattern with many flips: runs of failures and successes of varying length."""
+    return (job * 7 + minute * 3) % 5 < 2 if job % 2 else (job + minute) % 4 == 0
+
+
+def in_lockstep(
+    url: str, work: Callable[[Database, int], None], steps: int, between: Callable[[int], None]
+) -> list[BaseException]:
+    """``LOOPS`` threads, each with its own connection, run ``work(db, step)`` together at each
+    step (released at once by a barrier, so that they race); ``between(step)`` runs first."""
+    start, done = threading.Barrier(LOOPS + 1), threading.Barrier(LOOPS + 1)
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        with open_database(url) as db:
+            for step in range(steps):
+                start.wait()
+                try:
+                    work(db, step)
+                except BaseException as exc:
+                    errors.append(exc)
+                done.wait()
+
+    threads = [threading.Thread(target=loop) for _ in range(LOOPS)]
+    for thread in threads:
+        thread.start()
+    for step in range(steps):
+        between(step)
+        start.wait()
+        done.wait()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_loops_racing_record_each_change_once_and_deliver_each_event_once(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    http_receiver: HttpReceiver,
+) -> None:
+    jobs = "".join(
+        f'[jobs.job-{j}]\nschedule = "* * * * *"\ngrace = "30s"\nalerts = ["hook"]\n'
+        for j in range(JOBS)
+    )
+    config = write_config(tmp_path, jobs + channels_toml(http_receiver))
+
+    def record(minute: int) -> None:
+        for j in range(JOBS):
+            ran(monitor, f"job-{j}", minute * MINUTE, ok=not fails(j, minute))
+
+    def cycle(loop_db: Database, minute: int) -> None:
+        worker = f"alerts@{threading.current_thread().name}"
+        run_alert_cycle(
+            loop_db,
+            config,
+            T0 + minute * MINUTE + timedelta(seconds=45),
+            worker=worker,
+            channels=build_channels(config),
+        )
+
+    assert in_lockstep(database_url, cycle, MINUTES, record) == []
+
+    # What must have been announced: every ok -> failing and failing -> ok of each job.
+    expected = 0
+    for j in range(JOBS):
+        statuses = [fails(j, m) for m in range(MINUTES)]
+        expected += statuses[0] + sum(a != b for a, b in itertools.pairwise(statuses))
+    assert expected > 100  # the pattern flips a lot
+    announced = db.query(
+        "SELECT id FROM events WHERE hostname = '' AND kind IN ('problem', 'recovery')"
+    )
+    assert len(announced) == expected
+    duplicates = db.query(
+        "SELECT name, hostname, at_us FROM events GROUP BY name, hostname, at_us"
+        " HAVING COUNT(*) > 1"
+    )
+    assert duplicates == []
+    received = Counter(body["event_id"] for body in http_receiver.bodies)
+    assert set(received.values()) == {1}
+    assert set(received) == {int(row[0]) for row in announced}
+    assert db.query("SELECT DISTINCT status FROM deliveries") == [("sent",)]
+
+
+def test_loops_draining_one_queue_send_each_delivery_once(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    http_receiver: HttpReceiver,
+) -> None:
+    jobs = "".join(f'[jobs.job-{j}]\nalerts = ["hook"]\n' for j in range(60))
+    config = write_config(tmp_path, jobs + channels_toml(http_receiver))
+    for j in range(60):
+        ran(monitor, f"job-{j}", timedelta(0), ok=False)
+    http_receiver.stop()  # the queue fills up
+    run_alert_cycle(db, config, T0 + MINUTE)
+    assert db.query("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'") == [(60,)]
+    http_receiver.start()
+    channels = build_channels(config)
+
+    def drain(loop_db: Database, step: int) -> None:
+        deliver_due(loop_db, channels, T0 + 10 * MINUTE, batch=5)
+
+    assert in_lockstep(database_url, drain, 1, lambda step: None) == []
+    received = Counter(body["event_id"] for body in http_receiver.bodies)
+    assert len(received) == 60 and set(received.values()) == {1}
+    assert db.query("SELECT status, COUNT(*) FROM deliveries GROUP BY status") == [("sent", 60)]

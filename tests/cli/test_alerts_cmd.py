@@ -1,0 +1,216 @@
+"""``cronwatch alerts``: the loop on its own (one cycle, or until SIGTERM), and the commands to
+look at it and steer it: status, history, snooze, retry, test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from cronwatch.cli.main import cli
+from cronwatch.monitor import Monitor
+from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import utcnow
+from tests.support.alerting import channels_toml
+from tests.support.receivers import HttpReceiver
+
+
+def config_file(tmp_path: Path, http: HttpReceiver, extra: str = "") -> Path:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text('[jobs.backup]\nalerts = ["hook"]\n' + extra + channels_toml(http))
+    return path
+
+
+def invoke(url: str, config: Path | None, *args: str) -> Result:
+    base = ["--database-url", url] + (["--config", str(config)] if config else [])
+    return CliRunner().invoke(cli, [*base, "alerts", *args])
+
+
+def failed_backup(monitor: Monitor) -> None:
+    now = utcnow()
+    monitor.record_failure(
+        "backup", now - timedelta(minutes=2), now - timedelta(minutes=1), 4, hostname="db1"
+    )
+
+
+def test_once_runs_one_cycle_and_sends(
+    tmp_path: Path, database_url: str, monitor: Monitor, http_receiver: HttpReceiver
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    failed_backup(monitor)
+    result = invoke(database_url, config, "--once", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["jobs"] == 1 and summary["sent"] == 1 and summary["outage"] is None
+    assert summary["notifications"][0].startswith("backup is FAILING: backup failed on db1")
+    assert len(http_receiver.texts()) == 1
+    again = invoke(database_url, config, "--once")
+    assert again.exit_code == 0 and ": 1 jobs, 0 events, 0 sent" in again.output
+    assert len(http_receiver.texts()) == 1
+
+
+def test_status_lists_what_was_not_delivered_and_why(
+    tmp_path: Path, database_url: str, monitor: Monitor, http_receiver: HttpReceiver
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    failed_backup(monitor)
+    http_receiver.stop()
+    assert invoke(database_url, config, "--once").exit_code == 0
+    result = invoke(database_url, config, "status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("alert loop: running, last heartbeat ")
+    assert "jobs down: 1" in lines
+    assert any(line.startswith("  backup: failing since ") for line in lines)
+    assert "deliveries: 1 pending (1 retrying), 0 given up" in lines
+    assert any(
+        line.startswith("  #")
+        and "-> hook: retry " in line
+        and "after 1 attempt(s): POST " in line
+        and "Connection refused" in line
+        for line in lines
+    )
+    as_json = json.loads(invoke(database_url, config, "status", "--json").output)
+    assert as_json["alive"] is True and as_json["alerting_jobs"] == 1
+    (undelivered,) = as_json["undelivered"]
+    assert undelivered["channel"] == "hook" and undelivered["attempts"] == 1
+    assert "Connection refused" in undelivered["last_error"]
+
+
+def test_status_before_any_loop(tmp_path: Path, database_url: str) -> None:
+    result = invoke(database_url, None, "status")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == (
+        "alert loop: never ran (start `cronwatch alerts` or `cronwatch serve`)"
+    )
+
+
+def test_history(
+    tmp_path: Path, database_url: str, monitor: Monitor, http_receiver: HttpReceiver
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    failed_backup(monitor)
+    invoke(database_url, config, "--once")
+    result = invoke(database_url, config, "history", "backup", "--notifications")
+    assert result.exit_code == 0
+    (line,) = result.output.splitlines()
+    assert "  problem   backup is FAILING: backup failed on db1 at " in line
+    everything = json.loads(invoke(database_url, config, "history", "--json").output)
+    assert {(e["host"], e["kind"]) for e in everything} == {(None, "problem"), ("db1", "change")}
+    assert (
+        invoke(database_url, config, "history", "nothing-here").output
+        == "no events for nothing-here\n"
+    )
+
+
+def test_snooze_and_unsnooze(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    http_receiver: HttpReceiver,
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    result = invoke(database_url, config, "snooze", "backup", "--for", "2h")
+    assert result.exit_code == 0 and result.output.startswith("backup: alerts snoozed until ")
+    failed_backup(monitor)
+    invoke(database_url, config, "--once")
+    assert http_receiver.texts() == []
+    status = invoke(database_url, config, "status").output
+    assert "snoozed: 1" in status and "  backup until " in status
+    assert invoke(database_url, config, "unsnooze", "backup").exit_code == 0
+    invoke(database_url, config, "--once")
+    assert len(http_receiver.texts()) == 1
+    state = AlertStore(db).state("backup")
+    assert state is not None and state.snooze_until is None
+
+
+def test_snooze_refuses_bad_input(tmp_path: Path, database_url: str) -> None:
+    both = invoke(database_url, None, "snooze", "backup", "--for", "1h", "--until", "now")
+    assert both.exit_code == 2 and "give --until TIME or --for DURATION" in both.output
+    past = invoke(database_url, None, "snooze", "backup", "--until", "2020-01-01T00:00:00Z")
+    assert past.exit_code == 2 and "is not in the future" in past.output
+    naive = invoke(database_url, None, "snooze", "backup", "--until", "2030-01-01T00:00:00")
+    assert naive.exit_code == 2 and "has no timezone" in naive.output
+    bad_name = invoke(database_url, None, "snooze", "a/b", "--for", "1h")
+    assert bad_name.exit_code == 2 and "must not contain '/'" in bad_name.output
+
+
+def test_retry_requeues_given_up_deliveries(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    http_receiver: HttpReceiver,
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    failed_backup(monitor)
+    http_receiver.stop()
+    invoke(database_url, config, "--once")
+    db.execute("UPDATE deliveries SET status = 'failed'")  # as if given up after 24 hours
+    assert "1 given up" in invoke(database_url, config, "status").output
+    http_receiver.start()
+    result = invoke(database_url, config, "retry", "--channel", "hook")
+    assert result.exit_code == 0 and result.output.startswith("1 deliveries requeued")
+    invoke(database_url, config, "--once")
+    assert len(http_receiver.texts()) == 1
+
+
+def test_test_sends_through_a_channel(
+    tmp_path: Path, database_url: str, http_receiver: HttpReceiver
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    result = invoke(database_url, config, "test", "hook")
+    assert result.exit_code == 0 and result.output == "hook: delivered\n"
+    (body,) = http_receiver.bodies
+    assert body["kind"] == "test" and body["text"].endswith(": channel hook works")
+    unknown = invoke(database_url, config, "test", "pager")
+    assert unknown.exit_code == 2
+    assert "no channel 'pager' in the config (defined channels: hook)" in unknown.output
+    http_receiver.stop()
+    down = invoke(database_url, config, "test", "hook")
+    assert down.exit_code == 1 and "hook: not delivered: POST " in down.output
+
+
+def test_usage_errors(tmp_path: Path, database_url: str) -> None:
+    assert "at least 1s" in invoke(database_url, None, "--interval", "0s").output
+    mixed = invoke(database_url, None, "--once", "status")
+    assert mixed.exit_code == 2 and "go with `cronwatch alerts` alone" in mixed.output
+
+
+def test_the_loop_runs_until_sigterm(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    http_receiver: HttpReceiver,
+) -> None:
+    config = config_file(tmp_path, http_receiver)
+    failed_backup(monitor)
+    env = dict(os.environ, CRONWATCH_DATABASE_URL=database_url, CRONWATCH_CONFIG=str(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cronwatch", "alerts", "--interval", "1s"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not http_receiver.texts() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(http_receiver.texts()) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "cronwatch alerts: cycling every 1s as alerts@" in stderr
+    assert "  problem: backup is FAILING" in stderr
+    assert db.query("SELECT COUNT(*) FROM workers") == [(1,)]

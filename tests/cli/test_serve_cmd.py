@@ -1,0 +1,101 @@
+"""``cronwatch serve`` as a process: migrations before the port opens, graceful stop on SIGTERM,
+clear errors at start, and several processes side by side on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from cronwatch.storage.revision import SCHEMA_REVISION
+from tests.support.server import create_key, query, serve
+
+
+def test_serve_migrates_a_new_database_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    with serve(url) as (base, process):
+        assert query(url, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
+        key = create_key(url, "ping")
+        assert httpx.get(f"{base}/ping/{key}/served").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == -signal.SIGTERM  # re-raised after the graceful shutdown
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert "Shutting down" in log and "Application shutdown complete" in log
+    assert query(url, "SELECT name FROM runs") == [("served",)]
+
+
+def test_serve_refuses_a_bad_config_before_opening_the_port(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[jobs.backup]\nschedule = "61 * * * *"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwatch.cli", "--database-url",
+         f"sqlite:///{tmp_path / 'x.db'}", "--config", str(config), "serve", "--port", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "jobs.backup.schedule" in result.stderr and "Uvicorn running" not in result.stderr
+
+
+def test_serve_reports_an_unreachable_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cronwatch.cli", "--database-url",
+         f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}", "serve", "--port", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_two_servers_side_by_side_on_one_postgresql(postgres) -> None:  # type: ignore[no-untyped-def]
+    """A start taken by one process is finished through the other: all state is in the
+    database."""
+    url = postgres.create_database()
+    with serve(url) as (first, _), serve(url) as (second, _):
+        key = create_key(url, "ping")
+        assert httpx.get(f"{first}/ping/{key}/etl/start", params={"rid": "x1"}).status_code == 200
+        assert httpx.get(f"{first}/ping/{key}/etl/start", params={"host": "h"}).status_code == 200
+        time.sleep(0.05)
+        assert httpx.get(f"{second}/ping/{key}/etl/0", params={"rid": "x1"}).status_code == 200
+        assert httpx.get(f"{second}/ping/{key}/etl/4", params={"host": "h"}).status_code == 200
+        for base in (first, second):
+            assert httpx.get(f"{base}/healthz").status_code == 200
+    rows = query(url, "SELECT hostname, outcome, exit_code, completed_us - started_us FROM runs "
+                      "ORDER BY id")  # fmt: skip
+    assert [row[:3] for row in rows] == [("127.0.0.1", "success", 0), ("h", "failure", 4)]
+    assert all(duration >= 50_000 for *_, duration in rows)
+
+
+def test_ctrl_c_stops_serve_gracefully_with_status_0(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path / 's.db'}") as (_, process):
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert "Application shutdown complete" in log and "Traceback" not in log
+
+
+def test_serve_runs_the_alert_loop_and_shows_its_heartbeat(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'alerts.db'}"
+    with serve(url) as (base, _process):
+        deadline = time.monotonic() + 30
+        while True:
+            health = httpx.get(base + "/healthz").json()
+            if health["alerting"]["alive"]:
+                break
+            assert time.monotonic() < deadline, f"no alert loop heartbeat: {health}"
+            time.sleep(0.2)
+        assert health["status"] == "ok" and health["alerting"]["last_heartbeat"]
+        metrics = httpx.get(base + "/metrics").text
+        assert "cronwatch_alert_loop_up 1.0" in metrics
+
+
+def test_serve_without_alerts_runs_no_loop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'quiet.db'}"
+    with serve(url, options=("--no-alerts",)) as (base, _process):
+        time.sleep(1.0)
+        health = httpx.get(base + "/healthz").json()
+        assert health["status"] == "ok"
+        assert health["alerting"]["alive"] is False and health["alerting"]["last_heartbeat"] is None
+        assert "cronwatch_alert_loop_up 0.0" in httpx.get(base + "/metrics").text

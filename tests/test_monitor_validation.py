@@ -1,0 +1,139 @@
+"""Bad input gets a clear error naming the problem, and nothing is written."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import cronwatch
+from cronwatch.errors import InvalidInput
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def _refused(monitor, call, match: str) -> None:  # type: ignore[no-untyped-def]
+    before = monitor.store.count()
+    with pytest.raises(InvalidInput, match=match):
+        call()
+    assert monitor.store.count() == before, "a refused call must write nothing"
+
+
+def test_naive_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    naive = datetime(2026, 11, 28, 3, 0)
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", naive, T0, "h"),
+        "date_started is a naive datetime",
+    )
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", T0, naive, "h"),
+        "date_completed is a naive datetime",
+    )
+
+
+def test_non_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(
+        monitor, lambda: monitor.record_success("job", "2026-01-01", T0, "h"), "must be a datetime"
+    )
+
+
+def test_completion_before_start_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", T0, T0 - timedelta(seconds=1), "h"),
+        "is before date_started",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("", "must not be empty"),
+        ("x" * 201, "too long"),
+        ("bad\nname", "control characters"),
+        ("bad\x00name", "control characters"),
+        ("tab\tname", "control characters"),
+        ("a/b", "must not contain '/'"),
+        (" padded", "whitespace"),
+    ],
+)
+def test_bad_names_are_refused(monitor, name: str, match: str) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_success(name, T0, T0, "h"), match)
+    _refused(monitor, lambda: monitor.start(name, "h"), match)
+
+
+def test_bad_hostnames_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, ""), "hostname")
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h\r\n"), "hostname")
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h" * 256), "hostname")
+
+
+def test_names_with_markup_and_unicode_are_kept_verbatim(monitor) -> None:  # type: ignore[no-untyped-def]
+    name = "<img src=x onerror=alert(1)> ' OR 1=1; -- café"
+    monitor.record_success(name, T0, T0, "h")
+    last = monitor.last_activity(name)
+    assert last is not None and last.name == name
+    assert monitor.last_activity("<img src=x onerror=alert(1)>") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("backup\u200b", "U+200B"), ("\u202ekcab", "U+202E"), ("a\u2066b", "U+2066")],
+)
+def test_look_alike_names_and_hosts_are_refused(monitor, value: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+    # "backup" + U+200B would be a second job that looks exactly like "backup".
+    invisible = re.escape(f"must not contain invisible format or bidi control characters ({shown})")
+    _refused(monitor, lambda: monitor.record_success(value, T0, T0, "h"), "name " + invisible)
+    _refused(monitor, lambda: monitor.start(value, "h"), "name " + invisible)
+    _refused(monitor, lambda: monitor.record_success("job", T0, T0, value), "hostname " + invisible)
+    assert monitor.last_activity("backup") is None
+
+
+def test_names_and_hosts_are_stored_in_nfc(monitor) -> None:  # type: ignore[no-untyped-def]
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    monitor.record_success(decomposed, T0, T0, "h\u00f4te")
+    monitor.record_success(composed, T0 + timedelta(hours=1), T0 + timedelta(hours=1), "ho\u0302te")
+    runs = monitor.history(decomposed)  # the same job, whichever way it is typed
+    assert [(run.name, run.hostname) for run in runs] == [(composed, "h\u00f4te")] * 2
+    assert monitor.history(composed) == runs
+
+
+@pytest.mark.parametrize("code", [0, 256, -1])
+def test_failure_exit_code_out_of_range_is_refused(monitor, code: int) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, code, "h"), "exit code")
+
+
+def test_failure_needs_an_integer_exit_code(monitor) -> None:  # type: ignore[no-untyped-def]
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, "2", "h"), "integer")
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, None, "h"), "exit code")
+
+
+def test_bad_history_limit_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="limit"):
+        monitor.history("job", limit=0)
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("mysql://root@localhost/db", "unsupported database URL scheme 'mysql'"),
+        ("just-a-path.db", "has no scheme"),
+        ("", "empty"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///:memory:", "names no file"),
+    ],
+)
+def test_bad_database_urls_are_refused(url: str, match: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match=match):
+        cronwatch.connect(url, statsd=False)
+    assert not any(tmp_path.glob("**/*.db")), "a refused URL must create no database"
+
+
+def test_missing_sqlite_directory_is_an_outage_not_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}"
+    with pytest.raises(cronwatch.StorageUnavailable, match="does not exist"):
+        cronwatch.connect(url, statsd=False)
+    assert not (tmp_path / "nowhere").exists()

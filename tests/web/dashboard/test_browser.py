@@ -1,0 +1,286 @@
+"""The dashboard in a real browser (Debian's Chromium under Playwright) against a real server
+on SQLite: the overview lists a job in every status, filters work, the job page draws its
+chart, times show in the viewer's timezone, the overview refreshes itself, a job named like
+HTML shows as text and runs nothing, everything works without JavaScript, and no page logs
+an error. Screenshots go to test-artifacts/.
+
+Set ``CRONWATCH_UPDATE_SCREENSHOT=1`` to also write ``docs/dashboard.png`` (the README's).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import cronwatch
+from cronwatch.health.model import PRIORITY
+from cronwatch.timeutil import utcnow
+from tests.support.fleet import (
+    EXPECTED,
+    XSS_NAME,
+    XSS_OUTPUT,
+    Fleet,
+    Watched,
+    build_fleet,
+    chromium,
+    screenshot,
+)
+from tests.support.paths import DOCS
+from tests.support.server import LiveServer, create_key
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[LiveServer, Fleet]]:
+    url = f"sqlite:///{tmp_path / 'cronwatch.db'}"
+    fleet = build_fleet(url, tmp_path, xss=True)
+    with LiveServer(url, config=fleet.config) as live:
+        yield live, fleet
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    """A page in a fresh context, with its errors and dialogs collected; checked after the
+    test: no console error, no uncaught exception, no dialog."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = Watched(context.new_page())
+    yield page
+    context.close()
+    page.assert_clean()
+
+
+def rows(page: Any) -> dict[str, str]:
+    """Job name -> status word, as the overview shows them, in order."""
+    found = {}
+    for row in page.locator("table.jobs tbody tr").all():
+        name = row.locator("td.name > a").inner_text()
+        found[name] = row.locator(".status").inner_text().lower()
+    return found
+
+
+def test_the_overview_lists_a_job_in_every_status(site: Any, watched: Watched) -> None:
+    live, _ = site
+    page = watched.page
+    page.goto(live.url + "/")
+    shown = rows(page)
+    for name, status in EXPECTED.items():
+        assert shown[name] == status.replace("_", " "), name
+    assert set(EXPECTED.values()) == set(PRIORITY)  # every status there is
+    # Problems first: severities never rise down the table.
+    severities = [
+        int(c.split("sev-")[1][0])
+        for c in page.locator("table.jobs tbody tr").evaluate_all("rs => rs.map(r => r.className)")
+    ]
+    assert severities == sorted(severities, reverse=True) and severities[0] == 2
+    # Colour and word: each badge has its word and a colour of its own.
+    missing = page.locator("tr[data-status=missing] .status")
+    ok = page.locator("tr[data-status=ok] .status").first
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert missing.inner_text() == "MISSING"  # uppercased by CSS; the text is the word
+    assert missing.evaluate(colour) != ok.evaluate(colour)
+    assert page.locator("table.jobs svg.spark").count() >= 10  # sparklines drawn
+    assert page.locator(".counts .count").count() == 11
+    screenshot(page, "overview")
+
+
+def test_filters_narrow_the_list(site: Any, watched: Watched) -> None:
+    live, _ = site
+    page = watched.page
+    page.goto(live.url + "/")
+    page.select_option("select[name=status]", "failing")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"status=failing"))
+    assert set(rows(page).values()) == {"failing"}
+    assert set(rows(page)) == {"import-orders", XSS_NAME}
+    page.select_option("select[name=status]", "problems")
+    page.select_option("select[name=tag]", "erp")
+    page.click("button[type=submit]")
+    assert rows(page) == {"import-orders": "failing", "sync-inventory": "late"}
+    page.goto(live.url + "/")
+    page.select_option("select[name=host]", "web1")
+    page.click("button[type=submit]")
+    assert set(rows(page)) == {"rotate-logs", "renew-certs"}
+    page.fill("input[name=q]", "ROTATE")
+    page.click("button[type=submit]")
+    assert set(rows(page)) == {"rotate-logs"}
+    page.click(".count.status-missing")  # the summary counts are filters too
+    assert rows(page) == {"rotate-logs": "missing"}
+    screenshot(page, "overview-filtered")
+
+
+def test_the_job_page_draws_its_chart(site: Any, watched: Watched) -> None:
+    live, fleet = site
+    page = watched.page
+    page.goto(live.url + "/jobs/backup")
+    canvas = page.locator("#chart canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 200
+    painted = canvas.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                  return n; }"""
+    )
+    assert painted > 2000, f"only {painted} painted pixels"
+    legend = page.locator(".u-legend").inner_text().lower()
+    for label in ("run", "failed", "missed slot", "normal low", "max runtime", "min runtime"):
+        assert label in legend, label
+    missed = len(fleet.missed_backups)
+    assert f"{missed} missed slots marked" in page.locator(".caption").inner_text()
+    hosts = page.locator("table.hosts-table tbody tr")
+    assert hosts.count() == 2 and "db2" in hosts.nth(1).inner_text()
+    assert "at 03:00 every day (Europe/London)" in page.locator(".facts").inner_text()
+    assert page.locator("table.runs tbody tr").count() == 30
+    screenshot(page, "job-backup")
+
+
+def test_next_runs_show_in_the_jobs_and_the_viewers_timezone(site: Any, browser: Any) -> None:
+    live, _ = site
+    context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-GB")
+    page = Watched(context.new_page())
+    page.page.goto(live.url + "/jobs/backup")
+    first = page.page.locator("table.upcoming tbody tr").first
+    cells = first.locator("td").all_inner_texts()
+    job_time, utc_time, local_time = cells[0], cells[1], cells[2]
+    assert job_time.endswith(("GMT", "BST"))  # Europe/London's wall clock
+    assert utc_time.endswith("UTC")
+    stamp = first.locator("time").get_attribute("datetime")
+    assert stamp is not None
+    from datetime import datetime
+
+    tokyo = datetime.fromisoformat(stamp).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert tokyo.strftime("%H:%M") in local_time and local_time != utc_time
+    assert first.locator("time").get_attribute("data-zone") == "Asia/Tokyo"
+    assert "Asia/Tokyo" in page.page.locator("#tz-note").inner_text()
+    context.close()
+    page.assert_clean()
+
+
+def test_the_overview_refreshes_itself_without_reloading(site: Any, watched: Watched) -> None:
+    live, _ = site
+    page = watched.page
+    page.goto(live.url + "/?status=ok")
+    page.evaluate("window.notReloaded = true")
+    assert "late-arrival" not in rows(page)
+    with cronwatch.connect(live.database_url, statsd=False) as monitor:
+        now = utcnow()
+        monitor.record_success("late-arrival", now - timedelta(seconds=30), now, "app9")
+    page.locator("td.name a", has_text="late-arrival").wait_for(timeout=25_000)
+    assert page.evaluate("window.notReloaded") is True  # swapped in place, no reload
+    assert rows(page)["late-arrival"] == "ok"
+    assert page.url.endswith("/?status=ok")
+
+
+def test_a_job_named_like_html_is_text_and_runs_nothing(site: Any, watched: Watched) -> None:
+    live, _ = site
+    page = watched.page
+    page.goto(live.url + "/")
+    link = page.get_by_text(XSS_NAME, exact=True)
+    assert link.is_visible()
+    assert page.locator("img[src=x]").count() == 0
+    assert page.locator("b", has_text="host").count() == 0
+    link.click()
+    page.wait_for_url("**/jobs/" + quote(XSS_NAME, safe=""))
+    assert page.locator("h1 .job-name").inner_text() == XSS_NAME
+    page.locator("table.runs summary").first.click()  # load the output (htmx)
+    output = page.locator("pre.output-text")
+    output.wait_for()
+    assert output.inner_text() == XSS_OUTPUT
+    assert page.locator("img[src=x]").count() == 0
+    assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 1  # JSON
+    screenshot(page, "job-xss")
+    # assert_clean (the fixture) fails the test had any alert() opened
+
+
+def test_without_javascript_everything_but_the_refresh_works(site: Any, browser: Any) -> None:
+    live, _ = site
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1440, "height": 900}
+    )
+    page = Watched(context.new_page())
+    p = page.page
+    p.goto(live.url + "/")
+    assert set(EXPECTED) <= set(rows(p))
+    assert p.locator("html.no-js").count() == 1
+    p.select_option("select[name=status]", "missing")
+    p.click("button[type=submit]")
+    assert rows(p) == {"rotate-logs": "missing"}
+    p.goto(live.url + "/jobs/backup")
+    static_chart = p.locator("svg.chart-static")
+    assert static_chart.is_visible()  # the <noscript> stand-in for the uPlot chart
+    assert static_chart.locator("line.missed").count() == 2
+    assert static_chart.locator("circle.run-fail").count() == 1
+    assert p.locator("#chart").is_hidden()
+    assert "UTC" in p.locator("table.upcoming").inner_text()
+    screenshot(p, "job-backup-nojs")
+    p.locator("table.runs summary").first.click()
+    p.locator("table.runs .output a").first.click()  # no htmx: the link opens the output
+    p.wait_for_url(re.compile(r"/runs/\d+/output$"))
+    assert "GB" in p.locator("pre.output-text").inner_text()
+    screenshot(p, "output-nojs")
+    context.close()
+    page.assert_clean()
+
+
+def test_signing_in_with_a_read_key(tmp_path: Path, browser: Any) -> None:
+    import dataclasses
+
+    url = f"sqlite:///{tmp_path / 'cronwatch.db'}"
+    fleet = build_fleet(url, tmp_path)
+    key = create_key(url, "read")
+    live = LiveServer(url, config=fleet.config)
+    live.settings = dataclasses.replace(live.settings, open_dashboard=False)
+    with live:
+        context = browser.new_context()
+        page = Watched(context.new_page())
+        p = page.page
+        p.goto(live.url + "/jobs/backup")
+        p.wait_for_url("**/login?next=**")
+        assert p.locator("table.jobs").count() == 0
+        p.fill("input[name=key]", key)
+        p.click("button[type=submit]")
+        p.wait_for_url("**/jobs/backup")
+        p.locator("#chart canvas").first.wait_for()
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert (
+            cookies["cronwatch_key"]["httpOnly"]
+            and cookies["cronwatch_key"]["sameSite"] == "Strict"
+        )
+        assert p.evaluate("document.cookie") == ""  # out of reach of scripts
+        p.click("text=Sign out")
+        p.wait_for_url("**/login")
+        context.close()
+        page.assert_clean()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CRONWATCH_UPDATE_SCREENSHOT"),
+    reason="writes docs/dashboard.png; set CRONWATCH_UPDATE_SCREENSHOT=1",
+)
+def test_update_the_readme_screenshot(tmp_path: Path, browser: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'cronwatch.db'}"
+    fleet = build_fleet(url, tmp_path)
+    with LiveServer(url, config=fleet.config) as live:
+        context = browser.new_context(
+            viewport={"width": 1360, "height": 900},
+            device_scale_factor=1,
+            timezone_id="Europe/London",
+        )
+        page = context.new_page()
+        page.goto(live.url + "/")
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+        context.close()

@@ -1,0 +1,181 @@
+"""The dashboard's cost does not grow with the number of jobs: the overview is one request
+whose queries are the same in number for 10 jobs and for 1,000 (on SQLite and PostgreSQL),
+and the sparkline query returns exactly each job's latest finished runs."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from cronwatch.storage import dashboard as queries
+from cronwatch.storage import open_database
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import to_us
+from cronwatch.web.dashboard.overview import Filters, load_overview
+from tests.support.server import LiveServer
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+_INSERT = (
+    "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
+    " duration_us, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def add_jobs(db: Database, first: int, count: int, runs: int = 5) -> None:
+    """Jobs ``job-<first>`` .. with ``runs`` hourly runs each (the triggers create the jobs'
+    rows and summaries, as a real write does)."""
+    rows = []
+    for j in range(first, first + count):
+        for r in range(runs):
+            start = to_us(T0 + timedelta(hours=r))
+            outcome, code = ("failure", 1) if r == runs - 1 and j % 7 == 0 else ("success", 0)
+            took = 60_000_000 + j * 1000 + r
+            rows.append(
+                (
+                    f"job-{j:04d}",
+                    f"host-{j % 9}",
+                    f"r{r}",
+                    outcome,
+                    code,
+                    start,
+                    start + took,
+                    took,
+                    None,
+                )
+            )
+    with db.transaction() as cur:
+        cur.executemany(db.sql(_INSERT), rows)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def counting(target: Any) -> Iterator[Callable[[], int]]:
+    """Count the calls of ``target.query`` (an instance, or the Database class to count every
+    connection in the process, the server's included) and of ``target.transaction``."""
+    calls = [0]
+    originals = {name: getattr(target, name) for name in ("query", "transaction")}
+
+    def wrap(original: Any) -> Any:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            return original(*args, **kwargs)
+
+        return counted
+
+    for name, original in originals.items():
+        setattr(target, name, wrap(original))
+    try:
+        yield lambda: calls[0]
+    finally:
+        for name, original in originals.items():
+            if isinstance(target, type):
+                setattr(target, name, original)
+            else:
+                delattr(target, name)
+
+
+def test_recent_runs_are_each_jobs_latest_finished_runs_oldest_first(database_url: str) -> None:
+    with open_database(database_url) as db:
+        rows = []
+        for r in range(30):  # "many": more than a sparkline holds
+            start = to_us(T0 + timedelta(minutes=r))
+            rows.append(("many", "h", f"m{r}", "success", 0, start, start + r, r, None))
+        for r in range(3):  # "few": fewer; two of them start at the same instant
+            start = to_us(T0 + timedelta(minutes=min(r, 1)))
+            rows.append(("few", f"h{r}", f"f{r}", "failure", 2, start, start + 5, 5, None))
+        # "tied": 25 runs that all start at once: the query's boundary is a tie
+        stamp = to_us(T0)
+        rows += [
+            ("tied", f"h{r}", f"t{r}", "success", 0, stamp, stamp + r, r, None) for r in range(25)
+        ]
+        with db.transaction() as cur:
+            cur.executemany(db.sql(_INSERT), rows)  # type: ignore[attr-defined]
+            cur.execute(
+                db.sql(
+                    "INSERT INTO runs (name, hostname, run_id, outcome, started_us)"
+                    " VALUES ('many', 'h', 'live', 'running', ?)"
+                ),
+                (to_us(T0 + timedelta(hours=1)),),
+            )
+        recent = queries.recent_runs(db)
+        assert set(queries.recent_runs(db, ["few", "tied", "nothing"])) == {"few", "tied"}
+        assert queries.recent_runs(db, []) == {}
+    many = recent["many"]
+    assert [p.duration for p in many] == [timedelta(microseconds=r) for r in range(10, 30)]
+    assert [p.started for p in many] == sorted(p.started for p in many)
+    assert all(p.outcome == "success" for p in many)  # the running run is not among them
+    assert len(recent["few"]) == 3 and {p.outcome for p in recent["few"]} == {"failure"}
+    assert len(recent["tied"]) == queries.SPARK_RUNS
+
+
+def test_the_overview_makes_as_many_queries_for_300_jobs_as_for_10(database_url: str) -> None:
+    now = T0 + timedelta(days=1)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 10)
+        with counting(db) as calls:
+            small = load_overview(db, None, Filters(), now)
+        few = calls()
+        add_jobs(db, 10, 290)
+        with counting(db) as calls:
+            large = load_overview(db, None, Filters(), now)
+        many = calls()
+    assert (len(small.rows), len(large.rows)) == (10, 300)
+    assert all(str(row.spark).startswith("<svg") for row in large.rows)
+    assert few == many, f"{few} queries for 10 jobs, {many} for 300"
+    assert many <= 8
+
+
+def test_a_thousand_jobs_render_in_one_request_without_a_query_per_job(
+    database_url: str,
+) -> None:
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 10)
+    with LiveServer(database_url) as live, httpx.Client(base_url=live.url, timeout=60) as http:
+        http.get("/")  # warm: first-request costs are not what is measured
+        with counting(Database) as calls:
+            small = http.get("/")
+        few = calls()
+        with open_database(database_url) as db:
+            add_jobs(db, 10, 990)
+        http.get("/")
+        with counting(Database) as calls:
+            began = time.perf_counter()
+            large = http.get("/")
+            took = time.perf_counter() - began
+        many = calls()
+    assert small.status_code == large.status_code == 200
+    assert len(re.findall(r'<tr class="job ', large.text)) == 1000
+    assert large.text.count('<svg class="spark"') == 1000
+    assert few == many, f"{few} queries for 10 jobs, {many} for 1,000"
+    print(
+        f"\n1,000 jobs on {live.settings.database_url.split(':')[0]}: {took * 1000:.0f} ms, "
+        f"{many} queries, {len(large.content) // 1024} KiB"
+    )
+
+
+@pytest.mark.parametrize("status", ["failing", "problems"])
+def test_filtering_does_not_add_queries(database_url: str, status: str) -> None:
+    now = T0 + timedelta(days=1)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 50)
+        with counting(db) as calls:
+            everything = load_overview(db, None, Filters(), now)
+        unfiltered = calls()
+        with counting(db) as calls:
+            page = load_overview(db, None, Filters(statuses=(status,), host="host-0"), now)
+        assert calls() <= unfiltered
+    shown = {row.status.name for row in page.rows}
+    expected = {
+        row.status.name
+        for row in everything.rows
+        if row.status.severity > 0
+        and any(h.hostname == "host-0" for h in row.status.hosts)
+        and (status == "problems" or row.status.status == status)
+    }
+    assert shown == expected == {"job-0000"}  # the one that failed last on host-0

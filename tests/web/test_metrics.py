@@ -1,0 +1,99 @@
+"""``/metrics``: Prometheus text read from the database at scrape time, per job and host,
+with the label ``cronjob`` (never ``job``); the same numbers from any server process."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+import cronwatch
+from tests.support.server import LiveServer, create_key
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = httpx.get(url + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def test_metrics_per_job_and_host(database_url: str) -> None:
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("backup", T0, T0 + timedelta(minutes=14), "db1")
+        monitor.record_failure("backup", T0 + timedelta(hours=1),
+                               T0 + timedelta(hours=1, seconds=31), 2, "db1")  # fmt: skip
+        monitor.record_success("backup", T0, T0 + timedelta(minutes=2), "db2")
+        monitor.start("backup", "db2")
+    with LiveServer(database_url) as live:
+        samples = scrape(live.url)
+    db1 = (("cronjob", "backup"), ("host", "db1"))
+    db2 = (("cronjob", "backup"), ("host", "db2"))
+    last_success = (T0 + timedelta(minutes=14)).timestamp()
+    assert samples[("cronwatch_job_last_success_timestamp_seconds", db1)] == last_success
+    assert samples[("cronwatch_job_last_run_timestamp_seconds", db1)] == (
+        T0 + timedelta(hours=1, seconds=31)).timestamp()  # fmt: skip
+    assert samples[("cronwatch_job_last_duration_seconds", db1)] == 31.0
+    assert samples[("cronwatch_job_runs_total", db1)] == 2
+    assert samples[("cronwatch_job_failures_total", db1)] == 1
+    assert samples[("cronwatch_job_running", db1)] == 0
+    assert samples[("cronwatch_job_running", db2)] == 1
+    assert samples[("cronwatch_job_last_duration_seconds", db2)] == 120.0
+    assert samples[("cronwatch_health_evaluation_ok", ())] == 1
+    statuses = {labels: value for (name, labels), value in samples.items()
+                if name == "cronwatch_job_status"}  # fmt: skip
+    assert sum(statuses.values()) == 1, "exactly one status is current"
+    current = dict(next(labels for labels, value in statuses.items() if value == 1))
+    assert current["cronjob"] == "backup"
+    assert samples[("cronwatch_job_severity", (("cronjob", "backup"),))] in (0, 1, 2)
+    host_statuses = [labels for (name, labels), value in samples.items()
+                     if name == "cronwatch_job_host_status" and value == 1]  # fmt: skip
+    assert sorted(dict(labels)["host"] for labels in host_statuses) == ["db1", "db2"]
+    assert not any(label == "job" for _, labels in samples for label, _ in labels)
+
+
+def test_names_are_escaped_in_the_exposition(database_url: str) -> None:
+    name = 'say "hi" \\ now'
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success(name, T0, T0 + timedelta(seconds=1), "h")
+    with LiveServer(database_url) as live:
+        text = httpx.get(live.url + "/metrics").text
+        samples = scrape(live.url)
+    assert 'cronjob="say \\"hi\\" \\\\ now"' in text
+    assert samples[("cronwatch_job_runs_total", (("cronjob", name), ("host", "h")))] == 1
+
+
+def test_every_server_process_exports_the_same_numbers(database_url: str) -> None:
+    """Counters live in the database, not in the process that took the ping."""
+    key = create_key(database_url, "ping")
+    with LiveServer(database_url) as first, LiveServer(database_url) as second:
+        for index in range(3):
+            httpx.get(f"{first.url}/ping/{key}/shared", params={"host": "h"})
+            httpx.get(f"{second.url}/ping/{key}/shared/{index + 1}", params={"host": "h"})
+        runs = ("cronwatch_job_runs_total", (("cronjob", "shared"), ("host", "h")))
+        failures = ("cronwatch_job_failures_total", (("cronjob", "shared"), ("host", "h")))
+        for live in (first, second):
+            samples = scrape(live.url)
+            assert (samples[runs], samples[failures]) == (6, 3)
+
+
+def test_a_scrape_reflects_a_ping_at_once(database_url: str) -> None:
+    key = create_key(database_url, "ping")
+    with LiveServer(database_url) as live:
+        assert not re.search(r"^cronwatch_job_runs_total", httpx.get(live.url + "/metrics").text,
+                             re.M)  # fmt: skip
+        before = time.time()
+        httpx.get(f"{live.url}/ping/{key}/fresh", params={"host": "h"})
+        samples = scrape(live.url)
+    stamp = samples[("cronwatch_job_last_success_timestamp_seconds",
+                     (("cronjob", "fresh"), ("host", "h")))]  # fmt: skip
+    assert before - 1 <= stamp <= time.time()

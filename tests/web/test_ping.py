@@ -1,0 +1,248 @@
+"""Every ping form through a real server, on SQLite and PostgreSQL: what is stored, how starts
+and finishes pair, and that a refused ping writes nothing."""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from cronwatch.statsd import StatsdClient
+from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query
+
+RUN_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
+
+
+def runs(url: str, name: str) -> list[dict[str, Any]]:
+    rows = query(url, f"SELECT {RUN_COLUMNS} FROM runs WHERE name = ? ORDER BY id", (name,))
+    keys = RUN_COLUMNS.split(", ")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+@pytest.fixture
+def key(server: LiveServer) -> str:
+    return create_key(server.database_url, "ping")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])
+def test_success_ping_stores_a_run_and_creates_the_job(
+    server: LiveServer, client: httpx.Client, key: str, method: str
+) -> None:
+    response = client.request(method, f"/ping/{key}/backup", params={"host": "db1"})
+    assert response.status_code == 200
+    assert response.text == ("" if method == "HEAD" else "OK\n")
+    [run] = runs(server.database_url, "backup")
+    assert (run["hostname"], run["outcome"], run["exit_code"]) == ("db1", "success", 0)
+    assert run["started_us"] == run["completed_us"], "a lone finish is a zero-length run"
+    assert query(server.database_url, "SELECT name, source FROM jobs") == [("backup", "run")]
+
+
+def test_host_defaults_to_the_client_address(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    assert client.get(f"/ping/{key}/nightly").status_code == 200
+    assert runs(server.database_url, "nightly")[0]["hostname"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "outcome", "exit_code"),
+    [("fail", "failure", None), ("0", "success", 0), ("1", "failure", 1), ("255", "failure", 255)],
+)
+def test_start_then_finish_with_a_run_id_is_one_timed_run(
+    server: LiveServer, client: httpx.Client, key: str, suffix: str,
+    outcome: str, exit_code: int | None,
+) -> None:  # fmt: skip
+    params = {"host": "db1", "rid": "run-1"}
+    assert client.post(f"/ping/{key}/etl/start", params=params).status_code == 200
+    [running] = runs(server.database_url, "etl")
+    assert (running["outcome"], running["completed_us"]) == ("running", None)
+    time.sleep(0.05)
+    assert (
+        client.post(f"/ping/{key}/etl/{suffix}", params=params, content=b"done").status_code == 200
+    )
+    [run] = runs(server.database_url, "etl")
+    assert (run["run_id"], run["outcome"], run["exit_code"]) == ("run-1", outcome, exit_code)
+    assert run["completed_us"] - run["started_us"] >= 50_000, "timed from the stored start"
+    assert run["output"] == "done"
+
+
+def test_overlapping_runs_are_each_paired_by_run_id(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    url = server.database_url
+    client.get(f"/ping/{key}/sync/start", params={"host": "h", "rid": "a"})
+    time.sleep(0.05)
+    client.get(f"/ping/{key}/sync/start", params={"host": "h", "rid": "b"})
+    time.sleep(0.05)
+    client.get(f"/ping/{key}/sync/0", params={"host": "h", "rid": "b"})
+    time.sleep(0.05)
+    client.get(f"/ping/{key}/sync/fail", params={"host": "h", "rid": "a"})
+    by_id = {run["run_id"]: run for run in runs(url, "sync")}
+    assert set(by_id) == {"a", "b"}
+    a, b = by_id["a"], by_id["b"]
+    assert (a["outcome"], b["outcome"]) == ("failure", "success")
+    assert a["started_us"] < b["started_us"] < b["completed_us"] < a["completed_us"]
+    assert a["completed_us"] - a["started_us"] >= 150_000
+    assert 50_000 <= b["completed_us"] - b["started_us"] < a["completed_us"] - a["started_us"]
+
+
+def test_finish_without_run_id_pairs_with_the_latest_running_run_of_that_host(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    url = server.database_url
+    client.get(f"/ping/{key}/job/start", params={"host": "h1"})
+    time.sleep(0.02)
+    client.get(f"/ping/{key}/job/start", params={"host": "h1"})
+    time.sleep(0.02)
+    client.get(f"/ping/{key}/job/start", params={"host": "h2"})
+    client.get(f"/ping/{key}/job", params={"host": "h1"})
+    stored = runs(url, "job")
+    assert [(r["hostname"], r["outcome"]) for r in stored] == [
+        ("h1", "running"), ("h1", "success"), ("h2", "running"),
+    ]  # fmt: skip
+    client.get(f"/ping/{key}/job/2", params={"host": "h1"})
+    assert [r["outcome"] for r in runs(url, "job")] == ["failure", "success", "running"]
+    # Nothing left running on h1: the next finish is a run of its own, of zero length.
+    client.get(f"/ping/{key}/job", params={"host": "h1"})
+    stored = runs(url, "job")
+    assert len(stored) == 4 and stored[3]["started_us"] == stored[3]["completed_us"]
+    assert stored[2]["outcome"] == "running", "h2's run is not touched by h1's finishes"
+
+
+def test_a_finish_sent_twice_is_stored_once(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    params = {"host": "h", "rid": "r-7"}
+    client.get(f"/ping/{key}/twice/start", params=params)
+    for _ in range(2):
+        assert client.get(f"/ping/{key}/twice/3", params=params).status_code == 200
+    client.get(f"/ping/{key}/twice/0", params=params)  # too late: the run is finished
+    [run] = runs(server.database_url, "twice")
+    assert (run["outcome"], run["exit_code"]) == ("failure", 3)
+
+
+def test_output_keeps_the_end_and_names_may_be_unicode_with_spaces(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    body = ("x" * 5_000 + "y" * 10_000).encode() + b"\xff\x00end"
+    response = client.post(f"/ping/{key}/nightly%20r%C3%A9sum%C3%A9/fail", content=body)
+    assert response.status_code == 200
+    [run] = runs(server.database_url, "nightly résumé")
+    assert len(run["output"]) == 10_000
+    assert run["output"].endswith("y\ufffd\ufffdend") and "x" not in run["output"]
+
+
+def test_a_body_over_the_limit_is_refused_and_nothing_is_written(database_url: str) -> None:
+    key = create_key(database_url, "ping")
+    with LiveServer(database_url, max_body=1000) as live, httpx.Client(base_url=live.url) as http:
+        response = http.post(f"/ping/{key}/big", content=b"x" * 1001)
+        assert response.status_code == 413
+        assert response.json()["error"] == "too_large" and "1000" in response.json()["message"]
+
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(11):
+                yield b"y" * 100
+
+        assert http.post(f"/ping/{key}/big", content=chunks()).status_code == 413  # chunked
+        assert http.post(f"/ping/{key}/big", content=b"x" * 1000).status_code == 200
+    assert count_runs(database_url) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "words"),
+    [
+        ("/ping/{key}/job/restart", {}, 404, "unknown ping action"),
+        ("/ping/{key}/job/256", {}, 400, "0-255"),
+        ("/ping/{key}/job/start/extra", {}, 404, "not a ping URL"),
+        ("/ping/{key}", {}, 404, "not a ping URL"),
+        ("/ping/{key}/" + "n" * 201, {}, 400, "too long"),
+        ("/ping/{key}/bad%01name", {}, 400, "control characters"),
+        ("/ping/{key}/a%2Fb", {}, 400, "'/'"),
+        ("/ping/{key}/%20padded", {}, 400, "whitespace"),
+        ("/ping/{key}/%ff", {}, 400, "UTF-8"),
+        ("/ping/{key}/job", {"rid": "has space"}, 400, "rid"),
+        ("/ping/{key}/job", {"rid": "r" * 65}, 400, "rid"),
+        ("/ping/{key}/job", {"host": "h" * 256}, 400, "too long"),
+        ("/ping/{key}/job", {"host": ""}, 400, "hostname must not be empty"),
+        # Look-alikes: "backup" + U+200B, a right-to-left override in a host.
+        ("/ping/{key}/backup%E2%80%8B", {}, 400, "name must not contain invisible format"),
+        ("/ping/{key}/job", {"host": "db1\u202e"}, 400, "hostname must not contain invisible"),
+        ("/ping/{key}/job", {"rid": "job/1"}, 400, "rid 'job/1' must be 1-64 characters"),
+    ],
+)
+def test_invalid_pings_are_refused_with_a_clear_message_and_write_nothing(
+    server: LiveServer, client: httpx.Client, key: str, path: str,
+    params: dict[str, str], status: int, words: str,
+) -> None:  # fmt: skip
+    response = client.get(path.format(key=key), params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert words in response.json()["message"]
+    assert (count_runs(server.database_url), count_jobs(server.database_url)) == (0, 0)
+
+
+def test_a_name_typed_either_way_in_unicode_is_one_job(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    assert client.get(f"/ping/{key}/cafe%CC%81", params={"host": "ho\u0302te"}).status_code == 200
+    assert client.get(f"/ping/{key}/caf%C3%A9", params={"host": "h\u00f4te"}).status_code == 200
+    assert query(server.database_url, "SELECT name FROM jobs") == [("caf\u00e9",)]
+    stored = [(run["name"], run["hostname"]) for run in runs(server.database_url, "caf\u00e9")]
+    assert stored == [("caf\u00e9", "h\u00f4te")] * 2
+
+
+def test_other_methods_are_refused_with_405_and_allow(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    response = client.put(f"/ping/{key}/job")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, HEAD"
+    assert count_runs(server.database_url) == 0
+
+
+def test_each_successful_finish_sends_one_statsd_timing(database_url: str, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+    key = create_key(database_url, "ping")
+    statsd = StatsdClient("127.0.0.1", statsd_receiver.port, environment="prod")
+    with LiveServer(database_url, statsd=statsd) as live, httpx.Client(base_url=live.url) as http:
+        http.get(f"/ping/{key}/backup/start", params={"rid": "r1"})
+        time.sleep(0.05)
+        http.get(f"/ping/{key}/backup", params={"rid": "r1"})
+        http.get(f"/ping/{key}/backup", params={"rid": "r1"})  # a replay: no second timing
+        http.get(f"/ping/{key}/backup/fail", params={"rid": "r2"})  # failures: no timing
+        lines = statsd_receiver.receive()
+    assert len(lines) == 1, lines
+    name, _, value = lines[0].partition(":")
+    assert name == "script_activity,env=prod,name=backup"
+    milliseconds = float(value.removesuffix("|ms"))
+    sql = "SELECT started_us, completed_us FROM runs WHERE run_id = 'r1'"
+    [(started, completed)] = query(database_url, sql)
+    assert milliseconds == pytest.approx((completed - started) / 1000) and milliseconds >= 50
+
+
+def test_concurrent_pings_through_two_servers_are_all_stored(database_url: str) -> None:
+    """Many clients, many jobs and hosts, two server processes' worth of writers on one
+    database: every acknowledged ping is stored, none is refused (no deadlock between
+    batches that touch the same job summaries in different orders)."""
+    key = create_key(database_url, "ping")
+    pings = [(f"job-{i % 7}", f"host-{i % 5}", i % 3) for i in range(600)]
+    random.Random(4).shuffle(pings)
+    with LiveServer(database_url) as first, LiveServer(database_url) as second:
+        clients = [httpx.Client(base_url=live.url, timeout=60) for live in (first, second)]
+
+        def ping(index: int) -> int:
+            name, host, code = pings[index]
+            http = clients[index % 2]
+            return http.get(f"/ping/{key}/{name}/{code}", params={"host": host}).status_code
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            statuses = list(pool.map(ping, range(len(pings))))
+        for http in clients:
+            http.close()
+    assert statuses == [200] * len(pings)
+    assert count_runs(database_url) == len(pings)
+    totals = query(database_url, "SELECT SUM(runs_total), SUM(failures_total) FROM job_hosts")
+    assert [tuple(int(v) for v in row) for row in totals] == [(600, 400)]
