@@ -12,14 +12,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from click.testing import CliRunner, Result
-
-from cronwatch.cli.main import cli
 from cronwatch.monitor import Monitor
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
 from tests.support.alerting import channels_toml
+from tests.support.cli import invoke
 from tests.support.receivers import HttpReceiver
 
 
@@ -27,11 +25,6 @@ def config_file(tmp_path: Path, http: HttpReceiver, extra: str = "") -> Path:
     path = tmp_path / "cronwatch.toml"
     path.write_text('[jobs.backup]\nalerts = ["hook"]\n' + extra + channels_toml(http))
     return path
-
-
-def invoke(url: str, config: Path | None, *args: str) -> Result:
-    base = ["--database-url", url] + (["--config", str(config)] if config else [])
-    return CliRunner().invoke(cli, [*base, "alerts", *args])
 
 
 def failed_backup(monitor: Monitor) -> None:
@@ -46,13 +39,13 @@ def test_once_runs_one_cycle_and_sends(
 ) -> None:
     config = config_file(tmp_path, http_receiver)
     failed_backup(monitor)
-    result = invoke(database_url, config, "--once", "--json")
+    result = invoke("alerts", "--once", "--json", url=database_url, config=config)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["jobs"] == 1 and summary["sent"] == 1 and summary["outage"] is None
     assert summary["notifications"][0].startswith("backup is FAILING: backup failed on db1")
     assert len(http_receiver.texts()) == 1
-    again = invoke(database_url, config, "--once")
+    again = invoke("alerts", "--once", url=database_url, config=config)
     assert again.exit_code == 0 and ": 1 jobs, 0 events, 0 sent" in again.output
     assert len(http_receiver.texts()) == 1
 
@@ -63,8 +56,8 @@ def test_status_lists_what_was_not_delivered_and_why(
     config = config_file(tmp_path, http_receiver)
     failed_backup(monitor)
     http_receiver.stop()
-    assert invoke(database_url, config, "--once").exit_code == 0
-    result = invoke(database_url, config, "status")
+    assert invoke("alerts", "--once", url=database_url, config=config).exit_code == 0
+    result = invoke("alerts", "status", url=database_url, config=config)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("alert loop: running, last heartbeat ")
@@ -78,7 +71,9 @@ def test_status_lists_what_was_not_delivered_and_why(
         and "Connection refused" in line
         for line in lines
     )
-    as_json = json.loads(invoke(database_url, config, "status", "--json").output)
+    as_json = json.loads(
+        invoke("alerts", "status", "--json", url=database_url, config=config).output
+    )
     assert as_json["alive"] is True and as_json["alerting_jobs"] == 1
     (undelivered,) = as_json["undelivered"]
     assert undelivered["channel"] == "hook" and undelivered["attempts"] == 1
@@ -86,7 +81,7 @@ def test_status_lists_what_was_not_delivered_and_why(
 
 
 def test_status_before_any_loop(tmp_path: Path, database_url: str) -> None:
-    result = invoke(database_url, None, "status")
+    result = invoke("alerts", "status", url=database_url)
     assert result.exit_code == 0
     assert result.output.splitlines()[0] == (
         "alert loop: never ran (start `cronwatch alerts` or `cronwatch serve`)"
@@ -98,15 +93,19 @@ def test_history(
 ) -> None:
     config = config_file(tmp_path, http_receiver)
     failed_backup(monitor)
-    invoke(database_url, config, "--once")
-    result = invoke(database_url, config, "history", "backup", "--notifications")
+    invoke("alerts", "--once", url=database_url, config=config)
+    result = invoke(
+        "alerts", "history", "backup", "--notifications", url=database_url, config=config
+    )
     assert result.exit_code == 0
     (line,) = result.output.splitlines()
     assert "  problem   backup is FAILING: backup failed on db1 at " in line
-    everything = json.loads(invoke(database_url, config, "history", "--json").output)
+    everything = json.loads(
+        invoke("alerts", "history", "--json", url=database_url, config=config).output
+    )
     assert {(e["host"], e["kind"]) for e in everything} == {(None, "problem"), ("db1", "change")}
     assert (
-        invoke(database_url, config, "history", "nothing-here").output
+        invoke("alerts", "history", "nothing-here", url=database_url, config=config).output
         == "no events for nothing-here\n"
     )
 
@@ -119,28 +118,28 @@ def test_snooze_and_unsnooze(
     http_receiver: HttpReceiver,
 ) -> None:
     config = config_file(tmp_path, http_receiver)
-    result = invoke(database_url, config, "snooze", "backup", "--for", "2h")
+    result = invoke("alerts", "snooze", "backup", "--for", "2h", url=database_url, config=config)
     assert result.exit_code == 0 and result.output.startswith("backup: alerts snoozed until ")
     failed_backup(monitor)
-    invoke(database_url, config, "--once")
+    invoke("alerts", "--once", url=database_url, config=config)
     assert http_receiver.texts() == []
-    status = invoke(database_url, config, "status").output
+    status = invoke("alerts", "status", url=database_url, config=config).output
     assert "snoozed: 1" in status and "  backup until " in status
-    assert invoke(database_url, config, "unsnooze", "backup").exit_code == 0
-    invoke(database_url, config, "--once")
+    assert invoke("alerts", "unsnooze", "backup", url=database_url, config=config).exit_code == 0
+    invoke("alerts", "--once", url=database_url, config=config)
     assert len(http_receiver.texts()) == 1
     state = AlertStore(db).state("backup")
     assert state is not None and state.snooze_until is None
 
 
 def test_snooze_refuses_bad_input(tmp_path: Path, database_url: str) -> None:
-    both = invoke(database_url, None, "snooze", "backup", "--for", "1h", "--until", "now")
+    both = invoke("alerts", "snooze", "backup", "--for", "1h", "--until", "now", url=database_url)
     assert both.exit_code == 2 and "give --until TIME or --for DURATION" in both.output
-    past = invoke(database_url, None, "snooze", "backup", "--until", "2020-01-01T00:00:00Z")
+    past = invoke("alerts", "snooze", "backup", "--until", "2020-01-01T00:00:00Z", url=database_url)
     assert past.exit_code == 2 and "is not in the future" in past.output
-    naive = invoke(database_url, None, "snooze", "backup", "--until", "2030-01-01T00:00:00")
+    naive = invoke("alerts", "snooze", "backup", "--until", "2030-01-01T00:00:00", url=database_url)
     assert naive.exit_code == 2 and "has no timezone" in naive.output
-    bad_name = invoke(database_url, None, "snooze", "a/b", "--for", "1h")
+    bad_name = invoke("alerts", "snooze", "a/b", "--for", "1h", url=database_url)
     assert bad_name.exit_code == 2 and "must not contain '/'" in bad_name.output
 
 
@@ -154,13 +153,13 @@ def test_retry_requeues_given_up_deliveries(
     config = config_file(tmp_path, http_receiver)
     failed_backup(monitor)
     http_receiver.stop()
-    invoke(database_url, config, "--once")
+    invoke("alerts", "--once", url=database_url, config=config)
     db.execute("UPDATE deliveries SET status = 'failed'")  # as if given up after 24 hours
-    assert "1 given up" in invoke(database_url, config, "status").output
+    assert "1 given up" in invoke("alerts", "status", url=database_url, config=config).output
     http_receiver.start()
-    result = invoke(database_url, config, "retry", "--channel", "hook")
+    result = invoke("alerts", "retry", "--channel", "hook", url=database_url, config=config)
     assert result.exit_code == 0 and result.output.startswith("1 deliveries requeued")
-    invoke(database_url, config, "--once")
+    invoke("alerts", "--once", url=database_url, config=config)
     assert len(http_receiver.texts()) == 1
 
 
@@ -168,21 +167,21 @@ def test_test_sends_through_a_channel(
     tmp_path: Path, database_url: str, http_receiver: HttpReceiver
 ) -> None:
     config = config_file(tmp_path, http_receiver)
-    result = invoke(database_url, config, "test", "hook")
+    result = invoke("alerts", "test", "hook", url=database_url, config=config)
     assert result.exit_code == 0 and result.output == "hook: delivered\n"
     (body,) = http_receiver.bodies
     assert body["kind"] == "test" and body["text"].endswith(": channel hook works")
-    unknown = invoke(database_url, config, "test", "pager")
+    unknown = invoke("alerts", "test", "pager", url=database_url, config=config)
     assert unknown.exit_code == 2
     assert "no channel 'pager' in the config (defined channels: hook)" in unknown.output
     http_receiver.stop()
-    down = invoke(database_url, config, "test", "hook")
+    down = invoke("alerts", "test", "hook", url=database_url, config=config)
     assert down.exit_code == 1 and "hook: not delivered: POST " in down.output
 
 
 def test_usage_errors(tmp_path: Path, database_url: str) -> None:
-    assert "at least 1s" in invoke(database_url, None, "--interval", "0s").output
-    mixed = invoke(database_url, None, "--once", "status")
+    assert "at least 1s" in invoke("alerts", "--interval", "0s", url=database_url).output
+    mixed = invoke("alerts", "--once", "status", url=database_url)
     assert mixed.exit_code == 2 and "go with `cronwatch alerts` alone" in mixed.output
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import cronwatch
 from cronwatch.cli.main import cli
+from tests.support.cli import invoke
 
 CONFIG = """
 [jobs.backup]
@@ -22,13 +23,6 @@ tags = ["db"]
 [jobs.report]
 schedule = "every 1h"
 """
-
-
-def run_cli(url: str, *args: str, config: Path | None = None):  # type: ignore[no-untyped-def]
-    base = ["--database-url", url]
-    if config is not None:
-        base += ["--config", str(config)]
-    return CliRunner().invoke(cli, [*base, *args])
 
 
 @pytest.fixture
@@ -52,7 +46,7 @@ def test_all_ok_exits_0_with_perfdata(database_url: str, config: Path) -> None:
     for host in ("db1", "db2"):
         record(database_url, "backup", host, 5)
     record(database_url, "report", "web1", 5)
-    result = run_cli(database_url, "check", config=config)
+    result = invoke("check", url=database_url, config=config)
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first.startswith("CRONWATCH OK - all 2 jobs ok |")
@@ -63,7 +57,7 @@ def test_a_missing_host_is_critical_and_named(database_url: str, config: Path) -
     record(database_url, "backup", "db1", 5)
     record(database_url, "backup", "db2", 200)
     record(database_url, "report", "web1", 5)
-    result = run_cli(database_url, "check", config=config)
+    result = invoke("check", url=database_url, config=config)
     assert result.exit_code == 2, result.output
     first = result.output.splitlines()[0]
     assert first.startswith("CRONWATCH CRITICAL - 1 missing of 2 jobs: ")
@@ -75,18 +69,20 @@ def test_failures_are_critical_lateness_is_warning(database_url: str, config: Pa
     for host in ("db1", "db2"):
         record(database_url, "backup", host, 65)  # due 5m ago, grace 10m: late
     record(database_url, "report", "web1", 5)
-    assert run_cli(database_url, "check", config=config).exit_code == 1
+    assert invoke("check", url=database_url, config=config).exit_code == 1
     record(database_url, "report", "web1", 1, exit_code=4)
-    assert run_cli(database_url, "check", config=config).exit_code == 2
+    assert invoke("check", url=database_url, config=config).exit_code == 2
 
 
 def test_single_job_check_and_json(database_url: str, config: Path) -> None:
     for host in ("db1", "db2"):
         record(database_url, "backup", host, 5)
-    result = run_cli(database_url, "check", "backup", config=config)
+    result = invoke("check", "backup", url=database_url, config=config)
     assert result.exit_code == 0
     assert "age=" in result.output and "duration=20.000s;;;0" in result.output
-    data = json.loads(run_cli(database_url, "check", "--json", "--tag", "db", config=config).output)
+    data = json.loads(
+        invoke("check", "--json", "--tag", "db", url=database_url, config=config).output
+    )
     assert data["state"] == "OK" and data["exit_code"] == 0
     assert [job["name"] for job in data["jobs"]] == ["backup"]
 
@@ -105,7 +101,7 @@ def test_bad_config_is_unknown_3_naming_file_job_field(
 ) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    result = run_cli(database_url, "check", config=path)
+    result = invoke("check", url=database_url, config=path)
     assert result.exit_code == 3, result.output
     assert result.output.startswith("CRONWATCH UNKNOWN - ")
     assert str(path) in result.output and expected in result.output
@@ -114,8 +110,8 @@ def test_bad_config_is_unknown_3_naming_file_job_field(
 
 
 def test_usage_errors_and_unknown_jobs_are_unknown_3(database_url: str, config: Path) -> None:
-    assert run_cli(database_url, "check", "--no-such-flag").exit_code == 3
-    unknown_job = run_cli(database_url, "check", "nope", config=config)
+    assert invoke("check", "--no-such-flag", url=database_url).exit_code == 3
+    unknown_job = invoke("check", "nope", url=database_url, config=config)
     assert unknown_job.exit_code == 3 and "no job named 'nope'" in unknown_job.output
     bad_db = CliRunner().invoke(cli, ["--database-url", "mysql://x/y", "check"])
     assert bad_db.exit_code == 3 and "CRONWATCH UNKNOWN" in bad_db.output
@@ -124,25 +120,25 @@ def test_usage_errors_and_unknown_jobs_are_unknown_3(database_url: str, config: 
 def test_ad_hoc_window_check_needs_no_config(database_url: str) -> None:
     record(database_url, "backup", "db1", 10)
     record(database_url, "backup", "db2", 90)
-    ok = run_cli(database_url, "check", "--window", "30m", "db1:backup")
+    ok = invoke("check", "--window", "30m", "db1:backup", url=database_url)
     assert ok.exit_code == 0 and ok.output.startswith("CRONWATCH OK - 1 of 1 ran")
-    bad = run_cli(database_url, "check", "--window", "30m", "db1:backup", "db2:backup", "db3:x")
+    bad = invoke("check", "--window", "30m", "db1:backup", "db2:backup", "db3:x", url=database_url)
     assert bad.exit_code == 2
     assert "backup didn't run on db2 in the last 30m" in bad.output
     assert "x didn't run on db3 in the last 30m (never succeeded)" in bad.output
-    any_host = run_cli(database_url, "check", "--window", "30m", "backup")
+    any_host = invoke("check", "--window", "30m", "backup", url=database_url)
     assert any_host.exit_code == 0
-    assert run_cli(database_url, "check", "--window", "soon", "backup").exit_code == 3
+    assert invoke("check", "--window", "soon", "backup", url=database_url).exit_code == 3
 
 
 def test_status_table(database_url: str, config: Path) -> None:
     record(database_url, "backup", "db1", 5)
     record(database_url, "backup", "db2", 200)
-    result = run_cli(database_url, "status", config=config)
+    result = invoke("status", url=database_url, config=config)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["JOB", "STATUS", "HOSTS"]
     assert lines[1].startswith("backup") and "MISSING" in lines[1]
-    only = run_cli(database_url, "status", "--problems", "--json", config=config)
+    only = invoke("status", "--problems", "--json", url=database_url, config=config)
     # report was declared a moment ago and is not due yet: new, not a problem
     assert [job["name"] for job in json.loads(only.output)] == ["backup"]

@@ -1,8 +1,8 @@
-"""The command line: `cronwatch run`, `record`, `last`, `history`, `migrate`."""
+"""`cronwatch run`: the command runs, its output and exit status pass through, its run is
+recorded; and the `run` path imports nothing heavy."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,15 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-
 import cronwatch
-from cronwatch.cli.main import cli
-
-
-def invoke(url: str, *args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, ["--database-url", url, *args], catch_exceptions=False)
 
 
 def run_process(url: str, *args: str, **kwargs):  # type: ignore[no-untyped-def]
@@ -123,107 +115,6 @@ def test_run_with_a_refused_name_still_runs_the_command(database_url: str) -> No
 def test_run_needs_a_command(database_url: str) -> None:
     result = run_process(database_url, "run", "job")
     assert result.returncode == 2 and b"Missing argument" in result.stderr
-
-
-def test_record_last_and_history(database_url: str) -> None:
-    ok = invoke(
-        database_url,
-        "record",
-        "backup",
-        "--started",
-        "2026-11-28T03:00:00Z",
-        "--completed",
-        "2026-11-28T03:01:30+00:00",
-        "--host",
-        "db1",
-    )
-    assert ok.exit_code == 0 and "recorded success of 'backup' on db1 (1m 30s)" in ok.output
-    failed = invoke(
-        database_url,
-        "record",
-        "backup",
-        "--started",
-        "@1795849200",
-        "--completed",
-        "@1795849260",
-        "--host",
-        "db2",
-        "--exit-code",
-        "4",
-    )
-    assert failed.exit_code == 0 and "recorded failure" in failed.output
-
-    last = invoke(database_url, "last", "backup")
-    assert last.exit_code == 0
-    assert "last success on db1" in last.output
-    assert "2026-11-28 03:00:00+00:00" in last.output
-
-    data = json.loads(invoke(database_url, "last", "backup", "--json").output)
-    assert data["hostname"] == "db1" and data["duration_seconds"] == 90.0
-
-    history = invoke(database_url, "history", "backup")
-    lines = history.output.strip().splitlines()
-    assert lines[0].split() == ["STARTED", "(UTC)", "HOST", "OUTCOME", "EXIT", "DURATION"]
-    assert "db2" in lines[1] and "failure" in lines[1] and "db1" in lines[2]
-    assert (
-        len(
-            invoke(database_url, "history", "backup", "--limit", "1", "--json")
-            .output.strip()
-            .splitlines()
-        )
-        == 1
-    )
-
-
-def test_last_of_an_unknown_job_exits_1(database_url: str) -> None:
-    result = CliRunner().invoke(cli, ["--database-url", database_url, "last", "nothing"])
-    assert result.exit_code == 1
-    assert "no successful run of 'nothing'" in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--started", "2026-11-28T03:00:00", "--completed", "now"], "has no timezone"),
-        (["--started", "yesterday", "--completed", "now"], "is not a time"),
-        (["--started", "now", "--completed", "2020-01-01T00:00:00Z"], "is before date_started"),
-        (["--started", "now", "--completed", "now", "--exit-code", "300"], "exit code"),
-    ],
-)
-def test_record_refuses_bad_input_and_writes_nothing(database_url: str, args, message) -> None:  # type: ignore[no-untyped-def]
-    result = CliRunner().invoke(cli, ["--database-url", database_url, "record", "job", *args])
-    assert result.exit_code == 2
-    assert message in result.output
-    with cronwatch.connect(database_url, statsd=False) as monitor:
-        assert monitor.store.count() == 0
-
-
-def test_unknown_database_scheme_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--database-url", "mysql://x/y", "last", "job"])
-    assert result.exit_code == 2
-    assert "unsupported database URL scheme 'mysql'" in result.output
-
-
-def test_migrate_reports_the_revision(database_url: str) -> None:
-    from cronwatch.storage.revision import SCHEMA_REVISION
-
-    result = invoke(database_url, "migrate")
-    assert result.exit_code == 0 and f"schema revision {SCHEMA_REVISION} (current)" in result.output
-
-
-def test_spool_list_and_flush(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    from cronwatch.monitor import make_run
-    from cronwatch.spool import Spool
-
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    now = datetime.now(UTC)
-    Spool.for_target(url).put(make_run("j", now, now, outcome="success", hostname="h"))
-    listed = CliRunner().invoke(cli, ["--database-url", url, "spool", "list"])
-    assert "1 run(s) waiting" in listed.output
-    flushed = CliRunner().invoke(cli, ["--database-url", url, "spool", "flush"])
-    assert flushed.exit_code == 0 and "sent 1 run(s); 0 still waiting" in flushed.output
 
 
 def test_cronwatch_run_does_not_import_heavy_modules() -> None:

@@ -1,15 +1,11 @@
-"""API keys: created once and shown once, stored hashed, listed without secrets, revocable;
-and the ``cronwatch key`` commands."""
+"""API keys: created once and shown once, stored hashed, listed without secrets, revocable."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
-from cronwatch.cli.main import cli
 from cronwatch.errors import InvalidInput
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import TOKEN_PATTERN, KeyStore, hash_token
@@ -78,32 +74,3 @@ def test_revoke_refuses_unknown_and_ambiguous_names(store: KeyStore) -> None:
     with pytest.raises(InvalidInput, match="no key"):
         store.revoke("cwp_nope")
     assert all(key.active for key in store.list())
-
-
-def test_cli_create_prints_the_key_once_then_list_and_revoke(database_url: str) -> None:
-    runner = CliRunner()
-    base = ["--database-url", database_url, "key"]
-    created = runner.invoke(cli, [*base, "create", "--scope", "ping", "--name", "db1"])
-    assert created.exit_code == 0, created.output
-    token = created.stdout.strip()
-    assert TOKEN_PATTERN.fullmatch(token)
-    assert "shown only now" in created.stderr
-
-    listed = runner.invoke(cli, [*base, "list"])
-    assert listed.exit_code == 0 and token[:12] in listed.stdout and "db1" in listed.stdout
-    assert token[12:] not in listed.stdout, "list never shows a secret"
-    as_json = json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)
-    assert [(k["id"], k["scope"], k["revoked"]) for k in as_json] == [(token[:12], "ping", None)]
-
-    revoked = runner.invoke(cli, [*base, "revoke", token[:12]])
-    assert revoked.exit_code == 0 and "revoked ping key" in revoked.stdout
-    as_json = json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)
-    assert as_json[0]["revoked"] is not None
-
-
-def test_cli_errors_exit_2_with_a_message(database_url: str) -> None:
-    runner = CliRunner()
-    result = runner.invoke(cli, ["--database-url", database_url, "key", "revoke", "cwp_nothing"])
-    assert result.exit_code == 2 and "no key has the id or name" in result.stderr
-    result = runner.invoke(cli, ["--database-url", database_url, "key", "create", "--scope", "x"])
-    assert result.exit_code == 2 and "Invalid value for '--scope'" in result.stderr

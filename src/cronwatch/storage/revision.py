@@ -1,7 +1,7 @@
 """The schema revision this version of cronwatch runs on.
 
 Kept apart from the Alembic scripts so that checking it costs one small query and no import of
-SQLAlchemy or Alembic. ``tests/test_migrations.py`` checks it matches the Alembic head.
+SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches the Alembic head.
 """
 
 #: The Alembic head revision. Bump it with every new migration.

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the REST API and the ping endpoints, written by hand.
 
 Kept next to the handlers it describes and checked against the running server by schemathesis
-(``tests/test_openapi_schemathesis.py``): every status code a handler can answer with is listed,
+(``tests/web/test_openapi_schemathesis.py``): every status code a handler can answer with is listed,
 and the schemas state the same limits the handlers enforce (name rules, lengths, ranges), so
 that a client generated from this document is refused only for reasons it can see here. A
 job's fields come from the one table of job fields (:mod:`cronwatch.specs.fields`).

@@ -23,7 +23,7 @@ fold is the row trigger's rule applied to a whole batch:
   failure records after it; otherwise the stored value plus the failure records after it that
   count.
 
-``tests/test_job_summaries_batched.py`` checks this against one-row-at-a-time inserts on
+``tests/storage/test_jobs_batched.py`` checks this against one-row-at-a-time inserts on
 random histories. SQLite has no statement triggers; its row triggers (0005) stay, and SQLite
 writes in-process, where a row trigger costs little.
 
