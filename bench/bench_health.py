@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.common import load_runs, report, scratch_database
 from cronwatch.config import load_config
@@ -81,7 +82,7 @@ def bench(dialect: str, jobs: int, per_job: int) -> None:
             queries = 0
             original = db.query
 
-            def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            def counting(*args: Any, **kwargs: Any) -> Any:
                 nonlocal queries
                 queries += 1
                 return original(*args, **kwargs)

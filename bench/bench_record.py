@@ -51,6 +51,7 @@ def bench(dialect: str) -> float:
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute("PRAGMA synchronous=NORMAL")  # the same settings cronwatch uses
             raw.executescript(PLAIN_TABLE)
+            close_raw = raw.close
 
             def bare_into(table: str) -> Callable[[], None]:
                 sql = INSERT.format(table=table)
@@ -65,17 +66,18 @@ def bench(dialect: str) -> float:
         else:
             import psycopg
 
-            raw = psycopg.connect(url)
-            raw.execute(PLAIN_TABLE.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY"))
-            raw.commit()
+            pg = psycopg.connect(url)
+            pg.execute(PLAIN_TABLE.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY"))
+            pg.commit()
+            close_raw = pg.close
 
             def bare_into(table: str) -> Callable[[], None]:
                 sql = INSERT.format(table=table).replace("?", "%s")
 
                 def bare() -> None:
                     us = next(counter) * 1_000_000
-                    raw.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
-                    raw.commit()
+                    pg.execute(sql, ("bench-job", "host-1", uuid.uuid4().hex, us, us + 1, 1))
+                    pg.commit()
 
                 return bare
 
@@ -86,7 +88,7 @@ def bench(dialect: str) -> float:
                 "record_success": record,
             }
         )
-        raw.close()
+        close_raw()
         monitor.close()
     ratio = timings["record_success"] / timings["bare INSERT+COMMIT, no triggers"]
     report(

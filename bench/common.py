@@ -19,7 +19,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def interleaved(
-    sides: dict[str, Callable[[], None]], *, rounds: int = 15, per_round: int = 200
+    sides: dict[str, Callable[[], object]], *, rounds: int = 15, per_round: int = 200
 ) -> dict[str, float]:
     """Median seconds per call of each side, measured in alternating batches."""
     samples: dict[str, list[float]] = {name: [] for name in sides}

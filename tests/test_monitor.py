@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import pytz
 
 import cronwatch
-from cronwatch.monitor import MAX_OUTPUT_CHARS
+from cronwatch.monitor import MAX_OUTPUT_CHARS, Monitor
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -25,7 +27,7 @@ T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
     ],
     ids=["timezone.utc", "fixed+2", "zoneinfo-london", "zoneinfo-newyork"],
 )
-def test_any_tzinfo_comes_back_as_utc(monitor, tzinfo_of) -> None:  # type: ignore[no-untyped-def]
+def test_any_tzinfo_comes_back_as_utc(monitor: Monitor, tzinfo_of: Callable[[], tzinfo]) -> None:
     tz = tzinfo_of()
     started = datetime(2026, 7, 1, 12, 0, tzinfo=tz)
     run = monitor.record_success("job", started, started + timedelta(minutes=5), "h1")
@@ -38,7 +40,7 @@ def test_any_tzinfo_comes_back_as_utc(monitor, tzinfo_of) -> None:  # type: igno
     assert str(stored.date_started).endswith("+00:00")
 
 
-def test_pytz_localized_datetimes_are_converted(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_pytz_localized_datetimes_are_converted(monitor: Monitor) -> None:
     london = pytz.timezone("Europe/London")
     started = london.localize(datetime(2026, 7, 1, 12, 0))  # BST, 11:00 UTC
     monitor.record_success("job", started, started + timedelta(seconds=1), "h")
@@ -47,7 +49,7 @@ def test_pytz_localized_datetimes_are_converted(monitor) -> None:  # type: ignor
     assert str(stored.date_started) == "2026-07-01 11:00:00+00:00"
 
 
-def test_microseconds_survive_the_round_trip(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_microseconds_survive_the_round_trip(monitor: Monitor) -> None:
     started = datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
     completed = started + timedelta(microseconds=1)
     monitor.record_success("job", started, completed, "h")
@@ -57,7 +59,7 @@ def test_microseconds_survive_the_round_trip(monitor) -> None:  # type: ignore[n
     assert stored.duration == timedelta(microseconds=1)
 
 
-def test_last_activity_is_latest_start_across_hosts(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_last_activity_is_latest_start_across_hosts(monitor: Monitor) -> None:
     monitor.record_success("job", T0, T0 + timedelta(minutes=1), "db1")
     monitor.record_success(
         "job", T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=1), "db2"
@@ -70,7 +72,7 @@ def test_last_activity_is_latest_start_across_hosts(monitor) -> None:  # type: i
     assert (last.hostname, last.date_started) == ("db2", T0 + timedelta(hours=2))
 
 
-def test_failures_are_recorded_but_are_not_activity(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_recorded_but_are_not_activity(monitor: Monitor) -> None:
     monitor.record_success("job", T0, T0 + timedelta(minutes=1), "h")
     failed = monitor.record_failure(
         "job", T0 + timedelta(hours=1), T0 + timedelta(hours=1, minutes=1), 3, "h"
@@ -82,18 +84,18 @@ def test_failures_are_recorded_but_are_not_activity(monitor) -> None:  # type: i
     assert [(r.outcome, r.exit_code) for r in history] == [("failure", 3), ("success", 0)]
 
 
-def test_last_activity_of_unknown_name_is_none(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_last_activity_of_unknown_name_is_none(monitor: Monitor) -> None:
     monitor.record_success("job", T0, T0, "h")
     assert monitor.last_activity("no-such-job") is None
 
 
-def test_hostname_defaults_to_this_host(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_hostname_defaults_to_this_host(monitor: Monitor) -> None:
     run = monitor.record_success("job", T0, T0)
     assert run.hostname == socket.gethostname()
     assert monitor.history("job")[0].hostname == socket.gethostname()
 
 
-def test_track_records_start_then_success(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_track_records_start_then_success(monitor: Monitor) -> None:
     with monitor.track("tracked", "h") as run:
         during = monitor.history("tracked")
         assert [(r.outcome, r.date_completed) for r in during] == [("running", None)]
@@ -104,7 +106,7 @@ def test_track_records_start_then_success(monitor) -> None:  # type: ignore[no-u
     assert monitor.last_activity("tracked") is not None
 
 
-def test_track_records_failure_with_traceback_and_reraises(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_track_records_failure_with_traceback_and_reraises(monitor: Monitor) -> None:
     with pytest.raises(ZeroDivisionError), monitor.track("broken", "h"):
         1 / 0  # noqa: B018
     runs = monitor.history("broken")
@@ -114,7 +116,7 @@ def test_track_records_failure_with_traceback_and_reraises(monitor) -> None:  # 
     assert monitor.last_activity("broken") is None
 
 
-def test_track_maps_system_exit_codes(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_track_maps_system_exit_codes(monitor: Monitor) -> None:
     with pytest.raises(SystemExit), monitor.track("exits", "h"):
         raise SystemExit(4)
     with pytest.raises(SystemExit), monitor.track("exits-ok", "h"):
@@ -123,7 +125,7 @@ def test_track_maps_system_exit_codes(monitor) -> None:  # type: ignore[no-untyp
     assert monitor.history("exits-ok")[0].outcome == "success"
 
 
-def test_job_decorator_names_and_records(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_job_decorator_names_and_records(monitor: Monitor) -> None:
     @monitor.job(hostname="h")
     def nightly_report(x: int) -> int:
         return x * 2
@@ -140,7 +142,7 @@ def test_job_decorator_names_and_records(monitor) -> None:  # type: ignore[no-un
     assert monitor.history("failing") == []
 
 
-def test_async_job_decorator(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_async_job_decorator(monitor: Monitor) -> None:
     import asyncio
 
     @monitor.job("async-job", hostname="h")
@@ -152,7 +154,7 @@ def test_async_job_decorator(monitor) -> None:  # type: ignore[no-untyped-def]
     assert monitor.history("async-job")[0].outcome == "success"
 
 
-def test_output_keeps_the_end_and_is_bounded(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_output_keeps_the_end_and_is_bounded(monitor: Monitor) -> None:
     output = "start\n" + "x" * (MAX_OUTPUT_CHARS * 2) + "\nError: disk full"
     monitor.record_failure("job", T0, T0, 1, "h", output=output)
     stored = monitor.history("job")[0].output or ""
@@ -161,7 +163,7 @@ def test_output_keeps_the_end_and_is_bounded(monitor) -> None:  # type: ignore[n
     assert not stored.startswith("start")
 
 
-def test_same_run_id_is_stored_once(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_same_run_id_is_stored_once(monitor: Monitor) -> None:
     from cronwatch.monitor import make_run
 
     run = make_run(
@@ -172,7 +174,7 @@ def test_same_run_id_is_stored_once(monitor) -> None:  # type: ignore[no-untyped
     assert monitor.store.count("job") == 1
 
 
-def test_finish_completes_the_running_row_of_that_run_only(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_finish_completes_the_running_row_of_that_run_only(monitor: Monitor) -> None:
     a = monitor.start("overlap", "h", date_started=T0)
     b = monitor.start("overlap", "h", date_started=T0 + timedelta(minutes=1))
     monitor.finish(b, date_completed=T0 + timedelta(minutes=2))
@@ -185,7 +187,7 @@ def test_finish_completes_the_running_row_of_that_run_only(monitor) -> None:  # 
     assert by_id[b.run_id].outcome == "success"
 
 
-def test_a_finished_run_is_not_changed_by_a_late_duplicate(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_a_finished_run_is_not_changed_by_a_late_duplicate(monitor: Monitor) -> None:
     from cronwatch.monitor import make_run
 
     first = make_run(
@@ -206,7 +208,7 @@ def test_a_finished_run_is_not_changed_by_a_late_duplicate(monitor) -> None:  # 
     assert (stored.outcome, stored.duration) == ("success", timedelta(seconds=5))
 
 
-def test_history_filters_by_host_and_limits(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_history_filters_by_host_and_limits(monitor: Monitor) -> None:
     for i in range(5):
         monitor.record_success("job", T0 + timedelta(hours=i), T0 + timedelta(hours=i), f"h{i % 2}")
     assert [r.hostname for r in monitor.history("job", hostname="h1")] == ["h1", "h1"]
@@ -214,21 +216,25 @@ def test_history_filters_by_host_and_limits(monitor) -> None:  # type: ignore[no
     assert monitor.history("job", limit=3)[0].date_started == T0 + timedelta(hours=4)
 
 
-def test_connect_without_url_uses_default_file_in_data_dir(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_connect_without_url_uses_default_file_in_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     with cronwatch.connect(statsd=False) as m:
         m.record_success("job", T0, T0, "h")
     assert (tmp_path / "data" / "cronwatch" / "cronwatch.db").is_file()
 
 
-def test_connect_reads_database_url_from_environment(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_connect_reads_database_url_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CRONWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
     with cronwatch.connect(statsd=False) as m:
         m.record_success("job", T0, T0, "h")
     assert (tmp_path / "env.db").is_file()
 
 
-def test_output_with_nul_bytes_is_stored(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_output_with_nul_bytes_is_stored(monitor: Monitor) -> None:
     monitor.record_failure("job", T0, T0, 1, "h", output="before\x00after")
     stored = monitor.history("job")[0].output
     assert stored == "before\ufffdafter"

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 import cronwatch
 from cronwatch.errors import InvalidInput
+from cronwatch.monitor import Monitor
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
 
-def _refused(monitor, call, match: str) -> None:  # type: ignore[no-untyped-def]
+def _refused(monitor: Monitor, call: Callable[[], object], match: str) -> None:
     before = monitor.store.count()
     with pytest.raises(InvalidInput, match=match):
         call()
     assert monitor.store.count() == before, "a refused call must write nothing"
 
 
-def test_naive_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_naive_datetimes_are_refused(monitor: Monitor) -> None:
     naive = datetime(2026, 11, 28, 3, 0)
     _refused(
         monitor,
@@ -34,13 +37,15 @@ def test_naive_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untype
     )
 
 
-def test_non_datetimes_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_non_datetimes_are_refused(monitor: Monitor) -> None:
     _refused(
-        monitor, lambda: monitor.record_success("job", "2026-01-01", T0, "h"), "must be a datetime"
+        monitor,
+        lambda: monitor.record_success("job", "2026-01-01", T0, "h"),  # type: ignore[arg-type]
+        "must be a datetime",
     )
 
 
-def test_completion_before_start_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_completion_before_start_is_refused(monitor: Monitor) -> None:
     _refused(
         monitor,
         lambda: monitor.record_success("job", T0, T0 - timedelta(seconds=1), "h"),
@@ -60,18 +65,18 @@ def test_completion_before_start_is_refused(monitor) -> None:  # type: ignore[no
         (" padded", "whitespace"),
     ],
 )
-def test_bad_names_are_refused(monitor, name: str, match: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_names_are_refused(monitor: Monitor, name: str, match: str) -> None:
     _refused(monitor, lambda: monitor.record_success(name, T0, T0, "h"), match)
     _refused(monitor, lambda: monitor.start(name, "h"), match)
 
 
-def test_bad_hostnames_are_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_hostnames_are_refused(monitor: Monitor) -> None:
     _refused(monitor, lambda: monitor.record_success("job", T0, T0, ""), "hostname")
     _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h\r\n"), "hostname")
     _refused(monitor, lambda: monitor.record_success("job", T0, T0, "h" * 256), "hostname")
 
 
-def test_names_with_markup_and_unicode_are_kept_verbatim(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_names_with_markup_and_unicode_are_kept_verbatim(monitor: Monitor) -> None:
     name = "<img src=x onerror=alert(1)> ' OR 1=1; -- café"
     monitor.record_success(name, T0, T0, "h")
     last = monitor.last_activity(name)
@@ -83,7 +88,7 @@ def test_names_with_markup_and_unicode_are_kept_verbatim(monitor) -> None:  # ty
     ("value", "shown"),
     [("backup\u200b", "U+200B"), ("\u202ekcab", "U+202E"), ("a\u2066b", "U+2066")],
 )
-def test_look_alike_names_and_hosts_are_refused(monitor, value: str, shown: str) -> None:  # type: ignore[no-untyped-def]
+def test_look_alike_names_and_hosts_are_refused(monitor: Monitor, value: str, shown: str) -> None:
     # "backup" + U+200B would be a second job that looks exactly like "backup".
     invisible = re.escape(f"must not contain invisible format or bidi control characters ({shown})")
     _refused(monitor, lambda: monitor.record_success(value, T0, T0, "h"), "name " + invisible)
@@ -92,7 +97,7 @@ def test_look_alike_names_and_hosts_are_refused(monitor, value: str, shown: str)
     assert monitor.last_activity("backup") is None
 
 
-def test_names_and_hosts_are_stored_in_nfc(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_names_and_hosts_are_stored_in_nfc(monitor: Monitor) -> None:
     composed, decomposed = "caf\u00e9", "cafe\u0301"
     monitor.record_success(decomposed, T0, T0, "h\u00f4te")
     monitor.record_success(composed, T0 + timedelta(hours=1), T0 + timedelta(hours=1), "ho\u0302te")
@@ -102,16 +107,16 @@ def test_names_and_hosts_are_stored_in_nfc(monitor) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("code", [0, 256, -1])
-def test_failure_exit_code_out_of_range_is_refused(monitor, code: int) -> None:  # type: ignore[no-untyped-def]
+def test_failure_exit_code_out_of_range_is_refused(monitor: Monitor, code: int) -> None:
     _refused(monitor, lambda: monitor.record_failure("job", T0, T0, code, "h"), "exit code")
 
 
-def test_failure_needs_an_integer_exit_code(monitor) -> None:  # type: ignore[no-untyped-def]
-    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, "2", "h"), "integer")
-    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, None, "h"), "exit code")
+def test_failure_needs_an_integer_exit_code(monitor: Monitor) -> None:
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, "2", "h"), "integer")  # type: ignore[arg-type]
+    _refused(monitor, lambda: monitor.record_failure("job", T0, T0, None, "h"), "exit code")  # type: ignore[arg-type]
 
 
-def test_bad_history_limit_is_refused(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_history_limit_is_refused(monitor: Monitor) -> None:
     with pytest.raises(InvalidInput, match="limit"):
         monitor.history("job", limit=0)
 
@@ -126,13 +131,13 @@ def test_bad_history_limit_is_refused(monitor) -> None:  # type: ignore[no-untyp
         ("sqlite:///:memory:", "names no file"),
     ],
 )
-def test_bad_database_urls_are_refused(url: str, match: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_database_urls_are_refused(url: str, match: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=match):
         cronwatch.connect(url, statsd=False)
     assert not any(tmp_path.glob("**/*.db")), "a refused URL must create no database"
 
 
-def test_missing_sqlite_directory_is_an_outage_not_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_sqlite_directory_is_an_outage_not_created(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}"
     with pytest.raises(cronwatch.StorageUnavailable, match="does not exist"):
         cronwatch.connect(url, statsd=False)

@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 import pytest
 
 import cronwatch
+from cronwatch.model import Run
 from cronwatch.monitor import make_run
 from cronwatch.spool import Spool
 from cronwatch.storage import open_database
-from tests.support.databases import IN_CI
+from tests.support.databases import IN_CI, PostgresServer
 from tests.support.proxy import TcpProxy
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ def test_sqlite_away_then_back_delivers_every_run_once(tmp_path: Path) -> None:
     assert len(stored_runs(url, "nightly")) == 4
 
 
-def test_postgresql_away_then_back_delivers_every_run_once(postgres, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_postgresql_away_then_back_delivers_every_run_once(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
     real = postgres.create_database()
     parts = urlsplit(real)
     proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
@@ -128,9 +131,9 @@ def test_flush_stops_at_an_outage_and_keeps_the_rest(tmp_path: Path) -> None:
                 hostname="h",
             )
         )
-    delivered = []
+    delivered: list[Run] = []
 
-    def deliver(run):  # type: ignore[no-untyped-def]
+    def deliver(run: Run) -> None:
         if delivered:
             raise cronwatch.StorageUnavailable("gone again")
         delivered.append(run)
@@ -152,7 +155,7 @@ def test_spool_files_round_trip_exactly(tmp_path: Path) -> None:
         output="tail ✓",
     )
     spool.put(run)
-    received = []
+    received: list[Run] = []
     spool.flush(received.append)
     assert received == [run]
 
@@ -186,9 +189,9 @@ def test_a_record_the_database_refuses_does_not_block_the_others(tmp_path: Path)
                 hostname="h",
             )
         )
-    delivered = []
+    delivered: list[str] = []
 
-    def deliver(run):  # type: ignore[no-untyped-def]
+    def deliver(run: Run) -> None:
         if run.name == "job-0":
             raise ValueError("refused by the database")
         delivered.append(run.name)

@@ -7,11 +7,13 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 import cronwatch
 from cronwatch.statsd import StatsdClient, escape_tag, metric_name
+from tests.support.receivers import StatsdReceiver
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -22,7 +24,9 @@ def _parse(line: str) -> tuple[str, float, str]:
     return stat, float(value), kind
 
 
-def test_success_sends_one_timing_in_milliseconds(database_url, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_success_sends_one_timing_in_milliseconds(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
     client = StatsdClient("127.0.0.1", statsd_receiver.port, environment="production")
     with cronwatch.connect(database_url, statsd=client) as monitor:
         monitor.record_success("backup", T0, T0 + timedelta(minutes=1, milliseconds=500), "h")
@@ -32,7 +36,9 @@ def test_success_sends_one_timing_in_milliseconds(database_url, statsd_receiver)
     ]
 
 
-def test_failures_and_starts_send_no_timing(database_url, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_failures_and_starts_send_no_timing(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
     client = StatsdClient("127.0.0.1", statsd_receiver.port, environment="test")
     with cronwatch.connect(database_url, statsd=client) as monitor:
         monitor.record_failure("backup", T0, T0 + timedelta(minutes=1), 2, "h")
@@ -40,7 +46,9 @@ def test_failures_and_starts_send_no_timing(database_url, statsd_receiver) -> No
     assert statsd_receiver.receive(timeout=0.5) == []
 
 
-def test_a_replayed_run_sends_no_second_timing(database_url, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_run_sends_no_second_timing(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
     from cronwatch.monitor import make_run
 
     client = StatsdClient("127.0.0.1", statsd_receiver.port)
@@ -51,7 +59,7 @@ def test_a_replayed_run_sends_no_second_timing(database_url, statsd_receiver) ->
     assert len(statsd_receiver.receive()) == 1
 
 
-def test_prefix_and_missing_environment(statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_prefix_and_missing_environment(statsd_receiver: StatsdReceiver) -> None:
     StatsdClient("127.0.0.1", statsd_receiver.port, prefix="lp").record_activity(
         "job", timedelta(seconds=1)
     )
@@ -67,7 +75,7 @@ def test_tags_are_sorted_and_escaped() -> None:
     assert escape_tag("host:1|x@y") == "host_1_x_y"
 
 
-def test_hostile_job_name_yields_one_well_formed_datagram(statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_hostile_job_name_yields_one_well_formed_datagram(statsd_receiver: StatsdReceiver) -> None:
     client = StatsdClient("127.0.0.1", statsd_receiver.port, environment="t")
     client.record_activity("a b,c=d:e|f", timedelta(seconds=2))
     (line,) = statsd_receiver.receive()
@@ -76,7 +84,9 @@ def test_hostile_job_name_yields_one_well_formed_datagram(statsd_receiver) -> No
     assert (value, kind) == (2000.0, "ms")
 
 
-def test_unconfigured_statsd_sends_nothing(database_url, statsd_receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_unconfigured_statsd_sends_nothing(
+    database_url: str, statsd_receiver: StatsdReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CRONWATCH_STATSD_HOST", raising=False)
     assert StatsdClient.from_env() is None
     with cronwatch.connect(database_url) as monitor:
@@ -85,7 +95,9 @@ def test_unconfigured_statsd_sends_nothing(database_url, statsd_receiver, monkey
     assert statsd_receiver.receive(timeout=0.5) == []
 
 
-def test_statsd_configured_from_environment(database_url, statsd_receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_statsd_configured_from_environment(
+    database_url: str, statsd_receiver: StatsdReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CRONWATCH_STATSD_HOST", "127.0.0.1")
     monkeypatch.setenv("CRONWATCH_STATSD_PORT", str(statsd_receiver.port))
     monkeypatch.setenv("CRONWATCH_STATSD_ENV", "staging")
@@ -98,7 +110,9 @@ def test_statsd_configured_from_environment(database_url, statsd_receiver, monke
 
 
 @pytest.mark.parametrize("host", ["statsd.invalid", "256.1.1.1"])
-def test_unreachable_statsd_never_fails_a_recording(database_url, host, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_statsd_never_fails_a_recording(
+    database_url: str, host: str, caplog: pytest.LogCaptureFixture
+) -> None:
     client = StatsdClient(host, 8125, environment="test")
     with cronwatch.connect(database_url, statsd=client) as monitor:
         runs = [
@@ -119,8 +133,8 @@ def _listener(port: int) -> socket.socket:
 
 
 def test_a_statsd_that_answered_unreachable_is_left_alone_by_this_process(
-    statsd_receiver,
-    caplog,  # type: ignore[no-untyped-def]
+    statsd_receiver: StatsdReceiver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     port = statsd_receiver.port
     statsd_receiver.close()  # nothing listens: the kernel answers "port unreachable"
@@ -153,7 +167,9 @@ def test_a_statsd_that_answered_unreachable_is_left_alone_by_this_process(
         listener.close()
 
 
-def test_non_ascii_names_are_sent_in_utf8(database_url, statsd_receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_non_ascii_names_are_sent_in_utf8(
+    database_url: str, statsd_receiver: StatsdReceiver, tmp_path: Path
+) -> None:
     env = dict(
         os.environ,
         CRONWATCH_DATABASE_URL=database_url,
@@ -174,7 +190,9 @@ def test_non_ascii_names_are_sent_in_utf8(database_url, statsd_receiver, tmp_pat
     assert value > 0 and kind == "ms"
 
 
-def test_statsd_port_without_listener_never_fails(database_url, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_statsd_port_without_listener_never_fails(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
     port = statsd_receiver.port
     statsd_receiver.close()  # nothing listens there any more: ICMP port unreachable
     client = StatsdClient("127.0.0.1", port)

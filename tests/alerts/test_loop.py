@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cronwatch.alerts import AlertLoop, alerting_health, last_heartbeat, run_alert_cycle
+from cronwatch.alerts.cycle import CycleSummary, run_alert_cycle
+from cronwatch.alerts.health import alerting_health, last_heartbeat
+from cronwatch.alerts.loop import AlertLoop
 from cronwatch.monitor import Monitor
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
@@ -80,7 +82,7 @@ def test_the_loop_survives_a_database_that_is_away(tmp_path: Path) -> None:
 
 
 def test_run_once_reports_each_cycle(database_url: str) -> None:
-    seen = []
+    seen: list[CycleSummary] = []
     loop = AlertLoop(database_url, None, interval=FAST, on_cycle=seen.append)
     summary = loop.run_once()
     assert summary is not None and seen == [summary] and loop.cycles == 1

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import cronwatch
 
 
-def run_process(url: str, *args: str, **kwargs):  # type: ignore[no-untyped-def]
+def run_process(url: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ, CRONWATCH_DATABASE_URL=url)
     return subprocess.run(
         [sys.executable, "-m", "cronwatch", *args],

@@ -78,7 +78,9 @@ def test_last_of_an_unknown_job_exits_1(database_url: str) -> None:
         (["--started", "now", "--completed", "now", "--exit-code", "300"], "exit code"),
     ],
 )
-def test_record_refuses_bad_input_and_writes_nothing(database_url: str, args, message) -> None:  # type: ignore[no-untyped-def]
+def test_record_refuses_bad_input_and_writes_nothing(
+    database_url: str, args: list[str], message: str
+) -> None:
     result = CliRunner().invoke(cli, ["--database-url", database_url, "record", "job", *args])
     assert result.exit_code == 2
     assert message in result.output

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from cronwatch.storage.revision import SCHEMA_REVISION
+from tests.support.databases import PostgresServer
 from tests.support.server import create_key, query, serve
 
 
@@ -49,7 +50,7 @@ def test_serve_reports_an_unreachable_database(tmp_path: Path) -> None:
     assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_two_servers_side_by_side_on_one_postgresql(postgres) -> None:  # type: ignore[no-untyped-def]
+def test_two_servers_side_by_side_on_one_postgresql(postgres: PostgresServer) -> None:
     """A start taken by one process is finished through the other: all state is in the
     database."""
     url = postgres.create_database()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.queues
+import multiprocessing.synchronize
 import os
 import signal
 import subprocess
@@ -18,7 +20,13 @@ WRITERS = 8
 RUNS_PER_WRITER = 60
 
 
-def _writer(url: str, writer: int, start, ready, results) -> None:  # type: ignore[no-untyped-def]
+def _writer(
+    url: str,
+    writer: int,
+    start: multiprocessing.synchronize.Event,
+    ready: multiprocessing.synchronize.Semaphore,
+    results: multiprocessing.Queue[list[str]],
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     with cronwatch.connect(url, statsd=False) as monitor:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from cronwatch.monitor import make_run
+from cronwatch.health.model import HostSummary
+from cronwatch.monitor import Monitor, make_run
 from cronwatch.storage import open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.migrate import upgrade_schema
@@ -19,13 +21,13 @@ def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
 
-def summary(monitor, name: str, host: str):  # type: ignore[no-untyped-def]
+def summary(monitor: Monitor, name: str, host: str) -> HostSummary:
     (facts,) = JobStore(monitor.store.db).facts(names=[name])
     (row,) = [h for h in facts.hosts if h.hostname == host]
     return row
 
 
-def test_first_run_creates_the_job_and_its_host_summary(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_first_run_creates_the_job_and_its_host_summary(monitor: Monitor) -> None:
     monitor.record_success("backup", T0, T0 + minutes(2), "db1")
     (facts,) = JobStore(monitor.store.db).facts()
     assert facts.spec.name == "backup" and facts.spec.schedule is None
@@ -42,7 +44,7 @@ def test_first_run_creates_the_job_and_its_host_summary(monitor) -> None:  # typ
     assert host.prev_started is None
 
 
-def test_start_then_finish(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_start_then_finish(monitor: Monitor) -> None:
     run = monitor.start("backup", "db1", date_started=T0)
     started = summary(monitor, "backup", "db1")
     assert (started.last_started, started.runs_total, started.last_outcome) == (T0, 0, None)
@@ -59,7 +61,7 @@ def test_start_then_finish(monitor) -> None:  # type: ignore[no-untyped-def]
     assert JobStore(monitor.store.db).facts()[0].running == ()
 
 
-def test_consecutive_failures_count_and_reset(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_consecutive_failures_count_and_reset(monitor: Monitor) -> None:
     for i in range(3):
         monitor.record_failure("job", T0 + minutes(10 * i), T0 + minutes(10 * i + 1), 1, "h")
     assert summary(monitor, "job", "h").consecutive_failures == 3
@@ -68,7 +70,7 @@ def test_consecutive_failures_count_and_reset(monitor) -> None:  # type: ignore[
     assert (row.consecutive_failures, row.runs_total, row.failures_total) == (0, 4, 3)
 
 
-def test_latest_news_is_by_completion_and_old_news_does_not_overwrite(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_latest_news_is_by_completion_and_old_news_does_not_overwrite(monitor: Monitor) -> None:
     monitor.record_success("job", T0 + minutes(10), T0 + minutes(11), "h")
     # An older run whose record arrives later (a spool replay): counted, but not "latest".
     monitor.record_failure("job", T0, T0 + minutes(5), 2, "h")
@@ -83,28 +85,28 @@ def test_latest_news_is_by_completion_and_old_news_does_not_overwrite(monitor) -
     assert row.last_success_started == T0 + minutes(10)
 
 
-def test_prev_started_follows_the_two_latest_starts(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_prev_started_follows_the_two_latest_starts(monitor: Monitor) -> None:
     for offset in (0, 30, 10, 20):  # out of order
         monitor.record_success("job", T0 + minutes(offset), T0 + minutes(offset + 1), "h")
     row = summary(monitor, "job", "h")
     assert (row.last_started, row.prev_started) == (T0 + minutes(30), T0 + minutes(20))
 
 
-def test_a_replayed_record_is_not_counted_twice(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_record_is_not_counted_twice(monitor: Monitor) -> None:
     run = make_run("job", T0, T0 + minutes(1), outcome="success", hostname="h")
     monitor.record(run)
     monitor.record(run)
     assert summary(monitor, "job", "h").runs_total == 1
 
 
-def test_hosts_are_kept_apart(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_hosts_are_kept_apart(monitor: Monitor) -> None:
     monitor.record_success("job", T0, T0 + minutes(1), "db1")
     monitor.record_failure("job", T0, T0 + minutes(1), 1, "db2")
     assert summary(monitor, "job", "db1").last_outcome == "success"
     assert summary(monitor, "job", "db2").last_outcome == "failure"
 
 
-def test_facts_take_the_same_number_of_queries_for_any_number_of_jobs(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_facts_take_the_same_number_of_queries_for_any_number_of_jobs(monitor: Monitor) -> None:
     db = monitor.store.db
     counts = []
     for jobs in (3, 40):
@@ -114,7 +116,7 @@ def test_facts_take_the_same_number_of_queries_for_any_number_of_jobs(monitor) -
         calls = 0
         original = db.query
 
-        def counting(*args, _query=original, **kwargs):  # type: ignore[no-untyped-def]
+        def counting(*args: Any, _query: Any = original, **kwargs: Any) -> Any:
             nonlocal calls
             calls += 1
             return _query(*args, **kwargs)
@@ -129,7 +131,7 @@ def test_facts_take_the_same_number_of_queries_for_any_number_of_jobs(monitor) -
     assert counts[0] == counts[1] == 4
 
 
-def test_baselines_are_learned_from_recent_runs(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_baselines_are_learned_from_recent_runs(monitor: Monitor) -> None:
     store = JobStore(monitor.store.db)
     for i in range(12):
         start = T0 + timedelta(hours=i)
@@ -149,7 +151,7 @@ def test_baselines_are_learned_from_recent_runs(monitor) -> None:  # type: ignor
     assert store.stale_baselines() == ["hourly"], "a young baseline is relearned after each run"
 
 
-def test_declared_jobs_are_synced_once(monitor) -> None:  # type: ignore[no-untyped-def]
+def test_declared_jobs_are_synced_once(monitor: Monitor) -> None:
     from cronwatch.storage.jobs import auto_spec
 
     store = JobStore(monitor.store.db)

@@ -77,12 +77,12 @@ def replay(db: Database, job: str, history: list[Insert | Finish], *, one_by_one
         if isinstance(step, Finish):
             if step.index < len(running):
                 run_id, started = running[step.index]
-                completed = started + step.completed_after
+                finished = started + step.completed_after
                 db.execute(
                     "UPDATE runs SET outcome = ?, exit_code = ?, completed_us = ?,"
                     " duration_us = ? WHERE name = ? AND run_id = ? AND outcome = 'running'",
-                    (step.outcome, 0 if step.outcome == "success" else 1, completed,
-                     completed - started, job, run_id),
+                    (step.outcome, 0 if step.outcome == "success" else 1, finished,
+                     finished - started, job, run_id),
                 )  # fmt: skip
             continue
         values = []

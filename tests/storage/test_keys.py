@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from cronwatch.storage.keys import TOKEN_PATTERN, KeyStore, hash_token
 
 
 @pytest.fixture
-def store(database_url: str):  # type: ignore[no-untyped-def]
+def store(database_url: str) -> Iterator[KeyStore]:
     with open_database(database_url) as db:
         yield KeyStore(db)
 

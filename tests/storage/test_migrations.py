@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +11,9 @@ from cronwatch.storage import open_database
 from cronwatch.storage.connection import SchemaError
 from cronwatch.storage.revision import KNOWN_REVISIONS, SCHEMA_REVISION
 from cronwatch.storage.url import parse_database_url
+
+if TYPE_CHECKING:
+    from cronwatch.storage.connection import Database
 
 
 def test_revision_constant_is_the_alembic_head() -> None:
@@ -80,7 +84,7 @@ def test_no_upgrade_mode_refuses_an_old_schema(fresh_database_url: str) -> None:
         open_database(fresh_database_url, upgrade=False)
 
 
-def _raw(url: str):  # type: ignore[no-untyped-def]
+def _raw(url: str) -> Database:
     from cronwatch.storage.connection import Database
 
     return Database(parse_database_url(url))

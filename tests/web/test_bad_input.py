@@ -13,9 +13,14 @@ import pytest
 
 from tests.support.server import LiveServer, count_jobs, count_runs, create_key
 
-RUN = {"name": "nightly", "hostname": "h", "run_id": "r1", "outcome": "success",
-       "date_started": "2026-11-28T03:00:00Z",
-       "date_completed": "2026-11-28T03:01:00Z"}  # fmt: skip
+RUN: dict[str, str | None] = {
+    "name": "nightly",
+    "hostname": "h",
+    "run_id": "r1",
+    "outcome": "success",
+    "date_started": "2026-11-28T03:00:00Z",
+    "date_completed": "2026-11-28T03:01:00Z",
+}
 
 
 def nested(field: str, depth: int, outer: dict[str, Any]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cronwatch.model import Run
 from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
@@ -23,7 +24,7 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def finish(name: str, host: str, minutes: float, outcome: str = "success"):  # type: ignore[no-untyped-def]
+def finish(name: str, host: str, minutes: float, outcome: str = "success") -> tuple[Run, bool]:
     # a ping without rid: the server gives it zero length and asks for pairing
     return make_run(
         name,
@@ -35,7 +36,7 @@ def finish(name: str, host: str, minutes: float, outcome: str = "success"):  # t
     ), True
 
 
-def start(name: str, host: str, minutes: float):  # type: ignore[no-untyped-def]
+def start(name: str, host: str, minutes: float) -> tuple[Run, bool]:
     return make_run(name, at(minutes), None, outcome="running", hostname=host), True
 
 
@@ -95,7 +96,7 @@ def test_a_batch_of_pings_checks_every_key_and_pairs_what_must_be_paired(
         with db.transaction() as cur:
             RunStore(db).write(cur, [start("was-started", "h", 0)])
 
-        def op(run_and_pair, key: str | None = ping) -> WriteOp:  # type: ignore[no-untyped-def]
+        def op(run_and_pair: tuple[Run, bool], key: str | None = ping) -> WriteOp:
             run, pair = run_and_pair
             return WriteOp(run, pair_latest=pair, key_hash=key)
 

@@ -18,6 +18,7 @@ import pytest
 
 from cronwatch.alerts.loop import AlertLoop
 from cronwatch.web.outage import MESSAGE
+from tests.support.databases import PostgresServer
 from tests.support.proxy import TcpProxy
 from tests.support.server import LiveServer, count_runs, create_key, serve
 
@@ -100,7 +101,7 @@ def test_a_full_disk_is_an_outage_logged_once_and_recovered(small_disk: Path) ->
 
 
 @pytest.fixture
-def away(postgres) -> Iterator[tuple[str, TcpProxy, str]]:  # type: ignore[no-untyped-def]
+def away(postgres: PostgresServer) -> Iterator[tuple[str, TcpProxy, str]]:
     """A PostgreSQL database behind a TCP proxy that the test stops and starts: its URL (through
     the proxy), the proxy, and the database's name."""
     real = postgres.create_database()

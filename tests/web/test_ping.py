@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from cronwatch.statsd import StatsdClient
+from tests.support.receivers import StatsdReceiver
 from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query
 
 RUN_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
@@ -143,7 +145,7 @@ def test_a_body_over_the_limit_is_refused_and_nothing_is_written(database_url: s
         assert response.status_code == 413
         assert response.json()["error"] == "too_large" and "1000" in response.json()["message"]
 
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks() -> Iterator[bytes]:
             for _ in range(11):
                 yield b"y" * 100
 
@@ -204,7 +206,9 @@ def test_other_methods_are_refused_with_405_and_allow(
     assert count_runs(server.database_url) == 0
 
 
-def test_each_successful_finish_sends_one_statsd_timing(database_url: str, statsd_receiver) -> None:  # type: ignore[no-untyped-def]
+def test_each_successful_finish_sends_one_statsd_timing(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
     key = create_key(database_url, "ping")
     statsd = StatsdClient("127.0.0.1", statsd_receiver.port, environment="prod")
     with LiveServer(database_url, statsd=statsd) as live, httpx.Client(base_url=live.url) as http:
