@@ -19,8 +19,7 @@ from cronwatch.model import Activity, Run
 from cronwatch.monitor import Monitor
 from cronwatch.statsd import StatsdClient
 from cronwatch.targets import connect
-
-__version__ = "0.1.0"
+from cronwatch.version import __version__
 
 __all__ = [
     "Activity",

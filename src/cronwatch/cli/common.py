@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 #: Exit status for cronwatch's own errors (bad input, database away). ``last`` uses 1 for "no
 #: run recorded", so errors must differ from it.
 EXIT_ERROR = 2
+
+
+@dataclass
+class Settings:
+    """What the ``cronwatch`` group's options say, handed to every subcommand (``ctx.obj``)."""
+
+    database_url: str | None
+    config_path: str | None
+
+    def resolved_database_url(self) -> str:
+        from cronwatch.paths import database_url
+
+        return database_url(self.database_url)
 
 
 def fail(message: str) -> None:

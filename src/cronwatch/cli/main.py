@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from cronwatch import __version__
+from cronwatch.cli.common import Settings
+from cronwatch.version import __version__
 
 #: subcommand -> "module:attribute"; each module is imported only when its command runs.
 SUBCOMMANDS = {
@@ -43,19 +43,6 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
-
-
-@dataclass
-class Settings:
-    """What the group's options say, handed to every subcommand."""
-
-    database_url: str | None
-    config_path: str | None
-
-    def resolved_database_url(self) -> str:
-        from cronwatch.paths import database_url
-
-        return database_url(self.database_url)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cronwatch.cli.main import Settings
+from cronwatch.cli.common import Settings
 
 
 @click.command(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cronwatch import __version__
 from cronwatch.health.model import PRIORITY
 from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS
 from cronwatch.names import (
@@ -27,6 +26,7 @@ from cronwatch.names import (
 )
 from cronwatch.specs.fields import json_schemas, name_schema
 from cronwatch.storage.keys import TOKEN_PATTERN
+from cronwatch.version import __version__
 
 __all__ = ["JOB_FIELD_SCHEMAS", "NAME_PATTERN", "SCHEMAS", "document"]
 

@@ -7,30 +7,23 @@ never retries by itself and never waits longer than its ``timeout``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Protocol
-
-from cronwatch.alerts.model import Event
-from cronwatch.errors import CronwatchError
+from cronwatch.alerts.channels.base import (
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    Channel,
+    DeliveryError,
+    timeout_of,
+)
 from cronwatch.specs import ChannelSpec
 
-#: How long one delivery may take when the channel sets no ``timeout``.
-DEFAULT_TIMEOUT = timedelta(seconds=10)
-DEFAULT_COMMAND_TIMEOUT = timedelta(seconds=30)
-
-
-class DeliveryError(CronwatchError):
-    """A channel could not deliver an event; the message says why, for ``alerts status``."""
-
-
-class Channel(Protocol):
-    """Something that delivers events."""
-
-    name: str
-    timeout: timedelta
-
-    def send(self, event: Event) -> None:
-        """Deliver ``event`` or raise :class:`DeliveryError`."""
+__all__ = [
+    "DEFAULT_COMMAND_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "Channel",
+    "DeliveryError",
+    "build_channel",
+    "timeout_of",
+]
 
 
 def build_channel(spec: ChannelSpec) -> Channel:
@@ -46,8 +39,3 @@ def build_channel(spec: ChannelSpec) -> Channel:
     from cronwatch.alerts.channels.command import CommandChannel
 
     return CommandChannel(spec)
-
-
-def timeout_of(spec: ChannelSpec, default: timedelta = DEFAULT_TIMEOUT) -> timedelta:
-    value = spec.options.get("timeout")
-    return value if isinstance(value, timedelta) else default

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 
-from cronwatch.alerts.channels import DEFAULT_COMMAND_TIMEOUT, DeliveryError, timeout_of
+from cronwatch.alerts.channels.base import DEFAULT_COMMAND_TIMEOUT, DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
 from cronwatch.specs import ChannelSpec
 

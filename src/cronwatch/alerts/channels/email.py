@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import cast
 
-from cronwatch.alerts.channels import DeliveryError, timeout_of
+from cronwatch.alerts.channels.base import DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
 from cronwatch.specs import ChannelSpec
 

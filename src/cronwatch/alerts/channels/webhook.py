@@ -21,10 +21,10 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from cronwatch import __version__
-from cronwatch.alerts.channels import DeliveryError, timeout_of
+from cronwatch.alerts.channels.base import DeliveryError, timeout_of
 from cronwatch.alerts.model import Event
 from cronwatch.specs import ChannelSpec
+from cronwatch.version import __version__
 
 #: How much of an error answer is kept in the delivery's last error.
 _ERROR_BODY = 200

@@ -26,10 +26,10 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-import cronwatch
 from cronwatch.durations import format_duration
 from cronwatch.health.model import PRIORITY
 from cronwatch.schedule import load_zone
+from cronwatch.version import __version__
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
@@ -137,7 +137,7 @@ def _environment() -> Environment:
         job_path=job_path, duration=duration, utc=utc, iso=iso, zoned=zoned,
         json_script=json_script,
     )  # fmt: skip
-    env.globals.update(relative=relative, version=cronwatch.__version__, statuses=PRIORITY)
+    env.globals.update(relative=relative, version=__version__, statuses=PRIORITY)
     return env
 
 
