@@ -1,4 +1,5 @@
-"""Is the alerting itself alive? The hooks ``/healthz`` and ``/metrics`` read.
+"""Is the alerting itself alive? The hooks ``/healthz`` and ``/metrics`` read, and the report
+``cronwatch alerts status`` shows.
 
 Everything comes from the database (the loops' heartbeats, the delivery queue), so any
 server process answers for every alert loop, wherever it runs.
@@ -10,13 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cronwatch.alerts.model import JobState
 from cronwatch.specs.alerting import MIN_OUTAGE_AFTER
 from cronwatch.storage.alerts import AlertStore
-from cronwatch.storage.alerts.workers import WorkerBeat
+from cronwatch.storage.alerts.deliveries import DeliveryRow
+from cronwatch.storage.alerts.workers import Outage, WorkerBeat
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
 
-__all__ = ["AlertingHealth", "WorkerBeat", "alerting_health", "last_heartbeat"]
+__all__ = [
+    "AlertingHealth",
+    "AlertingReport",
+    "WorkerBeat",
+    "alerting_health",
+    "alerting_report",
+    "last_heartbeat",
+]
 
 
 def last_heartbeat(db: Database) -> datetime | None:
@@ -91,4 +101,66 @@ def alerting_health(
         retrying=queue.retrying,
         failed=queue.failed,
         alerting_jobs=store.count_alerting(),
+    )
+
+
+@dataclass(frozen=True)
+class AlertingReport:
+    """What ``cronwatch alerts status`` shows: the loops' health, the jobs whose problem was
+    announced (``down``), the snoozed jobs, the deliveries not sent (``undelivered``: given up
+    first, then waiting for a retry) and the latest outages of cronwatch itself."""
+
+    health: AlertingHealth
+    down: tuple[JobState, ...]
+    snoozed: tuple[JobState, ...]
+    undelivered: tuple[DeliveryRow, ...]
+    outages: tuple[Outage, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The health's JSON (see :meth:`AlertingHealth.to_json`) and one list per part."""
+        return {
+            **self.health.to_json(),
+            "down": [
+                {
+                    "job": s.name,
+                    "status": s.status,
+                    "reason": s.reason,
+                    "since": s.problem_since.isoformat() if s.problem_since else None,
+                }
+                for s in self.down
+            ],
+            "snoozed": [
+                {"job": s.name, "until": s.snooze_until.isoformat()}
+                for s in self.snoozed
+                if s.snooze_until
+            ],
+            "undelivered": [
+                {
+                    "event_id": d.event_id,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "last_error": d.last_error,
+                    "next_attempt": d.next_attempt.isoformat(),
+                    "text": d.text,
+                }
+                for d in self.undelivered
+            ],
+            "outages": [
+                {"started": o.started.isoformat(), "ended": o.ended.isoformat()}
+                for o in self.outages
+            ],
+        }
+
+
+def alerting_report(db: Database, now: datetime, *, stale_after: timedelta) -> AlertingReport:
+    """The alerting at ``now``: :func:`alerting_health` and what is down, snoozed, not sent."""
+    health = alerting_health(db, now, stale_after=stale_after)
+    store = AlertStore(db)
+    return AlertingReport(
+        health=health,
+        down=tuple(store.alerting()),
+        snoozed=tuple(store.snoozed(now)),
+        undelivered=tuple(store.deliveries()),
+        outages=tuple(store.outages(limit=3)),
     )

@@ -86,6 +86,11 @@ def decide_host(prev: JobState, status: str, reason: str, now: datetime) -> Deci
     return Decision(state, _event(prev, "change", status, reason, text, now))
 
 
+#: What one branch of :func:`decide` leads to: the next state, the event's kind (``None``: a
+#: plain ``change``) and the note saying why nobody was told; ``None``: nothing to write.
+_Step = tuple[JobState, EventKind | None, str | None] | None
+
+
 def decide(
     prev: JobState,
     status: str,
@@ -96,73 +101,118 @@ def decide(
 ) -> Decision | None:
     """The job row's next state and event, following the module docstring; ``None`` when
     nothing is to be written."""
-    bad = status in policy.alert_on
-    was_bad = prev.status in policy.alert_on
+    state = _moved(prev, status, reason, policy, ctx, now)
+    if not prev.alerting:
+        step = _not_announced(prev, state, policy, ctx, now)
+    elif status in policy.alert_on:
+        step = _announced_still_bad(prev, state, policy, ctx, now)
+    else:
+        step = _announced_now_good(prev, state, policy, ctx, now)
+    if step is None:
+        return None
+    return _recorded(prev, *step, status, reason, now)
+
+
+def _moved(
+    prev: JobState, status: str, reason: str, policy: JobAlerting, ctx: JobContext, now: datetime
+) -> JobState:
+    """``prev`` with the status seen now: a new status starts now, a new problem starts an
+    incident (an announced incident keeps its start), a job resumed from a pause is held."""
     changed = status != prev.status
     state = replace(prev, status=status, reason=reason, since=now) if changed else prev
+    bad = status in policy.alert_on
+    was_bad = prev.status in policy.alert_on
     if bad and not was_bad and not (prev.alerting and prev.problem_since is not None):
-        state = replace(state, problem_since=now)  # an announced incident keeps its start
+        state = replace(state, problem_since=now)
     if changed and prev.status == "paused":
         state = replace(state, hold_until=ctx.resume_hold())
+    return state
+
+
+def _not_announced(
+    prev: JobState, state: JobState, policy: JobAlerting, ctx: JobContext, now: datetime
+) -> _Step:
+    """Nothing announced yet: announce a problem unless silent, held or below its streak."""
+    changed = state.status != prev.status
+    if state.status not in policy.alert_on:
+        return (state, None, None) if changed else None
     silence = ctx.silence
-    kind: EventKind | None = None
-    note: str | None = None
-
-    if not prev.alerting:
-        if bad:
-            hold = None if silence else _hold(ctx, state, now)
-            # Every problem is at least one failure: the streak is only counted when it matters.
-            checked = not silence and hold is None and policy.alert_after > 1
-            streak = ctx.streak() if checked else policy.alert_after
-            if silence:
-                note = f"not notified: {silence}"
-            elif hold is not None:
-                note = f"not notified before {messages.at(hold[0])}: {hold[1]}"
-            elif streak < policy.alert_after:
-                note = f"failure {streak} of {policy.alert_after} before alerting"
-            else:
-                kind = "problem"
-                state = replace(
-                    state, alerting=True, alert_status=status, notified=now, recovering_since=None
-                )
-        elif not changed:
-            return None
-        if kind is None and not changed:
-            return None  # a problem still waiting: nothing new to record
-    elif bad:
-        if was_bad is False:
-            state = replace(state, recovering_since=None)  # turned bad again while recovering
-        due = (
-            policy.repeat is not None
-            and prev.notified is not None
-            and now - prev.notified >= policy.repeat
-        )
-        if silence:
-            note = f"not notified: {silence}"
-        elif due:
-            kind = "reminder"
-            state = replace(state, notified=now)
-        if kind is None and not changed:
-            return None
+    hold = None if silence else _hold(ctx, state, now)
+    # Every problem is at least one failure: the streak is only counted when it matters.
+    checked = not silence and hold is None and policy.alert_after > 1
+    streak = ctx.streak() if checked else policy.alert_after
+    if silence:
+        note = f"not notified: {silence}"
+    elif hold is not None:
+        note = f"not notified before {messages.at(hold[0])}: {hold[1]}"
+    elif streak < policy.alert_after:
+        note = f"failure {streak} of {policy.alert_after} before alerting"
     else:
-        if was_bad or state.recovering_since is None:
-            since = prev.since if was_bad else now
-            state = replace(state, recovering_since=since)
-        assert state.recovering_since is not None
-        good = (
-            policy.recover_after
-            if policy.recover_after <= 1 or silence
-            else ctx.good_runs(state.recovering_since, policy.recover_after)
+        announced = replace(
+            state, alerting=True, alert_status=state.status, notified=now, recovering_since=None
         )
-        if silence:
-            note = f"recovery not notified: {silence}"
-        elif good >= policy.recover_after:
-            kind = "recovery"
-        else:
-            note = f"good run {good} of {policy.recover_after} before recovery"
-        if kind is None and not changed and state == prev:
-            return None
+        return announced, "problem", None
+    return (state, None, note) if changed else None  # a problem still waiting: nothing new
 
+
+def _announced_still_bad(
+    prev: JobState, state: JobState, policy: JobAlerting, ctx: JobContext, now: datetime
+) -> _Step:
+    """Announced and bad: remind every ``repeat`` unless silent."""
+    changed = state.status != prev.status
+    if prev.status not in policy.alert_on:
+        state = replace(state, recovering_since=None)  # turned bad again while recovering
+    silence = ctx.silence
+    due = (
+        policy.repeat is not None
+        and prev.notified is not None
+        and now - prev.notified >= policy.repeat
+    )
+    note = None
+    if silence:
+        note = f"not notified: {silence}"
+    elif due:
+        return replace(state, notified=now), "reminder", None
+    return (state, None, note) if changed else None
+
+
+def _announced_now_good(
+    prev: JobState, state: JobState, policy: JobAlerting, ctx: JobContext, now: datetime
+) -> _Step:
+    """Announced and good again: announce the recovery after ``recover_after`` good runs,
+    unless silent."""
+    changed = state.status != prev.status
+    was_bad = prev.status in policy.alert_on
+    if was_bad or state.recovering_since is None:
+        state = replace(state, recovering_since=prev.since if was_bad else now)
+    assert state.recovering_since is not None
+    silence = ctx.silence
+    good = (
+        policy.recover_after
+        if policy.recover_after <= 1 or silence
+        else ctx.good_runs(state.recovering_since, policy.recover_after)
+    )
+    if silence:
+        note = f"recovery not notified: {silence}"
+    elif good >= policy.recover_after:
+        return state, "recovery", None
+    else:
+        note = f"good run {good} of {policy.recover_after} before recovery"
+    if not changed and state == prev:
+        return None
+    return state, None, note
+
+
+def _recorded(
+    prev: JobState,
+    state: JobState,
+    kind: EventKind | None,
+    note: str | None,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> Decision:
+    """The decision: the event's words, and a recovery closing the incident."""
     if kind == "problem":
         text = messages.problem_text(prev.name, status, reason)
     elif kind == "reminder":

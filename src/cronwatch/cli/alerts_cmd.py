@@ -21,21 +21,17 @@ from typing import TYPE_CHECKING
 import click
 
 from cronwatch.cli.common import fail, load_config_from
-from cronwatch.errors import CronwatchError
 
 if TYPE_CHECKING:
     from cronwatch.alerts.cycle import CycleSummary
+    from cronwatch.alerts.health import AlertingReport
     from cronwatch.storage.connection import Database
 
 
 def _open(ctx: click.Context) -> Database:
     from cronwatch.storage.connection import open_database
 
-    try:
-        return open_database(ctx.find_root().obj.resolved_database_url())
-    except CronwatchError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    return open_database(ctx.find_root().obj.resolved_database_url())
 
 
 def _when(value: datetime | None) -> str:
@@ -86,12 +82,8 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
     from cronwatch.alerts.loop import AlertLoop
     from cronwatch.durations import parse_duration
 
-    config = load_config_from(ctx, on_error=fail)
-    try:
-        every = parse_duration(interval, field="--interval") if interval else None
-    except CronwatchError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    config = load_config_from(ctx)
+    every = parse_duration(interval, field="--interval") if interval else None
     if every is not None and every < timedelta(seconds=1):
         fail("--interval must be at least 1s")
     if once:
@@ -99,9 +91,6 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
         try:
             # One heartbeat row per host for --once (often run from cron), not one per run.
             summary = run_alert_cycle(db, config, worker=f"alerts@{socket.gethostname()}:once")
-        except CronwatchError as exc:
-            fail(str(exc))
-            raise  # unreachable
         finally:
             db.close()
         click.echo(json.dumps(summary.to_json(), indent=2) if as_json else _summary_line(summary))
@@ -138,59 +127,24 @@ def _report(summary: CycleSummary) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """The alert loops' heartbeat, the jobs whose problem was announced, snoozes, and every
     delivery not sent (waiting for a retry, or given up) with its attempts and last error."""
-    from cronwatch.alerts.health import alerting_health
+    from cronwatch.alerts.health import alerting_report
     from cronwatch.specs import AlertSettings
-    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
-    config = load_config_from(ctx, on_error=fail)
+    config = load_config_from(ctx)
     settings = config.alerts if config is not None else AlertSettings()
-    now = utcnow()
     with _open(ctx) as db:
-        health = alerting_health(db, now, stale_after=settings.outage_after)
-        store = AlertStore(db)
-        down, snoozed, waiting = store.alerting(), store.snoozed(now), store.deliveries()
-        outages = store.outages(limit=3)
+        report = alerting_report(db, utcnow(), stale_after=settings.outage_after)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    **health.to_json(),
-                    "down": [
-                        {
-                            "job": s.name,
-                            "status": s.status,
-                            "reason": s.reason,
-                            "since": s.problem_since.isoformat() if s.problem_since else None,
-                        }
-                        for s in down
-                    ],
-                    "snoozed": [
-                        {"job": s.name, "until": s.snooze_until.isoformat()}
-                        for s in snoozed
-                        if s.snooze_until
-                    ],
-                    "undelivered": [
-                        {
-                            "event_id": d.event_id,
-                            "channel": d.channel,
-                            "status": d.status,
-                            "attempts": d.attempts,
-                            "last_error": d.last_error,
-                            "next_attempt": d.next_attempt.isoformat(),
-                            "text": d.text,
-                        }
-                        for d in waiting
-                    ],
-                    "outages": [
-                        {"started": o.started.isoformat(), "ended": o.ended.isoformat()}
-                        for o in outages
-                    ],
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(report.to_json(), indent=2))
         return
+    _echo_loops(report)
+    _echo_jobs(report)
+    _echo_deliveries(report)
+
+
+def _echo_loops(report: AlertingReport) -> None:
+    health = report.health
     if health.last_heartbeat is None:
         click.echo("alert loop: never ran (start `cronwatch alerts` or `cronwatch serve`)")
     else:
@@ -202,20 +156,27 @@ def status(ctx: click.Context, as_json: bool) -> None:
             f"alert loop: {state}, last heartbeat {age} ago "
             f"({_when(health.last_heartbeat)}), {len(health.workers)} loop(s) today"
         )
-    for outage in outages[:1]:
+    for outage in report.outages[:1]:
         click.echo(f"last outage: {_when(outage.started)} to {_when(outage.ended)}")
-    click.echo(f"jobs down: {len(down)}")
-    for state_row in down:
+
+
+def _echo_jobs(report: AlertingReport) -> None:
+    click.echo(f"jobs down: {len(report.down)}")
+    for state_row in report.down:
         click.echo(
             f"  {state_row.name}: {state_row.status} since "
             f"{_when(state_row.problem_since)}: {state_row.reason}"
         )
-    if snoozed:
-        click.echo(f"snoozed: {len(snoozed)}")
-        for state_row in snoozed:
+    if report.snoozed:
+        click.echo(f"snoozed: {len(report.snoozed)}")
+        for state_row in report.snoozed:
             click.echo(f"  {state_row.name} until {_when(state_row.snooze_until)}")
-    failed = [d for d in waiting if d.status == "failed"]
-    retrying = [d for d in waiting if d.status == "pending" and d.attempts]
+
+
+def _echo_deliveries(report: AlertingReport) -> None:
+    health = report.health
+    failed = [d for d in report.undelivered if d.status == "failed"]
+    retrying = [d for d in report.undelivered if d.status == "pending" and d.attempts]
     click.echo(
         f"deliveries: {health.pending} pending ({health.retrying} retrying), "
         f"{health.failed} given up"
@@ -268,16 +229,12 @@ def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -
     if (until is None) == (span is None):
         fail("give --until TIME or --for DURATION")
     now = utcnow()
-    try:
-        validate_name(name, "job name")
-        end = (
-            parse_instant(until, "--until", typed=True)
-            if until is not None
-            else now + parse_duration(span or "", field="--for")
-        )
-    except CronwatchError as exc:
-        fail(str(exc))
-        raise  # unreachable
+    validate_name(name, "job name")
+    end = (
+        parse_instant(until, "--until", typed=True)
+        if until is not None
+        else now + parse_duration(span or "", field="--for")
+    )
     if end <= now:
         fail(f"--until {_when(end)} is not in the future (to lift a snooze: unsnooze {name})")
     with _open(ctx) as db:
@@ -320,7 +277,7 @@ def test_channel(ctx: click.Context, channel: str) -> None:
     from cronwatch.alerts.model import Event
     from cronwatch.timeutil import utcnow
 
-    config = load_config_from(ctx, on_error=fail)
+    config = load_config_from(ctx)
     if config is None or channel not in config.channels:
         defined = ", ".join(config.channels) if config and config.channels else "none"
         fail(f"no channel {channel!r} in the config (defined channels: {defined})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -37,38 +37,42 @@ class Settings:
         return database_url(self.database_url)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print ``cronwatch: error: message`` on stderr and exit with :data:`EXIT_ERROR`."""
     click.echo(f"cronwatch: error: {message}", err=True)
     raise SystemExit(EXIT_ERROR)
 
 
 @contextmanager
-def open_monitor(ctx: click.Context, on_error: Callable[[str], object] = fail) -> Iterator[Monitor]:
-    """The monitor for the group's database; cronwatch errors are passed to ``on_error``
-    (by default :func:`fail`), which must exit."""
+def open_monitor(
+    ctx: click.Context, on_error: Callable[[str], NoReturn] | None = None
+) -> Iterator[Monitor]:
+    """The monitor for the group's database. Cronwatch errors propagate (the group answers
+    them: exit 2), or are passed to ``on_error``, which must exit (``check``: exit 3)."""
     from cronwatch.targets import connect
 
     try:
         monitor = connect(ctx.find_root().obj.resolved_database_url(), statsd=None)
     except CronwatchError as exc:
+        if on_error is None:
+            raise
         on_error(str(exc))
-        raise  # unreachable: on_error exits
     try:
         yield monitor
     except CronwatchError as exc:
+        if on_error is None:
+            raise
         on_error(str(exc))
     finally:
         monitor.close()
 
 
 def load_config_from(
-    ctx: click.Context, on_error: Callable[[str], object] | None = None
+    ctx: click.Context, on_error: Callable[[str], NoReturn] | None = None
 ) -> Config | None:
-    """The config file named by ``--config`` / ``$CRONWATCH_CONFIG``, or ``None``.
-
-    A bad file raises :class:`ConfigError` (naming the file, job and field), or is passed to
-    ``on_error`` when given."""
+    """The config file named by ``--config`` / ``$CRONWATCH_CONFIG``, or ``None``. A bad file
+    raises :class:`ConfigError` (naming the file, job and field: the group answers it), or is
+    passed to ``on_error``, which must exit."""
     from cronwatch.config import config_path_from_env, load_config
 
     path = config_path_from_env(ctx.find_root().obj.config_path)
@@ -80,7 +84,6 @@ def load_config_from(
         if on_error is None:
             raise
         on_error(str(exc))
-        raise  # unreachable: on_error exits
 
 
 def log_warnings_to_stderr() -> None:

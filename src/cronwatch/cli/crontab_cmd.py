@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cronwatch.cli.common import fail
-from cronwatch.errors import CronwatchError, InvalidInput
+
+if TYPE_CHECKING:
+    from cronwatch.crontab import CrontabEntry, ParsedCrontab
 
 STDIN = "-"
 #: How long ``crontab -l`` may take; it reads one small file, so a hang means something broke.
@@ -50,8 +54,9 @@ CRONTAB_TIMEOUT = 30
     "from /etc/localtime, since cron runs them in local time].",
 )
 @click.pass_context
-def import_crontab(ctx: click.Context, file: str | None, write: bool, system: bool | None,
-                   timezone: str | None) -> None:  # fmt: skip
+def import_crontab(
+    ctx: click.Context, file: str | None, write: bool, system: bool | None, timezone: str | None
+) -> None:
     """Turn the jobs of a crontab into [jobs.NAME] tables of the config file.
 
     FILE is a crontab file, or - for standard input; without it, your crontab (crontab -l).
@@ -63,43 +68,63 @@ def import_crontab(ctx: click.Context, file: str | None, write: bool, system: bo
         cronwatch import-crontab /etc/cron.d/backup
         cronwatch --config cronwatch.toml import-crontab --write
     """
-    from cronwatch.config import config_path_from_env
-    from cronwatch.crontab import local_timezone, merge_into_config, parse_crontab
-    from cronwatch.schedule import load_zone
+    from cronwatch.crontab import entries_to_toml, parse_crontab
 
     # Everything that can fail without touching the input is checked first, so that a mistake
     # never consumes stdin or runs `crontab -l` for nothing.
-    config_path = None
-    if write:
-        settings = ctx.find_root().obj
-        config_path = config_path_from_env(getattr(settings, "config_path", None))
-        if config_path is None:
-            fail(
-                "--write needs a config file: pass --config FILE before import-crontab, "
-                "or set CRONWATCH_CONFIG"
-            )
-            return
-    if timezone is not None:
-        try:
-            load_zone(timezone, field="--timezone")
-        except InvalidInput as exc:
-            fail(str(exc))
-            return
-    else:
-        timezone = local_timezone()
-        if timezone is None:
-            click.echo(
-                "cronwatch: warning: cannot tell this host's timezone; lines without CRON_TZ "
-                "are read as UTC (pass --timezone ZONE to say otherwise)",
-                err=True,
-            )
-            timezone = "UTC"
-
+    config_path = _config_to_write(ctx) if write else None
+    timezone = _default_timezone(timezone)
     source, data = _read_input(file)
     parsed = parse_crontab(
-        data, path=file if file not in (None, STDIN) else None, system=system,
+        data,
+        path=file if file not in (None, STDIN) else None,
+        system=system,
         default_timezone=timezone,
-    )  # fmt: skip
+    )
+    _warn_about(source, parsed)
+    if not parsed.entries:
+        click.echo(f"cronwatch: no jobs to import from {source}", err=True)
+    elif config_path is None:
+        click.echo(entries_to_toml(parsed.entries, source=source), nl=False)
+    else:
+        _merge(config_path, parsed.entries, source)
+
+
+def _config_to_write(ctx: click.Context) -> Path:
+    """The config file ``--write`` merges into (the group's ``--config`` or the environment)."""
+    from cronwatch.config import config_path_from_env
+
+    settings = ctx.find_root().obj
+    config_path = config_path_from_env(getattr(settings, "config_path", None))
+    if config_path is None:
+        fail(
+            "--write needs a config file: pass --config FILE before import-crontab, "
+            "or set CRONWATCH_CONFIG"
+        )
+    return config_path
+
+
+def _default_timezone(option: str | None) -> str:
+    """The timezone of lines without CRON_TZ: ``--timezone``, else this host's, else UTC."""
+    from cronwatch.crontab import local_timezone
+    from cronwatch.schedule import load_zone
+
+    if option is not None:
+        load_zone(option, field="--timezone")
+        return option
+    timezone = local_timezone()
+    if timezone is None:
+        click.echo(
+            "cronwatch: warning: cannot tell this host's timezone; lines without CRON_TZ "
+            "are read as UTC (pass --timezone ZONE to say otherwise)",
+            err=True,
+        )
+        return "UTC"
+    return timezone
+
+
+def _warn_about(source: str, parsed: ParsedCrontab) -> None:
+    """A guessed system format, and every line skipped, on stderr."""
     if parsed.system and parsed.system_guessed:
         click.echo(
             f"cronwatch: note: {source} read as a system crontab (a user name before each "
@@ -111,19 +136,12 @@ def import_crontab(ctx: click.Context, file: str | None, write: bool, system: bo
             f"cronwatch: warning: {source}, line {warning.line_no}: {warning.message}", err=True
         )
 
-    if not parsed.entries:
-        click.echo(f"cronwatch: no jobs to import from {source}", err=True)
-        return
-    if config_path is None:
-        from cronwatch.crontab import entries_to_toml
 
-        click.echo(entries_to_toml(parsed.entries, source=source), nl=False)
-        return
-    try:
-        added, skipped = merge_into_config(config_path, parsed.entries, source=source)
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
+def _merge(config_path: Path, entries: list[CrontabEntry], source: str) -> None:
+    """The entries merged into the config file; what was already there is named, left alone."""
+    from cronwatch.crontab import merge_into_config
+
+    added, skipped = merge_into_config(config_path, entries, source=source)
     for entry in skipped:
         click.echo(
             f'cronwatch: note: job "{entry.job_name}" (line {entry.line_no}) is already in '
@@ -151,7 +169,6 @@ def _read_input(file: str | None) -> tuple[str, bytes]:
                 return file, handle.read()
         except OSError as exc:
             fail(f"cannot read {file}: {exc.strerror or exc}")
-            raise  # unreachable; keeps type checkers content
     return "crontab -l", _user_crontab()
 
 
@@ -166,13 +183,10 @@ def _user_crontab() -> bytes:
             "the crontab command is not installed, so your crontab cannot be read; "
             "pass the file instead (cronwatch import-crontab FILE, or - for stdin)"
         )
-        raise  # unreachable
     except subprocess.TimeoutExpired:
         fail(f"crontab -l did not answer within {CRONTAB_TIMEOUT} seconds")
-        raise  # unreachable
     except OSError as exc:
         fail(f"cannot run crontab -l: {exc.strerror or exc}")
-        raise  # unreachable
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", errors="replace").strip()
         if "no crontab" in message.lower():

@@ -8,7 +8,6 @@ from datetime import timedelta
 import click
 
 from cronwatch.cli.common import fail, load_config_from, log_warnings_to_stderr, open_monitor
-from cronwatch.errors import CronwatchError
 
 
 @click.command()
@@ -116,15 +115,12 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
     from cronwatch.specs import Retention
     from cronwatch.timeutil import utcnow
 
-    config = load_config_from(ctx, on_error=fail)
+    config = load_config_from(ctx)
     retention = config.retention if config is not None else Retention()
-    try:
-        if older_than is not None:
-            retention = replace(retention, runs=parse_duration(older_than, field="--older-than"))
-        if keep_last is not None:
-            retention = replace(retention, keep_last=keep_last)
-    except CronwatchError as exc:
-        fail(str(exc))
+    if older_than is not None:
+        retention = replace(retention, runs=parse_duration(older_than, field="--older-than"))
+    if keep_last is not None:
+        retention = replace(retention, keep_last=keep_last)
     show = _ProgressLine(enabled=sys.stderr.isatty())
     with open_monitor(ctx) as monitor:
         report = prune_history(

@@ -6,9 +6,6 @@ import json
 
 import click
 
-from cronwatch.cli.common import fail
-from cronwatch.errors import CronwatchError
-
 
 @click.group()
 def key() -> None:
@@ -26,10 +23,7 @@ def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
     url = ctx.find_root().obj.resolved_database_url()
     if url == paths.default_database_url():
         paths.data_dir().mkdir(parents=True, exist_ok=True)
-    try:
-        return KeyStore(open_database(url))
-    except CronwatchError as exc:
-        fail(str(exc))
+    return KeyStore(open_database(url))
 
 
 @key.command("create")
@@ -42,9 +36,6 @@ def create(ctx: click.Context, scope: str, name: str | None) -> None:
     store = _store(ctx)
     try:
         record, token = store.create(scope, name)
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
     finally:
         store.db.close()
     click.echo(token)
@@ -81,9 +72,6 @@ def revoke(ctx: click.Context, key_id: str) -> None:
     store = _store(ctx)
     try:
         record = store.revoke(key_id)
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
     finally:
         store.db.close()
     click.echo(f"revoked {record.scope} key {record.id}")

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from cronwatch.cli.common import Settings
+from cronwatch.cli.common import Settings, fail
+from cronwatch.errors import CronwatchError
 from cronwatch.version import __version__
 
 #: subcommand -> "module:attribute"; each module is imported only when its command runs.
@@ -43,6 +44,16 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand. The library's errors (:class:`~cronwatch.errors.CronwatchError`:
+        bad input, a bad config file, the database away, not found, ...) are answered here, for
+        every command, as ``cronwatch: error: MESSAGE`` on stderr and exit status 2
+        (:func:`~cronwatch.cli.common.fail`). ``check`` answers its own (exit 3, UNKNOWN)."""
+        try:
+            return super().invoke(ctx)
+        except CronwatchError as exc:
+            fail(str(exc))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from cronwatch.cli.common import fail, open_monitor
-from cronwatch.errors import CronwatchError
+from cronwatch.cli.common import open_monitor
 from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
 from cronwatch.timeutil import parse_instant
@@ -48,19 +47,15 @@ def record(
     """
     from cronwatch.monitor import make_run
 
-    try:
-        run = make_run(
-            name,
-            parse_instant(started, "--started", typed=True),
-            parse_instant(completed, "--completed", typed=True),
-            outcome="success" if exit_code == 0 else "failure",
-            exit_code=exit_code or None,
-            hostname=host,
-            output=output,
-        )
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
+    run = make_run(
+        name,
+        parse_instant(started, "--started", typed=True),
+        parse_instant(completed, "--completed", typed=True),
+        outcome="success" if exit_code == 0 else "failure",
+        exit_code=exit_code or None,
+        hostname=host,
+        output=output,
+    )
     with open_monitor(ctx) as monitor:
         monitor.statsd = _statsd()
         stored = monitor.record(run)

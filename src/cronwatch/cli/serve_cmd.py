@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cronwatch.cli.common import fail, load_config_from
-from cronwatch.errors import CronwatchError
+from cronwatch.cli.common import load_config_from
 
 
 @click.command()
@@ -88,20 +87,17 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     from cronwatch.web.server import log_config, uvicorn_options
 
     url = ctx.find_root().obj.resolved_database_url()
-    config = load_config_from(ctx, on_error=fail)
+    config = load_config_from(ctx)
     if proxy_headers:
         try:
             TrustedProxies(forwarded_allow_ips)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from None
-    try:
-        from cronwatch import paths
+    from cronwatch import paths
 
-        if url == paths.default_database_url():
-            paths.data_dir().mkdir(parents=True, exist_ok=True)
-        open_database(url).close()  # migrations run here, before any request is accepted
-    except CronwatchError as exc:
-        fail(str(exc))
+    if url == paths.default_database_url():
+        paths.data_dir().mkdir(parents=True, exist_ok=True)
+    open_database(url).close()  # migrations run here, before any request is accepted
     # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
     open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
     connections, warning = fit_file_limit(max_connections)
