@@ -15,6 +15,15 @@ class InvalidInput(CronwatchError, ValueError):
     """The caller gave a value cronwatch refuses; nothing was written."""
 
 
+class NotFound(CronwatchError, LookupError):
+    """What the caller named does not exist (a job, a key); nothing was written."""
+
+
+class Conflict(CronwatchError):
+    """The change clashes with what is there (a job that exists, one the config file declares,
+    a concurrent change); nothing was written."""
+
+
 class ConfigError(CronwatchError):
     """A configuration file or setting is wrong.
 

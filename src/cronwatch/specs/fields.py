@@ -7,7 +7,7 @@ how that attribute is shown as JSON. Its readers:
 
 - the config loader: :func:`parse_job` reads a ``[jobs.NAME]`` table (also a job declared
   through the REST API, stored as such a table) row by row;
-- the REST API (:mod:`cronwatch.web.jobs`): :func:`check_json_types` before parsing, and
+- the REST API (:mod:`cronwatch.jobs`): :func:`check_json_types` before parsing, and
   :func:`spec_json` to show a job declared in the config file;
 - the OpenAPI document (:mod:`cronwatch.web.openapi`): :func:`json_schemas`.
 

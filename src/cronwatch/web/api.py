@@ -15,13 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cronwatch.errors import CronwatchError
+from cronwatch.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS, Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, validate_name
 from cronwatch.timeutil import parse_instant
 from cronwatch.web.errors import ApiError, bad_request
 from cronwatch.web.ingest import Stored, WriteOp
-from cronwatch.web.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.web.state import ServerState
 
 _RUN_FIELDS = frozenset(RUN_JSON_FIELDS)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
+from cronwatch.errors import Conflict, CronwatchError, InvalidInput, NotFound, StorageUnavailable
 from cronwatch.web import api, dashboard, pages
 from cronwatch.web.errors import ApiError, error_body
 from cronwatch.web.forwarded import ForwardedHeaders, TrustedProxies
@@ -111,8 +111,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _cronwatch_error(request: Request, exc: Exception) -> Response:
+    """The library's errors as HTTP answers, for every route: 400 invalid, 404 not found, 409
+    conflict, 503 when the database is away (with Retry-After)."""
     if isinstance(exc, InvalidInput):
         return _json(400, error_body("invalid", str(exc)))
+    if isinstance(exc, NotFound):
+        return _json(404, error_body("not_found", str(exc)))
+    if isinstance(exc, Conflict):
+        return _json(409, error_body("conflict", str(exc)))
     if isinstance(exc, StorageUnavailable):
         # The details (user, host, database) go to the log, once per outage; not to clients.
         state: ServerState = request.app.state.cronwatch

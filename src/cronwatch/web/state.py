@@ -23,6 +23,7 @@ from cronwatch.specs import Config
 
 if TYPE_CHECKING:
     from cronwatch.alerts.loop import AlertLoop
+from cronwatch.jobs import JobsService
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.jobs import JobStore
@@ -31,7 +32,6 @@ from cronwatch.timeutil import utcnow
 from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.errors import bad_request, forbidden, rate_limited, too_large, unauthorized
 from cronwatch.web.ingest import Writer
-from cronwatch.web.jobs import JobsService
 from cronwatch.web.outage import DatabaseHealth
 from cronwatch.web.ratelimit import RateLimiter
 

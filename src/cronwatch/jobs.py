@@ -1,4 +1,8 @@
-"""What the REST API does with jobs and runs, without HTTP: plain functions over a database.
+"""The jobs as the REST API reads and changes them, without HTTP: :class:`JobsService`, over
+a database and the server's config file. It raises the library's errors
+(:class:`~cronwatch.errors.InvalidInput`, :class:`~cronwatch.errors.NotFound`,
+:class:`~cronwatch.errors.Conflict`); the server answers them (400, 404, 409) in one handler
+(``cronwatch.web.app``).
 
 A job as the API shows it::
 
@@ -25,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cronwatch.config import parse_job_table
-from cronwatch.errors import ConfigError, InvalidInput
+from cronwatch.errors import ConfigError, Conflict, InvalidInput, NotFound
 from cronwatch.names import validate_name
 from cronwatch.specs import Config, JobSpec
 from cronwatch.specs.fields import check_json_types, spec_json
@@ -33,25 +37,10 @@ from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobRecord, JobStore
 from cronwatch.storage.runs import RunStore
 from cronwatch.timeutil import to_us, utcnow
-from cronwatch.web.errors import ApiError, bad_request, not_found
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
 _CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
-
-
-def conflict(message: str) -> ApiError:
-    return ApiError(409, "conflict", message)
-
-
-def check_field_types(fields: Mapping[str, Any], *, nullable: bool = False) -> None:
-    """Refuse fields of the wrong JSON type (or unknown ones) with a 400 naming the field,
-    before the semantic validation: ``"paused": 1`` is refused rather than coerced (see
-    :func:`cronwatch.specs.fields.check_json_types`)."""
-    try:
-        check_json_types(fields, nullable=nullable)
-    except InvalidInput as exc:
-        raise bad_request(str(exc)) from None
 
 
 class JobsService:
@@ -92,7 +81,7 @@ class JobsService:
             cursor = (int(match[1]), int(match[2])) if match else None
             # Both parts are 64-bit integers in the database: anything larger is no cursor.
             if cursor is None or not all(-(2**63) <= part < 2**63 for part in cursor):
-                raise bad_request(f"before {before[:40]!r} is not a cursor from a previous page")
+                raise InvalidInput(f"before {before[:40]!r} is not a cursor from a previous page")
         page, more = RunStore(self.db).page(
             name, limit=limit, host=host, outcome=outcome, before=cursor
         )
@@ -108,14 +97,16 @@ class JobsService:
     # -- changing -----------------------------------------------------------------------------
 
     def create(self, name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Declare a new job; 409 if a job of that name exists (change it with update)."""
+        """Declare a new job; :class:`Conflict` if a job of that name exists (change it with
+        update). Fields of the wrong JSON type are refused before their meaning is read
+        (``"paused": 1`` is refused, not coerced: see ``specs.fields.check_json_types``)."""
         name = _valid_name(name)
-        check_field_types(fields)
+        check_json_types(fields)
         self._validate(name, fields)
         if name in self.declared:
-            raise conflict(f"job {name!r} is declared in the config file; change it there")
+            raise Conflict(f"job {name!r} is declared in the config file; change it there")
         if not self.store.create(name, json.dumps(dict(fields)), utcnow()):
-            raise conflict(
+            raise Conflict(
                 f"job {name!r} already exists; change it with PATCH /api/v1/jobs/{{name}}"
             )
         return self.get(name)
@@ -123,7 +114,7 @@ class JobsService:
     def update(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
         """Merge ``patch`` into the job's spec (a ``null`` removes a field), as JSON Merge
         Patch (RFC 7386) does."""
-        check_field_types(patch, nullable=True)
+        check_json_types(patch, nullable=True)
         row = self._changeable(name)
         fields = json.loads(row.spec) if row.spec else {}
         for field, value in patch.items():
@@ -159,13 +150,13 @@ class JobsService:
         if record is not None:
             return record
         if required and name not in self.declared:
-            raise not_found(f"no job named {name[:200]!r}")
+            raise NotFound(f"no job named {name[:200]!r}")
         return None
 
     def _changeable(self, name: str) -> JobRecord:
         row = self._row(name, required=True)
         if name in self.declared:
-            raise conflict(
+            raise Conflict(
                 f"job {name!r} is declared in the config file, which wins; change it there"
             )
         assert row is not None
@@ -175,17 +166,17 @@ class JobsService:
         channels = self.config.channels if self.config is not None else None
         try:
             parse_job_table(name, fields, source="request", channels=channels)
-        except (ConfigError, InvalidInput) as exc:
-            raise bad_request(str(exc)) from None
+        except ConfigError as exc:  # a request, not a file: the caller's input is invalid
+            raise InvalidInput(str(exc)) from None
         except OverflowError:
             # parse_duration lets a float too large for a timedelta through as OverflowError.
-            raise bad_request("a duration is too large") from None
+            raise InvalidInput("a duration is too large") from None
 
     def _write_spec(self, name: str, row: JobRecord, fields: dict[str, Any]) -> None:
         # Conditional on the spec read: two concurrent changes cannot silently drop one.
         spec = json.dumps(fields) if fields else None
         if not self.store.replace_spec(name, row.spec, spec, utcnow()):
-            raise conflict(f"job {name!r} was changed or deleted meanwhile; read it and retry")
+            raise Conflict(f"job {name!r} was changed or deleted meanwhile; read it and retry")
 
     def _job_json(self, name: str, row: JobRecord | None) -> dict[str, Any]:
         declared = self.declared.get(name)
@@ -206,8 +197,5 @@ class JobsService:
 
 def _valid_name(name: object) -> str:
     if not isinstance(name, str):
-        raise bad_request("name: expected a string")
-    try:
-        return validate_name(name, "name")
-    except InvalidInput as exc:
-        raise bad_request(str(exc)) from None
+        raise InvalidInput("name: expected a string")
+    return validate_name(name, "name")
