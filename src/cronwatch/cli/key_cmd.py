@@ -27,8 +27,12 @@ def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
 
 
 @key.command("create")
-@click.option("--scope", required=True, type=click.Choice(["ping", "read", "write"]),
-              help="ping: ping URLs only; read: read the API; write: everything.")  # fmt: skip
+@click.option(
+    "--scope",
+    required=True,
+    type=click.Choice(["ping", "read", "write"]),
+    help="ping: ping URLs only; read: read the API; write: everything.",
+)
 @click.option("--name", default=None, help="A label to recognise the key by.")
 @click.pass_context
 def create(ctx: click.Context, scope: str, name: str | None) -> None:
@@ -40,8 +44,9 @@ def create(ctx: click.Context, scope: str, name: str | None) -> None:
         store.db.close()
     click.echo(token)
     label = f" ({record.name})" if record.name else ""
-    click.echo(f"created {scope} key {record.id}{label}; it is shown only now, store it safely",
-               err=True)  # fmt: skip
+    click.echo(
+        f"created {scope} key {record.id}{label}; it is shown only now, store it safely", err=True
+    )
 
 
 @key.command("list")
@@ -60,8 +65,10 @@ def list_keys(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'ID':<14}{'SCOPE':<7}{'CREATED (UTC)':<21}{'REVOKED (UTC)':<21}NAME")
     for k in keys:
         revoked = k.revoked.strftime("%Y-%m-%d %H:%M:%S") if k.revoked else "-"
-        click.echo(f"{k.id:<14}{k.scope:<7}{k.created.strftime('%Y-%m-%d %H:%M:%S'):<21}"
-                   f"{revoked:<21}{k.name or ''}")  # fmt: skip
+        click.echo(
+            f"{k.id:<14}{k.scope:<7}{k.created.strftime('%Y-%m-%d %H:%M:%S'):<21}"
+            f"{revoked:<21}{k.name or ''}"
+        )
 
 
 @key.command("revoke")

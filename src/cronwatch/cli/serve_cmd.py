@@ -9,53 +9,122 @@ from cronwatch.cli.common import load_config_from
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on.")  # fmt: skip
-@click.option("--max-body", default=100_000, show_default=True, type=click.IntRange(1),
-              metavar="BYTES",
-              help="Largest request body (ping output, API JSON); larger: 413.")  # fmt: skip
-@click.option("--rate-limit", default=1000.0, show_default=True, type=click.FloatRange(0),
-              metavar="N", help="Requests per second per key, per server process (burst: 2N); "
-              "0 turns it off.")  # fmt: skip
-@click.option("--access-log/--no-access-log", default=False, show_default=True,
-              help="Log every request (costs ping throughput).")  # fmt: skip
-@click.option("--alerts/--no-alerts", default=True, show_default=True,
-              help="Run the alert loop in this process (several processes may: each event is "
-              "still delivered once).")  # fmt: skip
-@click.option("--require-read-key", is_flag=True,
-              help="Ask for a read key on the dashboard even when listening on loopback (e.g. "
-              "behind a reverse proxy). Other addresses always require one.")  # fmt: skip
-@click.option("--max-header-size", default=65_536, show_default=True,
-              type=click.IntRange(1024), metavar="BYTES",
-              help="Largest request head (request line and header fields, in all); larger: "
-              "431 and the connection closed.")  # fmt: skip
-@click.option("--header-timeout", default=10.0, show_default=True,
-              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
-              help="A connection must send a complete request head this soon after opening "
-              "(or after its previous response), or it is closed.")  # fmt: skip
-@click.option("--body-timeout", default=30.0, show_default=True,
-              type=click.FloatRange(0, min_open=True), metavar="SECONDS",
-              help="A request body must be complete this soon after its head, or the "
-              "connection is closed.")  # fmt: skip
-@click.option("--max-connections", default=1000, show_default=True,
-              type=click.IntRange(1), metavar="N",
-              help="Connections open at once; at the limit the idle ones are closed, oldest "
-              "first, to let new ones in.")  # fmt: skip
-@click.option("--proxy-headers", is_flag=True,
-              help="Behind a reverse proxy: take the scheme, client address and host from "
-              "X-Forwarded-Proto/-For/-Host sent by --forwarded-allow-ips. Implies "
-              "--require-read-key.")  # fmt: skip
-@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
-              metavar="ADDRESSES",
-              help="With --proxy-headers: the proxies' addresses or networks, comma-separated "
-              "(e.g. 127.0.0.1,10.0.0.0/8; * for any).")  # fmt: skip
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))  # fmt: skip
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--max-body",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="BYTES",
+    help="Largest request body (ping output, API JSON); larger: 413.",
+)
+@click.option(
+    "--rate-limit",
+    default=1000.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="N",
+    help="Requests per second per key, per server process (burst: 2N); 0 turns it off.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (costs ping throughput).",
+)
+@click.option(
+    "--alerts/--no-alerts",
+    default=True,
+    show_default=True,
+    help="Run the alert loop in this process (several processes may: each event is "
+    "still delivered once).",
+)
+@click.option(
+    "--require-read-key",
+    is_flag=True,
+    help="Ask for a read key on the dashboard even when listening on loopback (e.g. "
+    "behind a reverse proxy). Other addresses always require one.",
+)
+@click.option(
+    "--max-header-size",
+    default=65_536,
+    show_default=True,
+    type=click.IntRange(1024),
+    metavar="BYTES",
+    help="Largest request head (request line and header fields, in all); larger: "
+    "431 and the connection closed.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="A connection must send a complete request head this soon after opening "
+    "(or after its previous response), or it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="A request body must be complete this soon after its head, or the connection is closed.",
+)
+@click.option(
+    "--max-connections",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    metavar="N",
+    help="Connections open at once; at the limit the idle ones are closed, oldest "
+    "first, to let new ones in.",
+)
+@click.option(
+    "--proxy-headers",
+    is_flag=True,
+    help="Behind a reverse proxy: take the scheme, client address and host from "
+    "X-Forwarded-Proto/-For/-Host sent by --forwarded-allow-ips. Implies "
+    "--require-read-key.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="ADDRESSES",
+    help="With --proxy-headers: the proxies' addresses or networks, comma-separated "
+    "(e.g. 127.0.0.1,10.0.0.0/8; * for any).",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: float,
-          access_log: bool, alerts: bool, require_read_key: bool, max_header_size: int,
-          header_timeout: float, body_timeout: float, max_connections: int,
-          proxy_headers: bool, forwarded_allow_ips: str, log_level: str) -> None:  # fmt: skip
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    max_body: int,
+    rate_limit: float,
+    access_log: bool,
+    alerts: bool,
+    require_read_key: bool,
+    max_header_size: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+    log_level: str,
+) -> None:
     """Serve the dashboard (/), ping URLs, the REST API (/api/v1, /openapi.json), /metrics
     and /healthz.
 
@@ -103,13 +172,25 @@ def serve(ctx: click.Context, host: str, port: int, max_body: int, rate_limit: f
     connections, warning = fit_file_limit(max_connections)
     if warning:
         click.echo(f"WARNING:  {warning}", err=True)
-    limits = ConnectionLimits(max_header_bytes=max_header_size, header_timeout=header_timeout,
-                              body_timeout=body_timeout, max_connections=connections)  # fmt: skip
-    settings = ServerSettings(database_url=url, config=config, max_body=max_body,
-                              rate_limit=rate_limit, statsd=StatsdClient.from_env(),
-                              alerts=alerts, open_dashboard=open_dashboard, limits=limits,
-                              proxy_headers=proxy_headers,
-                              forwarded_allow_ips=forwarded_allow_ips)  # fmt: skip
+    limits = ConnectionLimits(
+        max_header_bytes=max_header_size,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=connections,
+    )
+    settings = ServerSettings(
+        database_url=url,
+        config=config,
+        max_body=max_body,
+        rate_limit=rate_limit,
+        statsd=StatsdClient.from_env(),
+        alerts=alerts,
+        open_dashboard=open_dashboard,
+        limits=limits,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=log_config(log_level),
-                **options)  # fmt: skip
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_config=log_config(log_level), **options
+    )

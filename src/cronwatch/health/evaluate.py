@@ -274,8 +274,29 @@ def _judge(
 
     ``recency`` False (an "any host" display row): no late/missing, ``next_due`` is the job's.
     """
-    verdict, now, name = _Verdict(), job.now, job.name
-    problems, last, host, tol = verdict.problems, view.last, view.host, job.tolerance
+    verdict = _Verdict()
+    first_due = _when_due(job, view, verdict, recency, next_due)
+    problems = verdict.problems
+    problems.extend(_overdue(job, view, verdict))
+    _running(job, view, verdict)
+    problems.extend(_failing(job, view))
+    problems.extend(_too_often(job, view))
+    finished = view.finished
+    duration = finished.last_duration if finished is not None else None
+    if finished is not None and finished.last_outcome == "success" and duration is not None:
+        problems.extend(_runtime(job, finished.hostname, duration))
+    if verdict.quiet != "running":
+        verdict.quiet, verdict.quiet_reason = _quiet(job, view, verdict, first_due)
+    problems.sort(key=lambda problem: _RANK[problem[0]])
+    return verdict
+
+
+def _when_due(
+    job: _Job, view: _View, verdict: _Verdict, recency: bool, next_due: datetime | None
+) -> datetime | None:
+    """Sets the verdict's next due run and whether a slot is missing or late (and which);
+    returns when the first run is due, for a job that never ran."""
+    now, last, tol = job.now, view.last, job.tolerance
     schedule, period = job.schedule, job.period
     first_due: datetime | None = None
     if not recency:
@@ -299,56 +320,67 @@ def _judge(
                 verdict.late, verdict.due = True, job.current()
         if last is None:
             first_due = _next(schedule, job.created)
+    return first_due
+
+
+def _overdue(job: _Job, view: _View, verdict: _Verdict) -> list[_Problem]:
+    """Missing or late, in words, as :func:`_when_due` found it."""
+    now, name, last, host = job.now, job.name, view.last, view.host
     if verdict.missing:
         assert verdict.due is not None
         seen = f"last run {_at(last, now)}" if last is not None else "never ran"
         where = f" on {view.last_on}" if host is None and last is not None else ""
         text = f"{name} didn't run{_on(host)} since {_at(verdict.due, now)} ({seen}{where})"
-        problems.append(("missing", text))
-    elif verdict.late:
+        return [("missing", text)]
+    if verdict.late:
         assert verdict.due is not None
         until = _at(verdict.due + job.grace, now)
         text = f"{name} is due{_on(host)} since {_at(verdict.due, now)} (grace until {until})"
-        problems.append(("late", text))
+        return [("late", text)]
+    return []
 
-    if view.running:
-        oldest = min(view.running, key=lambda run: run.started)
-        age = now - oldest.started
-        running = f"running on {oldest.hostname} for {_fd(age)}"
-        if job.hung_limit is not None and age > job.hung_limit:
-            problems.append(("hung", f"{name} has been {running} ({job.hung_note()})"))
-        many = f" ({len(view.running)} runs)" if len(view.running) > 1 else ""
-        verdict.quiet, verdict.quiet_reason = "running", running + many
 
+def _running(job: _Job, view: _View, verdict: _Verdict) -> None:
+    """A run in progress: the verdict's quiet status, and hung past the job's limit."""
+    if not view.running:
+        return
+    oldest = min(view.running, key=lambda run: run.started)
+    age = job.now - oldest.started
+    running = f"running on {oldest.hostname} for {_fd(age)}"
+    if job.hung_limit is not None and age > job.hung_limit:
+        verdict.problems.append(("hung", f"{job.name} has been {running} ({job.hung_note()})"))
+    many = f" ({len(view.running)} runs)" if len(view.running) > 1 else ""
+    verdict.quiet, verdict.quiet_reason = "running", running + many
+
+
+def _failing(job: _Job, view: _View) -> list[_Problem]:
+    """The last finished run failed."""
     finished = view.finished
-    if finished is not None and finished.last_outcome == "failure":
-        assert finished.last_completed is not None
-        text = f"{name} failed on {finished.hostname} at {_at(finished.last_completed, now)}"
-        if finished.last_exit_code is not None:
-            text += f" (exit {finished.last_exit_code})"
-        if finished.consecutive_failures > 1:
-            text += f", {finished.consecutive_failures} times in a row"
-        problems.append(("failing", text))
+    if finished is None or finished.last_outcome != "failure":
+        return []
+    assert finished.last_completed is not None
+    text = f"{job.name} failed on {finished.hostname} at {_at(finished.last_completed, job.now)}"
+    if finished.last_exit_code is not None:
+        text += f" (exit {finished.last_exit_code})"
+    if finished.consecutive_failures > 1:
+        text += f", {finished.consecutive_failures} times in a row"
+    return [("failing", text)]
 
-    prev = view.prev
-    if schedule is not None and last is not None and prev is not None:
-        if period is not None:
-            if last - prev < period / 2:
-                gap, every = _fd(last - prev), _fd(period)
-                text = f"{name} ran twice in {gap}, expected every {every}: {_pair(view, now)}"
-                problems.append(("too_often", text))
-        # prev <= last, so prev's slot is last's exactly when prev + tol reaches last's slot.
-        elif prev + tol >= job.slot_of(last + tol):
-            problems.append(("too_often", f"{name} ran twice for one slot: {_pair(view, now)}"))
 
-    duration = finished.last_duration if finished is not None else None
-    if finished is not None and finished.last_outcome == "success" and duration is not None:
-        problems.extend(_runtime(job, finished.hostname, duration))
-
-    if verdict.quiet != "running":
-        verdict.quiet, verdict.quiet_reason = _quiet(job, view, verdict, first_due)
-    problems.sort(key=lambda problem: _RANK[problem[0]])
-    return verdict
+def _too_often(job: _Job, view: _View) -> list[_Problem]:
+    """The two latest starts are closer than the schedule allows."""
+    last, prev, period, name = view.last, view.prev, job.period, job.name
+    if job.schedule is None or last is None or prev is None:
+        return []
+    if period is not None:
+        if last - prev < period / 2:
+            gap, every = _fd(last - prev), _fd(period)
+            text = f"{name} ran twice in {gap}, expected every {every}: {_pair(view, job.now)}"
+            return [("too_often", text)]
+    # prev <= last, so prev's slot is last's exactly when prev + tol reaches last's slot.
+    elif prev + job.tolerance >= job.slot_of(last + job.tolerance):
+        return [("too_often", f"{name} ran twice for one slot: {_pair(view, job.now)}")]
+    return []
 
 
 def _display_only(verdict: _Verdict) -> _Verdict:
@@ -368,18 +400,21 @@ def _pair(view: _View, now: datetime) -> str:
 
 
 def _runtime(job: _Job, host: str, duration: timedelta) -> list[_Problem]:
-    spec, band, seconds = job.spec, job.band, duration.total_seconds()
+    """Slow or fast: against the job's ``max_runtime`` / ``min_runtime`` where it sets them,
+    else against its learned band (:meth:`~cronwatch.baseline.RuntimeBaseline.classify`)."""
+    spec, band = job.spec, job.band
+    learned = band.classify(duration.total_seconds()) if band is not None else "normal"
     took = f"{job.name} took {_fd(duration)} on {host}"
     found: list[_Problem] = []
     if spec.max_runtime is not None:
         if duration > spec.max_runtime:
             found.append(("slow", f"{took} (max_runtime {_fd(spec.max_runtime)})"))
-    elif band is not None and seconds > band.high:
+    elif learned == "slow":
         found.append(("slow", f"{took}, {job.usual()}"))
     if spec.min_runtime is not None:
         if duration < spec.min_runtime:
             found.append(("fast", f"{took} (min_runtime {_fd(spec.min_runtime)})"))
-    elif band is not None and seconds < band.low:
+    elif learned == "fast":
         found.append(("fast", f"{took}, {job.usual()}"))
     return found
 
@@ -435,50 +470,15 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
     """
     now = require_aware(now, "now")
     job, spec = _Job(facts, now), facts.spec
-    rows = {row.hostname: row for row in facts.hosts}
-    live: dict[str, list[RunningRun]] = {}
-    for run in facts.running:
-        row = rows.get(run.hostname)
-        # A later-started run of the same host has completed: this one most likely died.
-        if row is None or row.last_completed is None or row.last_completed <= run.started:
-            live.setdefault(run.hostname, []).append(run)
-
-    declared = bool(spec.hosts)
-    names = spec.hosts if declared else sorted(rows.keys() | live.keys())
-    views = [_View(host, rows.get(host), live.get(host, [])) for host in names]
+    views = _host_views(facts)
     whole = _combine(views, now) if views else _View(None, None, [])
-
-    problems: list[_Problem]
-    if declared:
-        verdicts = [_judge(job, view) for view in views]
-        problems = [p for v in verdicts for p in v.problems]
-        if spec.min_hosts is not None:
-            problems = [p for p in problems if p[0] not in _RECENCY]
-            problems += _min_hosts(job, views, verdicts)
-        problems.sort(key=lambda problem: _RANK[problem[0]])
-        quiet = min(verdicts, key=lambda v: _RANK[v.quiet])
-        status, reason = problems[0] if problems else (quiet.quiet, quiet.quiet_reason)
-        next_due = min((v.next_due for v in verdicts if v.next_due is not None), default=None)
-    else:
-        verdict = _judge(job, whole)
-        problems, (status, reason), next_due = verdict.problems, verdict.status, verdict.next_due
-        if len(views) == 1:  # the same facts as the whole: reuse, minus what no host owes
-            verdicts = [_display_only(verdict)]
-        else:
-            verdicts = [_judge(job, view, recency=False, next_due=next_due) for view in views]
-
+    judged = _each_host(job, views) if spec.hosts else _any_host(job, views, whole)
+    problems, (status, reason), next_due, verdicts = judged
     hosts = tuple(map(_host_status, views, verdicts))
     if spec.paused:
         status, reason, problems = "paused", "paused", []
         hosts = tuple(replace(host, status="paused", reason="paused") for host in hosts)
-
-    band, schedule = job.band, job.schedule
-    if schedule is None:
-        described = "none"
-    elif job.learned_schedule:
-        described = f"learned: about every {_fd(schedule.period_hint())}"
-    else:
-        described = _describe(schedule)
+    band = job.band
     learned_band = band is not None and (spec.max_runtime is None or spec.min_runtime is None)
     successes = [
         v.row.last_success_completed for v in views if v.row and v.row.last_success_completed
@@ -488,7 +488,7 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
         status=status,
         reason=reason,
         hosts=hosts,
-        schedule=described,
+        schedule=_schedule_words(job),
         learned=job.learned_schedule or learned_band,
         next_due=next_due,
         last_started=whole.last,
@@ -498,6 +498,57 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
         tags=spec.tags,
         problems=tuple(text for _, text in problems),
     )
+
+
+#: What judging a job's hosts gives: its problems, its status and reason, its next due run,
+#: and a verdict per host view.
+_Judged = tuple[list[_Problem], _Problem, datetime | None, list[_Verdict]]
+
+
+def _host_views(facts: JobFacts) -> list[_View]:
+    """One view per host: the declared hosts, else every host seen (with its live runs)."""
+    rows = {row.hostname: row for row in facts.hosts}
+    live: dict[str, list[RunningRun]] = {}
+    for run in facts.running:
+        row = rows.get(run.hostname)
+        # A later-started run of the same host has completed: this one most likely died.
+        if row is None or row.last_completed is None or row.last_completed <= run.started:
+            live.setdefault(run.hostname, []).append(run)
+    names = facts.spec.hosts if facts.spec.hosts else sorted(rows.keys() | live.keys())
+    return [_View(host, rows.get(host), live.get(host, [])) for host in names]
+
+
+def _each_host(job: _Job, views: list[_View]) -> _Judged:
+    """Declared hosts: each owes its runs (or, with ``min_hosts``, k of them do)."""
+    verdicts = [_judge(job, view) for view in views]
+    problems = [p for v in verdicts for p in v.problems]
+    if job.spec.min_hosts is not None:
+        problems = [p for p in problems if p[0] not in _RECENCY]
+        problems += _min_hosts(job, views, verdicts)
+    problems.sort(key=lambda problem: _RANK[problem[0]])
+    quiet = min(verdicts, key=lambda v: _RANK[v.quiet])
+    status = problems[0] if problems else (quiet.quiet, quiet.quiet_reason)
+    next_due = min((v.next_due for v in verdicts if v.next_due is not None), default=None)
+    return problems, status, next_due, verdicts
+
+
+def _any_host(job: _Job, views: list[_View], whole: _View) -> _Judged:
+    """No declared hosts: the job is judged as one; each host's row shows all but recency."""
+    verdict = _judge(job, whole)
+    if len(views) == 1:  # the same facts as the whole: reuse, minus what no host owes
+        verdicts = [_display_only(verdict)]
+    else:
+        verdicts = [_judge(job, view, recency=False, next_due=verdict.next_due) for view in views]
+    return verdict.problems, verdict.status, verdict.next_due, verdicts
+
+
+def _schedule_words(job: _Job) -> str:
+    schedule = job.schedule
+    if schedule is None:
+        return "none"
+    if job.learned_schedule:
+        return f"learned: about every {_fd(schedule.period_hint())}"
+    return _describe(schedule)
 
 
 def _host_status(view: _View, verdict: _Verdict) -> HostStatus:

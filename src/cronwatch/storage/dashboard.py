@@ -180,7 +180,12 @@ def run_output(db: Database, run_id: int) -> RunOutput | None:
         return None
     row_id, name, hostname, outcome, exit_code, started, completed, output = rows[0]
     return RunOutput(
-        id=int(row_id), name=name, hostname=hostname, outcome=outcome, exit_code=exit_code,
+        id=int(row_id),
+        name=name,
+        hostname=hostname,
+        outcome=outcome,
+        exit_code=exit_code,
         started=from_us(started),
-        completed=from_us(completed) if completed is not None else None, output=output,
-    )  # fmt: skip
+        completed=from_us(completed) if completed is not None else None,
+        output=output,
+    )

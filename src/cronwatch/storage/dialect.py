@@ -425,10 +425,9 @@ WHERE ? OR j.name = ANY(?)
         # One JSON document for the whole batch: psycopg adapts arrays element by element in
         # Python, several times slower than json.dumps and PostgreSQL's JSON parser.
         rows = [
-            (*finished_params(offered[i].run), offered[i].key_hash,
-             ",".join(offered[i].scopes))
+            (*finished_params(offered[i].run), offered[i].key_hash, ",".join(offered[i].scopes))
             for i in order
-        ]  # fmt: skip
+        ]
         document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         from psycopg.errors import UniqueViolation
 

@@ -165,8 +165,9 @@ class KeyStore:
                 "UPDATE api_keys SET revoked_us = ? WHERE id = ? AND revoked_us IS NULL",
                 (to_us(when), key.id),
             )
-            key = _row_to_key(self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?",
-                                             (key.id,))[0])  # fmt: skip
+            key = _row_to_key(
+                self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (key.id,))[0]
+            )
         return key
 
 

@@ -114,8 +114,9 @@ class RunStore:
     ) -> tuple[list[tuple[int, Run]], bool]:
         """One page of ``name``'s runs as ``(database id, run)``, newest first, and whether
         another page follows (see :func:`runs_page`)."""
-        rows, more = runs_page(self.db, f"id, {_COLUMNS}", name, limit=limit, host=host,
-                               outcome=outcome, before=before)  # fmt: skip
+        rows, more = runs_page(
+            self.db, f"id, {_COLUMNS}", name, limit=limit, host=host, outcome=outcome, before=before
+        )
         return [(int(row[0]), _row_to_run(row[1:])) for row in rows], more
 
     def count(self, name: str | None = None) -> int:

@@ -98,8 +98,17 @@ def finished_params(run: Run) -> tuple[Any, ...]:
     started = to_us(run.date_started)
     assert run.date_completed is not None
     completed = to_us(run.date_completed)
-    return (run.name, run.hostname, run.run_id, run.outcome, run.exit_code, started, completed,
-            completed - started, run.output)  # fmt: skip
+    return (
+        run.name,
+        run.hostname,
+        run.run_id,
+        run.outcome,
+        run.exit_code,
+        started,
+        completed,
+        completed - started,
+        run.output,
+    )
 
 
 def pair_params(run: Run) -> tuple[Any, ...]:

@@ -121,13 +121,15 @@ class ConnectionGuard:
         if excess <= 0:
             if self._saturated and excess < -self.limits.max_connections // 10:
                 self._saturated = False
-                log.info("open connections back under the limit of %d",
-                         self.limits.max_connections)  # fmt: skip
+                log.info("open connections back under the limit of %d", self.limits.max_connections)
             return
         if not self._saturated:
             self._saturated = True
-            log.warning("%d connections open, the limit (--max-connections): closing idle "
-                        "ones, oldest first", self.limits.max_connections)  # fmt: skip
+            log.warning(
+                "%d connections open, the limit (--max-connections): closing idle "
+                "ones, oldest first",
+                self.limits.max_connections,
+            )
         # Close a batch at once, so that a flood does not cost a scan per new connection.
         batch = max(excess, self.limits.max_connections // 20)
         victims = self._idle_oldest_first(new, batch)
@@ -199,8 +201,12 @@ class ConnectionGuard:
         if self._quiet:
             # The first of a spell is logged at once; the rest once a minute, summed up.
             self._quiet = False
-            log.warning("closed %d connection%s: %s; more are summed up once a minute",
-                        n, "" if n == 1 else "s", _EVENTS[event])  # fmt: skip
+            log.warning(
+                "closed %d connection%s: %s; more are summed up once a minute",
+                n,
+                "" if n == 1 else "s",
+                _EVENTS[event],
+            )
             self.counts[event] -= n
             if self._loop is not None:
                 self._summary_due = self._loop.time() + _SUMMARY_EVERY
@@ -334,8 +340,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Close this connection now (a 408 first if part of a head timed out)."""
         self.guard.closing.add(self)
         if timed_out and self.scope is not None and "method" not in self.scope:
-            self._write_error(408, "request_timeout",
-                              "the request head was not complete in time")  # fmt: skip
+            self._write_error(408, "request_timeout", "the request head was not complete in time")
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
         self.transport.close()
@@ -343,17 +348,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def refuse(self) -> None:
         """Refuse this new connection: every connection has a request in progress."""
         self.guard.closing.add(self)
-        self._write_error(503, "unavailable", "too many connections; retry shortly",
-                          extra=b"retry-after: 1\r\n")  # fmt: skip
+        self._write_error(
+            503, "unavailable", "too many connections; retry shortly", extra=b"retry-after: 1\r\n"
+        )
         self.transport.close()
 
     def _reject_head(self) -> None:
         limits = self.guard.limits
         self.guard.count("oversized")
         self.guard.closing.add(self)
-        self._write_error(431, "header_too_large",
-                          f"the request head is larger than {limits.max_header_bytes} bytes or "
-                          f"has more than {limits.max_header_fields} header fields")  # fmt: skip
+        self._write_error(
+            431,
+            "header_too_large",
+            f"the request head is larger than {limits.max_header_bytes} bytes or "
+            f"has more than {limits.max_header_fields} header fields",
+        )
         self.transport.close()  # reads nothing more: the rest of the head is never buffered
 
     def _write_error(self, status: int, code: str, message: str, *, extra: bytes = b"") -> None:
@@ -371,5 +380,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 def guarded_protocol(limits: ConnectionLimits) -> type[GuardedHttpToolsProtocol]:
     """A protocol class for one server (``uvicorn.Config(http=...)``), with its own guard."""
-    return type("CronwatchHttpProtocol", (GuardedHttpToolsProtocol,),
-                {"guard": ConnectionGuard(limits)})  # fmt: skip
+    return type(
+        "CronwatchHttpProtocol", (GuardedHttpToolsProtocol,), {"guard": ConnectionGuard(limits)}
+    )

@@ -44,8 +44,9 @@ def error_body(code: str, message: str) -> bytes:
 
 def unauthorized(message: str) -> ApiError:
     """401, with the ``WWW-Authenticate`` challenge RFC 6750 asks for."""
-    return ApiError(401, "unauthorized", message,
-                    headers={"WWW-Authenticate": 'Bearer realm="cronwatch"'})  # fmt: skip
+    return ApiError(
+        401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="cronwatch"'}
+    )
 
 
 def forbidden(message: str) -> ApiError:

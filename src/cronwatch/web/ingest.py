@@ -112,8 +112,9 @@ class Writer:
         self._loop = asyncio.get_running_loop()
         self._dbs = [db or open_database(self.database_url) for db in self._dbs]
         for index in range(self.threads):
-            worker = threading.Thread(target=self._run, args=(index,),
-                                      name=f"cronwatch-writer-{index}", daemon=True)  # fmt: skip
+            worker = threading.Thread(
+                target=self._run, args=(index,), name=f"cronwatch-writer-{index}", daemon=True
+            )
             worker.start()
             self._workers.append(worker)
 
@@ -206,8 +207,9 @@ class Writer:
         if fast:
             # Committed already: whatever happens to the rest, these are acknowledged as stored,
             # or a client retrying them would store them twice.
-            stored, timings = conclude([ops[i] for i in fast], [None] * len(fast),
-                                       range(len(fast)), list(fast.values()))  # fmt: skip
+            stored, timings = conclude(
+                [ops[i] for i in fast], [None] * len(fast), range(len(fast)), list(fast.values())
+            )
             self.health.recovered()
             for i, result in zip(fast, stored, strict=True):
                 results[i] = result
@@ -359,8 +361,10 @@ def _rolled_back(exc: BaseException) -> bool:
     """Whether PostgreSQL rolled the transaction back on its own (deadlock, serialization)."""
     cause = exc.__cause__
     return cause is not None and type(cause).__name__ in (
-        "DeadlockDetected", "SerializationFailure", "TransactionRollback",
-    )  # fmt: skip
+        "DeadlockDetected",
+        "SerializationFailure",
+        "TransactionRollback",
+    )
 
 
 def _refusal(op: WriteOp, keys: dict[str, tuple[str, int | None]]) -> ApiError | None:

@@ -51,8 +51,10 @@ class DatabaseHealth:
             self._down_since = time.monotonic()
             # StorageUnavailable says "database unavailable: ..." already.
             self.reason = str(exc).removeprefix("database unavailable: ") or type(exc).__name__
-        log.error("database unavailable: %s; pings and API calls get 503 until it works again",
-                  self.reason)  # fmt: skip
+        log.error(
+            "database unavailable: %s; pings and API calls get 503 until it works again",
+            self.reason,
+        )
 
     def recovered(self) -> None:
         """Note that the database took a write again; logged when that ends an outage."""
@@ -62,5 +64,8 @@ class DatabaseHealth:
             since, self._down_since = self._down_since, None
             if since is None:
                 return
-        log.warning("database available again after %.1fs (it was: %s)",
-                    time.monotonic() - since, self.reason)  # fmt: skip
+        log.warning(
+            "database available again after %.1fs (it was: %s)",
+            time.monotonic() - since,
+            self.reason,
+        )

@@ -95,8 +95,9 @@ class DeliveryStore:
         """Queue event ``event_id`` (of job ``name``) for each of ``channels``, due ``now``,
         with ``cur`` (in the transaction that stores the event)."""
         for channel in channels:
-            cur.execute(self.db.sql(_INSERT_DELIVERY), (event_id, channel, name, to_us(now),
-                                                        to_us(now)))  # fmt: skip
+            cur.execute(
+                self.db.sql(_INSERT_DELIVERY), (event_id, channel, name, to_us(now), to_us(now))
+            )
 
     def claim_deliveries(
         self, token: str, now: datetime, lease_until: datetime, limit: int

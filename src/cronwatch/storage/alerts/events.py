@@ -36,9 +36,18 @@ class EventStore:
         """Store ``event`` with ``cur`` (in the transaction of its flip); its id."""
         cur.execute(
             self.db.sql(_INSERT_EVENT),
-            (event.name, event.hostname, event.kind, event.old_status, event.new_status,
-             event.reason, event.text, event.note, to_us(event.at)),
-        )  # fmt: skip
+            (
+                event.name,
+                event.hostname,
+                event.kind,
+                event.old_status,
+                event.new_status,
+                event.reason,
+                event.text,
+                event.note,
+                to_us(event.at),
+            ),
+        )
         return int(cur.fetchone()[0])
 
     def events(

@@ -17,7 +17,8 @@ Routes (all ``GET`` unless noted, all HTML):
 
 Without JavaScript everything but the live refresh, the interactive chart (a static SVG
 chart stands in) and the viewer's-timezone column works. Modules: :mod:`.overview` and
-:mod:`.jobpage` (what a page shows, no HTTP), :mod:`.queries` (its SQL), :mod:`.missed`,
+:mod:`.jobpage` (what a page shows, no HTTP; the SQL is :mod:`cronwatch.storage.dashboard`),
+:mod:`.missed`,
 :mod:`.svg`, :mod:`.render` (templates, escaping, security headers), :mod:`.access`,
 :mod:`.handlers`.
 """

@@ -149,26 +149,40 @@ async def login(request: Request) -> Response:
             return RedirectResponse(target, status_code=303)
         return render_page(request, "login.html", {"next": target, "error": None})
     if _cross_origin(request):
-        return render_page(request, "error.html", {"title": "Refused",
-                           "message": "sign-in requests must come from this site"},
-                           status=403)  # fmt: skip
+        return render_page(
+            request,
+            "error.html",
+            {"title": "Refused", "message": "sign-in requests must come from this site"},
+            status=403,
+        )
     form = await _form(request)
     target = safe_next(form.get("next"))
     token = form.get("key", "").strip()
     if not token:
-        return render_page(request, "login.html", {"next": target, "error": "enter a key"},
-                           status=401)  # fmt: skip
+        return render_page(
+            request, "login.html", {"next": target, "error": "enter a key"}, status=401
+        )
     try:
         await state.check_key(token, "read")
     except ApiError as exc:
         retry = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
-        return render_page(request, "login.html", {"next": target, "error": exc.message},
-                           status=exc.status, headers=retry)  # fmt: skip
+        return render_page(
+            request,
+            "login.html",
+            {"next": target, "error": exc.message},
+            status=exc.status,
+            headers=retry,
+        )
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
-        COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
-        samesite="strict", secure=request.url.scheme == "https",
-    )  # fmt: skip
+        COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 

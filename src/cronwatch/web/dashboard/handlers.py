@@ -35,8 +35,9 @@ def _state(request: Request) -> ServerState:
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
     headers = {"Retry-After": "5"} if status == 503 else None
-    return render_page(request, "error.html", {"title": title, "message": message},
-                       status=status, headers=headers)  # fmt: skip
+    return render_page(
+        request, "error.html", {"title": title, "message": message}, status=status, headers=headers
+    )
 
 
 def dashboard_page(handler: Endpoint) -> Endpoint:

@@ -134,9 +134,13 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        job_path=job_path, duration=duration, utc=utc, iso=iso, zoned=zoned,
+        job_path=job_path,
+        duration=duration,
+        utc=utc,
+        iso=iso,
+        zoned=zoned,
         json_script=json_script,
-    )  # fmt: skip
+    )
     env.globals.update(relative=relative, version=__version__, statuses=PRIORITY)
     return env
 

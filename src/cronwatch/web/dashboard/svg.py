@@ -89,55 +89,105 @@ def chart(
     values = [_seconds(p) for p in finished]
     levels = [v for v in (*values, *(band or ()), *bounds) if v is not None]
     high = max(levels, default=1.0) * 1.1 or 1.0
-    left, right, top, bottom = 56.0, width - 8.0, 8.0, height - 22.0
-    a, b = _scale(0.0, high, top, bottom)
-    span = (end - start).total_seconds() or 1.0
-
-    def x_of(t: datetime) -> float:
-        return left + (right - left) * max(0.0, min(1.0, (t - start).total_seconds() / span))
-
+    frame = _Frame(start, end, high, width, height)
     label = f"runtime of {len(values)} runs" + (f", {len(missed)} missed slots" if missed else "")
     parts = [
-        f'<svg class="chart-static" viewBox="0 0 {width} {height}" role="img"'
+        *_axes(frame, label),
+        *_limits(frame, band, bounds),
+        *_runs(frame, finished, values),
+        *_missed(frame, missed),
+        "</svg>",
+    ]
+    return Markup("".join(parts))
+
+
+class _Frame:
+    """Where the chart draws: seconds map to y (0 at the bottom), times to x."""
+
+    def __init__(self, start: datetime, end: datetime, high: float, width: int, height: int):
+        self.start, self.end, self.high = start, end, high
+        self.width, self.height = width, height
+        self.left, self.right, self.top, self.bottom = 56.0, width - 8.0, 8.0, height - 22.0
+        self.a, self.b = _scale(0.0, high, self.top, self.bottom)
+        self.span = (end - start).total_seconds() or 1.0
+
+    def x_of(self, t: datetime) -> float:
+        fraction = (t - self.start).total_seconds() / self.span
+        return self.left + (self.right - self.left) * max(0.0, min(1.0, fraction))
+
+    def y_of(self, seconds: float) -> float:
+        return self.a * seconds + self.b
+
+
+def _axes(frame: _Frame, label: str) -> list[str]:
+    left, right, top, bottom, height = (
+        frame.left,
+        frame.right,
+        frame.top,
+        frame.bottom,
+        frame.height,
+    )
+    return [
+        f'<svg class="chart-static" viewBox="0 0 {frame.width} {height}" role="img"'
         f' aria-label="{escape(label)}"><title>{escape(label)}</title>',
         f'<line class="axis" x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}"/>',
         f'<text class="tick" x="{left - 6}" y="{top + 8}" text-anchor="end">'
-        f"{escape(_fd(high))}</text>",
+        f"{escape(_fd(frame.high))}</text>",
         f'<text class="tick" x="{left - 6}" y="{bottom}" text-anchor="end">0s</text>',
-        f'<text class="tick" x="{left}" y="{height - 4}">{escape(_short(start))}</text>',
+        f'<text class="tick" x="{left}" y="{height - 4}">{escape(_short(frame.start))}</text>',
         f'<text class="tick" x="{right}" y="{height - 4}" text-anchor="end">'
-        f"{escape(_short(end))}</text>",
+        f"{escape(_short(frame.end))}</text>",
     ]
+
+
+def _limits(
+    frame: _Frame, band: tuple[float, float] | None, bounds: tuple[float | None, float | None]
+) -> list[str]:
+    """The learned band, shaded, and the min/max runtime bounds, dashed."""
+    parts = []
     if band is not None:
-        y_high, y_low = a * band[1] + b, a * band[0] + b
+        y_high, y_low = frame.y_of(band[1]), frame.y_of(band[0])
         parts.append(
-            f'<rect class="band" x="{left}" y="{y_high:.1f}" width="{right - left}"'
-            f' height="{max(1.0, y_low - y_high):.1f}"/>'
+            f'<rect class="band" x="{frame.left}" y="{y_high:.1f}"'
+            f' width="{frame.right - frame.left}" height="{max(1.0, y_low - y_high):.1f}"/>'
         )
     for value, name in zip(bounds, ("min", "max"), strict=True):
         if value is not None:
-            y = a * value + b
+            y = frame.y_of(value)
             parts.append(
-                f'<line class="bound bound-{name}" x1="{left}" y1="{y:.1f}" x2="{right}"'
-                f' y2="{y:.1f}"/>'
+                f'<line class="bound bound-{name}" x1="{frame.left}" y1="{y:.1f}"'
+                f' x2="{frame.right}" y2="{y:.1f}"/>'
             )
-    line = [(x_of(p.started), a * v + b) for p, v in zip(finished, values, strict=True)
-            if p.outcome == "success"]  # fmt: skip
+    return parts
+
+
+def _runs(frame: _Frame, finished: Sequence[RunPoint], values: Sequence[float]) -> list[str]:
+    """The successful runs as a line, and every run as a dot (a failure's larger, red)."""
+    parts = []
+    line = [
+        (frame.x_of(p.started), frame.y_of(v))
+        for p, v in zip(finished, values, strict=True)
+        if p.outcome == "success"
+    ]
     if line:
         coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in line)
         parts.append(f'<polyline class="runs" fill="none" points="{coords}"/>')
     for point, value in zip(finished, values, strict=True):
         kind = "fail" if point.outcome == "failure" else "ok"
         parts.append(
-            f'<circle class="run-{kind}" cx="{x_of(point.started):.1f}"'
-            f' cy="{a * value + b:.1f}" r="{3 if kind == "fail" else 2}"/>'
+            f'<circle class="run-{kind}" cx="{frame.x_of(point.started):.1f}"'
+            f' cy="{frame.y_of(value):.1f}" r="{3 if kind == "fail" else 2}"/>'
         )
-    for slot in missed:
-        x = x_of(slot)
-        parts.append(f'<line class="missed" x1="{x:.1f}" y1="{bottom - 10}" x2="{x:.1f}"'
-                     f' y2="{bottom}"/>')  # fmt: skip
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return parts
+
+
+def _missed(frame: _Frame, missed: Sequence[datetime]) -> list[str]:
+    """A tick along the bottom for each missed slot."""
+    bottom = frame.bottom
+    return [
+        f'<line class="missed" x1="{x:.1f}" y1="{bottom - 10}" x2="{x:.1f}" y2="{bottom}"/>'
+        for x in map(frame.x_of, missed)
+    ]
 
 
 def _short(t: datetime) -> str:
