@@ -17,10 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.common import interleaved, report
-from cronwatch.config import JobSpec
 from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import HostSummary, JobFacts
 from cronwatch.schedule import CronSchedule, Schedule, parse_schedule
+from cronwatch.specs import JobSpec
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 # The same slots written both ways, in a zone with DST (cron, calendar).

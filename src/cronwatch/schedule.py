@@ -401,8 +401,9 @@ class OnCalendarSchedule(Schedule):
             given = (given,)
         if not isinstance(given, Sequence) or not given:
             raise InvalidInput("OnCalendar: expected one or more calendar expressions")
-        texts = tuple(" ".join(str(text).split()) if isinstance(text, str) else text
-                      for text in given)  # fmt: skip
+        texts = tuple(
+            " ".join(str(text).split()) if isinstance(text, str) else text for text in given
+        )
         object.__setattr__(self, "expressions", texts)
         specs = [parse_calendar(text) for text in texts]
         object.__setattr__(self, "_walks", tuple(CalendarWalk(spec, zone) for spec in specs))

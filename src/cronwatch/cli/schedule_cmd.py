@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 
 import click
 
-from cronwatch.cli.common import fail
 from cronwatch.timeutil import parse_instant
 
 #: More slots than anyone reads; also bounds the time a typo in --count can take.
@@ -66,16 +65,11 @@ def schedule(expressions: tuple[str, ...], timezone: str, start: str, count: int
         cronwatch schedule 'OnCalendar=*-*-* 02:30 Europe/Berlin' --from 2026-03-28T00:00:00Z
         cronwatch schedule daily 'Sat 12:00'          # a timer with two OnCalendar= lines
     """
-    from cronwatch.errors import InvalidInput
     from cronwatch.schedule import parse_schedule_arguments, upcoming
 
-    try:
-        after = parse_instant(start, "--from", typed=True)
-        parsed = parse_schedule_arguments(expressions, timezone)
-        slots = upcoming(parsed, after, count)
-    except InvalidInput as exc:
-        fail(str(exc))
-        return
+    after = parse_instant(start, "--from", typed=True)
+    parsed = parse_schedule_arguments(expressions, timezone)
+    slots = upcoming(parsed, after, count)
     for slot in slots:
         click.echo(_iso(slot))
     if not slots:

@@ -41,10 +41,21 @@ Component = tuple[int, int, int]
 Chain = tuple[Component, ...] | None
 
 _WEEKDAYS = (
-    ("monday", 0), ("mon", 0), ("tuesday", 1), ("tue", 1), ("wednesday", 2), ("wed", 2),
-    ("thursday", 3), ("thu", 3), ("friday", 4), ("fri", 4), ("saturday", 5), ("sat", 5),
-    ("sunday", 6), ("sun", 6),
-)  # fmt: skip
+    ("monday", 0),
+    ("mon", 0),
+    ("tuesday", 1),
+    ("tue", 1),
+    ("wednesday", 2),
+    ("wed", 2),
+    ("thursday", 3),
+    ("thu", 3),
+    ("friday", 4),
+    ("fri", 4),
+    ("saturday", 5),
+    ("sat", 5),
+    ("sunday", 6),
+    ("sun", 6),
+)
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ANY_WEEKDAY = 0b1111111
 _MIDNIGHT = (((0, -1, 0),), ((0, -1, 0),), ((0, -1, 0),))

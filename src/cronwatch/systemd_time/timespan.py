@@ -22,16 +22,37 @@ _HOUR = 60 * _MINUTE
 _DAY = 24 * _HOUR
 # Longest first where one unit is a prefix of another, in systemd's order of trying them.
 _UNITS = (
-    ("seconds", _SECOND), ("second", _SECOND), ("sec", _SECOND), ("s", _SECOND),
-    ("minutes", _MINUTE), ("minute", _MINUTE), ("min", _MINUTE),
-    ("months", 2_629_800 * _SECOND), ("month", 2_629_800 * _SECOND), ("M", 2_629_800 * _SECOND),
-    ("msec", 1_000), ("ms", 1_000), ("m", _MINUTE),
-    ("hours", _HOUR), ("hour", _HOUR), ("hr", _HOUR), ("h", _HOUR),
-    ("days", _DAY), ("day", _DAY), ("d", _DAY),
-    ("weeks", 7 * _DAY), ("week", 7 * _DAY), ("w", 7 * _DAY),
-    ("years", 31_557_600 * _SECOND), ("year", 31_557_600 * _SECOND), ("y", 31_557_600 * _SECOND),
-    ("usec", 1), ("us", 1), ("\u03bcs", 1), ("\u00b5s", 1),
-)  # fmt: skip
+    ("seconds", _SECOND),
+    ("second", _SECOND),
+    ("sec", _SECOND),
+    ("s", _SECOND),
+    ("minutes", _MINUTE),
+    ("minute", _MINUTE),
+    ("min", _MINUTE),
+    ("months", 2_629_800 * _SECOND),
+    ("month", 2_629_800 * _SECOND),
+    ("M", 2_629_800 * _SECOND),
+    ("msec", 1_000),
+    ("ms", 1_000),
+    ("m", _MINUTE),
+    ("hours", _HOUR),
+    ("hour", _HOUR),
+    ("hr", _HOUR),
+    ("h", _HOUR),
+    ("days", _DAY),
+    ("day", _DAY),
+    ("d", _DAY),
+    ("weeks", 7 * _DAY),
+    ("week", 7 * _DAY),
+    ("w", 7 * _DAY),
+    ("years", 31_557_600 * _SECOND),
+    ("year", 31_557_600 * _SECOND),
+    ("y", 31_557_600 * _SECOND),
+    ("usec", 1),
+    ("us", 1),
+    ("\u03bcs", 1),
+    ("\u00b5s", 1),
+)
 _DIGITS = "0123456789"
 _SPACE = " \t\n\r"
 #: A span longer than this (about 300 years) is a mistake, and would overflow a timedelta.
@@ -44,8 +65,9 @@ def parse_timespan(text: str, *, field: str = "time span") -> timedelta:
     Zero is returned for ``"0"``; callers that need a positive span check it.
     """
     if not isinstance(text, str):
-        raise InvalidInput(f"{field}: expected a time span such as '1h 30min', not "
-                           f"{type(text).__name__}")  # fmt: skip
+        raise InvalidInput(
+            f"{field}: expected a time span such as '1h 30min', not {type(text).__name__}"
+        )
     shown = text.strip() if len(text.strip()) <= 60 else text.strip()[:57] + "..."
 
     def fail(reason: str) -> InvalidInput:

@@ -205,9 +205,12 @@ class CalendarWalk:
             (day.replace(month=1, day=1), timedelta(days=32)),
         )
         return sorted(
-            {min(t, to_us(first.replace(tzinfo=self.zone))) for first, near in reach
-             if local - first < near}
-        )  # fmt: skip
+            {
+                min(t, to_us(first.replace(tzinfo=self.zone)))
+                for first, near in reach
+                if local - first < near
+            }
+        )
 
     # --- wall-clock matching (no DST) -----------------------------------------------------------
 

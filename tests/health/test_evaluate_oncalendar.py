@@ -1,6 +1,6 @@
 """Health rules on OnCalendar schedules: missing, late, too often, next due, DST, properties.
 
-Built with the helpers of ``test_health_rules``: the job is ``backup`` with 30 minutes of grace
+Built with the helpers of ``tests.support.health``: the job is ``backup`` with 30 minutes of grace
 unless a test says otherwise; its schedule is given as a timer line (``OnCalendar=...``).
 """
 
@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cronwatch.schedule import OnCalendarSchedule, Schedule
-from tests.test_health_rules import D, H, M, assert_healthy, check, ran, spec, utc
+from tests.support.health import D, H, M, assert_healthy, check, ran, spec, utc
 
 FRIDAY = utc(2026, 11, 27)  # a Friday
 

@@ -21,7 +21,7 @@ import pytest
 from cronwatch.errors import InvalidInput
 from cronwatch.schedule import OnCalendarSchedule, parse_schedule
 from cronwatch.systemd_time import parse_calendar, parse_timespan
-from tests.conftest import IN_CI
+from tests.support.databases import IN_CI
 
 ITERATIONS = 50
 _ELAPSE = re.compile(
