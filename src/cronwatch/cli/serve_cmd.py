@@ -148,25 +148,16 @@ def serve(
     import uvicorn
 
     from cronwatch.statsd import StatsdClient
-    from cronwatch.storage.connection import open_database
     from cronwatch.web import ServerSettings, create_app
     from cronwatch.web.connections import ConnectionLimits, fit_file_limit
     from cronwatch.web.dashboard.access import is_loopback
-    from cronwatch.web.forwarded import TrustedProxies
     from cronwatch.web.server import log_config, uvicorn_options
 
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx)
     if proxy_headers:
-        try:
-            TrustedProxies(forwarded_allow_ips)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from None
-    from cronwatch import paths
-
-    if url == paths.default_database_url():
-        paths.data_dir().mkdir(parents=True, exist_ok=True)
-    open_database(url).close()  # migrations run here, before any request is accepted
+        _check_trusted_proxies(forwarded_allow_ips)
+    _migrate(url)
     # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
     open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
     connections, warning = fit_file_limit(max_connections)
@@ -194,3 +185,23 @@ def serve(
     uvicorn.run(
         create_app(settings), host=host, port=port, log_config=log_config(log_level), **options
     )
+
+
+def _check_trusted_proxies(forwarded_allow_ips: str) -> None:
+    from cronwatch.web.forwarded import TrustedProxies
+
+    try:
+        TrustedProxies(forwarded_allow_ips)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--forwarded-allow-ips") from None
+
+
+def _migrate(url: str) -> None:
+    """The database at ``url`` created (the default file's folder too) and migrated, before
+    the port opens and any request is accepted."""
+    from cronwatch import paths
+    from cronwatch.storage.connection import open_database
+
+    if url == paths.default_database_url():
+        paths.data_dir().mkdir(parents=True, exist_ok=True)
+    open_database(url).close()
