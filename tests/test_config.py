@@ -198,8 +198,9 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             '[jobs.backup]\nshedule = "0 3 * * *"',
             'jobs.backup: unknown field "shedule"; did you mean "schedule"? (allowed: '
-            "alert_after, alert_on, alerts, grace, hosts, max_runtime, min_hosts, min_runtime, "
-            "paused, recover_after, repeat, schedule, snooze_until, tags, timezone)",
+            "alert_after, alert_on, alerts, escalate_after, escalate_to, grace, hosts, "
+            "max_runtime, min_hosts, min_runtime, paused, recover_after, repeat, schedule, "
+            "snooze_until, tags, timezone)",
         ),
         (
             '[jobs.backup]\nhosts = "db1"',
@@ -253,7 +254,7 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             "[jobz.backup]",
             'unknown field "jobz"; did you mean "jobs"? (allowed: alerts, channels, jobs, '
-            "maintenance, retention)",
+            "maintenance, retention, server)",
         ),
         ('[channels.ops]\nurl = "https://x.example"', "channels.ops.type: missing (one of: "),
         ('[channels.ops]\ntype = "sms"', 'channels.ops.type: unknown channel type "sms"'),

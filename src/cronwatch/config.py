@@ -34,6 +34,8 @@ Alerting (see :mod:`cronwatch.alerts` for what the settings do)::
     alert_after = 1               # consecutive failures (failed runs, missed slots) first
     recover_after = 1             # consecutive successful runs before "recovered"
     repeat = "0"                  # remind while still down at this interval; 0 = never
+    escalate_after = "30m"        # still down and not acknowledged this long after the
+    escalate_to = ["pager"]       # problem was announced: send it to these channels too
 
     [jobs.backup]                 # per job, the same four, and a snooze
     alert_after = 2
@@ -55,6 +57,11 @@ Alerting (see :mod:`cronwatch.alerts` for what the settings do)::
     to = ["ops@example.com"]      # ca_file (extra CA certificates), timeout (10s)
     host = "smtp.example.com"
     starttls = true
+
+Links in alert messages (a job's page, where a write-key holder acknowledges)::
+
+    [server]
+    public_url = "https://cron.example.com"
 
 How long history is kept (see :mod:`cronwatch.retention`)::
 
@@ -97,13 +104,24 @@ from cronwatch.specs.retention import (
     Retention,
     retention_problem,
 )
+from cronwatch.specs.server import parse_server
 
 CONFIG_ENV = "CRONWATCH_CONFIG"
 
-TOP_LEVEL = frozenset({"jobs", "channels", "alerts", "maintenance", "retention"})
+TOP_LEVEL = frozenset({"jobs", "channels", "alerts", "maintenance", "retention", "server"})
 #: The ``[alerts]`` table: the loop's own settings, and job alert settings' defaults.
 ALERTS_FIELDS = frozenset(
-    {"interval", "outage_after", "channels", "alert_on", "alert_after", "recover_after", "repeat"}
+    {
+        "interval",
+        "outage_after",
+        "channels",
+        "alert_on",
+        "alert_after",
+        "recover_after",
+        "repeat",
+        "escalate_after",
+        "escalate_to",
+    }
 )
 MAINTENANCE_FIELDS = frozenset({"jobs", "tags", "start", "end", "schedule", "timezone", "duration"})
 RETENTION_FIELDS = frozenset({"runs", "keep_last", "events"})
@@ -178,6 +196,8 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
         )
     maintenance = tuple(_maintenance(f"maintenance[{i}]", w) for i, w in enumerate(windows))
     retention = _retention(values.table("retention", data.get("retention", {})))
+    server = parse_server(values.table("server", data.get("server", {})))
+    _check_escalation(jobs, alerts)
     return Config(
         jobs=jobs,
         channels=channels,
@@ -185,7 +205,31 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
         alerts=alerts,
         maintenance=maintenance,
         retention=retention,
+        server=server,
     )
+
+
+def _check_escalation(jobs: Mapping[str, JobSpec], alerts: AlertSettings) -> None:
+    """``escalate_after`` and ``escalate_to`` go together, in a job or from ``[alerts]``."""
+    if (alerts.escalate_after is not None) != bool(alerts.escalate_to):
+        given, missing = (
+            ("escalate_after", "escalate_to")
+            if alerts.escalate_after is not None
+            else ("escalate_to", "escalate_after")
+        )
+        raise InvalidInput(f"alerts.{missing}: required with alerts.{given}")
+    for job in jobs.values():
+        policy = alerts.for_job(job)
+        if policy.escalate_after is not None and not policy.escalate_to:
+            raise InvalidInput(
+                f"{job_where(job.name)}.escalate_to: required with escalate_after (the "
+                "channels to escalate to; or [alerts] escalate_to)"
+            )
+        if job.escalate_to and job.escalate_after is None and alerts.escalate_after is None:
+            raise InvalidInput(
+                f"{job_where(job.name)}.escalate_after: required with escalate_to (how long "
+                'a problem may stay unacknowledged, e.g. "30m"; or [alerts] escalate_after)'
+            )
 
 
 def _unique(name: str, seen: Mapping[str, object], where: str, what: str) -> None:
@@ -238,7 +282,7 @@ def _alert_settings(table: dict[str, Any], channels: Mapping[str, ChannelSpec]) 
             )
     # The defaults of the jobs' alert fields, read by the same rows as in [jobs.NAME].
     defaults: dict[str, Any] = {}
-    for name in ("alert_on", "alert_after", "recover_after", "repeat"):
+    for name in ("alert_on", "alert_after", "recover_after", "repeat", "escalate_after"):
         if name in table:
             defaults[name] = FIELDS_BY_NAME[name].read(
                 f"alerts.{name}", table[name], JobDraft(channels)
@@ -247,6 +291,7 @@ def _alert_settings(table: dict[str, Any], channels: Mapping[str, ChannelSpec]) 
         interval=interval,
         outage_after=outage_after,
         channels=channel_names("alerts.channels", table.get("channels", []), channels),
+        escalate_to=channel_names("alerts.escalate_to", table.get("escalate_to", []), channels),
         **defaults,
     )
 

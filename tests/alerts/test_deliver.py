@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
+from cronwatch.alerts.model import incident_id
 from cronwatch.monitor import Monitor
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
@@ -234,6 +235,9 @@ def test_webhook_body_and_headers(
     timeline(db, config, range(0, 1), monitor=monitor)
     (body,) = http_receiver.bodies
     (event,) = [e for e in AlertStore(db).events("backup") if e.kind == "problem"]
+    summary = "backup is FAILING: backup failed on db1 at 10:00 UTC (exit 1)"
+    incident = incident_id("backup", T0 + 45 * SECONDS)
+    assert event.incident == incident
     assert body == {
         "event_id": event.id,
         "kind": "problem",
@@ -242,9 +246,25 @@ def test_webhook_body_and_headers(
         "status": "failing",
         "previous_status": "new",
         "reason": "backup failed on db1 at 10:00 UTC (exit 1)",
-        "text": "backup is FAILING: backup failed on db1 at 10:00 UTC (exit 1)",
+        "summary": summary,
+        "title": "backup is FAILING",
+        "text": f"{summary}\n\n"
+        "Job:       backup\n"
+        "Hosts:     db1 (failing)\n"
+        "Since:     2026-11-28 10:00 UTC\n"
+        "Last run:  exit code 1 on db1, 2026-11-28 10:00 UTC\n"
+        f"Incident:  {incident}",
         "note": None,
         "at": "2026-11-28T10:00:45+00:00",
+        "since": "2026-11-28T10:00:45+00:00",
+        "incident": incident,
+        "url": None,
+        "severity": "critical",
+        "hosts": [{"host": "db1", "status": "failing"}],
+        "last_run": {"host": "db1", "exit_code": 1, "completed": "2026-11-28T10:00:30+00:00"},
+        "output_tail": None,
+        "tags": [],
+        "acknowledged_by": None,
         "channel": "hook",
     }
     (headers,) = http_receiver.headers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from cronwatch.alerts.model import JobState
+from cronwatch.alerts.model import Details, JobState, incident_id
 from cronwatch.alerts.rules import decide, decide_host, first_state
 from cronwatch.specs.alerting import DEFAULT_ALERT_ON, JobAlerting
 
@@ -50,6 +50,10 @@ class Context:
     def good_runs(self, since: datetime, wanted: int) -> int:
         self.asked.append(f"good_runs since {since:%H:%M}")
         return self.good
+
+    def details(self) -> Details:
+        self.asked.append("details")
+        return Details(hosts=(("db1", "failing"),), last_host="db1", exit_code=1)
 
 
 def state(status: str = "ok", **changes: object) -> JobState:
@@ -207,3 +211,62 @@ def test_first_sight_and_host_rows() -> None:
     change = decide_host(host, "missing", "gone", NOW)
     assert change is not None and change.event.kind == "change" and not change.event.notifies
     assert change.event.text == "a on db1: ok -> missing: gone"
+
+
+def test_an_incident_opens_with_the_problem_and_its_messages_carry_it() -> None:
+    opened = decide(state("ok"), "missing", "didn't run", policy(), Context(), NOW)
+    assert opened is not None and opened.channels == ("ops",)
+    incident = opened.state.incident
+    assert incident == incident_id("backup", NOW) and incident.startswith("cw-")
+    assert (opened.event.incident, opened.event.since) == (incident, NOW)
+    assert opened.event.details == Details(
+        hosts=(("db1", "failing"),), last_host="db1", exit_code=1
+    )
+    later = NOW + 2 * HOUR
+    reminded = decide(opened.state, "missing", "still", policy(repeat=HOUR), Context(), later)
+    assert reminded is not None and reminded.event.kind == "reminder"
+    assert (reminded.event.incident, reminded.event.since) == (incident, NOW)
+    recovered = decide(reminded.state, "ok", "ran", policy(), Context(), later + HOUR)
+    assert recovered is not None and recovered.event.kind == "recovery"
+    assert recovered.event.incident == incident
+    # Closed: nothing of the incident is left on the state, the next problem opens a new one.
+    closed = recovered.state
+    assert (closed.incident, closed.acked, closed.escalated, closed.announced) == (None,) * 4
+    again = decide(closed, "missing", "again", policy(), Context(), later + 2 * HOUR)
+    assert again is not None and again.event.incident not in (None, incident)
+
+
+def test_an_acknowledged_incident_is_neither_reminded_nor_escalated() -> None:
+    rules = policy(repeat=HOUR, escalate_after=HOUR / 2, escalate_to=("pager",))
+    down = state("missing", alerting=True, alert_status="missing", notified=NOW - 3 * HOUR,
+                 announced=NOW - 3 * HOUR, problem_since=NOW - 3 * HOUR, incident="cw-1",
+                 acked=NOW - HOUR, acked_by="alice")  # fmt: skip
+    assert decide(down, "missing", "still", rules, Context(), NOW) is None
+    changed = decide(down, "failing", "failed", rules, Context(), NOW)
+    assert changed is not None and changed.event.kind == "change"
+    assert changed.event.note == "acknowledged by alice: no reminder" and changed.channels == ()
+    recovered = decide(down, "ok", "ran", rules, Context(), NOW)
+    assert recovered is not None and recovered.event.kind == "recovery"
+    assert recovered.channels == ("ops",)  # never escalated: the pager knows nothing of it
+
+
+def test_an_unacknowledged_incident_escalates_once_then_its_pager_hears_the_rest() -> None:
+    rules = policy(repeat=HOUR, escalate_after=HOUR / 2, escalate_to=("pager", "ops"))
+    announced = NOW - HOUR / 4
+    down = state("missing", alerting=True, alert_status="missing", notified=announced,
+                 announced=announced, problem_since=NOW - 2 * HOUR, incident="cw-1")  # fmt: skip
+    # Counted from the announcement, not from the problem's first sight.
+    assert decide(down, "missing", "still", rules, Context(), NOW) is None
+    escalated = decide(down, "missing", "still", rules, Context(), NOW + HOUR / 4)
+    assert escalated is not None and escalated.event.kind == "escalation"
+    assert escalated.channels == ("pager",)  # ops already knows
+    assert escalated.event.text.startswith("backup is still MISSING (for 2h 15m) and nobody")
+    after = escalated.state
+    assert decide(after, "missing", "still", rules, Context(), NOW + HOUR) is None
+    reminder = decide(after, "missing", "still", rules, Context(), NOW + HOUR / 4 + HOUR)
+    assert reminder is not None and reminder.event.kind == "reminder"
+    assert reminder.channels == ("ops", "pager")
+    recovered = decide(reminder.state, "ok", "ran", rules, Context(), NOW + 2 * HOUR)
+    assert recovered is not None and recovered.channels == ("ops", "pager")
+    silent = decide(down, "missing", "still", rules, Context(silence="paused"), NOW + HOUR)
+    assert silent is None  # no escalation during a silence

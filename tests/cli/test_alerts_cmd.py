@@ -99,7 +99,7 @@ def test_history(
     )
     assert result.exit_code == 0
     (line,) = result.output.splitlines()
-    assert "  problem   backup is FAILING: backup failed on db1 at " in line
+    assert "  problem    backup is FAILING: backup failed on db1 at " in line
     everything = json.loads(
         invoke("alerts", "history", "--json", url=database_url, config=config).output
     )
@@ -213,3 +213,28 @@ def test_the_loop_runs_until_sigterm(
     assert "cronwatch alerts: cycling every 1s as alerts@" in stderr
     assert "  problem: backup is FAILING" in stderr
     assert db.query("SELECT COUNT(*) FROM workers") == [(1,)]
+
+
+def test_test_without_a_channel_sends_to_every_channel_and_reports_each(
+    tmp_path: Path, database_url: str, http_receiver: HttpReceiver
+) -> None:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(
+        channels_toml(http_receiver)
+        + f'[channels.chat]\ntype = "apprise"\nurls = ["json://{http_receiver.address}/chat"]\n'
+        + '[channels.down]\ntype = "webhook"\nurl = "http://127.0.0.1:9/nobody"\ntimeout = "2s"\n'
+    )
+    result = invoke("alerts", "test", url=database_url, config=path)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[:2] == ["hook: delivered", "chat: delivered"]
+    assert lines[2].startswith("down: not delivered: POST http://127.0.0.1:9/nobody failed: ")
+    assert lines[3] == "cronwatch: 1 of 3 channel(s) failed"
+    assert sorted(r.path for r in http_receiver.requests) == ["/chat", "/hook"]
+    assert {r.json()["title"] for r in http_receiver.requests} == {"cronwatch test message"}
+    http_receiver.requests.clear()
+    path.write_text(channels_toml(http_receiver))
+    ok = invoke("alerts", "test", url=database_url, config=path)
+    assert (ok.exit_code, ok.output) == (0, "hook: delivered\n")
+    none = invoke("alerts", "test", url=database_url)
+    assert none.exit_code == 2 and "no channel in the config" in none.output

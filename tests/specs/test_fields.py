@@ -36,6 +36,8 @@ EVERY_FIELD = {
     "repeat": 14400.0,
     "alert_on": ["missing", "late"],
     "snooze_until": "2026-12-01T09:00:00+00:00",
+    "escalate_after": 1800.0,
+    "escalate_to": ["ops"],
 }
 
 
@@ -57,7 +59,14 @@ def test_every_field_reads_back_what_it_shows() -> None:
     shown = spec_json(spec)  # what the REST API shows: its fields only
     assert set(shown) == API_FIELDS
     assert parse_job("backup", shown, CHANNELS) == dataclasses.replace(
-        spec, alert_after=None, recover_after=None, repeat=None, alert_on=None, snooze_until=None
+        spec,
+        alert_after=None,
+        recover_after=None,
+        repeat=None,
+        alert_on=None,
+        snooze_until=None,
+        escalate_after=None,
+        escalate_to=None,
     )
 
 

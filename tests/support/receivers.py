@@ -9,21 +9,42 @@ import email.policy
 import json
 import socket
 import threading
+from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.support.ports import free_port
 
 
+@dataclass(frozen=True)
+class Received:
+    """One request an :class:`HttpReceiver` answered with a 2xx."""
+
+    method: str
+    path: str  # with its query string
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode(), keep_blank_values=True)
+
+
 class HttpReceiver:
-    """An HTTP server on loopback collecting POSTed JSON bodies; ``answer`` sets the status."""
+    """An HTTP server on loopback recording every request (``requests``) and the JSON bodies
+    among them (``bodies``); ``answer`` sets the status, ``reply`` the body answered."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.requests: list[Received] = []
         self.answer = 200
+        self.reply = b"ok"
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -31,26 +52,39 @@ class HttpReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
 
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def start(self) -> None:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def handle_any(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 if receiver.answer < 300:
-                    with receiver._lock:
-                        receiver.bodies.append(json.loads(body))
-                        receiver.headers.append(dict(self.headers.items()))
+                    receiver._record(Received(self.command, self.path, dict(self.headers), body))
                 self.send_response(receiver.answer)
                 self.end_headers()
-                self.wfile.write(b"receiver says no" if receiver.answer >= 300 else b"ok")
+                self.wfile.write(b"receiver says no" if receiver.answer >= 300 else receiver.reply)
+
+            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = handle_any
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def _record(self, request: Received) -> None:
+        with self._lock:
+            self.requests.append(request)
+            try:
+                self.bodies.append(json.loads(request.body))
+                self.headers.append(request.headers)
+            except ValueError:
+                pass
 
     def stop(self) -> None:
         if self._server is not None:
@@ -59,8 +93,9 @@ class HttpReceiver:
             self._server = None
 
     def texts(self) -> list[str]:
+        """The one-line summary of each message received (``text`` holds the whole)."""
         with self._lock:
-            return [body["text"] for body in self.bodies]
+            return [body.get("summary", body["text"]) for body in self.bodies]
 
 
 class SmtpReceiver:

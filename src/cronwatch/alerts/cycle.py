@@ -26,7 +26,8 @@ from typing import Any
 from cronwatch.alerts import messages
 from cronwatch.alerts.channels import Channel, build_channel
 from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
-from cronwatch.alerts.model import JOB_ROW, Event, JobState
+from cronwatch.alerts.details import event_details
+from cronwatch.alerts.model import JOB_ROW, Details, Event, JobState
 from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
 from cronwatch.alerts.rules import decide, decide_host, first_state
 from cronwatch.specs import AlertSettings, Config, JobAlerting, MaintenanceWindow
@@ -80,7 +81,7 @@ def build_channels(config: Config | None) -> dict[str, Channel]:
     """Every channel of ``config``, by name."""
     if config is None:
         return {}
-    return {name: build_channel(spec) for name, spec in config.channels.items()}
+    return {name: build_channel(spec, config.server) for name, spec in config.channels.items()}
 
 
 def run_alert_cycle(
@@ -133,7 +134,7 @@ def run_alert_cycle(
             context = _Context(db, obs, prev, policy, windows, outage, now)
             decision = decide(prev, status.status, status.reason, policy, context, now)
             if decision is not None:
-                flips.append(Flip(prev.version, decision.state, decision.event, policy.channels))
+                flips.append(Flip(prev.version, decision.state, decision.event, decision.channels))
         for host in status.hosts:
             if not host.hostname:
                 continue
@@ -221,6 +222,9 @@ class _Context:
 
     def streak(self) -> int:
         return failure_streak(self.obs, self.now, self.policy.alert_after)
+
+    def details(self) -> Details:
+        return event_details(self.db, self.obs)
 
     def good_runs(self, since: datetime, wanted: int) -> int:
         good = 0

@@ -126,6 +126,11 @@ class AlertingReport:
                     "status": s.status,
                     "reason": s.reason,
                     "since": s.problem_since.isoformat() if s.problem_since else None,
+                    "incident": s.incident,
+                    "acknowledged_by": s.acked_by if s.acked else None,
+                    "acknowledged_at": s.acked.isoformat() if s.acked else None,
+                    "ack_note": s.ack_note,
+                    "escalated_at": s.escalated.isoformat() if s.escalated else None,
                 }
                 for s in self.down
             ],

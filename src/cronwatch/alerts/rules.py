@@ -16,10 +16,18 @@ Problem
 
     In each case the status change is still recorded (``change``) with a note saying why
     nobody was told; the problem is announced at the first cycle where none applies.
+Incident
+    Each problem announced opens an incident (:func:`~cronwatch.alerts.model.incident_id`)
+    that its reminders, escalation and recovery carry; the recovery closes it.
 Reminder
     An announced job that is still bad is announced again (``reminder``) every ``repeat``,
-    unless silent. A change from one problem to another (missing -> failing) is recorded but
-    not announced: it is the same incident, and the reminder tells the current status.
+    unless silent or acknowledged (``cronwatch alerts ack``). A change from one problem to
+    another (missing -> failing) is recorded but not announced: it is the same incident, and
+    the reminder tells the current status.
+Escalation
+    An announced job still bad ``escalate_after`` its announcement, and not acknowledged, is
+    announced once more (``escalation``) to its ``escalate_to`` channels, which then also get
+    its reminders and its recovery.
 Recovery
     An announced job that is good again is announced as recovered (``recovery``) once its
     last ``recover_after`` finished runs, completed since it turned good, all succeeded
@@ -37,7 +45,16 @@ from datetime import datetime
 from typing import Protocol
 
 from cronwatch.alerts import messages
-from cronwatch.alerts.model import JOB_ROW, Decision, Event, EventKind, JobState
+from cronwatch.alerts.model import (
+    JOB_ROW,
+    NOTIFYING,
+    Decision,
+    Details,
+    Event,
+    EventKind,
+    JobState,
+    incident_id,
+)
 from cronwatch.specs import JobAlerting
 
 #: Statuses that need no attention: a first sight of one is stored without an event.
@@ -63,6 +80,9 @@ class JobContext(Protocol):
     def good_runs(self, since: datetime, wanted: int) -> int:
         """How many of the last ``wanted`` finished runs completed after ``since`` succeeded in
         a row (from the latest back)."""
+
+    def details(self) -> Details:
+        """The facts a message about the job gives (hosts concerned, last run, output)."""
 
 
 def first_state(name: str, hostname: str, status: str, reason: str, now: datetime) -> JobState:
@@ -110,7 +130,7 @@ def decide(
         step = _announced_now_good(prev, state, policy, ctx, now)
     if step is None:
         return None
-    return _recorded(prev, *step, status, reason, now)
+    return _recorded(prev, *step, status, reason, policy, ctx, now)
 
 
 def _moved(
@@ -148,32 +168,63 @@ def _not_announced(
     elif streak < policy.alert_after:
         note = f"failure {streak} of {policy.alert_after} before alerting"
     else:
-        announced = replace(
-            state, alerting=True, alert_status=state.status, notified=now, recovering_since=None
-        )
-        return announced, "problem", None
+        return _opened(state, now), "problem", None
     return (state, None, note) if changed else None  # a problem still waiting: nothing new
+
+
+def _opened(state: JobState, now: datetime) -> JobState:
+    """``state`` with its problem announced now: a new incident, not acknowledged."""
+    return replace(
+        state,
+        alerting=True,
+        alert_status=state.status,
+        notified=now,
+        announced=now,
+        recovering_since=None,
+        incident=incident_id(state.name, now),
+        acked=None,
+        acked_by=None,
+        ack_note=None,
+        escalated=None,
+    )
 
 
 def _announced_still_bad(
     prev: JobState, state: JobState, policy: JobAlerting, ctx: JobContext, now: datetime
 ) -> _Step:
-    """Announced and bad: remind every ``repeat`` unless silent."""
+    """Announced and bad: escalate when it is due and nobody acknowledged, else remind every
+    ``repeat`` unless acknowledged; nothing while silent."""
     changed = state.status != prev.status
     if prev.status not in policy.alert_on:
         state = replace(state, recovering_since=None)  # turned bad again while recovering
     silence = ctx.silence
-    due = (
-        policy.repeat is not None
-        and prev.notified is not None
-        and now - prev.notified >= policy.repeat
-    )
     note = None
     if silence:
         note = f"not notified: {silence}"
-    elif due:
+    elif prev.acked is not None:
+        note = f"acknowledged by {prev.acked_by or 'someone'}: no reminder"
+    elif _escalation_due(prev, policy, now):
+        return replace(state, escalated=now, notified=now), "escalation", None
+    elif (
+        policy.repeat is not None
+        and prev.notified is not None
+        and now - prev.notified >= policy.repeat
+    ):
         return replace(state, notified=now), "reminder", None
     return (state, None, note) if changed else None
+
+
+def _escalation_due(prev: JobState, policy: JobAlerting, now: datetime) -> bool:
+    """Whether the announced incident of ``prev`` is to be escalated now (not yet escalated,
+    ``escalate_after`` its announcement; acknowledgement and silence are checked before)."""
+    announced = prev.announced or prev.problem_since
+    return (
+        policy.escalates
+        and policy.escalate_after is not None
+        and prev.escalated is None
+        and announced is not None
+        and now - announced >= policy.escalate_after
+    )
 
 
 def _announced_now_good(
@@ -210,29 +261,65 @@ def _recorded(
     note: str | None,
     status: str,
     reason: str,
+    policy: JobAlerting,
+    ctx: JobContext,
     now: datetime,
 ) -> Decision:
-    """The decision: the event's words, and a recovery closing the incident."""
+    """The decision: the event's words, its incident and facts, the channels it goes to, and
+    a recovery closing the incident."""
+    since = state.problem_since if state.alerting else None
     if kind == "problem":
         text = messages.problem_text(prev.name, status, reason)
     elif kind == "reminder":
-        text = messages.reminder_text(prev.name, status, reason, state.problem_since, now)
+        text = messages.reminder_text(prev.name, status, reason, since, now)
+    elif kind == "escalation":
+        text = messages.escalation_text(prev.name, status, reason, since, now)
     elif kind == "recovery":
-        text = messages.recovery_text(
-            prev.name, prev.alert_status, reason, state.problem_since, now
-        )
-        state = replace(
-            state,
-            alerting=False,
-            alert_status=None,
-            problem_since=None,
-            recovering_since=None,
-            notified=now,
-        )
+        text = messages.recovery_text(prev.name, prev.alert_status, reason, since, now)
     else:
         kind = "change"
         text = messages.change_text(prev.name, JOB_ROW, prev.status, status, reason)
-    return Decision(state, _event(prev, kind, status, reason, text, now, note))
+    event = _event(prev, kind, status, reason, text, now, note)
+    if state.alerting:
+        event = replace(event, incident=state.incident, since=since)
+    if kind in NOTIFYING:
+        event = replace(event, details=ctx.details())
+    channels = _channels(kind, state, policy)
+    if kind == "recovery":
+        state = _closed(state, now)
+    return Decision(state, event, channels)
+
+
+def _channels(kind: EventKind, state: JobState, policy: JobAlerting) -> tuple[str, ...]:
+    """Where an event of ``kind`` goes: a problem to the job's channels, an escalation to the
+    ``escalate_to`` channels not among them; once escalated, reminders and the recovery to
+    both."""
+    escalated = policy.escalate_to if state.escalated is not None else ()
+    if kind == "problem":
+        return policy.channels
+    if kind == "escalation":
+        return tuple(c for c in policy.escalate_to if c not in policy.channels)
+    if kind in ("reminder", "recovery"):
+        return policy.channels + tuple(c for c in escalated if c not in policy.channels)
+    return ()
+
+
+def _closed(state: JobState, now: datetime) -> JobState:
+    """``state`` once its incident recovered: nothing of the incident is kept."""
+    return replace(
+        state,
+        alerting=False,
+        alert_status=None,
+        problem_since=None,
+        recovering_since=None,
+        notified=now,
+        incident=None,
+        acked=None,
+        acked_by=None,
+        ack_note=None,
+        escalated=None,
+        announced=None,
+    )
 
 
 def _hold(ctx: JobContext, state: JobState, now: datetime) -> tuple[datetime, str] | None:

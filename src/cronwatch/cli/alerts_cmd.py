@@ -5,7 +5,8 @@ cronwatch alerts status                      the loops' heartbeat, jobs down, de
 cronwatch alerts history [JOB]               status changes and notifications, newest first
 cronwatch alerts snooze JOB --until T        silence a job's alerts (--for 2h; unsnooze JOB)
 cronwatch alerts retry [--channel C]         requeue deliveries that were given up
-cronwatch alerts test CHANNEL                send a test message through a channel
+cronwatch alerts ack JOB [--note TEXT]       acknowledge a job's incident: no more reminders
+cronwatch alerts test [CHANNEL]              send a test message through one channel, or all
 """
 
 from __future__ import annotations
@@ -163,9 +164,15 @@ def _echo_loops(report: AlertingReport) -> None:
 def _echo_jobs(report: AlertingReport) -> None:
     click.echo(f"jobs down: {len(report.down)}")
     for state_row in report.down:
+        acked = ""
+        if state_row.acked is not None:
+            note = f": {state_row.ack_note}" if state_row.ack_note else ""
+            acked = f" [acknowledged by {state_row.acked_by}{note}]"
+        elif state_row.escalated is not None:
+            acked = f" [escalated {_when(state_row.escalated)}]"
         click.echo(
             f"  {state_row.name}: {state_row.status} since "
-            f"{_when(state_row.problem_since)}: {state_row.reason}"
+            f"{_when(state_row.problem_since)}: {state_row.reason}{acked}"
         )
     if report.snoozed:
         click.echo(f"snoozed: {len(report.snoozed)}")
@@ -210,8 +217,9 @@ def history(
         click.echo("no events" + (f" for {name}" if name else " yet"), err=True)
         return
     for event in events:
-        note = f"  [{event.note}]" if event.note else ""
-        click.echo(f"{_when(event.at)}  {event.kind:<9} {event.text}{note}")
+        # An ack's text already carries who and the note.
+        note = f"  [{event.note}]" if event.note and event.kind != "ack" else ""
+        click.echo(f"{_when(event.at)}  {event.kind:<10} {event.text}{note}")
 
 
 @alerts.command()
@@ -268,34 +276,65 @@ def retry(ctx: click.Context, channel: str | None) -> None:
     click.echo(f"{count} deliveries requeued; the alert loop sends them at its next cycle")
 
 
-@alerts.command("test")
-@click.argument("channel")
+@alerts.command()
+@click.argument("name")
+@click.option("--note", metavar="TEXT", help="Why, or what you are doing about it.")
+@click.option("--by", metavar="WHO", help="Who acknowledges [default: your user name].")
 @click.pass_context
-def test_channel(ctx: click.Context, channel: str) -> None:
-    """Send a test message through CHANNEL now (exit 1 if it fails)."""
+def ack(ctx: click.Context, name: str, note: str | None, by: str | None) -> None:
+    """Acknowledge job NAME's incident: somebody is on it. Its reminders and its escalation
+    stop until it recovers; the acknowledgement is kept in `alerts history`."""
+    import getpass
+
+    from cronwatch.alerts.ack import acknowledge
+
+    who = by or getpass.getuser()
+    with _open(ctx) as db:
+        event = acknowledge(db, name, who, note)  # its errors: the group's (exit 2)
+    incident = f" (incident {event.incident})" if event.incident else ""
+    click.echo(f"{name}: acknowledged by {who}{incident}; no more reminders until it recovers")
+
+
+@alerts.command("test")
+@click.argument("channel", required=False)
+@click.pass_context
+def test_channel(ctx: click.Context, channel: str | None) -> None:
+    """Send a test message through CHANNEL now, or through every channel of the config;
+    each one's result is printed (exit 1 if any failed)."""
     from cronwatch.alerts.channels import DeliveryError, build_channel
     from cronwatch.alerts.model import Event
     from cronwatch.timeutil import utcnow
 
     config = load_config_from(ctx)
-    if config is None or channel not in config.channels:
-        defined = ", ".join(config.channels) if config and config.channels else "none"
+    defined = ", ".join(config.channels) if config and config.channels else "none"
+    if config is None or not config.channels:
+        fail("no channel in the config (add a [channels.NAME] table; see the README, Alerts)")
+    if channel is not None and channel not in config.channels:
         fail(f"no channel {channel!r} in the config (defined channels: {defined})")
-        return
-    text = f"cronwatch test message from {socket.gethostname()}: channel {channel} works"
-    event = Event(
-        name="cronwatch",
-        hostname="",
-        kind="test",
-        old_status="ok",
-        new_status="ok",
-        reason=text,
-        text=text,
-        at=utcnow(),
-    )
-    try:
-        build_channel(config.channels[channel]).send(event)
-    except DeliveryError as exc:
-        click.echo(f"cronwatch: {channel}: not delivered: {exc}", err=True)
-        raise SystemExit(1) from None
-    click.echo(f"{channel}: delivered")
+    names = [channel] if channel is not None else list(config.channels)
+    failed = 0
+    for name in names:
+        text = f"cronwatch test message from {socket.gethostname()}: channel {name} works"
+        event = Event(
+            name="cronwatch",
+            hostname="",
+            kind="test",
+            old_status="ok",
+            new_status="ok",
+            reason=text,
+            text=text,
+            at=utcnow(),
+        )
+        try:
+            build_channel(config.channels[name], config.server).send(event)
+        except DeliveryError as exc:
+            click.echo(f"{name}: not delivered: {exc}")
+            failed += 1
+        except Exception as exc:  # a channel's bug: reported, the others still tried
+            click.echo(f"{name}: not delivered: {type(exc).__name__}: {exc}")
+            failed += 1
+        else:
+            click.echo(f"{name}: delivered")
+    if failed:
+        click.echo(f"cronwatch: {failed} of {len(names)} channel(s) failed", err=True)
+        raise SystemExit(1)

@@ -1,5 +1,6 @@
-"""What cronwatch is told to expect: jobs, channels, alert settings, maintenance windows and
-retention, as plain frozen values, and :class:`Config`, all of them together.
+"""What cronwatch is told to expect: jobs, channels, alert settings, maintenance windows,
+retention and the server's address, as plain frozen values, and :class:`Config`, all of them
+together.
 
 A leaf of the house: it imports only the leaf modules (schedule, durations, names, timeutil,
 errors, baseline's window), so that config, storage, health and alerts can all import it.
@@ -17,6 +18,7 @@ from cronwatch.specs.channels import ChannelSpec, ChannelType
 from cronwatch.specs.jobs import JobSpec, default_grace
 from cronwatch.specs.maintenance import MaintenanceWindow
 from cronwatch.specs.retention import Retention
+from cronwatch.specs.server import ServerSpec
 
 __all__ = [
     "AlertSettings",
@@ -27,6 +29,7 @@ __all__ = [
     "JobSpec",
     "MaintenanceWindow",
     "Retention",
+    "ServerSpec",
     "default_grace",
 ]
 
@@ -41,3 +44,4 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     maintenance: tuple[MaintenanceWindow, ...] = ()
     retention: Retention = field(default_factory=Retention)
+    server: ServerSpec = field(default_factory=ServerSpec)

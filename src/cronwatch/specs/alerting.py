@@ -29,6 +29,12 @@ class JobAlerting:
     recover_after: int
     repeat: timedelta | None  # None: never remind
     snooze_until: datetime | None
+    escalate_after: timedelta | None = None  # None: never escalate
+    escalate_to: tuple[str, ...] = ()
+
+    @property
+    def escalates(self) -> bool:
+        return self.escalate_after is not None and bool(self.escalate_to)
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,14 @@ class AlertSettings:
     alert_after: int = 1
     recover_after: int = 1
     repeat: timedelta | None = None
+    escalate_after: timedelta | None = None
+    escalate_to: tuple[str, ...] = ()
 
     def for_job(self, spec: JobSpec) -> JobAlerting:
-        """``spec``'s alert settings; a zero ``repeat`` (job or default) means never."""
+        """``spec``'s alert settings; a zero ``repeat`` or ``escalate_after`` (job or default)
+        means never."""
         repeat = spec.repeat if spec.repeat is not None else self.repeat
+        escalate = spec.escalate_after if spec.escalate_after is not None else self.escalate_after
         return JobAlerting(
             channels=spec.alerts or self.channels,
             alert_on=frozenset(spec.alert_on if spec.alert_on is not None else self.alert_on),
@@ -53,6 +63,8 @@ class AlertSettings:
             recover_after=spec.recover_after or self.recover_after,
             repeat=repeat if repeat else None,
             snooze_until=spec.snooze_until,
+            escalate_after=escalate if escalate else None,
+            escalate_to=spec.escalate_to if spec.escalate_to is not None else self.escalate_to,
         )
 
 

@@ -17,20 +17,31 @@ from cronwatch import tomlwriter
 from cronwatch.errors import InvalidInput, type_name
 from cronwatch.names import validate_name
 from cronwatch.specs import values
+from cronwatch.specs.template import body_escape, parse_template
 
-ChannelType = Literal["webhook", "email", "command"]
+ChannelType = Literal["webhook", "email", "command", "apprise", "pagerduty"]
+
+#: Where PagerDuty's Events API v2 takes events (``url`` overrides it, e.g. for a proxy).
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+#: The HTTP methods a webhook may use.
+WEBHOOK_METHODS = ("POST", "PUT", "PATCH", "GET", "DELETE")
 
 
 @dataclass(frozen=True)
 class ChannelSpec:
     """An alert channel. ``options`` (read-only) holds its fields other than ``type``.
 
-    webhook: ``url`` (str), optional ``headers`` (dict of str), ``timeout`` (timedelta).
+    webhook: ``url`` (str, may hold placeholders), optional ``headers`` (dict of str),
+    ``method`` (str), ``body`` (a template string), ``timeout`` (timedelta).
     email: ``to`` (tuple of addresses), optional ``host``, ``from``, ``username``,
     ``password``, ``password_env`` (the name of an environment variable holding the password),
     ``ca_file`` (str), ``port`` (int), ``starttls``, ``ssl`` (bool), ``timeout`` (timedelta).
     command: ``command`` (str for a shell command line, or tuple of argv strings), optional
     ``timeout`` (timedelta).
+    apprise: ``urls`` (tuple of Apprise URLs) or ``urls_env`` (the name of an environment
+    variable holding them), optional ``timeout``.
+    pagerduty: ``routing_key`` or ``routing_key_env``, optional ``url`` (the Events API v2
+    endpoint, :data:`PAGERDUTY_EVENTS_URL`), ``timeout``.
     """
 
     name: str
@@ -48,6 +59,8 @@ class ChannelOptions:
     check: Callable[[str, Mapping[str, object]], None] | None = None
 
 
+_SERVICE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\x00-\x1f\x7f]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URL = re.compile(r"https?://[^\s\x00-\x1f\x7f/?#]+[^\s\x00-\x1f\x7f]*", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -56,6 +69,38 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _url(where: str, value: object) -> str:
     if not isinstance(value, str) or not _URL.fullmatch(value):
         raise InvalidInput(f"{where}: expected an http:// or https:// URL, not {value!r:.80}")
+    return value
+
+
+def _method(where: str, value: object) -> str:
+    if not isinstance(value, str) or value.upper() not in WEBHOOK_METHODS:
+        raise InvalidInput(f"{where}: expected one of {', '.join(WEBHOOK_METHODS)}")
+    return value.upper()
+
+
+def _service_urls(where: str, value: object) -> tuple[str, ...]:
+    urls = [value] if isinstance(value, str) else value
+    if not isinstance(urls, list) or not urls:
+        raise InvalidInput(f'{where}: expected a non-empty list of URLs such as "tgram://..."')
+    for index, url in enumerate(urls):
+        if not isinstance(url, str) or not _SERVICE_URL.fullmatch(url):
+            # The URL itself is not repeated: it usually holds a token.
+            raise InvalidInput(
+                f'{where}[{index}]: expected a service URL such as "tgram://bottoken/ChatID"'
+                " (scheme://...), without spaces"
+            )
+    return tuple(cast(list[str], urls))
+
+
+def _env_name(where: str, value: object) -> str:
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise InvalidInput(f"{where}: expected the name of an environment variable")
+    return value
+
+
+def _body(where: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{where}: expected a non-empty string (a template)")
     return value
 
 
@@ -121,6 +166,33 @@ def _check_email(where: str, options: Mapping[str, object]) -> None:
         raise InvalidInput(f"{where}.username: required with a password")
 
 
+def _one_of(where: str, options: Mapping[str, object], given: str, env: str) -> None:
+    if given in options and env in options:
+        raise InvalidInput(f"{where}.{env}: give {given} or {env}, not both")
+    if given not in options and env not in options:
+        raise InvalidInput(f"{where}.{given}: required (or {env}, an environment variable)")
+
+
+def _check_webhook(where: str, options: Mapping[str, object]) -> None:
+    method = options.get("method", "POST")
+    if "body" in options and method == "GET":
+        raise InvalidInput(f"{where}.body: a GET request has no body; use another method")
+    headers = cast(Mapping[str, str], options.get("headers") or {})
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    url = cast(str, options["url"])
+    parse_template(f"{where}.url", url, "url")
+    if "body" in options:
+        parse_template(f"{where}.body", cast(str, options["body"]), body_escape(content_type))
+
+
+def _check_apprise(where: str, options: Mapping[str, object]) -> None:
+    _one_of(where, options, "urls", "urls_env")
+
+
+def _check_pagerduty(where: str, options: Mapping[str, object]) -> None:
+    _one_of(where, options, "routing_key", "routing_key_env")
+
+
 #: How each option is read and checked, whichever channel type takes it.
 OPTION_READERS: Mapping[str, Callable[[str, object], object]] = {
     "timeout": values.positive_duration,
@@ -137,11 +209,21 @@ OPTION_READERS: Mapping[str, Callable[[str, object], object]] = {
     "starttls": values.boolean,
     "ssl": values.boolean,
     "command": _command,
+    "method": _method,
+    "body": _body,
+    "urls": _service_urls,
+    "urls_env": _env_name,
+    "routing_key": _line,
+    "routing_key_env": _env_name,
 }
 
 #: Every channel type and its options.
 CHANNEL_TYPES: Mapping[str, ChannelOptions] = {
-    "webhook": ChannelOptions(frozenset({"url"}), frozenset({"headers", "timeout"})),
+    "webhook": ChannelOptions(
+        frozenset({"url"}),
+        frozenset({"headers", "timeout", "method", "body"}),
+        check=_check_webhook,
+    ),
     "email": ChannelOptions(
         frozenset({"to"}),
         frozenset(
@@ -161,6 +243,14 @@ CHANNEL_TYPES: Mapping[str, ChannelOptions] = {
         check=_check_email,
     ),
     "command": ChannelOptions(frozenset({"command"}), frozenset({"timeout"})),
+    "apprise": ChannelOptions(
+        frozenset(), frozenset({"urls", "urls_env", "timeout"}), check=_check_apprise
+    ),
+    "pagerduty": ChannelOptions(
+        frozenset(),
+        frozenset({"routing_key", "routing_key_env", "url", "timeout"}),
+        check=_check_pagerduty,
+    ),
 }
 assert all(
     set(kind.required | kind.optional) <= set(OPTION_READERS) for kind in CHANNEL_TYPES.values()

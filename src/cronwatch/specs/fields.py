@@ -359,6 +359,27 @@ JOB_FIELDS: Sequence[JobField] = (
         lambda spec: None if spec.snooze_until is None else spec.snooze_until.isoformat(),
         api=False,
     ),
+    JobField(
+        "escalate_after",
+        DURATION,
+        "Send the problem to `escalate_to` too when the job is still down and nobody "
+        f"acknowledged it this long after it was announced; 0: never. {_DURATION_TEXT} "
+        "Default: [alerts] escalate_after.",
+        _alone(_duration),
+        _none,
+        _seconds("escalate_after"),
+        api=False,
+    ),
+    JobField(
+        "escalate_to",
+        NAMES,
+        "The channels an unacknowledged problem escalates to (see `escalate_after`). "
+        "Default: [alerts] escalate_to.",
+        _channels,
+        _none,
+        lambda spec: None if spec.escalate_to is None else list(spec.escalate_to),
+        api=False,
+    ),
 )
 FIELDS_BY_NAME: Mapping[str, JobField] = {row.name: row for row in JOB_FIELDS}
 #: The fields the REST API takes (and the config file).

@@ -40,6 +40,8 @@ class JobSpec:
     repeat: timedelta | None = None  # timedelta(0): never, even if [alerts] repeats
     alert_on: tuple[str, ...] | None = None
     snooze_until: datetime | None = None
+    escalate_after: timedelta | None = None  # timedelta(0): never, even if [alerts] escalates
+    escalate_to: tuple[str, ...] | None = None
 
 
 def default_grace(schedule: Schedule | None) -> timedelta:

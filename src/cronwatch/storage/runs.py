@@ -93,6 +93,15 @@ class RunStore:
         last = rows[0][0] if rows else None
         return None if last is None else from_us(int(last))
 
+    def last_finished(self, name: str, hostname: str) -> Run | None:
+        """The run of ``name`` on ``hostname`` that completed last (any outcome), or ``None``."""
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM runs WHERE hostname = ? AND name = ?"
+            " AND completed_us IS NOT NULL ORDER BY completed_us DESC LIMIT 1",
+            (hostname, name),
+        )
+        return _row_to_run(rows[0]) if rows else None
+
     def outcomes_since(self, name: str, completed_after: datetime, limit: int) -> list[Outcome]:
         """The outcomes of the latest ``limit`` finished runs of ``name`` completed after
         ``completed_after``, latest first."""

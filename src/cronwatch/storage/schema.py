@@ -131,6 +131,13 @@ job_states = Table(
     Column("notified_us", BigInteger, nullable=True),
     Column("hold_until_us", BigInteger, nullable=True),
     Column("snooze_until_us", BigInteger, nullable=True),
+    # 0007: the announced incident, its acknowledgement and escalation
+    Column("incident", String(32), nullable=True),
+    Column("acked_us", BigInteger, nullable=True),
+    Column("acked_by", String(200), nullable=True),
+    Column("ack_note", Text, nullable=True),
+    Column("escalated_us", BigInteger, nullable=True),
+    Column("announced_us", BigInteger, nullable=True),
     Column("updated_us", BigInteger, nullable=False),
 )
 
@@ -148,6 +155,11 @@ events = Table(
     Column("text", Text, nullable=False),
     Column("note", Text, nullable=True),
     Column("at_us", BigInteger, nullable=False),
+    # 0007: the incident, its start, who acknowledged, the message's facts (JSON)
+    Column("incident", String(32), nullable=True),
+    Column("since_us", BigInteger, nullable=True),
+    Column("actor", String(200), nullable=True),
+    Column("details", Text, nullable=True),
     Index("ix_events_name_at", "name", "at_us"),
     Index("ix_events_at", "at_us"),
 )

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cronwatch.alerts.ack import acknowledge, job_history
 from cronwatch.errors import CronwatchError
 from cronwatch.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS, Outcome, Run
@@ -83,6 +84,33 @@ async def unpause_job(request: Request) -> Response:
     state = _state(request)
     await state.authorize(request, "write")
     return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), False))
+
+
+async def ack_job(request: Request) -> Response:
+    """Acknowledge the job's open incident (``{"note": "..."}`` optional): the ``ack`` event,
+    with who (the key's name, else its id) and the note."""
+    state = _state(request)
+    key = await state.authorize(request, "write")
+    body = await state.read_json(request, optional=True)
+    unknown = sorted(set(body) - {"note"})
+    if unknown:
+        raise bad_request(f"unknown field {unknown[0][:60]!r} (allowed: note)")
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise bad_request("note: expected a string or null")
+    by = key.name or key.id
+    event = await run_in_threadpool(acknowledge, state.db, _name(request), by, note)
+    return JSONResponse(event.to_json())
+
+
+async def job_events(request: Request) -> Response:
+    """The job's alert history, newest first: status changes, notifications, acks."""
+    state = _state(request)
+    await state.authorize(request, "read")
+    limit = _int_param(request.query_params.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    name = _name(request)
+    events = await run_in_threadpool(lambda: job_history(state.db, name, limit=limit))
+    return JSONResponse({"events": [event.to_json() for event in events]})
 
 
 async def job_runs(request: Request) -> Response:
@@ -203,6 +231,8 @@ routes = [
     Route("/api/v1/jobs/{name}/pause", pause_job, methods=["POST"]),
     Route("/api/v1/jobs/{name}/unpause", unpause_job, methods=["POST"]),
     Route("/api/v1/jobs/{name}/runs", job_runs, methods=["GET"]),
+    Route("/api/v1/jobs/{name}/ack", ack_job, methods=["POST"]),
+    Route("/api/v1/jobs/{name}/events", job_events, methods=["GET"]),
     Route("/api/v1/runs", record_run, methods=["POST"]),
     Route("/api/v1/status", status, methods=["GET"]),
 ]

@@ -98,8 +98,54 @@ _JOB_STATUS = {
     },
 }
 
+_EVENT = {
+    "type": "object",
+    "description": "A status change or notification of a job (its alert history).",
+    "required": ["event_id", "kind", "job", "status", "previous_status", "reason", "text", "at"],
+    "properties": {
+        "event_id": {"type": "integer"},
+        "kind": {
+            "enum": ["change", "problem", "reminder", "escalation", "recovery", "ack"],
+            "description": "ack: somebody acknowledged the incident (acknowledged_by, note).",
+        },
+        "job": {"type": "string"},
+        "host": {"type": ["string", "null"]},
+        "status": {"type": "string"},
+        "previous_status": {"type": "string"},
+        "reason": {"type": "string"},
+        "text": {"type": "string", "description": "The one-line message."},
+        "note": {"type": ["string", "null"]},
+        "at": _INSTANT,
+        "incident": {
+            "type": ["string", "null"],
+            "description": "The incident's id: the same on its problem, reminders, escalation, "
+            "acknowledgement and recovery.",
+        },
+        "since": _INSTANT_OR_NULL,
+        "acknowledged_by": {"type": ["string", "null"]},
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
+    "Event": _EVENT,
+    "EventList": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "items": _ref("Event")}},
+    },
+    "Ack": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "note": {
+                "type": ["string", "null"],
+                "maxLength": 1000,
+                "description": "Why, or what is being done (no control characters but tabs "
+                "and newlines).",
+            }
+        },
+    },
     "JobCreate": {
         "type": "object",
         "required": ["name"],
@@ -222,6 +268,7 @@ def _operation(
     codes: tuple[int, ...],
     *,
     body: str | None = None,
+    body_required: bool = True,
     parameters: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One operation of the REST API: bearer auth, its success and error responses, the JSON
@@ -235,7 +282,7 @@ def _operation(
         operation["parameters"] = parameters
     if body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": _ref(body)}},
         }
     operation["responses"] = _responses(ok, *codes)
@@ -290,6 +337,34 @@ def _job_paths() -> dict[str, Any]:
                 "unpauseJob",
                 {"200": _json("The job, resumed.", "Job")},
                 _WRITE,
+            ),
+        },
+        "/api/v1/jobs/{name}/ack": {
+            "parameters": [_NAME_PARAM],
+            "post": _operation(
+                "Acknowledge the job's open incident: no more reminders or escalation until it "
+                "recovers (409 when no problem of the job is announced)",
+                "ackJob",
+                {"200": _json("The acknowledgement, as recorded in the job's history.", "Event")},
+                _WRITE,
+                body="Ack",
+                body_required=False,
+            ),
+        },
+        "/api/v1/jobs/{name}/events": {
+            "parameters": [_NAME_PARAM],
+            "get": _operation(
+                "The job's alert history, newest first",
+                "listJobEvents",
+                {"200": _json("The latest events.", "EventList")},
+                _READ,
+                parameters=[
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                    }
+                ],
             ),
         },
     }

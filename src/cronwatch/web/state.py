@@ -157,10 +157,11 @@ class ServerState:
             raise forbidden(f"a {key.scope} key cannot {_VERBS[permission]}; use a {needed} key")
         return key
 
-    async def read_json(self, request: Request) -> dict[str, Any]:
+    async def read_json(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
         """The request's JSON object body: 413 beyond the body limit, 400 if it is not a JSON
         object (NaN/Infinity, unpaired surrogates and nesting deeper than
-        :data:`MAX_JSON_DEPTH` are refused too, naming the field)."""
+        :data:`MAX_JSON_DEPTH` are refused too, naming the field). ``optional``: an empty
+        body is ``{}``."""
         limit = self.settings.max_body
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
@@ -171,6 +172,8 @@ class ServerState:
             if len(body) > limit:
                 raise too_large(limit)
         if not body.strip():
+            if optional:
+                return {}
             raise bad_request("expected a JSON object in the request body")
         try:
             data = json.loads(bytes(body), parse_constant=_refuse_constant)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from cronwatch.alerts.channels import DeliveryError, build_channel
-from cronwatch.alerts.model import Event
-from cronwatch.specs import ChannelSpec
+from cronwatch.alerts.model import Details, Event
+from cronwatch.specs import ChannelSpec, ServerSpec
 from tests.support.alerting import write_config
 from tests.support.receivers import SmtpReceiver
 
@@ -28,6 +28,16 @@ EVENT = Event(
     at=datetime(2026, 11, 28, 3, 31, tzinfo=UTC),
     text="backup is MISSING: backup didn't run on db2 since 03:00 UTC",
     id=7,
+    incident="cw-0123456789abcdef0123",
+    since=datetime(2026, 11, 28, 3, 1, tzinfo=UTC),
+    details=Details(
+        hosts=(("db2", "missing"),),
+        last_host="db1",
+        exit_code=3,
+        last_completed=datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
+        output_tail="rsync: connection refused\n<b>giving up</b>",
+        tags=("db",),
+    ),
 )
 
 
@@ -107,16 +117,36 @@ def starttls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[SmtpReceiv
 
 
 def test_plain_smtp_message(tmp_path: Path, smtp_receiver: SmtpReceiver) -> None:
-    build_channel(mail_channel(tmp_path, smtp_receiver.port)).send(EVENT)
+    server = ServerSpec(public_url="https://cron.example.com")
+    build_channel(mail_channel(tmp_path, smtp_receiver.port), server).send(EVENT)
     (message,) = smtp_receiver.messages
     assert message["Subject"] == EVENT.text
     assert message["From"] == "cronwatch@example.com"
     assert message["To"] == "ops@example.com, dba@example.com"
-    body = message.get_body(("plain",))
-    assert body is not None
-    content = body.get_content().replace("\r\n", "\n")
-    assert content.startswith(EVENT.text + "\n\n")
-    assert "status:   missing (was ok)" in content and "event:    problem #7" in content
+    assert message["X-Cronwatch-Incident"] == "cw-0123456789abcdef0123"
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None
+    content = plain.get_content().replace("\r\n", "\n")
+    assert content.splitlines() == [
+        EVENT.text,
+        "",
+        "Job:       backup",
+        "Hosts:     db2 (missing)",
+        "Since:     2026-11-28 03:01 UTC (30m ago)",
+        "Last run:  exit code 3 on db1, 2026-11-28 03:00 UTC",
+        "Tags:      db",
+        "Incident:  cw-0123456789abcdef0123",
+        "Job page:  https://cron.example.com/jobs/backup",
+        "Output (last lines):",
+        "    rsync: connection refused",
+        "    <b>giving up</b>",
+    ]
+    markup = html.get_content().replace("\r\n", "\n")
+    # The same facts, escaped: the output cannot inject markup into the mail.
+    assert "<pre>rsync: connection refused\n&lt;b&gt;giving up&lt;/b&gt;</pre>" in markup
+    assert '<a href="https://cron.example.com/jobs/backup">' in markup
+    assert "<b>giving up</b>" not in markup
     assert smtp_receiver.envelopes == [
         ("cronwatch@example.com", ["ops@example.com", "dba@example.com"])
     ]

@@ -7,8 +7,10 @@ refused if the server does not offer it), ``ssl`` (TLS from the first byte), ``u
 ``password`` or ``password_env`` (the name of an environment variable holding it), ``ca_file``
 (CA certificates to trust besides the system's), ``timeout`` (10 s).
 
-The subject is the event's one line; the body adds the details. TLS certificates are always
-verified: an alert channel that anyone on the path could read or change is not one.
+The subject is the event's one line; the body is the message's plain text (the facts: hosts,
+since when, the last run's exit code and output, the job's page) with a short HTML part. TLS
+certificates are always verified: an alert channel that anyone on the path could read or change
+is not one.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import cast
 
-from cronwatch.alerts.channels.base import DeliveryError, timeout_of
+from cronwatch.alerts.channels.base import DeliveryError, message_for, timeout_of
+from cronwatch.alerts.messages import Message
 from cronwatch.alerts.model import Event
-from cronwatch.specs import ChannelSpec
+from cronwatch.specs import ChannelSpec, ServerSpec
 
 log = logging.getLogger("cronwatch.alerts")
 
@@ -32,38 +35,33 @@ log = logging.getLogger("cronwatch.alerts")
 MAX_SUBJECT = 200
 
 
-def compose(event: Event, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
-    """The message for ``event``."""
-    message = EmailMessage()
-    subject = (
+def compose(message: Message, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
+    """The email for ``message``: the subject is its one line, the body its plain text with a
+    short HTML alternative (``multipart/alternative``)."""
+    event = message.event
+    email = EmailMessage()
+    email["Subject"] = (
         event.text if len(event.text) <= MAX_SUBJECT else event.text[: MAX_SUBJECT - 3] + "..."
     )
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(event.at.timestamp())
-    message["Message-ID"] = make_msgid("cronwatch")
-    lines = [
-        event.text,
-        "",
-        f"job:      {event.name}",
-        f"status:   {event.new_status} (was {event.old_status})",
-        f"reason:   {event.reason}",
-        f"at:       {event.at.isoformat()}",
-        f"event:    {event.kind} #{event.id}",
-    ]
-    if event.hostname:
-        lines.insert(3, f"host:     {event.hostname}")
-    message.set_content("\n".join(lines) + "\n")
-    return message
+    email["From"] = sender
+    email["To"] = ", ".join(recipients)
+    email["Date"] = formatdate(event.at.timestamp())
+    email["Message-ID"] = make_msgid("cronwatch")
+    if event.incident:
+        # Mail clients thread a problem, its reminders and its recovery together.
+        email["X-Cronwatch-Incident"] = event.incident
+    email.set_content(message.text)
+    email.add_alternative(message.html, subtype="html")
+    return email
 
 
 class EmailChannel:
     """Sends each event as one email."""
 
-    def __init__(self, spec: ChannelSpec) -> None:
+    def __init__(self, spec: ChannelSpec, server: ServerSpec | None = None) -> None:
         options = spec.options
         self.name = spec.name
+        self.server = server or ServerSpec()
         self.to = cast(tuple[str, ...], options["to"])
         self.host = str(options.get("host", "localhost"))
         self.ssl = bool(options.get("ssl", False))
@@ -94,7 +92,7 @@ class EmailChannel:
         return str(self.password)
 
     def send(self, event: Event) -> None:
-        message = compose(event, self.sender, self.to)
+        message = compose(message_for(event, self.server), self.sender, self.to)
         timeout = self.timeout.total_seconds()
         where = f"{self.host}:{self.port}"
         try:

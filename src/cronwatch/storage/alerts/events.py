@@ -9,15 +9,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cronwatch.alerts.model import Event
+from cronwatch.alerts.model import Details, Event
 from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import from_us, to_us
 
 #: The columns of an event row, in :func:`event_from_row`'s order.
-EVENT_COLUMNS = "id, name, hostname, kind, old_status, new_status, reason, text, note, at_us"
+EVENT_COLUMNS = (
+    "id, name, hostname, kind, old_status, new_status, reason, text, note, at_us,"
+    " incident, since_us, actor, details"
+)
 _INSERT_EVENT = (
-    "INSERT INTO events (name, hostname, kind, old_status, new_status, reason, text, note, at_us)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "INSERT INTO events (name, hostname, kind, old_status, new_status, reason, text, note, at_us,"
+    " incident, since_us, actor, details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 # Events with a delivery still pending are kept whatever their age.
 _PRUNABLE_EVENTS = (
@@ -46,6 +50,10 @@ class EventStore:
                 event.text,
                 event.note,
                 to_us(event.at),
+                event.incident,
+                None if event.since is None else to_us(event.since),
+                event.actor,
+                None if event.details is None else event.details.dumps(),
             ),
         )
         return int(cur.fetchone()[0])
@@ -87,7 +95,8 @@ class EventStore:
 
 def event_from_row(row: Sequence[Any]) -> Event:
     """An :class:`Event` from a row of :data:`EVENT_COLUMNS`."""
-    event_id, name, hostname, kind, old, new, reason, text, note, at = row
+    event_id, name, hostname, kind, old, new, reason, text, note, at = row[:10]
+    incident, since, actor, details = row[10:14]
     return Event(
         name=name,
         hostname=hostname,
@@ -99,4 +108,8 @@ def event_from_row(row: Sequence[Any]) -> Event:
         note=note,
         at=from_us(int(at)),
         id=int(event_id),
+        incident=incident,
+        since=None if since is None else from_us(int(since)),
+        actor=actor,
+        details=Details.loads(details),
     )

@@ -28,14 +28,23 @@ FLIP_CHUNK = 200
 #: The columns of a state row, in :func:`state_from_row`'s order.
 STATE_COLUMNS = (
     "name, hostname, status, reason, since_us, version, alerting, alert_status,"
-    " problem_since_us, recovering_since_us, notified_us, hold_until_us, snooze_until_us"
+    " problem_since_us, recovering_since_us, notified_us, hold_until_us, snooze_until_us,"
+    " incident, acked_us, acked_by, ack_note, escalated_us, announced_us"
 )
 STATUS, ALERTING = 2, 6  # indexes into a state row
 _FLIP = (
     "UPDATE job_states SET status = ?, reason = ?, since_us = ?, alerting = ?,"
     " alert_status = ?, problem_since_us = ?, recovering_since_us = ?, notified_us = ?,"
-    " hold_until_us = ?, updated_us = ?, version = version + 1"
+    " hold_until_us = ?, incident = ?, acked_us = ?, acked_by = ?, ack_note = ?,"
+    " escalated_us = ?, announced_us = ?, updated_us = ?, version = version + 1"
     " WHERE name = ? AND hostname = ? AND version = ?"
+)
+# Acknowledging bumps the version: a reminder or an escalation decided from the row as it was
+# before is then not written (its flip's condition fails), so none is sent after an ack.
+_ACK = (
+    "UPDATE job_states SET acked_us = ?, acked_by = ?, ack_note = ?, updated_us = ?,"
+    " version = version + 1 WHERE name = ? AND hostname = '' AND alerting = 1"
+    " RETURNING status, reason, incident, problem_since_us"
 )
 _INSERT_STATE = (
     "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
@@ -132,6 +141,12 @@ class StateStore:
                 _us(state.recovering_since),
                 _us(state.notified),
                 _us(state.hold_until),
+                state.incident,
+                _us(state.acked),
+                state.acked_by,
+                state.ack_note,
+                _us(state.escalated),
+                _us(state.announced),
                 to_us(now),
                 state.name,
                 state.hostname,
@@ -139,6 +154,34 @@ class StateStore:
             ),
         )
         return bool(cur.rowcount == 1)
+
+    def acknowledge(self, name: str, by: str, note: str | None, now: datetime) -> Event | None:
+        """Acknowledge job ``name``'s announced problem (by ``by``, with ``note``) and record
+        it as an ``ack`` event, in one transaction; the event, or ``None`` when the job has
+        no problem announced (nothing is written then)."""
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(_ACK), (to_us(now), by, note, to_us(now), name))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            status, reason, incident, since = row
+            who = f" by {by}" if by else ""
+            event = Event(
+                name=name,
+                hostname="",
+                kind="ack",
+                old_status=status,
+                new_status=status,
+                reason=reason,
+                text=f"{name} acknowledged{who}" + (f": {note}" if note else ""),
+                at=now,
+                note=note,
+                incident=incident,
+                since=_dt(since),
+                actor=by,
+            )
+            event_id = EventStore(self.db).insert_event(cur, event)
+        return replace(event, id=event_id)
 
     def snooze(self, name: str, until: datetime | None, now: datetime) -> None:
         """Silence ``name`` until ``until`` (``None``: lift the snooze)."""
@@ -195,6 +238,12 @@ def state_from_row(row: Sequence[Any]) -> JobState:
         notified,
         hold_until,
         snooze_until,
+        incident,
+        acked,
+        acked_by,
+        ack_note,
+        escalated,
+        announced,
     ) = row
     return JobState(
         name=name,
@@ -210,4 +259,10 @@ def state_from_row(row: Sequence[Any]) -> JobState:
         notified=_dt(notified),
         hold_until=_dt(hold_until),
         snooze_until=_dt(snooze_until),
+        incident=incident,
+        acked=_dt(acked),
+        acked_by=acked_by,
+        ack_note=ack_note,
+        escalated=_dt(escalated),
+        announced=_dt(announced),
     )

@@ -11,6 +11,7 @@ Routes (all ``GET`` unless noted, all HTML):
   (``?host=``, ``?before=`` pages back); its hosts; its schedule in words and its next
   expected runs in its timezone, in UTC and in the viewer's.
 - ``/runs/{id}/output``: the tail of one run's output, loaded on demand.
+- ``/ack`` (POST): acknowledge a job's open incident with a write key (the job page's form).
 - ``/login`` (GET, POST), ``/logout`` (POST): see :mod:`.access` for who may read.
 - ``/static/...``: the stylesheet, ``dashboard.js`` and the vendored htmx and uPlot
   (``static/vendor/README.md``: versions, sources, checksums, licenses).
@@ -36,6 +37,7 @@ routes: list[BaseRoute] = [
     Route("/jobs", handlers.job_by_query, methods=["GET"]),
     Route("/jobs/{name}", handlers.job, methods=["GET"]),
     Route("/runs/{run_id:int}/output", handlers.run_output, methods=["GET"]),
+    Route("/ack", handlers.ack, methods=["POST"]),
     Route("/login", access.login, methods=["GET", "POST"]),
     Route("/logout", access.logout, methods=["POST"]),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),

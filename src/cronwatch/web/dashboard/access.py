@@ -116,6 +116,11 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+def cross_origin(request: Request) -> bool:
+    """Whether a form POST comes from another site (``Sec-Fetch-Site`` or ``Origin``)."""
+    return _cross_origin(request)
+
+
 def _cross_origin(request: Request) -> bool:
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         return True
@@ -126,11 +131,13 @@ def _cross_origin(request: Request) -> bool:
     return origin != own
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, limit: int = _MAX_FORM) -> dict[str, str]:
+    """The first value of each field of a URL-encoded form body; ``{}`` when the body is over
+    ``limit`` bytes or not a form."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > _MAX_FORM:
+        if len(body) > limit:
             return {}
     try:
         fields = parse_qs(body.decode("utf-8"), max_num_fields=10)
@@ -155,7 +162,7 @@ async def login(request: Request) -> Response:
             {"title": "Refused", "message": "sign-in requests must come from this site"},
             status=403,
         )
-    form = await _form(request)
+    form = await read_form(request)
     target = safe_next(form.get("next"))
     token = form.get("key", "").strip()
     if not token:

@@ -13,13 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cronwatch.errors import StorageUnavailable
+from cronwatch.alerts.ack import acknowledge
+from cronwatch.errors import Conflict, CronwatchError, NotFound, StorageUnavailable
 from cronwatch.storage import dashboard as queries
 from cronwatch.timeutil import utcnow
 from cronwatch.web.dashboard import access
 from cronwatch.web.dashboard.jobpage import BadCursor, load_job, parse_cursor
 from cronwatch.web.dashboard.overview import BadFilter, Filters, load_overview
 from cronwatch.web.dashboard.render import render_page
+from cronwatch.web.errors import ApiError
 from cronwatch.web.outage import MESSAGE
 from cronwatch.web.state import ServerState
 
@@ -107,6 +109,52 @@ async def _job(request: Request, name: str) -> Response:
         return render_page(request, "job.html", {"page": page})
 
     return await run_in_threadpool(build)
+
+
+#: An acknowledgement form: a note of 1000 characters, percent-encoded, and a key.
+_MAX_ACK_FORM = 16_384
+
+
+async def ack(request: Request) -> Response:
+    """``POST /ack`` (form: ``name``, ``note``, ``key``): acknowledge the job's incident with a
+    write key (the form's, else the login cookie's), then back to the job's page. Refused from
+    other sites (403); a key that cannot write gets the page again with why (401/403)."""
+    state = _state(request)
+    if access.cross_origin(request):
+        return error_page(request, 403, "Refused", "acknowledgements must come from this site")
+    form = await access.read_form(request, _MAX_ACK_FORM)
+    name = form.get("name", "")
+    token = form.get("key", "").strip() or request.cookies.get(access.COOKIE, "")
+    if not name:
+        return error_page(request, 400, "Bad request", "which job? (name is missing)")
+    if not token:
+        return error_page(request, 401, "Write key needed",
+                          "acknowledging takes a write key: enter one in the form")  # fmt: skip
+    try:
+        key = await state.check_key(token, "write")
+    except ApiError as exc:
+        return error_page(request, exc.status, "Not acknowledged", exc.message)
+    try:
+        await run_in_threadpool(
+            acknowledge, state.db, name, key.name or key.id, form.get("note") or None
+        )
+    except StorageUnavailable as exc:
+        state.health.failed(exc)
+        return error_page(request, 503, "Database unavailable", MESSAGE)
+    except CronwatchError as exc:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+        return error_page(request, status, "Not acknowledged", str(exc))
+    target = job_path(name)
+    return RedirectResponse(target, status_code=303)
+
+
+def job_path(name: str) -> str:
+    """The dashboard path of job ``name`` (``.`` and ``..`` by query)."""
+    from urllib.parse import quote
+
+    if name in (".", ".."):
+        return f"/jobs?name={quote(name, safe='')}"
+    return f"/jobs/{quote(name, safe='')}"
 
 
 @dashboard_page

@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
+from cronwatch.alerts.model import JobState
 from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import HostStatus, JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
 from cronwatch.specs import Config, JobSpec
 from cronwatch.storage import dashboard as queries
+from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.web.dashboard import svg
@@ -85,6 +87,8 @@ class JobPage:
     chart: dict[str, object]  # for the script, see chart_data
     chart_svg: Markup  # the same, drawn for browsers without JavaScript
     chart_runs: int
+    #: The job's alerting state: its open incident and acknowledgement (None: never seen).
+    alert: JobState | None = None
 
 
 def load_job(
@@ -120,6 +124,7 @@ def load_job(
     bounds = (_secs(spec.min_runtime), _secs(spec.max_runtime))
     runs, following = queries.runs_page(db, name, host=host or None, before=before)
     return JobPage(
+        alert=AlertStore(db).state(name),
         now=now,
         status=status,
         spec=spec,
