@@ -53,6 +53,7 @@ class Database:
         self.dialect: Dialect = dialect_for(url)
         self._connect_timeout = connect_timeout
         self._lock = threading.RLock()
+        self._snapshot = False  # inside snapshot(): a reconnect would silently leave it
         self._conn: Any = self.dialect.connect(connect_timeout)
 
     # -- running statements ---------------------------------------------------------------------
@@ -118,10 +119,43 @@ class Database:
                     if not self.dialect.is_outage(exc):
                         raise
                     # A PostgreSQL connection dropped under a long-lived Monitor: reconnect once.
-                    if attempt == 2 or not self.dialect.reconnects:
+                    if attempt == 2 or not self.dialect.reconnects or self._snapshot:
                         raise StorageUnavailable(f"database unavailable: {exc}") from exc
                     self._reconnect()
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """For the block, every read through this object sees the database as of one instant
+        (a read-only transaction), while other connections keep writing: an export of several
+        tables stays consistent with itself. Other threads wait for the block to end."""
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                cur.execute(self.dialect.BEGIN_SNAPSHOT)
+                self._snapshot = True
+                try:
+                    yield
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            except CronwatchError:
+                raise
+            except Exception as exc:
+                if self.dialect.is_outage(exc):
+                    raise StorageUnavailable(f"database unavailable: {exc}") from exc
+                raise
+            finally:
+                self._snapshot = False
+                cur.close()
+
+    def durability_problems(self) -> list[str]:
+        """What in this connection's settings lets an acknowledged commit be lost in a crash
+        (PostgreSQL's ``synchronous_commit`` off, SQLite below ``synchronous=FULL``), one
+        sentence each; ``[]`` when nothing does."""
+        return self.autocommit(self.dialect.durability_problems)
 
     def _reconnect(self) -> None:
         with contextlib.suppress(Exception):

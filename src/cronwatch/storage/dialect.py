@@ -28,7 +28,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Protocol, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
@@ -53,6 +54,9 @@ SQLITE_LOCK_DEADLINE = 120.0
 
 # SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (primary result codes).
 _SQLITE_OUTAGES = frozenset({8, 10, 13, 14})
+
+if TYPE_CHECKING:
+    from cronwatch.storage.backup import BackupReport, Progress, RestoreReport
 
 T = TypeVar("T")
 
@@ -86,6 +90,9 @@ class Dialect(ABC):
     NULL_SAFE_EQUAL: ClassVar[str]
     #: Appended to a subquery picking rows to update: what keeps two writers apart.
     SKIP_LOCKED: ClassVar[str] = ""
+    #: Begins a read-only transaction that sees the whole database as of one instant, however
+    #: long it lasts and whatever other connections commit meanwhile (an export's view).
+    BEGIN_SNAPSHOT: ClassVar[str]
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -119,6 +126,30 @@ class Dialect(ABC):
         migrates in at the same time (a second process waits, then finds the schema current)."""
         return engine.begin()  # type: ignore[no-any-return]
 
+    # -- durability and copies ----------------------------------------------------------------
+
+    @abstractmethod
+    def durability_problems(self, cur: Cursor) -> list[str]:
+        """What, in the settings in force on ``cur``'s connection, lets a commit that cronwatch
+        acknowledged be lost in a crash, one sentence each; ``[]`` when nothing does."""
+
+    def server_lock_path(self) -> Path | None:
+        """The file that servers and alert loops hold a shared lock on while they use this
+        database, and that a restore locks exclusively (:mod:`cronwatch.storage.serverlock`);
+        ``None`` where cronwatch does not restore (PostgreSQL: ``pg_restore`` does)."""
+        return None
+
+    @abstractmethod
+    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
+        """Copy the live database to ``dest`` (see :func:`cronwatch.storage.backup.backup`);
+        :class:`~cronwatch.storage.backup.ExternalTool` where another program does it."""
+
+    @abstractmethod
+    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
+        """Put the backup ``source`` in place of the database (see
+        :func:`cronwatch.storage.backup.restore`); :class:`~cronwatch.storage.backup.ExternalTool`
+        where another program does it."""
+
     # -- statements that differ ---------------------------------------------------------------
 
     @abstractmethod
@@ -145,11 +176,17 @@ class SQLite(Dialect):
     """An SQLite file: WAL, a busy timeout, one writer at a time, statements in-process."""
 
     name = "sqlite"
+    #: ``PRAGMA synchronous`` of every connection: FULL, so that an acknowledged commit is on
+    #: disk (``bench/bench_durable.py`` measures it against NORMAL, the old setting).
+    SYNCHRONOUS: ClassVar[str] = "FULL"
     REVISION_TABLE_EXISTS = (
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
     )
     NULL_SAFE_EQUAL = "IS"
     # No SKIP_LOCKED: under SQLite's one write lock an UPDATE's subquery is already atomic.
+    # Deferred: the snapshot is taken by the first read, and in WAL mode it holds no lock that
+    # writers wait for.
+    BEGIN_SNAPSHOT = "BEGIN"
 
     # SQLite must be told to take the candidate from the small partial index of running runs:
     # with ORDER BY started_us it would rather walk every run of the job in ix_runs_name_started.
@@ -185,10 +222,11 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
                 isolation_level=None,
                 check_same_thread=False,
             )
-            # WAL lets readers (the dashboard) run beside the one writer; NORMAL sync in WAL
-            # mode survives a killed process and never corrupts, at a fraction of FULL's fsyncs.
+            # WAL lets readers (the dashboard) run beside the one writer. FULL syncs the WAL
+            # at every commit: a commit that returned survives a power cut or an OS crash
+            # (NORMAL only survives a killed process: its latest commits may roll back).
             self.retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={self.SYNCHRONOUS}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {str(path)!r}: {exc}") from exc
@@ -251,6 +289,34 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
+    def durability_problems(self, cur: Cursor) -> list[str]:
+        cur.execute("PRAGMA synchronous")
+        level = int(cur.fetchone()[0])
+        cur.execute("PRAGMA journal_mode")
+        mode = str(cur.fetchone()[0]).lower()
+        problems = []
+        if level < 2:  # 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+            problems.append(
+                f"SQLite's synchronous is {level}, below FULL (2): the latest commits may roll "
+                "back after a power cut or an OS crash"
+            )
+        if mode != "wal":
+            problems.append(f"SQLite's journal mode is {mode!r}, not 'wal'")
+        return problems
+
+    def server_lock_path(self) -> Path:
+        return Path(f"{self.url.sqlite_path}.server-lock")
+
+    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
+        from cronwatch.storage.sqlite_backup import backup
+
+        return backup(self, dest, force=force, progress=progress)
+
+    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
+        from cronwatch.storage.sqlite_backup import restore
+
+        return restore(self, source, progress=progress)
+
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
         # In-process: one statement after another costs microseconds.
         return [self._write(cur, run, pair_latest) for run, pair_latest in writes]
@@ -284,6 +350,7 @@ class PostgreSQL(Dialect):
     REVISION_TABLE_EXISTS = "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL"
     NULL_SAFE_EQUAL = "IS NOT DISTINCT FROM"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     #: Arbitrary but fixed key of the advisory lock that serialises migrations.
     MIGRATION_LOCK = 0x63726F6E  # "cron"
 
@@ -381,6 +448,66 @@ WHERE ? OR j.name = ANY(?)
         with engine.begin() as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.MIGRATION_LOCK})
             yield conn
+
+    def durability_problems(self, cur: Cursor) -> list[str]:
+        # cronwatch never changes these: they are the database administrator's. It says when
+        # they put acknowledged runs at risk (``cronwatch serve`` logs it at start).
+        cur.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync')"
+        )
+        settings = dict(cur.fetchall())
+        problems = []
+        if settings.get("synchronous_commit") == "off":
+            problems.append(
+                "PostgreSQL's synchronous_commit is off for this connection: a commit is "
+                "acknowledged before it is on disk, so a crash of the PostgreSQL server or its "
+                "machine can lose the last moments of acknowledged runs (up to 3 x "
+                "wal_writer_delay; nothing is corrupted). Turn it on for cronwatch's database: "
+                "ALTER DATABASE <name> SET synchronous_commit = on"
+            )
+        if settings.get("fsync") == "off":
+            problems.append(
+                "PostgreSQL's fsync is off: an OS crash or power cut can lose or corrupt the "
+                "database; turn it on in postgresql.conf"
+            )
+        return problems
+
+    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
+        from cronwatch.storage.backup import ExternalTool
+
+        dump, restore = self._dump_commands(dest)
+        raise ExternalTool(
+            "this database is PostgreSQL: back it up with pg_dump, which copies a live "
+            f"database consistently:\n\n    {dump}\n\n{self._password_note()}"
+            f"Restore such a dump (cronwatch servers stopped) with:\n\n    {restore}\n\n"
+            "(`cronwatch export --runs` writes a copy that any cronwatch database, SQLite or "
+            "PostgreSQL, can `cronwatch import`.)"
+        )
+
+    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
+        from cronwatch.storage.backup import ExternalTool
+
+        _, restore = self._dump_commands(source)
+        raise ExternalTool(
+            "this database is PostgreSQL: restore a pg_dump backup with pg_restore, cronwatch "
+            f"servers stopped:\n\n    {restore}\n\n{self._password_note()}"
+            "(An export of `cronwatch export` goes in with `cronwatch import`.)"
+        )
+
+    def _dump_commands(self, file: Path) -> tuple[str, str]:
+        """``pg_dump`` into ``file`` and ``pg_restore`` from it, for this URL (redacted)."""
+        import shlex  # here: not on `cronwatch run`'s import path
+
+        url, path = shlex.quote(self.url.conninfo_redacted()), shlex.quote(str(file))
+        return (
+            f"pg_dump --format=custom --file={path} --dbname={url}",
+            f"pg_restore --clean --if-exists --no-owner --dbname={url} {path}",
+        )
+
+    def _password_note(self) -> str:
+        if self.url.conninfo_redacted() == self.url.conninfo:
+            return ""
+        return "(The password is shown as ***: give it in ~/.pgpass or $PGPASSWORD.)\n"
 
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
         # Consecutive writes of one kind go out as one executemany (pipelined by psycopg, with

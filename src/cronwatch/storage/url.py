@@ -35,7 +35,16 @@ class DatabaseURL:
 
     def redacted(self) -> str:
         """The URL with any password replaced by ``***``, fit for messages and logs."""
-        return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", self.raw)
+        return redact(self.raw)
+
+    def conninfo_redacted(self) -> str:
+        """PostgreSQL: the libpq URI (what ``psql`` and ``pg_dump`` take), password as ``***``."""
+        return redact(self.conninfo or "")
+
+
+def redact(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 def parse_database_url(url: str) -> DatabaseURL:
