@@ -109,7 +109,10 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
         f"cronwatch alerts: cycling every {loop.interval.total_seconds():g}s as {loop.name}",
         err=True,
     )
-    with contextlib.suppress(KeyboardInterrupt):
+    from cronwatch.storage.serverlock import holding_server_lock
+
+    # Held while the loop runs: `cronwatch restore` refuses to swap the data from under it.
+    with holding_server_lock(loop.database_url), contextlib.suppress(KeyboardInterrupt):
         loop.run()
 
 

@@ -13,15 +13,19 @@ from cronwatch.cli.common import fail, load_config_from, log_warnings_to_stderr,
 @click.command()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
-    """Bring the database schema up to this version (also done automatically on connect)."""
+    """Bring the database schema up to this version (also done automatically on connect),
+    and say if the database's settings could lose acknowledged runs in a crash."""
     from cronwatch.storage.revision import SCHEMA_REVISION
 
     with open_monitor(ctx) as monitor:
         revision = monitor.store.db.schema_revision()
+        problems = monitor.store.db.durability_problems()
     click.echo(
         f"database {monitor.store.db.url.redacted()} is at schema revision {revision}"
         f"{' (current)' if revision == SCHEMA_REVISION else ''}"
     )
+    for problem in problems:  # the settings are the administrator's: said, not changed
+        click.echo(f"cronwatch: warning: {problem}", err=True)
 
 
 @click.group()

@@ -27,6 +27,10 @@ SUBCOMMANDS = {
     "key": "cronwatch.cli.key_cmd:key",
     "alerts": "cronwatch.cli.alerts_cmd:alerts",
     "schedule": "cronwatch.cli.schedule_cmd:schedule",
+    "backup": "cronwatch.cli.backup_cmd:backup",
+    "restore": "cronwatch.cli.backup_cmd:restore",
+    "export": "cronwatch.cli.backup_cmd:export",
+    "import": "cronwatch.cli.backup_cmd:import_",
 }
 
 

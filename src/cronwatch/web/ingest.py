@@ -149,6 +149,10 @@ class Writer:
         finally:
             self._pending -= 1
 
+    def connections(self) -> list[Database]:
+        """The writer threads' open connections (to read their settings)."""
+        return [db for db in self._dbs if db is not None]
+
     def close(self, timeout: float = 30.0) -> None:
         """Finish what is queued, stop the threads and close the connections."""
         workers, self._workers = self._workers, []

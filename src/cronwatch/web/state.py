@@ -12,7 +12,9 @@ waits on the database.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +30,15 @@ from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import ApiKey, KeyStore, hash_token, is_well_formed
+from cronwatch.storage.serverlock import holding_server_lock
 from cronwatch.timeutil import utcnow
 from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.errors import bad_request, forbidden, rate_limited, too_large, unauthorized
 from cronwatch.web.ingest import Writer
 from cronwatch.web.outage import DatabaseHealth
 from cronwatch.web.ratelimit import RateLimiter
+
+log = logging.getLogger("cronwatch.web.state")
 
 #: Request bodies (ping output, API JSON) larger than this are refused with 413.
 DEFAULT_MAX_BODY = 100_000
@@ -89,6 +94,7 @@ class ServerState:
         )
         self._db: Database | None = None
         self.alert_loop: AlertLoop | None = None
+        self._held = contextlib.ExitStack()  # the server lock, while the server runs
 
     @property
     def db(self) -> Database:
@@ -105,8 +111,13 @@ class ServerState:
         return KeyStore(self.db)
 
     async def startup(self) -> None:
-        """Migrate and open the database, give declared jobs their rows, start the writer."""
+        """Take the server lock (``cronwatch restore`` refuses while it is held), migrate and
+        open the database, say if its settings risk acknowledged runs, give declared jobs their
+        rows, start the writer."""
+        await run_in_threadpool(self._held.enter_context, holding_server_lock(self.writer.dialect))
         self._db = await run_in_threadpool(open_database, self.settings.database_url)
+        for problem in await run_in_threadpool(self._db.durability_problems):
+            log.warning("%s", problem)
         if self.config is not None and self.config.jobs:
             store = JobStore(self._db)
             await run_in_threadpool(store.sync_declared, self.config.jobs.values(), utcnow())
@@ -126,6 +137,7 @@ class ServerState:
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._held.close()
 
     async def authorize(self, request: Request, permission: str) -> ApiKey:
         """The key of ``Authorization: Bearer <key>`` if it grants ``permission``; otherwise
