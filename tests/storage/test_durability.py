@@ -1,4 +1,5 @@
-"""Nothing acknowledged is lost: many writers at once, and writers killed mid-write."""
+"""Nothing acknowledged is lost: many writers at once, writers killed mid-write, and commits
+that are on disk (not only in the OS's cache) before anything says they were made."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import multiprocessing
 import multiprocessing.queues
 import multiprocessing.synchronize
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 import cronwatch
-from cronwatch.storage import open_database
+from cronwatch.storage import Database, open_database
+from tests.conftest import IN_CI
 
 WRITERS = 8
 RUNS_PER_WRITER = 60
@@ -121,3 +126,143 @@ def test_writer_killed_with_sigkill_leaves_a_readable_database(database_url: str
             assert monitor.last_activity("after-kill") is not None
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged runs lost"
+
+
+# --- durable commits: the settings in force on the connections cronwatch opens ------------------
+
+
+def durable_setting(db: Database) -> str:
+    """What the connection of ``db`` itself says: SQLite's ``PRAGMA synchronous`` (per
+    connection) or PostgreSQL's ``synchronous_commit`` (per session)."""
+    if db.dialect.name == "sqlite":
+        level = db.query("PRAGMA synchronous")[0][0]
+        return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[int(level)]
+    return str(db.query("SHOW synchronous_commit")[0][0])
+
+
+def _expected(database_url: str) -> str:
+    return "FULL" if database_url.startswith("sqlite") else "on"
+
+
+def test_the_library_connection_commits_durably(database_url: str) -> None:
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        assert durable_setting(monitor.store.db) == _expected(database_url)
+        assert monitor.store.db.durability_problems() == []
+
+
+def test_cronwatch_runs_connection_commits_durably(database_url: str) -> None:
+    """The monitor ``cronwatch run`` records with (:func:`open_recorder`, as it calls it)."""
+    from cronwatch.execution import SERVER_BUDGET, open_recorder
+
+    monitor = open_recorder(database_url, None, SERVER_BUDGET)
+    try:
+        assert durable_setting(monitor.store.db) == _expected(database_url)
+    finally:
+        monitor.close()
+
+
+def test_the_servers_writer_connections_commit_durably(database_url: str) -> None:
+    from tests.test_server_support import LiveServer, create_key
+
+    key = create_key(database_url, "ping")
+    with LiveServer(database_url) as live:
+        import httpx
+
+        assert httpx.get(f"{live.url}/ping/{key}/durable?host=h").status_code == 200
+        assert live.app is not None
+        state = live.app.state
+        writers = state.writer.connections()
+        assert writers, "the writer has no open connection"
+        for db in [*writers, state.db]:
+            assert durable_setting(db) == _expected(database_url)
+
+
+def test_postgresql_synchronous_commit_off_is_left_alone_and_warned_about(
+    postgres: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database whose owner turned ``synchronous_commit`` off: cronwatch does not override
+    the administrator's setting (its connections read ``off``), but says at ``serve`` start,
+    once, what it risks."""
+    import logging
+
+    import psycopg
+
+    from tests.conftest import PostgresServer
+    from tests.test_server_support import LiveServer
+
+    assert isinstance(postgres, PostgresServer)
+    url = postgres.create_database()
+    dbname = url.rpartition("/")[2]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{dbname}" SET synchronous_commit = off')
+    with open_database(url) as db:
+        assert durable_setting(db) == "off"
+        (problem,) = db.durability_problems()
+        assert "synchronous_commit is off" in problem
+    with caplog.at_level(logging.WARNING, logger="cronwatch"), LiveServer(url):
+        pass
+    warned = [r.getMessage() for r in caplog.records if "synchronous_commit" in r.getMessage()]
+    assert len(warned) == 1, warned
+
+
+# --- a traced `cronwatch run`: each commit synced before the process ends ------------------------
+
+
+def test_cronwatch_run_syncs_every_commit_before_it_exits(tmp_path: Path) -> None:
+    """Under strace: the WAL pages holding the run (its start, then its outcome) are written,
+    and the WAL is fsynced after each before anything further is written for the run and
+    before the process exits (with ``synchronous=NORMAL`` there is no such sync)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        if IN_CI:
+            pytest.fail("strace is not installed (required under CI=true)")
+        pytest.skip("strace is not installed")
+    path = tmp_path / "cronwatch.db"
+    url = f"sqlite:///{path}"
+    open_database(url).close()  # migrated before: the trace is about recording the run
+    trace = tmp_path / "trace"
+    calls = "trace=openat,pwrite64,fsync,fdatasync,exit_group"
+    result = subprocess.run(
+        [strace, "-f", "-qq", "-e", calls, "-e", "signal=none", "-s", "9000", "-o", str(trace),
+         sys.executable, "-m", "cronwatch", "run", "traced", "--", "true"],
+        capture_output=True, env=dict(os.environ, CRONWATCH_DATABASE_URL=url), timeout=120,
+    )  # fmt: skip
+    if result.returncode != 0 and b"ptrace" in result.stderr.lower():
+        reason = f"strace cannot trace here: {result.stderr.decode().strip()}"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    assert result.returncode == 0, result.stderr
+    with open_database(url) as db:
+        ((run_id, outcome),) = db.query("SELECT run_id, outcome FROM runs")
+    assert outcome == "success"
+
+    lines = trace.read_text(errors="replace").splitlines()
+    wal_fds = {
+        match[1]
+        for line in lines
+        if (
+            match := re.search(rf'openat\(AT_FDCWD, "{re.escape(str(path))}-wal", .*= (\d+)$', line)
+        )
+    }
+    assert wal_fds, "the WAL was never opened"
+    fds = "|".join(wal_fds)
+    writes = [i for i, line in enumerate(lines)
+              if re.search(rf"pwrite64\(({fds}), .*{run_id}", line)]  # fmt: skip
+    syncs = [i for i, line in enumerate(lines)
+             if re.search(rf"\b(fsync|fdatasync)\(({fds})\)\s+= 0", line)]  # fmt: skip
+    main_pid = lines[0].split()[0]  # the first line is cronwatch's own process
+    (exit_line,) = [i for i, line in enumerate(lines)
+                    if "exit_group(0)" in line and line.split()[0] == main_pid]  # fmt: skip
+    assert writes, "no write to the WAL holds the run"
+    # The writes of one commit come together; a commit is over at the sync that follows it.
+    commits = []
+    for index in writes:
+        if not commits or any(commits[-1][-1] < s < index for s in syncs):
+            commits.append([index])
+        else:
+            commits[-1].append(index)
+    assert len(commits) >= 2, "the start and the outcome were not committed apart"
+    for commit in commits:
+        synced = [s for s in syncs if s > commit[-1]]
+        assert synced and synced[0] < exit_line, f"a commit of the run was not synced: {commit}"

@@ -28,6 +28,7 @@ from cronwatch.statsd import StatsdClient
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore
 from cronwatch.web import ServerSettings, create_app
+from cronwatch.web.app import CronwatchApp
 from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.server import uvicorn_options
 from tests.support.ports import free_port
@@ -60,6 +61,7 @@ class LiveServer:
             proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
         )  # fmt: skip
         self.port = port
+        self.app: CronwatchApp | None = None  # the running app (its state: app.state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -74,7 +76,8 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         # The options of `cronwatch serve` itself: the same limits on connections and headers.
         options = uvicorn_options(self.settings, log_level="warning", timeout_graceful_shutdown=10)
-        config = uvicorn.Config(create_app(self.settings), **options)
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(self.app, **options)
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                         daemon=True)  # fmt: skip
