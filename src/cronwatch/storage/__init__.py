@@ -19,6 +19,8 @@ to that), behind named store methods, one module per concept:
     metrics     what /metrics reads
     prune       deleting old runs (cronwatch.retention decides what is old)
     alerts/     AlertStore: job states, events, deliveries, alert loops' heartbeats
+    exchange    ExchangeStore: whole tables, as `cronwatch export` and `import` move them
+    backup      backup and restore (sqlite_backup: SQLite's; serverlock: servers in use)
     schema, migrate, migrations, revision   the schema (SQLAlchemy, Alembic)
 """
 
