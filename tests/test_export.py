@@ -235,6 +235,11 @@ def test_export_refuses_to_overwrite_without_force(database_url: str, tmp_path: 
     result = cw(database_url, "export", str(target))
     assert result.exit_code == 2 and "--force" in result.output
     assert target.read_text() == "precious"
+    if database_url.startswith("sqlite:///"):  # not even with --force over the database
+        own = Path(database_url.removeprefix("sqlite:///"))
+        refused = cw(database_url, "export", "--force", str(own))
+        assert refused.exit_code == 2 and "database's own file" in refused.output
+        assert own.read_bytes().startswith(b"SQLite format 3")
     assert cw(database_url, "export", "--force", str(target)).exit_code == 0
     assert json.loads(target.read_text())["format"] == "cronwatch-export"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -60,6 +60,24 @@ def _count(n: int) -> str:
 BIG_COPY, BIG_RESTORE, BIG_SECTION = 32_000_000, 100_000, 20_000
 
 
+@contextlib.contextmanager
+def _reporting(show: ProgressLine) -> Iterator[None]:
+    """The progress line ended; an error said in one line (exit 2); the advice to use another
+    program (PostgreSQL's pg_dump) said as it is (exit 2: nothing was copied)."""
+    from cronwatch.storage.backup import ExternalTool
+
+    try:
+        yield
+    except ExternalTool as exc:
+        show.done()
+        click.echo(f"cronwatch: {exc}", err=True)
+        raise SystemExit(2) from None
+    except CronwatchError as exc:
+        show.done()
+        fail(str(exc))
+    show.done()
+
+
 def _url(ctx: click.Context) -> str:
     return str(ctx.find_root().obj.resolved_database_url())
 
@@ -72,23 +90,14 @@ def backup(ctx: click.Context, file: Path, force: bool) -> None:
     """Copy the SQLite database to FILE while it is in use: the copy is the database as of one
     instant, every run recorded before it included. On PostgreSQL, prints the pg_dump command
     to use instead."""
-    from cronwatch.storage.backup import ExternalTool
     from cronwatch.storage.backup import backup as backup_database
 
     show = ProgressLine(_size, BIG_COPY)
-    try:
+    with _reporting(show):
         report = backup_database(
             _url(ctx), file, force=force,
             progress=lambda done, total: show("backup", done, total),
         )  # fmt: skip
-    except ExternalTool as exc:
-        click.echo(f"cronwatch: {exc}", err=True)
-        raise SystemExit(2) from None
-    except CronwatchError as exc:
-        show.done()
-        fail(str(exc))
-        raise  # unreachable
-    show.done()
     click.echo(
         f"backed up to {report.path}: {_size(report.size)}, {report.runs:,} runs, "
         f"{report.jobs:,} jobs, schema revision {report.revision}"
@@ -103,23 +112,14 @@ def restore(ctx: click.Context, file: Path) -> None:
     integrity_check, a known schema revision; an older one is migrated). Refused while a
     cronwatch server or alert loop uses the database. The database it replaces is kept next
     to it (NAME.replaced-<time>); FILE is not changed."""
-    from cronwatch.storage.backup import ExternalTool
     from cronwatch.storage.backup import restore as restore_database
 
     show = ProgressLine(lambda n: f"{n:,} rows", BIG_RESTORE)
-    try:
+    with _reporting(show):
         report = restore_database(
             _url(ctx), file,
             progress=lambda done, total: show("restore", done, total),
         )  # fmt: skip
-    except ExternalTool as exc:
-        click.echo(f"cronwatch: {exc}", err=True)
-        raise SystemExit(2) from None
-    except CronwatchError as exc:
-        show.done()
-        fail(str(exc))
-        raise  # unreachable
-    show.done()
     migrated = f" (migrated from {report.migrated_from})" if report.migrated_from else ""
     click.echo(
         f"restored {file} into {report.database}: {report.runs:,} runs, {report.jobs:,} jobs, "
@@ -141,6 +141,8 @@ def export(ctx: click.Context, file: str | None, runs: bool, force: bool) -> Non
     from cronwatch.transfer import export_database, sections_of
 
     show = ProgressLine(_count, BIG_SECTION)
+    if file not in (None, "-"):
+        _refuse_database_files(_url(ctx), Path(file))
     with open_monitor(ctx) as monitor, _output(file, force) as out:
         report = export_database(
             monitor.store.db, out, runs=runs,
@@ -150,6 +152,19 @@ def export(ctx: click.Context, file: str | None, runs: bool, force: bool) -> Non
     counts = ", ".join(f"{report.counts[s]:,} {s.replace('_', ' ')}" for s in sections_of(report))
     where = "stdout" if file in (None, "-") else file
     click.echo(f"exported to {where}: {counts}", err=True)
+
+
+def _refuse_database_files(url: str, path: Path) -> None:
+    """An export written over the SQLite database it reads would replace it: refused."""
+    from cronwatch.storage.url import parse_database_url
+
+    database = parse_database_url(url).sqlite_path
+    if database is None or not path.exists():
+        return
+    for suffix in ("", "-wal", "-shm"):
+        own = Path(f"{database}{suffix}")
+        if own.exists() and os.path.samefile(own, path):
+            fail(f"cannot export to {path}: it is the database's own file")
 
 
 @contextlib.contextmanager

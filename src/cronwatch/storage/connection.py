@@ -92,16 +92,20 @@ class Database:
         Not retried automatically: keep the body short and idempotent if you retry it.
         Placeholders inside must go through :meth:`sql`.
         """
-        with self._lock:
-            try:
-                with self.dialect.transaction(self._conn) as cur:
-                    yield cur
-            except CronwatchError:
-                raise
-            except Exception as exc:
-                if self.dialect.is_outage(exc):
-                    raise StorageUnavailable(f"database unavailable: {exc}") from exc
-                raise
+        with self._lock, self._outages_said(), self.dialect.transaction(self._conn) as cur:
+            yield cur
+
+    @contextmanager
+    def _outages_said(self) -> Iterator[None]:
+        """An outage (the database away, its disk full) raised as :class:`StorageUnavailable`."""
+        try:
+            yield
+        except CronwatchError:
+            raise
+        except Exception as exc:
+            if self.dialect.is_outage(exc):
+                raise StorageUnavailable(f"database unavailable: {exc}") from exc
+            raise
 
     def autocommit(self, fn: Callable[[Cursor], T]) -> T:
         """``fn(cursor)`` outside a transaction: each statement commits on its own. Retried
@@ -129,7 +133,7 @@ class Database:
         """For the block, every read through this object sees the database as of one instant
         (a read-only transaction), while other connections keep writing: an export of several
         tables stays consistent with itself. Other threads wait for the block to end."""
-        with self._lock:
+        with self._lock, self._outages_said():
             cur = self._conn.cursor()
             try:
                 cur.execute(self.dialect.BEGIN_SNAPSHOT)
@@ -141,12 +145,6 @@ class Database:
                         cur.execute("ROLLBACK")
                     raise
                 cur.execute("COMMIT")
-            except CronwatchError:
-                raise
-            except Exception as exc:
-                if self.dialect.is_outage(exc):
-                    raise StorageUnavailable(f"database unavailable: {exc}") from exc
-                raise
             finally:
                 self._snapshot = False
                 cur.close()

@@ -25,6 +25,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cronwatch.errors import CronwatchError
 from cronwatch.storage.dialect import Dialect, dialect_for
@@ -50,16 +51,13 @@ def holding_server_lock(database: Dialect | str) -> Iterator[None]:
     if path is None or not path.parent.is_dir():
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    with _lock_file(path) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             log.warning("%s is being restored; waiting for the restore to finish", path.parent)
             fcntl.flock(fd, fcntl.LOCK_SH)
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 @contextmanager
@@ -71,8 +69,7 @@ def exclusive_server_lock(dialect: Dialect) -> Iterator[None]:
     if path is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
+    with _lock_file(path) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -81,6 +78,14 @@ def exclusive_server_lock(dialect: Dialect) -> Iterator[None]:
                 f"{path}); stop it (e.g. systemctl stop cronwatch), then run this again"
             ) from None
         yield
+
+
+@contextmanager
+def _lock_file(path: Path) -> Iterator[int]:
+    """The lock file open for the block (closing it releases any lock taken on it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        yield fd
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
