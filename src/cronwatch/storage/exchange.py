@@ -94,7 +94,11 @@ DELIVERIES = Table("deliveries", "deliveries", ("event_id", "channel"), (
     _f("channel"), _f("status"), _f("attempts", "int"), _f("next_attempt", "instant"),
     _f("last_error", nullable=True), _f("created", "instant"), _f("sent", "instant", True),
 ), "(event_id, channel)")  # fmt: skip
-RUNS = Table("runs", "runs", ("id",), (
+#: Runs in (job, start) order: an import's statements then hold runs of few jobs each, so each
+#: summary row is updated a few times per transaction, not once per statement (PostgreSQL
+#: keeps every version of a row updated in one transaction: updated once per batch, an import
+#: of 405,000 runs took 3.6 minutes instead of 49 s).
+RUNS = Table("runs", "runs", ("name", "started_us", "id"), (
     _f("name"), _f("hostname"), _f("run_id"), _f("outcome"), _f("exit_code", "int", True),
     _f("started", "instant"), _f("completed", "instant", True), _f("output", nullable=True),
 ), "(name, run_id)")  # fmt: skip
