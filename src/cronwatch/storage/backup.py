@@ -3,21 +3,20 @@
 SQLite (:mod:`cronwatch.storage.sqlite_backup`): cronwatch copies the file itself, consistently,
 while runs keep arriving, and puts a checked backup back in place. PostgreSQL: ``pg_dump`` and
 ``pg_restore`` do it better than cronwatch could; :class:`ExternalTool` carries the exact
-commands for the configured URL (its password shown as ``***``).
+commands for the configured URL (its password shown as ``***``), from the dialect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from cronwatch.errors import CronwatchError
-from cronwatch.storage.dialect import dialect_for
+from cronwatch.storage import sqlite_backup
+from cronwatch.storage.dialect import Dialect, dialect_for
+from cronwatch.storage.sqlite_backup import BackupReport, Progress, RestoreReport
 from cronwatch.storage.url import DatabaseURL, parse_database_url
 
-#: ``progress(done, total)``: bytes of a backup, rows of a restore.
-Progress = Callable[[int, int], None]
+__all__ = ["BackupReport", "ExternalTool", "Progress", "RestoreReport", "backup", "restore"]
 
 
 class ExternalTool(CronwatchError):
@@ -25,41 +24,27 @@ class ExternalTool(CronwatchError):
     with the command to run."""
 
 
-@dataclass(frozen=True, slots=True)
-class BackupReport:
-    """What a backup holds: the file, its size, and the database as of the copy's instant."""
-
-    path: Path
-    size: int
-    runs: int
-    jobs: int
-    revision: str
-
-
-@dataclass(frozen=True, slots=True)
-class RestoreReport:
-    """What a restore did: the database now holds ``runs`` and ``jobs`` at ``revision``
-    (migrated from ``migrated_from`` when the backup was older); the database it replaced is
-    kept at ``replaced`` (``None``: there was none)."""
-
-    database: Path
-    replaced: Path | None
-    runs: int
-    jobs: int
-    revision: str
-    migrated_from: str | None = None
-
-
 def backup(
     url: str | DatabaseURL, dest: Path, *, force: bool = False, progress: Progress | None = None
 ) -> BackupReport:
     """Copy the database at ``url`` to the file ``dest`` while it is in use: the copy is the
-    database as of one instant (every run committed before it, none half-written), checked
-    with the file fsynced and renamed into place, so ``dest`` is either the old file or the
-    whole new copy. An existing ``dest`` is refused unless ``force``. :class:`ExternalTool`
-    on PostgreSQL (use ``pg_dump``; the message has the command)."""
-    parsed = url if isinstance(url, DatabaseURL) else parse_database_url(url)
-    return dialect_for(parsed).backup(Path(dest), force=force, progress=progress)
+    database as of one instant (every run committed before it, none half-written), written
+    to a temporary file fsynced and renamed into place, so ``dest`` is either the old file or
+    the whole new copy. An existing ``dest`` is refused unless ``force``. ``progress(done,
+    total)`` is called with bytes. :class:`ExternalTool` on PostgreSQL (``pg_dump``; the
+    message has the command)."""
+    dialect = dialect_for(url if isinstance(url, DatabaseURL) else parse_database_url(url))
+    commands = dialect.copy_commands(Path(dest))
+    if commands is not None:
+        dump, restore_command = commands
+        raise ExternalTool(
+            f"this database is {dialect.name}: back it up with its own tool, which copies a "
+            f"live database consistently:\n\n    {dump}\n\n{_password_note(dialect)}"
+            f"Restore such a dump (cronwatch servers stopped) with:\n\n    {restore_command}\n\n"
+            "(`cronwatch export --runs` writes a copy that any cronwatch database, SQLite or "
+            "PostgreSQL, can `cronwatch import`.)"
+        )
+    return sqlite_backup.backup(dialect, Path(dest), force=force, progress=progress)
 
 
 def restore(
@@ -69,7 +54,20 @@ def restore(
     (``PRAGMA integrity_check``, a schema revision this cronwatch knows; older ones are
     migrated). Refused while a server or alert loop uses the database
     (:mod:`cronwatch.storage.serverlock`). The database replaced is kept next to it. The
-    backup file itself is only read. :class:`ExternalTool` on PostgreSQL (use
-    ``pg_restore``)."""
-    parsed = url if isinstance(url, DatabaseURL) else parse_database_url(url)
-    return dialect_for(parsed).restore(Path(source), progress=progress)
+    backup file itself is only read. ``progress(done, total)`` is called with rows.
+    :class:`ExternalTool` on PostgreSQL (``pg_restore``)."""
+    dialect = dialect_for(url if isinstance(url, DatabaseURL) else parse_database_url(url))
+    commands = dialect.copy_commands(Path(source))
+    if commands is not None:
+        raise ExternalTool(
+            f"this database is {dialect.name}: restore a dump with its own tool, cronwatch "
+            f"servers stopped:\n\n    {commands[1]}\n\n{_password_note(dialect)}"
+            "(An export of `cronwatch export` goes in with `cronwatch import`.)"
+        )
+    return sqlite_backup.restore(dialect, Path(source), progress=progress)
+
+
+def _password_note(dialect: Dialect) -> str:
+    if dialect.url.conninfo_redacted() == dialect.url.conninfo:
+        return ""
+    return "(The password is shown as ***: give it in ~/.pgpass or $PGPASSWORD.)\n"

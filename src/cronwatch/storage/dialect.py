@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
@@ -54,9 +54,6 @@ SQLITE_LOCK_DEADLINE = 120.0
 
 # SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN (primary result codes).
 _SQLITE_OUTAGES = frozenset({8, 10, 13, 14})
-
-if TYPE_CHECKING:
-    from cronwatch.storage.backup import BackupReport, Progress, RestoreReport
 
 T = TypeVar("T")
 
@@ -139,16 +136,12 @@ class Dialect(ABC):
         ``None`` where cronwatch does not restore (PostgreSQL: ``pg_restore`` does)."""
         return None
 
-    @abstractmethod
-    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
-        """Copy the live database to ``dest`` (see :func:`cronwatch.storage.backup.backup`);
-        :class:`~cronwatch.storage.backup.ExternalTool` where another program does it."""
-
-    @abstractmethod
-    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
-        """Put the backup ``source`` in place of the database (see
-        :func:`cronwatch.storage.backup.restore`); :class:`~cronwatch.storage.backup.ExternalTool`
-        where another program does it."""
+    def copy_commands(self, file: Path) -> tuple[str, str] | None:
+        """The commands of the programs that back this database up into ``file`` and restore
+        it from there, for its URL with the password shown as ``***`` (PostgreSQL: ``pg_dump``
+        and ``pg_restore``); ``None`` where cronwatch copies the database itself (SQLite:
+        :mod:`cronwatch.storage.sqlite_backup`)."""
+        return None
 
     # -- statements that differ ---------------------------------------------------------------
 
@@ -307,16 +300,6 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
     def server_lock_path(self) -> Path:
         return Path(f"{self.url.sqlite_path}.server-lock")
 
-    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
-        from cronwatch.storage.sqlite_backup import backup
-
-        return backup(self, dest, force=force, progress=progress)
-
-    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
-        from cronwatch.storage.sqlite_backup import restore
-
-        return restore(self, source, progress=progress)
-
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
         # In-process: one statement after another costs microseconds.
         return [self._write(cur, run, pair_latest) for run, pair_latest in writes]
@@ -472,30 +455,7 @@ WHERE ? OR j.name = ANY(?)
             )
         return problems
 
-    def backup(self, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
-        from cronwatch.storage.backup import ExternalTool
-
-        dump, restore = self._dump_commands(dest)
-        raise ExternalTool(
-            "this database is PostgreSQL: back it up with pg_dump, which copies a live "
-            f"database consistently:\n\n    {dump}\n\n{self._password_note()}"
-            f"Restore such a dump (cronwatch servers stopped) with:\n\n    {restore}\n\n"
-            "(`cronwatch export --runs` writes a copy that any cronwatch database, SQLite or "
-            "PostgreSQL, can `cronwatch import`.)"
-        )
-
-    def restore(self, source: Path, *, progress: Progress | None) -> RestoreReport:
-        from cronwatch.storage.backup import ExternalTool
-
-        _, restore = self._dump_commands(source)
-        raise ExternalTool(
-            "this database is PostgreSQL: restore a pg_dump backup with pg_restore, cronwatch "
-            f"servers stopped:\n\n    {restore}\n\n{self._password_note()}"
-            "(An export of `cronwatch export` goes in with `cronwatch import`.)"
-        )
-
-    def _dump_commands(self, file: Path) -> tuple[str, str]:
-        """``pg_dump`` into ``file`` and ``pg_restore`` from it, for this URL (redacted)."""
+    def copy_commands(self, file: Path) -> tuple[str, str]:
         import shlex  # here: not on `cronwatch run`'s import path
 
         url, path = shlex.quote(self.url.conninfo_redacted()), shlex.quote(str(file))
@@ -503,11 +463,6 @@ WHERE ? OR j.name = ANY(?)
             f"pg_dump --format=custom --file={path} --dbname={url}",
             f"pg_restore --clean --if-exists --no-owner --dbname={url} {path}",
         )
-
-    def _password_note(self) -> str:
-        if self.url.conninfo_redacted() == self.url.conninfo:
-            return ""
-        return "(The password is shown as ***: give it in ~/.pgpass or $PGPASSWORD.)\n"
 
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
         # Consecutive writes of one kind go out as one executemany (pipelined by psycopg, with

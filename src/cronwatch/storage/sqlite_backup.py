@@ -27,16 +27,18 @@ import contextlib
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
-from cronwatch.storage.backup import BackupReport, Progress, RestoreReport
+from cronwatch.storage.dialect import Dialect
 from cronwatch.storage.serverlock import DatabaseInUse, exclusive_server_lock, live_alert_loops
 from cronwatch.timeutil import from_us, to_us, utcnow
 
-if TYPE_CHECKING:
-    from cronwatch.storage.dialect import SQLite
+#: ``progress(done, total)``: bytes of a backup, rows of a restore.
+Progress = Callable[[int, int], None]
 
 #: Pages copied per step of a backup (4 MiB with 4 KiB pages): progress is reported per step.
 STEP_PAGES = 1024
@@ -47,10 +49,35 @@ _CORRUPT = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _CONNECT_TIMEOUT = 5.0
 
 
+@dataclass(frozen=True, slots=True)
+class BackupReport:
+    """What a backup holds: the file, its size, and the database as of the copy's instant."""
+
+    path: Path
+    size: int
+    runs: int
+    jobs: int
+    revision: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    """What a restore did: the database now holds ``runs`` and ``jobs`` at ``revision``
+    (migrated from ``migrated_from`` when the backup was older); the database it replaced is
+    kept at ``replaced`` (``None``: there was none)."""
+
+    database: Path
+    replaced: Path | None
+    runs: int
+    jobs: int
+    revision: str
+    migrated_from: str | None = None
+
+
 # -- backup -------------------------------------------------------------------------------------
 
 
-def backup(dialect: SQLite, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
+def backup(dialect: Dialect, dest: Path, *, force: bool, progress: Progress | None) -> BackupReport:
     """See :func:`cronwatch.storage.backup.backup`."""
     live = _live_path(dialect)
     if not live.is_file():
@@ -122,7 +149,7 @@ def _describe(conn: sqlite3.Connection, shown: Path) -> tuple[str, int, int]:
 # -- restore ------------------------------------------------------------------------------------
 
 
-def restore(dialect: SQLite, source: Path, *, progress: Progress | None) -> RestoreReport:
+def restore(dialect: Dialect, source: Path, *, progress: Progress | None) -> RestoreReport:
     """See :func:`cronwatch.storage.backup.restore`."""
     live = _live_path(dialect)
     source = Path(os.path.abspath(source))
@@ -162,7 +189,7 @@ def _check_sqlite_file(path: Path) -> None:
         raise InvalidInput(f"{path} is not a SQLite database (not a backup of cronwatch's)")
 
 
-def _refuse_live_alert_loops(dialect: SQLite) -> None:
+def _refuse_live_alert_loops(dialect: Dialect) -> None:
     """The second check after the lock: an alert loop whose process may still run (a server of
     an older cronwatch holds no lock)."""
     from cronwatch.storage.alerts.workers import WorkerStore
@@ -235,7 +262,7 @@ def _check_and_migrate(staged: Path, shown: Path) -> tuple[str, str | None, int,
     return current, (revision if revision != current else None), runs, jobs
 
 
-def _replace(dialect: SQLite, live: Path, staged: Path, progress: Progress | None) -> Path:
+def _replace(dialect: Dialect, live: Path, staged: Path, progress: Progress | None) -> Path:
     """Replace the live database by ``staged``, the old one kept aside; the aside copy's path.
     A database too damaged to be rewritten is renamed aside instead."""
     try:
@@ -249,7 +276,9 @@ def _replace(dialect: SQLite, live: Path, staged: Path, progress: Progress | Non
     return _rename_aside(live, staged)
 
 
-def _replace_contents(dialect: SQLite, live: Path, staged: Path, progress: Progress | None) -> Path:
+def _replace_contents(
+    dialect: Dialect, live: Path, staged: Path, progress: Progress | None
+) -> Path:
     conn = dialect.connect(_CONNECT_TIMEOUT)
     aside: Path | None = None
     try:
@@ -276,7 +305,7 @@ def _replace_contents(dialect: SQLite, live: Path, staged: Path, progress: Progr
         conn.close()
 
 
-def _keep_aside(dialect: SQLite, live: Path) -> Path:
+def _keep_aside(dialect: Dialect, live: Path) -> Path:
     """A backup of the live database next to it, named ``<name>.replaced-<UTC time>``."""
     stamp = from_us(to_us(utcnow())).strftime("%Y%m%dT%H%M%SZ")
     aside = live.with_name(f"{live.name}.replaced-{stamp}")
@@ -374,7 +403,7 @@ def _rename_aside(live: Path, staged: Path) -> Path:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def _live_path(dialect: SQLite) -> Path:
+def _live_path(dialect: Dialect) -> Path:
     path = dialect.url.sqlite_path
     assert path is not None
     return Path(os.path.abspath(path))
