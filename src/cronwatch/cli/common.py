@@ -6,6 +6,7 @@ Times typed on the command line are read by :func:`cronwatch.timeutil.parse_inst
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,3 +97,36 @@ def log_warnings_to_stderr() -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("cronwatch: %(message)s"))
         logger.addHandler(handler)
+
+
+class ProgressLine:
+    """One line of progress rewritten in place on stderr, on a terminal only, and only for big
+    work (a total of at least ``min_total``: a small database shows nothing). ``unit`` shows
+    an amount (``"48.2 MB"``, ``"1,234"``). Use it as a context manager: the line is ended
+    however the work ends."""
+
+    def __init__(self, unit: Callable[[int], str], min_total: int) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.unit = unit
+        self.min_total = min_total
+        self.shown = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if self.enabled and total >= self.min_total:
+            percent = 100 * done // max(total, 1)
+            text = f"{what}: {self.unit(done)} of {self.unit(total)} ({percent}%)"
+            click.echo(f"\r{text}\x1b[K", err=True, nl=False)
+            self.shown = True
+        elif self.shown:  # the next part is small: end the line of the last one
+            self.done()
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo(err=True)
+            self.shown = False
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()

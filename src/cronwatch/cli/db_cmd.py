@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 
 import click
 
-from cronwatch.cli.common import fail, load_config_from, log_warnings_to_stderr, open_monitor
+from cronwatch.cli.common import (
+    ProgressLine,
+    fail,
+    load_config_from,
+    log_warnings_to_stderr,
+    open_monitor,
+)
 
 
 @click.command()
@@ -125,12 +130,15 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
         retention = replace(retention, runs=parse_duration(older_than, field="--older-than"))
     if keep_last is not None:
         retention = replace(retention, keep_last=keep_last)
-    show = _ProgressLine(enabled=sys.stderr.isatty())
-    with open_monitor(ctx) as monitor:
+    with open_monitor(ctx) as monitor, ProgressLine(lambda n: f"{n:,} jobs", 0) as show:
+
+        def progress(done: int, total: int, deleted: int) -> None:
+            if done % 100 == 0 or done == total:
+                show(f"pruning ({deleted:,} runs so far)", done, total)
+
         report = prune_history(
-            monitor.store.db, retention, utcnow(), dry_run=dry_run, progress=show
+            monitor.store.db, retention, utcnow(), dry_run=dry_run, progress=progress
         )
-    show.done()
     verb = "would delete" if dry_run else "deleted"
     if report.cutoff is None:
         click.echo(f"runs are kept forever ([retention] runs = 0); {verb} {report.events} event(s)")
@@ -141,20 +149,3 @@ def prune(ctx: click.Context, older_than: str | None, keep_last: int | None, dry
         f"latest {retention.keep_last}) in {report.jobs_examined} job(s), and "
         f"{report.events} event(s)"
     )
-
-
-class _ProgressLine:
-    """``jobs done/total, runs deleted`` rewritten in place on a terminal's stderr."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.shown = False
-
-    def __call__(self, done: int, total: int, deleted: int) -> None:
-        if self.enabled and (done % 100 == 0 or done == total):
-            click.echo(f"\rpruning: {done}/{total} jobs, {deleted} runs", err=True, nl=False)
-            self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            click.echo(err=True)

@@ -29,8 +29,8 @@ SUBCOMMANDS = {
     "schedule": "cronwatch.cli.schedule_cmd:schedule",
     "backup": "cronwatch.cli.backup_cmd:backup",
     "restore": "cronwatch.cli.backup_cmd:restore",
-    "export": "cronwatch.cli.backup_cmd:export",
-    "import": "cronwatch.cli.backup_cmd:import_",
+    "export": "cronwatch.cli.transfer_cmd:export",
+    "import": "cronwatch.cli.transfer_cmd:import_",
 }
 
 
