@@ -5,214 +5,37 @@ PostgreSQL, the pg_dump and pg_restore commands to use instead."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from cronwatch.cli.main import cli
 from cronwatch.storage import open_database
 from cronwatch.storage.alerts.workers import WorkerStore
 from cronwatch.storage.migrate import downgrade_schema
 from cronwatch.storage.revision import SCHEMA_REVISION
 from cronwatch.storage.url import parse_database_url
-from tests.conftest import IN_CI
-from tests.sample_history import populate, status_json, table_rows, write_config
-from tests.test_server_support import LiveServer
-
-WRITERS = 8
-
-# Records until killed, printing each run id once its call returned (acknowledged).
-_WRITER = r"""
-import sys
-from datetime import UTC, datetime, timedelta
-import cronwatch
-
-url, writer = sys.argv[1], int(sys.argv[2])
-monitor = cronwatch.connect(url, statsd=False)
-t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=writer)
-i = 0
-while True:
-    i += 1
-    start = t + timedelta(seconds=i)
-    if i % 5 == 0:
-        run = monitor.finish(monitor.start(f"job-{i % 6}", f"host-{writer}", date_started=start),
-                             date_completed=start + timedelta(seconds=1))
-    else:
-        run = monitor.record_success(f"job-{i % 6}", start, start, f"host-{writer}")
-    print(run.run_id, flush=True)
-"""
+from tests.support.backups import digest, grow, integrity, run_ids
+from tests.support.cli import invoke
+from tests.support.databases import IN_CI, PostgresServer
+from tests.support.history import populate, status_json, table_rows, write_config
+from tests.support.server import LiveServer
 
 
-class Writers:
-    """``WRITERS`` processes recording into one database; each acknowledged run id is noted
-    with the time it was read from the writer (after the call that stored it returned)."""
-
-    def __init__(self, url: str) -> None:
-        self.acknowledged: list[tuple[float, str]] = []
-        self._lock = threading.Lock()
-        self.processes = [
-            subprocess.Popen([sys.executable, "-c", _WRITER, url, str(w)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-            for w in range(WRITERS)
-        ]  # fmt: skip
-        self._readers = [threading.Thread(target=self._read, args=(p,), daemon=True)
-                         for p in self.processes]  # fmt: skip
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            with self._lock:
-                self.acknowledged.append((time.monotonic(), line.strip()))
-
-    def acknowledged_before(self, instant: float) -> set[str]:
-        with self._lock:
-            return {run_id for at, run_id in self.acknowledged if at < instant}
-
-    def wait_for(self, count: int) -> None:
-        deadline = time.monotonic() + 120
-        while len(self.acknowledged) < count:
-            assert time.monotonic() < deadline, "the writers do not record"
-            for process in self.processes:
-                assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
-            time.sleep(0.05)
-
-    def stop(self) -> set[str]:
-        """Stop them (each was still recording: none died of an error); every run id."""
-        for process in self.processes:
-            assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
-            process.terminate()
-        for process in self.processes:
-            process.wait(30)
-        for reader in self._readers:
-            reader.join(30)
-        return {run_id for _, run_id in self.acknowledged}
-
-
-def cw(url: str, *args: str, config: Path | None = None) -> Result:
-    base = ["--database-url", url] + (["--config", str(config)] if config else [])
-    return CliRunner().invoke(cli, [*base, *args])
-
-
-def run_ids(path: Path) -> set[str]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return {row[0] for row in conn.execute("SELECT run_id FROM runs")}
-
-
-def integrity(path: Path) -> list[str]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return [row[0] for row in conn.execute("PRAGMA integrity_check")]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def grow(url: str, runs: int) -> None:
-    """Add ``runs`` finished runs with some output, quickly (a database worth copying in
-    several steps)."""
-    import cronwatch
-
-    with cronwatch.connect(url, statsd=False) as monitor:
-        db = monitor.store.db
-        with db.transaction() as cur:
-            cur.executemany(  # type: ignore[attr-defined]
-                "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us,"
-                " completed_us, duration_us, output)"
-                " VALUES (?, 'old', ?, 'success', 0, ?, ?, 0, ?)",
-                [(f"old-{i % 50}", f"old-{i}", i, i, "o" * 2000) for i in range(runs)],
-            )
+def cw(url: str, *args: str, config: Path | None = None, stdin: str | None = None) -> Result:
+    return invoke(*args, url=url, config=config, stdin=stdin)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     (tmp_path / "live").mkdir()
     return f"sqlite:///{tmp_path / 'live' / 'cronwatch.db'}"
-
-
-# --- backup while 8 writers record; restore of it -------------------------------------------------
-
-
-@pytest.mark.slow
-def test_a_backup_taken_while_eight_processes_record_holds_every_acknowledged_run(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The copy passes PRAGMA integrity_check and holds every run acknowledged before the
-    backup began, while the writers went on recording during it; a restore of it answers
-    `cronwatch status --json` exactly as the copy does."""
-    from cronwatch.storage.backup import backup as backup_database
-
-    grow(sqlite_url, 30_000)  # about 70 MB: a copy of many steps
-    steps: list[float] = []
-    writers = Writers(sqlite_url)
-    try:
-        writers.wait_for(WRITERS * 30)
-        began = time.monotonic()
-        backup = tmp_path / "backup.db"
-        report = backup_database(
-            sqlite_url, backup, progress=lambda *_: steps.append(time.monotonic())
-        )
-        writers.wait_for(len(writers.acknowledged) + WRITERS * 5)
-        during = writers.acknowledged_before(steps[-1]) - writers.acknowledged_before(steps[0])
-    finally:
-        every = writers.stop()
-    assert len(steps) > 10, "the copy was not made in steps"
-    assert during, "no run was recorded while the copy was made: it held the writers up"
-    assert integrity(backup) == ["ok"]
-    copied = run_ids(backup)
-    before = writers.acknowledged_before(began)
-    assert len(before) >= WRITERS * 30
-    assert not before - copied, f"{len(before - copied)} acknowledged runs missing from the copy"
-    assert (report.runs, report.revision) == (len(copied), SCHEMA_REVISION)
-    assert every - run_ids(Path(sqlite_url.removeprefix("sqlite:///"))) == set()
-
-    # status of the copy itself (on a scratch copy: status learns baselines, so it writes)
-    scratch = tmp_path / "scratch.db"
-    shutil.copyfile(backup, scratch)
-    expected = status_json(f"sqlite:///{scratch}", None, monkeypatch)
-    restored = cw(sqlite_url, "restore", str(backup))
-    assert restored.exit_code == 0, restored.output
-    assert status_json(sqlite_url, None, monkeypatch) == expected
-    assert run_ids(Path(sqlite_url.removeprefix("sqlite:///"))) == copied
-
-
-@pytest.mark.slow
-def test_a_restore_while_processes_record_loses_no_acknowledged_run(
-    sqlite_url: str, tmp_path: Path
-) -> None:
-    """`cronwatch run`s and library users record straight into the file: a restore swaps the
-    data in one transaction, so each acknowledged run is in the database it replaced (kept
-    aside) or, acknowledged after the swap, in the restored one. None is in neither, and the
-    writers carry on without an error."""
-    live = Path(sqlite_url.removeprefix("sqlite:///"))
-    populate(sqlite_url, write_config(tmp_path))
-    backup = tmp_path / "backup.db"
-    assert cw(sqlite_url, "backup", str(backup)).exit_code == 0
-    writers = Writers(sqlite_url)
-    try:
-        writers.wait_for(WRITERS * 20)
-        result = cw(sqlite_url, "restore", str(backup))
-        writers.wait_for(len(writers.acknowledged) + WRITERS * 20)  # they go on afterwards
-    finally:
-        every = writers.stop()
-    assert result.exit_code == 0, result.output
-    (aside,) = live.parent.glob("cronwatch.db.replaced-*")
-    assert f"kept at {aside}" in result.output
-    assert integrity(live) == ["ok"] and integrity(aside) == ["ok"]
-    lost = every - run_ids(live) - run_ids(aside)
-    assert not lost, f"{len(lost)} acknowledged runs are in neither database"
-    assert run_ids(backup) <= run_ids(live)
-    assert every & run_ids(live), "no writer recorded into the restored database"
 
 
 # --- backup: what it refuses, PostgreSQL ---------------------------------------------------------
@@ -254,14 +77,11 @@ def test_backup_refuses_the_database_itself_and_a_missing_database(
 
 
 def test_backup_on_postgresql_gives_the_pg_dump_command_and_it_works(
-    postgres: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The command printed is the exact one: run as printed, pg_dump copies the database
     and the pg_restore printed puts it back with the same status. With a password in the URL
     it is shown as ***."""
-    from tests.conftest import PostgresServer
-
-    assert isinstance(postgres, PostgresServer)
     url = postgres.create_database()
     config = write_config(tmp_path)
     populate(url, config)
@@ -417,10 +237,7 @@ def test_restore_is_refused_while_an_alert_loop_without_the_lock_beats(
     assert restored.exit_code == 0, restored.output
 
 
-def test_restore_on_postgresql_gives_the_pg_restore_command(postgres: object) -> None:
-    from tests.conftest import PostgresServer
-
-    assert isinstance(postgres, PostgresServer)
+def test_restore_on_postgresql_gives_the_pg_restore_command(postgres: PostgresServer) -> None:
     url = postgres.create_database()
     result = cw(url, "restore", "/backups/cronwatch.dump")
     assert result.exit_code == 2

@@ -10,15 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from cronwatch.cli.main import cli
+import cronwatch
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore
-from cronwatch.transfer import VERSION, export_database, import_database
-from cronwatch.transfer.jsonstream import JsonObjectReader
-from tests.conftest import PostgresServer
-from tests.sample_history import populate, status_json, table_rows, write_config
+from cronwatch.transfer import VERSION, export_database
+from tests.support.cli import invoke
+from tests.support.history import (
+    NOW,
+    other_database,
+    populate,
+    status_json,
+    table_rows,
+    write_config,
+)
 
 # Every table's rows, as compared between the source and the target (no surrogate ids).
 TABLE_COLUMNS = {
@@ -37,23 +43,7 @@ TABLE_COLUMNS = {
 
 
 def cw(url: str, *args: str, config: Path | None = None, stdin: str | None = None) -> Result:
-    base = ["--database-url", url] + (["--config", str(config)] if config else [])
-    return CliRunner().invoke(cli, [*base, *args], input=stdin)
-
-
-def other_database(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """A new, empty database of the other kind than ``dialect``."""
-    if dialect == "sqlite":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'moved.db'}"
-    open_database(url).close()
-    return url
-
-
-def deliveries_rows(url: str) -> list[tuple[object, ...]]:
-    return table_rows(url, "deliveries", TABLE_COLUMNS["deliveries"])
+    return invoke(*args, url=url, config=config, stdin=stdin)
 
 
 @pytest.mark.parametrize("with_runs", [True, False], ids=["runs", "no-runs"])
@@ -97,35 +87,6 @@ def test_a_move_to_the_other_database_keeps_the_status_and_everything_but_old_ru
         assert revoked is not None and not revoked.active
 
 
-def test_imported_runs_build_the_same_summaries_as_recorded_ones(
-    database_url: str, dialect: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """Without pruning, the summaries the import's runs make through the triggers are the
-    ones recorded; the export's own summaries (written over them) change nothing."""
-    from datetime import timedelta
-
-    import cronwatch
-    from tests.sample_history import NOW
-
-    with cronwatch.connect(database_url, statsd=False) as monitor:
-        for i in range(40):
-            start = NOW - timedelta(minutes=10 * (40 - i))
-            if i % 6 == 5:
-                monitor.record_failure("job", start, start, 2, f"h{i % 3}")
-            else:
-                monitor.record_success("job", start, start, f"h{i % 3}")
-    buffer = io.StringIO()
-    with open_database(database_url) as db:
-        export_database(db, buffer, runs=True)
-    document = json.loads(buffer.getvalue())
-    del document["job_hosts"]  # the summaries from the runs alone
-    document["counts"].pop("job_hosts")
-    target = other_database(dialect, tmp_path, request)
-    with open_database(target) as db:
-        import_database(db, io.StringIO(json.dumps(document)))
-    assert table_rows(target, "job_hosts", "*") == table_rows(database_url, "job_hosts", "*")
-
-
 def test_import_into_a_database_that_is_not_empty_needs_merge_and_never_duplicates_runs(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -147,8 +108,6 @@ def test_import_into_a_database_that_is_not_empty_needs_merge_and_never_duplicat
 def test_merge_adds_what_the_database_lacks(database_url: str, tmp_path: Path) -> None:
     """A database that already has some of the runs: the others are added, once each, and
     the jobs it did not know come with their summaries."""
-    import cronwatch
-    from tests.sample_history import NOW
 
     source = f"sqlite:///{tmp_path / 'source.db'}"
     with cronwatch.connect(source, statsd=False) as monitor:
@@ -243,41 +202,3 @@ def test_export_refuses_to_overwrite_without_force(database_url: str, tmp_path: 
     assert cw(database_url, "export", "--force", str(target)).exit_code == 0
     assert json.loads(target.read_text())["format"] == "cronwatch-export"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-
-
-# --- streaming ----------------------------------------------------------------------------------
-
-
-class _CountingStream(io.StringIO):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.read_so_far = 0
-
-    def read(self, size: int | None = -1) -> str:
-        chunk = super().read(size)
-        self.read_so_far += len(chunk)
-        return chunk
-
-
-def test_the_reader_streams_large_sections() -> None:
-    """The first run of a 20 MB export is in hand after reading a few kilobytes of it: runs
-    are read one at a time, never the whole section."""
-    runs = ",\n".join(json.dumps({"name": "j", "output": "x" * 1000, "n": i}) for i in range(20000))
-    text = '{"format": "cronwatch-export",\n"runs": [\n' + runs + "\n]}"
-    stream = _CountingStream(text)
-    members = JsonObjectReader(stream, chunk=4096).members()
-    assert next(members) == ("format", "cronwatch-export")
-    key, elements = next(members)
-    first = next(iter(elements))
-    assert key == "runs" and first["n"] == 0
-    assert stream.read_so_far < 10_000 < len(text)
-    assert sum(1 for _ in elements) == 19_999
-    assert list(members) == []
-
-
-def test_a_number_split_between_two_reads_is_read_whole() -> None:
-    text = '{"version": 12345678, "runs": [1234, 5678]}'
-    for chunk in range(1, len(text) + 1):
-        members = JsonObjectReader(io.StringIO(text), chunk=chunk).members()
-        found = [(k, list(v) if not isinstance(v, int) else v) for k, v in members]
-        assert found == [("version", 12345678), ("runs", [1234, 5678])], chunk

@@ -19,7 +19,7 @@ import pytest
 
 import cronwatch
 from cronwatch.storage import Database, open_database
-from tests.conftest import IN_CI
+from tests.support.databases import IN_CI, PostgresServer
 
 WRITERS = 8
 RUNS_PER_WRITER = 60
@@ -162,7 +162,7 @@ def test_cronwatch_runs_connection_commits_durably(database_url: str) -> None:
 
 
 def test_the_servers_writer_connections_commit_durably(database_url: str) -> None:
-    from tests.test_server_support import LiveServer, create_key
+    from tests.support.server import LiveServer, create_key
 
     key = create_key(database_url, "ping")
     with LiveServer(database_url) as live:
@@ -178,7 +178,7 @@ def test_the_servers_writer_connections_commit_durably(database_url: str) -> Non
 
 
 def test_postgresql_synchronous_commit_off_is_left_alone_and_warned_about(
-    postgres: object, caplog: pytest.LogCaptureFixture
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A database whose owner turned ``synchronous_commit`` off: cronwatch does not override
     the administrator's setting (its connections read ``off``), but says at ``serve`` start,
@@ -187,10 +187,8 @@ def test_postgresql_synchronous_commit_off_is_left_alone_and_warned_about(
 
     import psycopg
 
-    from tests.conftest import PostgresServer
-    from tests.test_server_support import LiveServer
+    from tests.support.server import LiveServer
 
-    assert isinstance(postgres, PostgresServer)
     url = postgres.create_database()
     dbname = url.rpartition("/")[2]
     with psycopg.connect(url, autocommit=True) as admin:
@@ -256,7 +254,7 @@ def test_cronwatch_run_syncs_every_commit_before_it_exits(tmp_path: Path) -> Non
                     if "exit_group(0)" in line and line.split()[0] == main_pid]  # fmt: skip
     assert writes, "no write to the WAL holds the run"
     # The writes of one commit come together; a commit is over at the sync that follows it.
-    commits = []
+    commits: list[list[int]] = []
     for index in writes:
         if not commits or any(commits[-1][-1] < s < index for s in syncs):
             commits.append([index])

@@ -4,7 +4,8 @@ summaries count more than the runs left), jobs declared through the API, keys (o
 a snooze, alert states with events and deliveries still pending, heartbeats, baselines.
 
 Everything is placed relative to :data:`NOW`; :func:`status_json` answers ``cronwatch status
---json`` with the clock pinned there, so two databases can be compared exactly.
+--json`` with the clock pinned there, so two databases can be compared exactly;
+:func:`other_database` is a new database of the other kind, to move one to.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import cronwatch
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.config import load_config
-from cronwatch.retention import Retention, prune
+from cronwatch.retention import prune
+from cronwatch.specs.retention import Retention
 from cronwatch.storage import open_database
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import KeyStore
+from tests.support.databases import PostgresServer
 
 NOW = datetime(2026, 3, 10, 12, 0, 30, 123456, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -87,10 +89,9 @@ def populate(url: str, config_path: Path) -> dict[str, str]:
 def status_json(url: str, config_path: Path | None, monkeypatch: pytest.MonkeyPatch) -> object:
     """``cronwatch status --json`` at :data:`NOW`, parsed."""
     monkeypatch.setattr("cronwatch.health.service.utcnow", lambda: NOW)
-    from cronwatch.cli.main import cli
+    from tests.support.cli import invoke
 
-    base = ["--database-url", url] + (["--config", str(config_path)] if config_path else [])
-    result = CliRunner().invoke(cli, [*base, "status", "--json"])
+    result = invoke("status", "--json", url=url, config=config_path)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -98,3 +99,14 @@ def status_json(url: str, config_path: Path | None, monkeypatch: pytest.MonkeyPa
 def table_rows(url: str, table: str, columns: str) -> list[tuple[object, ...]]:
     with open_database(url) as db:
         return sorted(db.query(f"SELECT {columns} FROM {table}"), key=repr)
+
+
+def other_database(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new, empty database of the other kind than ``dialect``."""
+    if dialect == "sqlite":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'moved.db'}"
+    open_database(url).close()
+    return url
