@@ -38,8 +38,9 @@ def backup(
     if commands is not None:
         dump, restore_command = commands
         raise ExternalTool(
-            f"this database is {dialect.name}: back it up with its own tool, which copies a "
-            f"live database consistently:\n\n    {dump}\n\n{_password_note(dialect)}"
+            f"cronwatch backs up SQLite files itself; back this database up with "
+            f"{dump.split()[0]}, which copies a live database consistently:\n\n    {dump}\n\n"
+            f"{_password_note(dialect)}"
             f"Restore such a dump (cronwatch servers stopped) with:\n\n    {restore_command}\n\n"
             "(`cronwatch export --runs` writes a copy that any cronwatch database, SQLite or "
             "PostgreSQL, can `cronwatch import`.)"
@@ -60,8 +61,9 @@ def restore(
     commands = dialect.copy_commands(Path(source))
     if commands is not None:
         raise ExternalTool(
-            f"this database is {dialect.name}: restore a dump with its own tool, cronwatch "
-            f"servers stopped:\n\n    {commands[1]}\n\n{_password_note(dialect)}"
+            f"cronwatch restores SQLite files itself; restore this database's dump with "
+            f"{commands[1].split()[0]}, cronwatch servers stopped:\n\n    {commands[1]}\n\n"
+            f"{_password_note(dialect)}"
             "(An export of `cronwatch export` goes in with `cronwatch import`.)"
         )
     return sqlite_backup.restore(dialect, Path(source), progress=progress)
