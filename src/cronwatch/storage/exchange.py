@@ -77,6 +77,9 @@ JOB_STATES = Table("job_states", "job_states", ("name", "hostname"), (
     _f("problem_since", "instant", True), _f("recovering_since", "instant", True),
     _f("notified", "instant", True), _f("hold_until", "instant", True),
     _f("snooze_until", "instant", True), _f("updated", "instant"),
+    _f("incident", nullable=True), _f("acked", "instant", True), _f("acked_by", nullable=True),
+    _f("ack_note", nullable=True), _f("escalated", "instant", True),
+    _f("announced", "instant", True),
 ), "(name, hostname)")  # fmt: skip
 ALERT_OUTAGES = Table("alert_outages", "alert_outages", ("started_us",), (
     _f("started", "instant"), _f("ended", "instant"),
@@ -88,6 +91,8 @@ WORKERS = Table("workers", "workers", ("name",), (
 EVENTS = Table("events", "events", ("id",), (
     _f("id", "int"), _f("name"), _f("hostname"), _f("kind"), _f("old_status"),
     _f("new_status"), _f("reason"), _f("text"), _f("note", nullable=True), _f("at", "instant"),
+    _f("incident", nullable=True), _f("since", "instant", True), _f("actor", nullable=True),
+    _f("details", "json", True),
 ), "")  # fmt: skip
 #: An event's deliveries travel inside it (``"deliveries": [...]``): no ids to map.
 DELIVERIES = Table("deliveries", "deliveries", ("event_id", "channel"), (
