@@ -29,3 +29,15 @@ def test_a_comment_stays_one_valid_line(text: str) -> None:
     comment = tomlwriter.comment(text, max_chars=160)
     assert len(comment) <= 160
     assert tomllib.loads(f"# {comment}\nx = 1\n") == {"x": 1}
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.lists(st.text(max_size=20), max_size=4),
+    )
+)
+def test_values_read_back(value: str | bool | int | list[str]) -> None:
+    assert tomllib.loads(f"x = {tomlwriter.value(value)}\n") == {"x": value}

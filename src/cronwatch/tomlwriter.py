@@ -1,8 +1,8 @@
-"""Writing TOML: keys, strings and comments, for the files cronwatch writes (``import-crontab``)
-and the key paths its messages show (``jobs."nightly report".grace``).
+"""Writing TOML: keys, values and comments, for the files cronwatch writes (the importers'
+``[jobs.NAME]`` tables) and the key paths its messages show (``jobs."nightly report".grace``).
 
 The standard library reads TOML (:mod:`tomllib`) but does not write it; cronwatch writes only
-these three things, so this is all of it. Control characters never appear raw: strings and
+keys, strings, booleans, integers, lists of strings and comments, so this is all of it. Control characters never appear raw: strings and
 quoted keys escape them as ``\\uXXXX`` (visible in a message, valid in a file) and comments
 show them as ``\\xNN`` (a comment cannot hold them at all).
 """
@@ -10,7 +10,10 @@ show them as ``\\xNN`` (a comment cannot hold them at all).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+#: The values :func:`value` writes.
+Value = str | bool | int | Sequence[str]
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _COMMENT_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -51,3 +54,15 @@ def comment(text: str, *, max_chars: int | None = None) -> str:
     if max_chars is not None and len(text) > max_chars:
         text = text[: max_chars - 3] + "..."
     return text
+
+
+def value(item: Value) -> str:
+    """``item`` as a TOML value: a string (:func:`string`), ``true``/``false``, an integer, or
+    an inline array of strings."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int):
+        return str(item)
+    if isinstance(item, str):
+        return string(item)
+    return "[" + ", ".join(string(each) for each in item) + "]"
