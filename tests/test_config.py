@@ -199,8 +199,8 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
             '[jobs.backup]\nshedule = "0 3 * * *"',
             'jobs.backup: unknown field "shedule"; did you mean "schedule"? (allowed: '
             "alert_after, alert_on, alerts, escalate_after, escalate_to, grace, hosts, "
-            "max_runtime, min_hosts, min_runtime, paused, recover_after, repeat, schedule, "
-            "snooze_until, tags, timezone)",
+            "max_runtime, min_hosts, min_runtime, on_calendar, paused, recover_after, repeat, "
+            "schedule, snooze_until, tags, timezone)",
         ),
         (
             '[jobs.backup]\nhosts = "db1"',
@@ -466,6 +466,31 @@ def test_maintenance_windows(tmp_path: Path) -> None:
     assert everyone.applies_to(spec["plain"])  # neither jobs nor tags: every job
 
 
+def test_maintenance_windows_on_a_calendar(tmp_path: Path) -> None:
+    # The first Saturday of each month, 22:00-02:00 Berlin time; an OnCalendar= line works too.
+    text = (
+        '[[maintenance]]\non_calendar = "Sat *-*-1..7 22:00"\ntimezone = "Europe/Berlin"\n'
+        'duration = "4h"\n'
+        '[[maintenance]]\nschedule = "OnCalendar=2026-12-24 18:00 UTC"\nduration = "2d"\n'
+    )
+    monthly, christmas = load_config(write(tmp_path, text)).maintenance
+    first_saturday = datetime(2026, 12, 5, 21, 0, tzinfo=UTC)  # 22:00 CET
+    assert monthly.active_until(first_saturday + timedelta(hours=3)) == first_saturday + (
+        timedelta(hours=4)
+    )
+    assert monthly.active_until(first_saturday - timedelta(seconds=1)) is None
+    assert monthly.active_until(datetime(2026, 12, 12, 22, 0, tzinfo=UTC)) is None  # 2nd Sat.
+    # November's ended: it began on 7 Nov (the first Saturday) at 22:00 CET.
+    assert monthly.last_end(first_saturday + timedelta(hours=1)) == datetime(
+        2026, 11, 8, 1, 0, tzinfo=UTC
+    )
+    eve = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)
+    assert christmas.active_until(eve + timedelta(days=1)) == eve + timedelta(days=2)
+    # A calendar with one slot has no earlier occurrence: none ended before the first.
+    assert christmas.last_end(eve + timedelta(hours=1)) is None
+    assert christmas.last_end(eve + timedelta(days=3)) == eve + timedelta(days=2)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -513,7 +538,8 @@ def test_maintenance_windows(tmp_path: Path) -> None:
         (
             "[[maintenance]]\nstart = 2026-01-01T00:00:00Z\nend = 2026-01-02T00:00:00Z\n"
             'duration = "1h"',
-            "maintenance[0]: give either start and end (one-off) or schedule and duration",
+            "maintenance[0]: give either start and end (one-off) or schedule (or on_calendar) "
+            "and duration",
         ),
         (
             "[[maintenance]]\nstart = 2026-01-01T00:00:00Z\nend = 2026-01-02T00:00:00Z\n"
@@ -527,6 +553,22 @@ def test_maintenance_windows(tmp_path: Path) -> None:
         (
             '[[maintenance]]\nschedule = "every 1d"\nduration = "1h"',
             'maintenance[0].schedule: must be a cron expression such as "0 2 * * 0"',
+        ),
+        (
+            '[[maintenance]]\non_calendar = "Sun 02:00"\nschedule = "0 2 * * 0"\nduration = "1h"',
+            "maintenance[0].schedule: give either schedule or on_calendar, not both",
+        ),
+        (
+            '[[maintenance]]\non_calendar = "Sun 02:00"',
+            "maintenance[0].duration: required with a recurring window",
+        ),
+        (
+            '[[maintenance]]\non_calendar = "Sun 25:00"\nduration = "1h"',
+            'maintenance[0].on_calendar: invalid OnCalendar expression "Sun 25:00"',
+        ),
+        (
+            '[[maintenance]]\non_calendar = []\nduration = "1h"',
+            "maintenance[0].on_calendar: expected a calendar expression",
         ),
         (
             '[[maintenance]]\nschedule = "0 2 * * 8"\nduration = "1h"',

@@ -49,7 +49,7 @@ Alerting (see :mod:`cronwatch.alerts` for what the settings do)::
     [[maintenance]]
     tags = ["db"]
     schedule = "0 2 * * 0"        # ... or recurring: a cron schedule and a duration
-    timezone = "Europe/London"
+    timezone = "Europe/London"    # (or on_calendar = "Sun 02:00", a systemd calendar)
     duration = "2h"
 
     [channels.mail]               # email: host (localhost), port (25; 465 with ssl), from,
@@ -92,7 +92,7 @@ from typing import Any
 from cronwatch.durations import format_duration
 from cronwatch.errors import ConfigError, InvalidInput, type_name
 from cronwatch.names import validate_name
-from cronwatch.schedule import CronSchedule, parse_schedule
+from cronwatch.schedule import CronSchedule, OnCalendarSchedule, parse_on_calendar, parse_schedule
 from cronwatch.specs import AlertSettings, ChannelSpec, Config, JobSpec, MaintenanceWindow, values
 from cronwatch.specs.alerting import DEFAULT_ALERT_INTERVAL, MIN_OUTAGE_AFTER
 from cronwatch.specs.channels import channel_names, channel_where, parse_channel
@@ -123,7 +123,9 @@ ALERTS_FIELDS = frozenset(
         "escalate_to",
     }
 )
-MAINTENANCE_FIELDS = frozenset({"jobs", "tags", "start", "end", "schedule", "timezone", "duration"})
+MAINTENANCE_FIELDS = frozenset(
+    {"jobs", "tags", "start", "end", "schedule", "on_calendar", "timezone", "duration"}
+)
 RETENTION_FIELDS = frozenset({"runs", "keep_last", "events"})
 
 
@@ -302,16 +304,18 @@ def _maintenance(where: str, body: object) -> MaintenanceWindow:
     jobs = values.names(f"{where}.jobs", table.get("jobs", []))
     tags = values.names(f"{where}.tags", table.get("tags", []))
     one_off = "start" in table or "end" in table
-    recurring = "schedule" in table or "duration" in table
+    recurring = "schedule" in table or "on_calendar" in table or "duration" in table
     if one_off and recurring:
         raise InvalidInput(
-            f"{where}: give either start and end (one-off) or schedule and duration (recurring)"
+            f"{where}: give either start and end (one-off) or schedule (or on_calendar) and "
+            "duration (recurring)"
         )
     if one_off:
         return _one_off_window(where, table, jobs, tags)
     if not recurring:
         raise InvalidInput(
-            f"{where}: needs start and end (one-off) or schedule and duration (recurring)"
+            f"{where}: needs start and end (one-off) or schedule (or on_calendar) and duration "
+            "(recurring)"
         )
     return _recurring_window(where, table, jobs, tags)
 
@@ -336,16 +340,23 @@ def _one_off_window(
 def _recurring_window(
     where: str, table: dict[str, Any], jobs: tuple[str, ...], tags: tuple[str, ...]
 ) -> MaintenanceWindow:
+    if "schedule" in table and "on_calendar" in table:
+        raise InvalidInput(f"{where}.schedule: give either schedule or on_calendar, not both")
     for needed in ("schedule", "duration"):
-        if needed not in table:
+        if needed not in table and (needed != "schedule" or "on_calendar" not in table):
             raise InvalidInput(f"{where}.{needed}: required with a recurring window")
     timezone = values.timezone(f"{where}.timezone", table.get("timezone", "UTC"))
-    schedule = parse_schedule(table["schedule"], timezone, field=f"{where}.schedule")
-    if not isinstance(schedule, CronSchedule):
-        raise InvalidInput(
-            f"{where}.schedule: must be a cron expression such as "
-            '"0 2 * * 0" (an interval has no fixed start)'
-        )
+    schedule: CronSchedule | OnCalendarSchedule
+    if "on_calendar" in table:
+        schedule = parse_on_calendar(table["on_calendar"], timezone, field=f"{where}.on_calendar")
+    else:
+        parsed = parse_schedule(table["schedule"], timezone, field=f"{where}.schedule")
+        if not isinstance(parsed, CronSchedule | OnCalendarSchedule):
+            raise InvalidInput(
+                f"{where}.schedule: must be a cron expression such as "
+                '"0 2 * * 0" or an OnCalendar= line (an interval has no fixed start)'
+            )
+        schedule = parsed
     duration = values.positive_duration(f"{where}.duration", table["duration"])
     return MaintenanceWindow(
         where=where, jobs=jobs, tags=tags, schedule=schedule, duration=duration

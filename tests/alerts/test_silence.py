@@ -123,6 +123,29 @@ def test_recurring_maintenance_by_tag(tmp_path: Path, db: Database, monitor: Mon
     )
 
 
+def test_recurring_maintenance_on_a_calendar(
+    tmp_path: Path, db: Database, monitor: Monitor
+) -> None:
+    # The same hourly window as above, as a systemd calendar (with a job on one too).
+    config = write_config(
+        tmp_path,
+        f'[jobs.dump]\n{EVERY_5}tags = ["db"]\n[jobs.web]\non_calendar = "*:0/5"\n'
+        '[[maintenance]]\ntags = ["db"]\non_calendar = "hourly"\nduration = "10m"\n',
+    )
+    runs = merge(
+        {0: [("dump", True), ("web", True)]},
+        {5: [("dump", False), ("web", False)]},  # both fail inside 10:00-10:10
+        {10: [("dump", True), ("web", True)]},
+        every(5, "dump", 15, 60),
+        every(5, "web", 15, 60),
+    )
+    summaries = timeline(db, config, range(0, 30), runs, monitor)
+    assert kinds(summaries) == [(5, "problem", "web"), (10, "recovery", "web")]
+    assert [e.note for e in AlertStore(db).events("dump") if not e.hostname][-1] == (
+        "not notified: in maintenance until 2026-11-28 10:10 UTC (maintenance[0])"
+    )
+
+
 def test_snooze_silences_until_its_end_then_announces_what_is_still_wrong(
     tmp_path: Path, db: Database, monitor: Monitor, http_receiver: HttpReceiver
 ) -> None:

@@ -46,7 +46,8 @@ def test_the_table_has_a_row_for_every_field_of_a_job_spec() -> None:
     assert [row.name for row in JOB_FIELDS] == list(FIELDS_BY_NAME)
     assert set(FIELDS_BY_NAME) == attributes
     assert attributes == API_FIELDS | ALERT_FIELDS and not API_FIELDS & ALERT_FIELDS
-    assert set(EVERY_FIELD) == attributes
+    # schedule and on_calendar exclude each other: EVERY_FIELD has the one, a test the other.
+    assert set(EVERY_FIELD) | {"on_calendar"} == attributes
 
 
 def test_every_field_reads_back_what_it_shows() -> None:
@@ -57,7 +58,7 @@ def test_every_field_reads_back_what_it_shows() -> None:
     assert spec_json(spec, api_only=False) == EVERY_FIELD
     assert parse_job("backup", spec_json(spec, api_only=False), CHANNELS) == spec
     shown = spec_json(spec)  # what the REST API shows: its fields only
-    assert set(shown) == API_FIELDS
+    assert set(shown) == API_FIELDS - {"on_calendar"}
     assert parse_job("backup", shown, CHANNELS) == dataclasses.replace(
         spec,
         alert_after=None,
@@ -131,3 +132,54 @@ def test_durations_beyond_a_century_are_refused(fields: dict[str, object], field
 def test_a_century_is_allowed() -> None:
     spec = parse_job("centennial", {"schedule": "every 36525d", "grace": 36525 * 86400})
     assert spec.grace == timedelta(days=36525)
+
+
+def test_on_calendar_reads_back_what_it_shows_and_is_the_schedule() -> None:
+    fields = {**EVERY_FIELD, "on_calendar": ["Mon..Fri 09:00", "Sat 12:00 UTC"]}
+    del fields["schedule"]
+    spec = parse_job("backup", fields, CHANNELS)
+    assert spec.on_calendar is not None and spec.schedule is spec.on_calendar
+    assert spec.on_calendar.expressions == ("Mon..Fri 09:00", "Sat 12:00 UTC")
+    assert spec.on_calendar.timezone == "Europe/London"
+    shown = spec_json(spec, api_only=False)
+    assert shown == fields and "schedule" not in shown
+    assert parse_job("backup", shown, CHANNELS) == spec
+    one = parse_job("one", {"on_calendar": "daily"})
+    assert spec_json(one) == {"timezone": "UTC", "on_calendar": "daily"}
+    # The default grace follows the calendar's period, as it does for a schedule.
+    assert one.grace == timedelta(hours=1)
+    assert parse_job("q", {"on_calendar": "*:0/15"}).grace == timedelta(minutes=1, seconds=30)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"schedule": "0 3 * * *", "on_calendar": "daily"},
+            "jobs.x.schedule: give either schedule or on_calendar, not both "
+            "(jobs.x.on_calendar is set too)",
+        ),
+        ({"on_calendar": "Mon..Fry 09:00"}, 'jobs.x.on_calendar: invalid OnCalendar expression'),
+        ({"on_calendar": ["daily", "13:61"]}, "jobs.x.on_calendar[1]: invalid OnCalendar"),
+        ({"on_calendar": []}, "jobs.x.on_calendar: expected a calendar expression such as"),
+        ({"on_calendar": 3}, "jobs.x.on_calendar: expected a calendar expression such as"),
+        ({"on_calendar": ["daily", 3]}, "jobs.x.on_calendar[1]: expected a string, not int"),
+        ({"on_calendar": ["daily"] * 51}, "jobs.x.on_calendar: at most 50 calendar expressions"),
+        (
+            {"on_calendar": "daily", "timezone": "Mars/Olympus"},
+            'jobs.x.timezone: unknown timezone "Mars/Olympus"',
+        ),
+    ],
+)
+def test_on_calendar_errors_name_the_field(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_job("x", fields)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_on_calendar_json_type() -> None:
+    check_json_types({"on_calendar": "daily"})
+    check_json_types({"on_calendar": ["daily", "weekly"]})
+    for wrong in (1, ["daily", 2], {"a": "b"}, True):
+        with pytest.raises(InvalidInput, match="on_calendar: expected a calendar expression"):
+            check_json_types({"on_calendar": wrong})

@@ -12,8 +12,9 @@ how that attribute is shown as JSON. Its readers:
 - the OpenAPI document (:mod:`cronwatch.web.openapi`): :func:`json_schemas`.
 
 Adding a field is adding a row here and an attribute of the same name to ``JobSpec``. Rows
-are read in table order and a row's reader may use the rows above it (``schedule`` is read in
-``timezone``, ``min_hosts`` counts ``hosts``, ``min_runtime`` is compared with
+are read in table order and a row's reader may use the rows above it (``schedule`` and
+``on_calendar`` are read in ``timezone``, ``schedule`` is refused beside ``on_calendar`` and
+defaults to its schedule, ``min_hosts`` counts ``hosts``, ``min_runtime`` is compared with
 ``max_runtime``, ``grace`` defaults from ``schedule``): that is why ``timezone`` comes first.
 Rows with ``api=False`` (the alert settings) are taken in the config file only.
 
@@ -33,7 +34,14 @@ from cronwatch import tomlwriter
 from cronwatch.durations import format_duration
 from cronwatch.errors import InvalidInput
 from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, NAME_PATTERN
-from cronwatch.schedule import TIMEZONE_PATTERN, IntervalSchedule, Schedule, parse_schedule
+from cronwatch.schedule import (
+    TIMEZONE_PATTERN,
+    IntervalSchedule,
+    OnCalendarSchedule,
+    Schedule,
+    parse_on_calendar,
+    parse_schedule,
+)
 from cronwatch.specs import values
 from cronwatch.specs.alerting import ALERTABLE_STATUSES, alert_statuses
 from cronwatch.specs.channels import ChannelSpec, channel_names
@@ -78,6 +86,24 @@ NAMES = JsonType(
     "a list of strings",
     lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
     {"type": "array", "items": name_schema(), "uniqueItems": True},
+)
+#: The most ``OnCalendar=`` expressions one job may have (a timer has a handful at most).
+MAX_CALENDARS = 50
+CALENDARS = JsonType(
+    "a calendar expression or a list of them",
+    lambda v: isinstance(v, str)
+    or (isinstance(v, list) and all(isinstance(item, str) for item in v)),
+    {
+        "anyOf": [
+            {"type": "string", "minLength": 1, "pattern": r"\S"},
+            {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                "minItems": 1,
+                "maxItems": MAX_CALENDARS,
+            },
+        ]
+    },
 )
 INSTANT = JsonType(
     "a date-time such as '2026-12-01T09:00:00Z'",
@@ -131,7 +157,26 @@ class JobField:
 # -- readers that need the rows above them ------------------------------------------------------
 
 
+def _on_calendar(where: str, value: object, job: JobDraft) -> OnCalendarSchedule:
+    if isinstance(value, list) and len(value) > MAX_CALENDARS:
+        raise InvalidInput(f"{where}: at most {MAX_CALENDARS} calendar expressions, not {len(value)}")
+    # parse_on_calendar refuses anything but a string or a non-empty list of them, in its words.
+    return parse_on_calendar(cast("str | list[str]", value), job.values["timezone"], field=where)
+
+
+def _calendars_json(spec: JobSpec) -> str | list[str] | None:
+    if spec.on_calendar is None:
+        return None
+    expressions = spec.on_calendar.expressions
+    return expressions[0] if len(expressions) == 1 else list(expressions)
+
+
 def _schedule(where: str, value: object, job: JobDraft) -> Schedule:
+    if job.values["on_calendar"] is not None:
+        field = where.rsplit(".", 1)[0] + ".on_calendar"
+        raise InvalidInput(
+            f"{where}: give either schedule or on_calendar, not both ({field} is set too)"
+        )
     # parse_schedule refuses a value that is not a string itself, in its own words.
     schedule = parse_schedule(cast(str, value), job.values["timezone"], field=where)
     if isinstance(schedule, IntervalSchedule):
@@ -217,23 +262,41 @@ JOB_FIELDS: Sequence[JobField] = (
     JobField(
         "timezone",
         STRING,
-        "The IANA timezone of a cron schedule, e.g. 'Europe/London'; default 'UTC'. A name "
-        "the server's timezone database does not know is refused.",
+        "The IANA timezone of a cron or calendar schedule, e.g. 'Europe/London'; default "
+        "'UTC'. A calendar expression's own trailing zone wins over it. A name the server's "
+        "timezone database does not know is refused.",
         _alone(values.timezone),
         lambda job: "UTC",
         _plain("timezone"),
         limits={"minLength": 1, "pattern": f"^{TIMEZONE_PATTERN.pattern}$"},
     ),
     JobField(
+        "on_calendar",
+        CALENDARS,
+        "A systemd calendar expression (systemd.time(7), as in a timer's OnCalendar=) such as "
+        "'Mon..Fri *-*-* 09:00:00', 'daily' or '*:0/15', or a list of them (a timer with "
+        f"several OnCalendar= lines: the union; at most {MAX_CALENDARS}), in `timezone` unless "
+        "it ends in a zone of its own ('... Europe/Berlin', '... UTC'). Instead of `schedule`, "
+        "not with it. Default: none.",
+        _on_calendar,
+        _none,
+        _calendars_json,
+    ),
+    JobField(
         "schedule",
         STRING,
-        "'every 15m' (an interval: a positive duration, at most 100 years) or a 5-field cron "
-        "expression or @alias such as '0 3 * * *' or '@daily', in `timezone`. A cron "
-        "expression that never matches is refused. Default: none; the interval is learned "
+        "'every 15m' (an interval: a positive duration, at most 100 years), a 5-field cron "
+        "expression or @alias such as '0 3 * * *' or '@daily', or a systemd timer's lines "
+        "('OnCalendar=Mon..Fri 09:00', several lines for several; 'OnUnitActiveSec=1h' is an "
+        "interval), in `timezone`. A cron expression that never matches is refused. Not with "
+        "`on_calendar`. Default: `on_calendar`'s; without either, the interval is learned "
         "from the job's runs.",
         _schedule,
-        _none,
-        lambda spec: None if spec.schedule is None else spec.schedule.expression,
+        lambda job: job.values["on_calendar"],
+        lambda spec: (
+            None if spec.schedule is None or spec.on_calendar is not None
+            else spec.schedule.expression
+        ),
         limits={"minLength": 1, "pattern": r"\S"},
     ),
     JobField(

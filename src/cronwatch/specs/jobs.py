@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cronwatch.schedule import Schedule
+from cronwatch.schedule import OnCalendarSchedule, Schedule
 
 MIN_DEFAULT_GRACE = timedelta(minutes=1)
 MAX_DEFAULT_GRACE = timedelta(hours=1)
@@ -20,7 +20,8 @@ UNSCHEDULED_GRACE = timedelta(hours=1)
 class JobSpec:
     """What is expected of one job; see :mod:`cronwatch.specs.fields` for each field's
     meaning and default. ``grace_explicit`` tells a configured grace from a default one, so
-    that a learned interval can get its own default later."""
+    that a learned interval can get its own default later. ``schedule`` is the schedule in
+    force, whichever field gave it (``schedule`` or ``on_calendar``)."""
 
     name: str
     schedule: Schedule | None
@@ -42,6 +43,9 @@ class JobSpec:
     snooze_until: datetime | None = None
     escalate_after: timedelta | None = None  # timedelta(0): never, even if [alerts] escalates
     escalate_to: tuple[str, ...] | None = None
+    # The on_calendar field: its schedule is also ``schedule`` (what the health checks read);
+    # kept apart so that the job shows the field it was given.
+    on_calendar: OnCalendarSchedule | None = None
 
 
 def default_grace(schedule: Schedule | None) -> timedelta:

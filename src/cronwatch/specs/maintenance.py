@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cronwatch.errors import InvalidInput
-from cronwatch.schedule import CronSchedule
+from cronwatch.schedule import CronSchedule, OnCalendarSchedule
 from cronwatch.specs.jobs import JobSpec
 
 
@@ -16,7 +16,7 @@ class MaintenanceWindow:
 
     It covers the jobs named in ``jobs`` and those with any of ``tags``; neither: every job.
     One-off: ``start`` and ``end``. Recurring: it starts at each slot of ``schedule`` (a cron
-    schedule, in its timezone) and lasts ``duration``. ``where`` is its key path in the file
+    or systemd calendar schedule, in its timezone) and lasts ``duration``. ``where`` is its key path in the file
     ("maintenance[0]"), for messages.
     """
 
@@ -25,7 +25,7 @@ class MaintenanceWindow:
     tags: tuple[str, ...] = ()
     start: datetime | None = None
     end: datetime | None = None
-    schedule: CronSchedule | None = None
+    schedule: CronSchedule | OnCalendarSchedule | None = None
     duration: timedelta | None = None
 
     def applies_to(self, spec: JobSpec) -> bool:
@@ -47,7 +47,10 @@ class MaintenanceWindow:
             return end
         if self.schedule is None or self.duration is None:
             return None  # a one-off window still in force has no earlier occurrence
-        earlier = self.schedule.previous_at_or_before(start - timedelta(microseconds=1))
+        try:
+            earlier = self.schedule.previous_at_or_before(start - timedelta(microseconds=1))
+        except InvalidInput:  # the first slot of a calendar with a beginning ("2026-12-01")
+            return None
         return earlier + self.duration
 
     def _latest_start(self, now: datetime) -> tuple[datetime | None, datetime | None]:
