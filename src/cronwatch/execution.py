@@ -59,11 +59,11 @@ def run_and_record(
     ``$CRONWATCH_URL``, through that cronwatch server: :mod:`cronwatch.remote`); the command's
     result. cronwatch's own problems are reported on ``stderr`` (one ``cronwatch: ...`` line
     each) and never change the result, nor raise."""
-    recording = _Recording(
+    recording = Recording(
         recording_target(database_url),
         statsd=statsd,
         spool=spool,
-        say=_Say(stderr),
+        say=Say(stderr),
     )
     running = recording.prepare(name, hostname)
     result = run_command(
@@ -84,7 +84,7 @@ def open_recorder(target: str, statsd: StatsdClient | None, timeout: float) -> M
     return connect(target, statsd=statsd if statsd is not None else False)
 
 
-class _Say:
+class Say:
     """Writes ``cronwatch: <one line>`` to stderr; never raises (stderr may be closed)."""
 
     def __init__(self, stream: TextIO | None) -> None:
@@ -100,8 +100,12 @@ class _Say:
             stream.flush()
 
 
-class _Recording:
-    """One run's journey: the start while the command runs, then the outcome, the spool."""
+class Recording:
+    """One run's journey: the start while the command runs, then the outcome, the spool.
+
+    ``cronwatch run`` uses :meth:`prepare`, :meth:`begin` and :meth:`finish`; a run recorded
+    from two processes (``cronwatch hook``) uses :meth:`start_now` in the first and
+    :meth:`complete` in the second."""
 
     def __init__(
         self,
@@ -155,7 +159,6 @@ class _Recording:
     def finish(self, running: Run, result: CommandResult, *, capture: bool) -> None:
         """Record the outcome, or keep it in the spool; say what could not be done."""
         ended = time.monotonic()
-        monitor = None
         try:
             finished = make_run(
                 running.name,
@@ -167,6 +170,19 @@ class _Recording:
                 run_id=running.run_id,
                 output=result.output_tail if capture else None,
             )
+        except Exception as exc:
+            self.say(f"the run of {running.name!r} may not be recorded: internal error: {exc!r}")
+            self._close(None)
+            return
+        self.complete(finished, ended)
+
+    def complete(self, finished: Run, ended: float | None = None) -> None:
+        """Store a finished run (or keep it in the spool), then send what the spool holds;
+        say what could not be done. ``ended``: when the command ended (monotonic), from which
+        the time allowed for a server counts (default: now)."""
+        ended = time.monotonic() if ended is None else ended
+        monitor = None
+        try:
             self._wait_for_start(ended)
             monitor, error = self._deliver(finished, ended)
             if monitor is None:
@@ -174,7 +190,22 @@ class _Recording:
             else:
                 self._flush_spool(monitor, ended)
         except Exception as exc:
-            self.say(f"the run of {running.name!r} may not be recorded: internal error: {exc!r}")
+            self.say(f"the run of {finished.name!r} may not be recorded: internal error: {exc!r}")
+        finally:
+            self._close(monitor)
+
+    def start_now(self, running: Run) -> bool:
+        """Store a start in this process, waiting for it (or keep it in the spool, to be sent
+        by a later run); whether it was stored (False: spooled or lost, and said so)."""
+        monitor = None
+        try:
+            self.spool.remove_stale_temporaries()
+            monitor = open_recorder(self.target, self.statsd, SERVER_BUDGET)
+            monitor.store.save(running)
+            return True
+        except Exception as exc:
+            self._keep(running, exc)
+            return False
         finally:
             self._close(monitor)
 

@@ -63,3 +63,14 @@ def spool_root(environ: Mapping[str, str] | None = None) -> Path:
 def is_server_url(url: str) -> bool:
     """Whether ``url`` is a cronwatch server's (``http(s)://``) rather than a database's."""
     return url.startswith(("http://", "https://"))
+
+
+def cronwatch_command() -> list[str]:
+    """How to run this very cronwatch from anywhere (a unit file, a crontab): the absolute
+    path of the ``cronwatch`` script that is running, else this Python with ``-m cronwatch``."""
+    import sys
+
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if os.path.basename(script).startswith("cronwatch") and os.access(script, os.X_OK):
+        return [script]
+    return [os.path.abspath(sys.executable), "-m", "cronwatch"]

@@ -157,6 +157,22 @@ class Spool:
                 log.warning("spool entry %s skipped: not a regular file", entry.path)
         return sorted(paths)
 
+    def waiting(self, run_id: str) -> Run | None:
+        """The record waiting with run id ``run_id`` (e.g. a start kept while the target was
+        away), or ``None``; a record that is not a valid run counts as none."""
+        for path in self.pending():
+            if path.name.endswith(f"-{run_id}.json"):
+                with _locked(path) as locked:
+                    if locked is None:
+                        continue
+                    try:
+                        run = run_from_record(json.loads(_read_record(locked)))
+                    except ValueError:
+                        continue
+                if run.run_id == run_id:  # "x-abc" ends in "-abc" too
+                    return run
+        return None
+
     def _entries(self) -> Iterator[os.DirEntry[str]]:
         try:
             with os.scandir(self.directory) as entries:

@@ -31,6 +31,9 @@ SUBCOMMANDS = {
     "restore": "cronwatch.cli.backup_cmd:restore",
     "export": "cronwatch.cli.transfer_cmd:export",
     "import": "cronwatch.cli.transfer_cmd:import_",
+    "hook": "cronwatch.cli.hook_cmd:hook",
+    "import-systemd": "cronwatch.cli.systemd_cmd:import_systemd",
+    "import-kubernetes": "cronwatch.cli.kubernetes_cmd:import_kubernetes",
 }
 
 
