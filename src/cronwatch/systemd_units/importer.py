@@ -67,7 +67,7 @@ def import_timers(
         if unit.name in seen:
             continue
         seen.add(unit.name)
-        _add(unit, timezone, result)
+        add_unit(unit, timezone, result)
     return result
 
 
@@ -142,7 +142,8 @@ def _host_timers(
     return units
 
 
-def _add(unit: discover.UnitFiles, timezone: str, result: TimerImport) -> None:
+def add_unit(unit: discover.UnitFiles, timezone: str, result: TimerImport) -> None:
+    """Read ``unit`` and add its job to ``result``, or say in ``result.skipped`` why not."""
     if unit.masked:
         result.skipped.append((unit.name, f"masked ({unit.path} is empty or /dev/null)"))
         return
