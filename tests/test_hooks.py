@@ -23,20 +23,38 @@ INVOCATION = "5f2c1e0b8a9d4c7e9f1a2b3c4d5e6f70"
     [
         ({"SERVICE_RESULT": "success", "EXIT_CODE": "exited", "EXIT_STATUS": "0"}, "success", None),
         ({"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited", "EXIT_STATUS": "3"}, "failure", 3),
-        ({"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": "TERM"}, "failure", 143),
-        ({"SERVICE_RESULT": "core-dump", "EXIT_CODE": "dumped", "EXIT_STATUS": "SEGV"}, "failure",
-         139),
-        ({"SERVICE_RESULT": "timeout", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"}, "failure",
-         137),
+        (
+            {"SERVICE_RESULT": "signal", "EXIT_CODE": "killed", "EXIT_STATUS": "TERM"},
+            "failure",
+            143,
+        ),
+        (
+            {"SERVICE_RESULT": "core-dump", "EXIT_CODE": "dumped", "EXIT_STATUS": "SEGV"},
+            "failure",
+            139,
+        ),
+        (
+            {"SERVICE_RESULT": "timeout", "EXIT_CODE": "killed", "EXIT_STATUS": "KILL"},
+            "failure",
+            137,
+        ),
         ({"SERVICE_RESULT": "start-limit-hit"}, "failure", None),  # never ran: no status
-        ({"SERVICE_RESULT": "resources", "EXIT_CODE": "exited", "EXIT_STATUS": "0"}, "failure",
-         None),
+        (
+            {"SERVICE_RESULT": "resources", "EXIT_CODE": "exited", "EXIT_STATUS": "0"},
+            "failure",
+            None,
+        ),
         # A daemon stopped by `systemctl stop` exits by SIGTERM, and systemd calls it a success.
-        ({"SERVICE_RESULT": "success", "EXIT_CODE": "killed", "EXIT_STATUS": "TERM"}, "success",
-         None),
+        (
+            {"SERVICE_RESULT": "success", "EXIT_CODE": "killed", "EXIT_STATUS": "TERM"},
+            "success",
+            None,
+        ),
     ],
 )
-def test_the_outcome_systemd_describes(env: dict[str, str], outcome: str, exit_code: int | None) -> None:
+def test_the_outcome_systemd_describes(
+    env: dict[str, str], outcome: str, exit_code: int | None
+) -> None:
     ended = service_outcome(env)
     assert (ended.outcome, ended.exit_code) == (outcome, exit_code)
     assert ended.words == "systemd: " + " ".join(f"{k}={v}" for k, v in env.items())
@@ -64,7 +82,7 @@ def test_env_file_gives_cronwatch_settings_only(tmp_path: Path) -> None:
         "CRONWATCH_PING_KEY": "cwp_abc",
         "CRONWATCH_SPOOL_DIR": "/var/spool/cw",
     }
-    with pytest.raises(InvalidInput, match="--env-file .*: cannot read it"):
+    with pytest.raises(InvalidInput, match=r"--env-file .*: cannot read it"):
         read_env_file(str(tmp_path / "missing.env"))
 
 
@@ -125,3 +143,18 @@ def test_bad_calls_exit_2_and_record_nothing(tmp_path: Path) -> None:
     assert bad_name.returncode == 2 and "'/'" in bad_name.stderr
     with cronwatch.connect(url, statsd=False) as monitor:
         assert monitor.history("nightly") == [] and monitor.history("a") == []
+
+
+def test_the_env_file_names_the_database(tmp_path: Path) -> None:
+    # The settings come from the file alone: the hook's own environment has none of them.
+    url = f"sqlite:///{tmp_path}/from-file.db"
+    env_file = tmp_path / "hook.env"
+    env_file.write_text(f"CRONWATCH_DATABASE_URL={url}\nCRONWATCH_SPOOL_DIR={tmp_path}/spool\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "INVOCATION_ID": INVOCATION}
+    options = ["--env-file", str(env_file), "--", "nightly"]
+    assert hook(["hook", "start", *options], env).returncode == 0
+    assert hook(["hook", "stop", *options], {**env, "SERVICE_RESULT": "success"}).returncode == 0
+    with cronwatch.connect(url, statsd=False) as monitor:
+        (run,) = monitor.history("nightly")
+    assert run.outcome == "success"
+    assert not (tmp_path / ".local").exists()  # nothing went to the default database

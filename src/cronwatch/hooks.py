@@ -102,9 +102,7 @@ def _exit_code(how: str, status: str) -> int | None:
 
 
 def _recording(database_url: str, statsd: StatsdClient | None, spool: Spool | None) -> Recording:
-    return Recording(
-        recording_target(database_url), statsd=statsd, spool=spool, say=Say(None)
-    )
+    return Recording(recording_target(database_url), statsd=statsd, spool=spool, say=Say(None))
 
 
 def hook_start(

@@ -2,9 +2,10 @@
 ``[jobs.NAME]`` tables) and the key paths its messages show (``jobs."nightly report".grace``).
 
 The standard library reads TOML (:mod:`tomllib`) but does not write it; cronwatch writes only
-keys, strings, booleans, integers, lists of strings and comments, so this is all of it. Control characters never appear raw: strings and
-quoted keys escape them as ``\\uXXXX`` (visible in a message, valid in a file) and comments
-show them as ``\\xNN`` (a comment cannot hold them at all).
+keys, strings, booleans, integers, lists of strings and comments, so this is all of it.
+Control characters never appear raw: strings and quoted keys escape them as ``\\uXXXX``
+(visible in a message, valid in a file) and comments show them as ``\\xNN`` (a comment cannot
+hold them at all).
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ def test_prints_the_tables_of_the_timers_given() -> None:
 def test_write_merges_and_never_changes_a_job(tmp_path: Path) -> None:
     config = tmp_path / "cronwatch.toml"
     config.write_text('# mine\n[jobs.apt-daily]\nschedule = "every 1h"\n')
-    result = invoke("import-systemd", "--write", "--timezone", "UTC", str(APT),
-                    str(SAMPLES / "logrotate_3.21.0-1" / "logrotate.timer"), config=config)  # fmt: skip
+    logrotate = SAMPLES / "logrotate_3.21.0-1" / "logrotate.timer"
+    result = invoke("import-systemd", "--write", "--timezone", "UTC", str(APT), str(logrotate),
+                    config=config)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "added 2 jobs to" in result.stdout and "apt-daily-upgrade, logrotate" in result.stdout
     assert 'job "apt-daily" is already in' in result.stderr

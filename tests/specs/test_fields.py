@@ -159,7 +159,7 @@ def test_on_calendar_reads_back_what_it_shows_and_is_the_schedule() -> None:
             "jobs.x.schedule: give either schedule or on_calendar, not both "
             "(jobs.x.on_calendar is set too)",
         ),
-        ({"on_calendar": "Mon..Fry 09:00"}, 'jobs.x.on_calendar: invalid OnCalendar expression'),
+        ({"on_calendar": "Mon..Fry 09:00"}, "jobs.x.on_calendar: invalid OnCalendar expression"),
         ({"on_calendar": ["daily", "13:61"]}, "jobs.x.on_calendar[1]: invalid OnCalendar"),
         ({"on_calendar": []}, "jobs.x.on_calendar: expected a calendar expression such as"),
         ({"on_calendar": 3}, "jobs.x.on_calendar: expected a calendar expression such as"),

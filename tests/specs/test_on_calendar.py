@@ -71,9 +71,7 @@ def test_on_calendar_jobs_in_the_config_file(database_url: str, tmp_path: Path) 
     }  # fmt: skip
     assert jobs["ok"]["schedule"] == f'on calendar "*-*-* {slot:%H:%M:%S}" (UTC)'
     assert jobs["ok"]["next_due"] == iso(slot + DAY)
-    assert jobs["missing"]["schedule"] == (
-        f'on calendar "*-*-* {berlin:%H:%M:%S} Europe/Berlin"'
-    )
+    assert jobs["missing"]["schedule"] == (f'on calendar "*-*-* {berlin:%H:%M:%S} Europe/Berlin"')
     # (Instants of another day than today's show their date too.)
     missing = jobs["missing"]["reason"]
     assert missing.startswith("missing didn't run since ") and f"{slot:%H:%M} UTC (last" in missing

@@ -131,7 +131,9 @@ def test_interval_timers_and_the_ones_that_cannot_be_watched(tmp_path: Path) -> 
     odd = str(tmp_path / "odd.timer")
     assert sorted(w.split(": ", 1)[0] for w in found.warnings) == [
         f"{odd}, line 2", f"{odd}, line 4", f"{odd}, line 5", f"{odd}, line 6"]  # fmt: skip
-    assert any('unknown weekday "Fry"' in w and w.endswith(', as systemd skips it') for w in found.warnings)
+    assert any(
+        'unknown weekday "Fry"' in w and w.endswith(", as systemd skips it") for w in found.warnings
+    )
     tmpclean = next(item for item in found.jobs if item.job.name == "tmpclean").job
     assert "OnBootSec=15min: only delays the first run after boot or start" in tmpclean.comments
 

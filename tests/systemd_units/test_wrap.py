@@ -48,7 +48,7 @@ def units(tmp_path: Path) -> Path:
 def exec_lines(dropin: Path, key: str) -> list[str]:
     """The argv of a drop-in's ``key=`` line, as systemd splits it (prefixes removed,
     ``%%`` and ``$$`` undone; our lines use double quotes only, as shlex reads them)."""
-    (line,) = [l for l in dropin.read_text().splitlines() if l.startswith(f"{key}=")]
+    (line,) = [each for each in dropin.read_text().splitlines() if each.startswith(f"{key}=")]
     value = line.split("=", 1)[1]
     assert value.startswith("-+")  # a failing hook never fails the service; not sandboxed
     return [arg.replace("%%", "%").replace("$$", "$") for arg in shlex.split(value[2:])]

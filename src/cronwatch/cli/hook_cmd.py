@@ -10,6 +10,8 @@ for ``stop``, a bad name): nothing is recorded then.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -35,7 +37,11 @@ _OPTIONS = [
 ]
 
 
-def _options(func):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(func: F) -> F:
+    """The options both hooks take."""
     for option in reversed(_OPTIONS):
         func = option(func)
     return func

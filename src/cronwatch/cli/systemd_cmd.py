@@ -56,9 +56,7 @@ from cronwatch.errors import CronwatchError, InvalidInput
     "CRONWATCH_DATABASE_URL... from FILE (keep secrets out of unit files).",
 )
 @click.option("--user", is_flag=True, help="The user manager's timers (as systemctl --user).")
-@click.option(
-    "--all", "every", is_flag=True, help="Without DIR|UNIT: timers not enabled too."
-)
+@click.option("--all", "every", is_flag=True, help="Without DIR|UNIT: timers not enabled too.")
 @click.option(
     "--timezone",
     metavar="ZONE",

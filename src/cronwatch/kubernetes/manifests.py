@@ -60,8 +60,11 @@ def _collect(document: object, where: str, found: Manifests) -> None:
     version = document.get("apiVersion")
     if version not in BATCH_VERSIONS:
         found.skipped.append(
-            (where, f"apiVersion {str(version)[:40]!r} is not Kubernetes' CronJob "
-                    f"({', '.join(BATCH_VERSIONS)})")  # fmt: skip
+            (
+                where,
+                f"apiVersion {str(version)[:40]!r} is not Kubernetes' CronJob "
+                f"({', '.join(BATCH_VERSIONS)})",
+            )
         )
         return
     found.cronjobs.append(document)

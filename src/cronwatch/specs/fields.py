@@ -91,8 +91,9 @@ NAMES = JsonType(
 MAX_CALENDARS = 50
 CALENDARS = JsonType(
     "a calendar expression or a list of them",
-    lambda v: isinstance(v, str)
-    or (isinstance(v, list) and all(isinstance(item, str) for item in v)),
+    lambda v: (
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(item, str) for item in v))
+    ),
     {
         "anyOf": [
             {"type": "string", "minLength": 1, "pattern": r"\S"},
@@ -159,7 +160,9 @@ class JobField:
 
 def _on_calendar(where: str, value: object, job: JobDraft) -> OnCalendarSchedule:
     if isinstance(value, list) and len(value) > MAX_CALENDARS:
-        raise InvalidInput(f"{where}: at most {MAX_CALENDARS} calendar expressions, not {len(value)}")
+        raise InvalidInput(
+            f"{where}: at most {MAX_CALENDARS} calendar expressions, not {len(value)}"
+        )
     # parse_on_calendar refuses anything but a string or a non-empty list of them, in its words.
     return parse_on_calendar(cast("str | list[str]", value), job.values["timezone"], field=where)
 
@@ -294,7 +297,8 @@ JOB_FIELDS: Sequence[JobField] = (
         _schedule,
         lambda job: job.values["on_calendar"],
         lambda spec: (
-            None if spec.schedule is None or spec.on_calendar is not None
+            None
+            if spec.schedule is None or spec.on_calendar is not None
             else spec.schedule.expression
         ),
         limits={"minLength": 1, "pattern": r"\S"},

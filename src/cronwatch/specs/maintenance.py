@@ -16,8 +16,8 @@ class MaintenanceWindow:
 
     It covers the jobs named in ``jobs`` and those with any of ``tags``; neither: every job.
     One-off: ``start`` and ``end``. Recurring: it starts at each slot of ``schedule`` (a cron
-    or systemd calendar schedule, in its timezone) and lasts ``duration``. ``where`` is its key path in the file
-    ("maintenance[0]"), for messages.
+    or systemd calendar schedule, in its timezone) and lasts ``duration``. ``where`` is its
+    key path in the file ("maintenance[0]"), for messages.
     """
 
     where: str

@@ -55,9 +55,7 @@ def import_timers(
     ask systemd which timers it has (default: when it runs). :class:`InvalidInput` for an
     argument that names nothing."""
     result = TimerImport()
-    dirs = discover.unique_dirs(
-        discover.user_unit_dirs() if user else discover.SYSTEM_UNIT_DIRS
-    )
+    dirs = discover.unique_dirs(discover.user_unit_dirs() if user else discover.SYSTEM_UNIT_DIRS)
     units = (
         _named(arguments, dirs, result) if arguments else _host_timers(dirs, result, user, every,
                                                                        use_systemctl)
@@ -149,8 +147,11 @@ def add_unit(unit: discover.UnitFiles, timezone: str, result: TimerImport) -> No
         return
     if discover.is_template(unit.name):
         result.skipped.append(
-            (unit.name, "a template: it runs only as an instance; import the instances "
-                        f"(e.g. {unit.name.replace('@.', '@INSTANCE.')})")  # fmt: skip
+            (
+                unit.name,
+                "a template: it runs only as an instance; import the instances "
+                f"(e.g. {unit.name.replace('@.', '@INSTANCE.')})",
+            )
         )
         return
     try:
