@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from cronwatch.monitor import Monitor
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
@@ -102,11 +104,21 @@ def test_maintenance_window_silences_and_one_slot_after_it_decides(
     assert len(http_receiver.texts()) == 2
 
 
-def test_recurring_maintenance_by_tag(tmp_path: Path, db: Database, monitor: Monitor) -> None:
+@pytest.mark.parametrize(
+    ("web", "window"),
+    [
+        (EVERY_5, 'schedule = "0 * * * *"'),
+        # The same, as systemd calendars: the job's schedule and the window's.
+        ('on_calendar = "*:0/5"\n', 'on_calendar = "hourly"'),
+    ],
+)
+def test_recurring_maintenance_by_tag(
+    tmp_path: Path, db: Database, monitor: Monitor, web: str, window: str
+) -> None:
     config = write_config(
         tmp_path,
-        f'[jobs.dump]\n{EVERY_5}tags = ["db"]\n[jobs.web]\n{EVERY_5}'
-        '[[maintenance]]\ntags = ["db"]\nschedule = "0 * * * *"\nduration = "10m"\n',
+        f'[jobs.dump]\n{EVERY_5}tags = ["db"]\n[jobs.web]\n{web}'
+        f'[[maintenance]]\ntags = ["db"]\n{window}\nduration = "10m"\n',
     )
     runs = merge(
         {0: [("dump", True), ("web", True)]},
@@ -118,29 +130,6 @@ def test_recurring_maintenance_by_tag(tmp_path: Path, db: Database, monitor: Mon
     summaries = timeline(db, config, range(0, 30), runs, monitor)
     assert kinds(summaries) == [(5, "problem", "web"), (10, "recovery", "web")]
     # dump's failure fell in the window and was fixed by the next run: never announced.
-    assert [e.note for e in AlertStore(db).events("dump") if not e.hostname][-1] == (
-        "not notified: in maintenance until 2026-11-28 10:10 UTC (maintenance[0])"
-    )
-
-
-def test_recurring_maintenance_on_a_calendar(
-    tmp_path: Path, db: Database, monitor: Monitor
-) -> None:
-    # The same hourly window as above, as a systemd calendar (with a job on one too).
-    config = write_config(
-        tmp_path,
-        f'[jobs.dump]\n{EVERY_5}tags = ["db"]\n[jobs.web]\non_calendar = "*:0/5"\n'
-        '[[maintenance]]\ntags = ["db"]\non_calendar = "hourly"\nduration = "10m"\n',
-    )
-    runs = merge(
-        {0: [("dump", True), ("web", True)]},
-        {5: [("dump", False), ("web", False)]},  # both fail inside 10:00-10:10
-        {10: [("dump", True), ("web", True)]},
-        every(5, "dump", 15, 60),
-        every(5, "web", 15, 60),
-    )
-    summaries = timeline(db, config, range(0, 30), runs, monitor)
-    assert kinds(summaries) == [(5, "problem", "web"), (10, "recovery", "web")]
     assert [e.note for e in AlertStore(db).events("dump") if not e.hostname][-1] == (
         "not notified: in maintenance until 2026-11-28 10:10 UTC (maintenance[0])"
     )

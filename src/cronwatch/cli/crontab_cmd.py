@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cronwatch.cli.common import fail
+from cronwatch.cli.importing import config_for_write, host_timezone, report_merge, write_option
 
 if TYPE_CHECKING:
     from cronwatch.crontab import CrontabEntry, ParsedCrontab
@@ -35,12 +36,7 @@ CRONTAB_TIMEOUT = 30
 
 @click.command("import-crontab")
 @click.argument("file", required=False, metavar="[FILE]")
-@click.option(
-    "--write",
-    is_flag=True,
-    help="Merge the jobs into the config file (--config or $CRONWATCH_CONFIG) instead of "
-    "printing them. Jobs already there are never changed.",
-)
+@write_option
 @click.option(
     "--system/--no-system",
     default=None,
@@ -72,8 +68,8 @@ def import_crontab(
 
     # Everything that can fail without touching the input is checked first, so that a mistake
     # never consumes stdin or runs `crontab -l` for nothing.
-    config_path = _config_to_write(ctx) if write else None
-    timezone = _default_timezone(timezone)
+    config_path = config_for_write(ctx, "import-crontab") if write else None
+    timezone = host_timezone(timezone, "lines without CRON_TZ")
     source, data = _read_input(file)
     parsed = parse_crontab(
         data,
@@ -88,39 +84,6 @@ def import_crontab(
         click.echo(entries_to_toml(parsed.entries, source=source), nl=False)
     else:
         _merge(config_path, parsed.entries, source)
-
-
-def _config_to_write(ctx: click.Context) -> Path:
-    """The config file ``--write`` merges into (the group's ``--config`` or the environment)."""
-    from cronwatch.config import config_path_from_env
-
-    settings = ctx.find_root().obj
-    config_path = config_path_from_env(getattr(settings, "config_path", None))
-    if config_path is None:
-        fail(
-            "--write needs a config file: pass --config FILE before import-crontab, "
-            "or set CRONWATCH_CONFIG"
-        )
-    return config_path
-
-
-def _default_timezone(option: str | None) -> str:
-    """The timezone of lines without CRON_TZ: ``--timezone``, else this host's, else UTC."""
-    from cronwatch.crontab import local_timezone
-    from cronwatch.schedule import load_zone
-
-    if option is not None:
-        load_zone(option, field="--timezone")
-        return option
-    timezone = local_timezone()
-    if timezone is None:
-        click.echo(
-            "cronwatch: warning: cannot tell this host's timezone; lines without CRON_TZ "
-            "are read as UTC (pass --timezone ZONE to say otherwise)",
-            err=True,
-        )
-        return "UTC"
-    return timezone
 
 
 def _warn_about(source: str, parsed: ParsedCrontab) -> None:
@@ -142,18 +105,11 @@ def _merge(config_path: Path, entries: list[CrontabEntry], source: str) -> None:
     from cronwatch.crontab import merge_into_config
 
     added, skipped = merge_into_config(config_path, entries, source=source)
-    for entry in skipped:
-        click.echo(
-            f'cronwatch: note: job "{entry.job_name}" (line {entry.line_no}) is already in '
-            f"{config_path}; left as it is",
-            err=True,
-        )
-    if added:
-        names = ", ".join(entry.job_name for entry in added)
-        jobs = "job" if len(added) == 1 else "jobs"
-        click.echo(f"added {len(added)} {jobs} to {config_path}: {names}")
-    else:
-        click.echo(f"nothing added: every job is already in {config_path}")
+    report_merge(
+        config_path,
+        [entry.job_name for entry in added],
+        (f'job "{entry.job_name}" (line {entry.line_no})' for entry in skipped),
+    )
 
 
 def _read_input(file: str | None) -> tuple[str, bytes]:

@@ -3,14 +3,21 @@ and its report, the host's timezone (see :mod:`cronwatch.configmerge`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
 
 from cronwatch.cli.common import fail
 from cronwatch.configmerge import ImportedJob
-from cronwatch.errors import CronwatchError, InvalidInput
+
+#: The ``--write`` flag of every import command.
+write_option = click.option(
+    "--write",
+    is_flag=True,
+    help="Merge the jobs into the config file (--config or $CRONWATCH_CONFIG) instead of "
+    "printing them. Jobs already there are never changed.",
+)
 
 
 def config_for_write(ctx: click.Context, command: str) -> Path:
@@ -25,21 +32,17 @@ def config_for_write(ctx: click.Context, command: str) -> Path:
             f"--write needs a config file: pass --config FILE before {command}, "
             "or set CRONWATCH_CONFIG"
         )
-        raise AssertionError("unreachable")
     return path
 
 
 def host_timezone(given: str | None, what: str) -> str:
     """``given`` (``--timezone``, checked), else this host's timezone, else UTC with a warning
     naming ``what`` is read in it."""
-    from cronwatch.crontab.timezone import local_timezone
+    from cronwatch.crontab import local_timezone
     from cronwatch.schedule import load_zone
 
     if given is not None:
-        try:
-            load_zone(given, field="--timezone")
-        except InvalidInput as exc:
-            fail(str(exc))
+        load_zone(given, field="--timezone")  # InvalidInput: the group says it
         return given
     found = local_timezone()
     if found is None:
@@ -56,24 +59,21 @@ def merge_and_report(config_path: Path, jobs: Sequence[ImportedJob], header: Seq
     """Merge ``jobs`` into the config file and say what was added and what was already there."""
     from cronwatch.configmerge import jobs_to_toml, merge_jobs
 
-    try:
-        added, skipped = merge_jobs(
-            config_path,
-            jobs,
-            name_of=lambda job: job.name,
-            render=lambda new: jobs_to_toml(new, header=header),
-        )
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
-    for job in skipped:
-        click.echo(
-            f'cronwatch: note: job "{job.name}" is already in {config_path}; left as it is',
-            err=True,
-        )
+    added, skipped = merge_jobs(
+        config_path,
+        jobs,
+        name_of=lambda job: job.name,
+        render=lambda new: jobs_to_toml(new, header=header),
+    )
+    report_merge(config_path, [job.name for job in added], (f'job "{job.name}"' for job in skipped))
+
+
+def report_merge(config_path: Path, added: Sequence[str], skipped: Iterable[str]) -> None:
+    """Say which jobs a merge added (stdout) and which it found already there (stderr)."""
+    for label in skipped:
+        click.echo(f"cronwatch: note: {label} is already in {config_path}; left as it is", err=True)
     if added:
-        names = ", ".join(job.name for job in added)
         jobs_word = "job" if len(added) == 1 else "jobs"
-        click.echo(f"added {len(added)} {jobs_word} to {config_path}: {names}")
+        click.echo(f"added {len(added)} {jobs_word} to {config_path}: {', '.join(added)}")
     else:
         click.echo(f"nothing added: every job is already in {config_path}")

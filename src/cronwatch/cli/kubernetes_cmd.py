@@ -20,7 +20,7 @@ import sys
 import click
 
 from cronwatch.cli.common import fail
-from cronwatch.cli.importing import config_for_write, merge_and_report
+from cronwatch.cli.importing import config_for_write, merge_and_report, write_option
 from cronwatch.errors import CronwatchError, InvalidInput
 
 STDIN = "-"
@@ -28,12 +28,7 @@ STDIN = "-"
 
 @click.command("import-kubernetes")
 @click.argument("file", metavar="FILE|-")
-@click.option(
-    "--write",
-    is_flag=True,
-    help="Merge the jobs into the config file (--config or $CRONWATCH_CONFIG) instead of "
-    "printing them. Jobs already there are never changed.",
-)
+@write_option
 @click.option(
     "--namespace",
     default="default",

@@ -25,18 +25,18 @@ from pathlib import Path
 import click
 
 from cronwatch.cli.common import fail
-from cronwatch.cli.importing import config_for_write, host_timezone, merge_and_report
+from cronwatch.cli.importing import (
+    config_for_write,
+    host_timezone,
+    merge_and_report,
+    write_option,
+)
 from cronwatch.errors import CronwatchError, InvalidInput
 
 
 @click.command("import-systemd")
 @click.argument("units", nargs=-1, metavar="[DIR|UNIT ...]")
-@click.option(
-    "--write",
-    is_flag=True,
-    help="Merge the jobs into the config file (--config or $CRONWATCH_CONFIG) instead of "
-    "printing them. Jobs already there are never changed.",
-)
+@write_option
 @click.option(
     "--wrap",
     is_flag=True,

@@ -150,10 +150,7 @@ def dropins_of(name: str, dirs: Iterable[Path]) -> tuple[Path, ...]:
 
 
 def _conf_files(directory: Path) -> list[Path]:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-    except OSError:
-        return []
+    entries = sorted(_scan(directory), key=lambda entry: entry.name)
     return [Path(e.path) for e in entries if e.name.endswith(".conf") and e.is_file()]
 
 
@@ -161,11 +158,9 @@ def timer_files(dirs: Iterable[Path]) -> list[str]:
     """The names of the timer unit files in ``dirs`` (not their link directories), sorted."""
     names: set[str] = set()
     for directory in dirs:
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        names.update(e.name for e in entries if e.name.endswith(".timer") and not e.is_dir())
+        names.update(
+            e.name for e in _scan(directory) if e.name.endswith(".timer") and not e.is_dir()
+        )
     return sorted(names)
 
 
@@ -174,19 +169,18 @@ def enabled_timers(dirs: Iterable[Path]) -> list[str]:
     ``*.upholds/``) directory, as ``systemctl enable`` links them; sorted."""
     names: set[str] = set()
     for directory in dirs:
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
+        for entry in _scan(directory):
             if entry.name.endswith(_LINK_DIRS) and entry.is_dir():
-                names.update(n for n in _names_in(Path(entry.path)) if n.endswith(".timer"))
+                linked = _scan(Path(entry.path))
+                names.update(link.name for link in linked if link.name.endswith(".timer"))
     return sorted(names)
 
 
-def _names_in(directory: Path) -> list[str]:
+def _scan(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``; none when it cannot be read (or is not there)."""
     try:
-        return [entry.name for entry in os.scandir(directory)]
+        with os.scandir(directory) as entries:
+            return list(entries)
     except OSError:
         return []
 
