@@ -190,3 +190,27 @@ def test_arguments_that_name_nothing_are_errors(tmp_path: Path) -> None:
     ]:
         with pytest.raises(InvalidInput, match=words):
             import_timers([argument], "UTC", use_systemctl=False)
+
+
+def test_the_timers_systemctl_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # systemd cannot run on the test machines, so `systemctl` here is a stand-in that prints
+    # what systemd 252's `systemctl list-timers --all --plain --no-legend` prints: dates with
+    # spaces in them, "n/a" where a timer has no next or last elapse.
+    listing = (
+        "Wed 2026-12-02 06:32:11 UTC 6h left Tue 2026-12-01 18:01:02 UTC 5h ago apt-daily.timer "
+        "apt-daily.service\n"
+        "n/a n/a n/a n/a pg_dump@15-main.timer pg_dump@15-main.service\n"
+    )
+    fake = write(tmp_path / "bin/systemctl", f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\n"
+                 f"printf '%s' '{listing}'\n")  # fmt: skip
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    from cronwatch.systemd_units.discover import listed_timers
+
+    assert listed_timers() == ["apt-daily.timer", "pg_dump@15-main.timer"]
+    assert (tmp_path / "args").read_text().split() == [
+        "list-timers", "--all", "--plain", "--no-legend", "--no-pager"]  # fmt: skip
+    assert listed_timers(user=True) and (tmp_path / "args").read_text().startswith("--user ")
+    write(fake, "#!/bin/sh\necho 'System has not been booted with systemd' >&2\nexit 1\n")
+    with pytest.raises(InvalidInput, match="failed: System has not been booted with systemd"):
+        listed_timers()
