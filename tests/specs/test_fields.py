@@ -183,3 +183,13 @@ def test_on_calendar_json_type() -> None:
     for wrong in (1, ["daily", 2], {"a": "b"}, True):
         with pytest.raises(InvalidInput, match="on_calendar: expected a calendar expression"):
             check_json_types({"on_calendar": wrong})
+
+
+def test_on_calendar_is_the_schedule_of_the_same_oncalendar_lines() -> None:
+    # So every health rule tested on OnCalendar= schedules (DST both ways included, in
+    # test_health_oncalendar) holds for the field as well.
+    zone = {"timezone": "Australia/Lord_Howe"}
+    field = parse_job("x", {**zone, "on_calendar": ["*-*-* 02:15", "Sat 12:00 UTC"]})
+    lines = parse_job("x", {**zone, "schedule": "OnCalendar=*-*-* 02:15\nOnCalendar=Sat 12:00 UTC"})
+    assert field.schedule == lines.schedule and hash(field.schedule) == hash(lines.schedule)
+    assert field.grace == lines.grace and lines.on_calendar is None
