@@ -13,14 +13,14 @@ from click.testing import CliRunner, Result
 from cronwatch.cli.main import cli
 from cronwatch.config import load_config
 from cronwatch.systemd_units.discover import systemd_running
+from tests.support.cli import invoke as cronwatch
 
 SAMPLES = Path(__file__).parent.parent / "systemd_units" / "samples"
 APT = SAMPLES / "apt_2.6.2"
 
 
 def invoke(*args: str, config: Path | None = None) -> Result:
-    base = ["--config", str(config)] if config else []
-    return CliRunner().invoke(cli, [*base, *args])
+    return cronwatch(*args, config=config)
 
 
 def test_prints_the_tables_of_the_timers_given() -> None:

@@ -15,9 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from cronwatch.cli.common import fail
-from cronwatch.cli.main import Settings
-from cronwatch.errors import CronwatchError
+from cronwatch.cli.common import Settings
 
 _OPTIONS = [
     click.argument("name"),
@@ -70,17 +68,13 @@ def start(
     from cronwatch.hooks import hook_run_id, hook_start
     from cronwatch.statsd import StatsdClient
 
-    try:
-        database_url = _settings(ctx, env_file)
-        hook_start(
-            name,
-            hook_run_id(os.environ, run_id),
-            database_url=database_url,
-            hostname=host,
-            statsd=StatsdClient.from_env(),
-        )
-    except CronwatchError as exc:
-        fail(str(exc))
+    hook_start(
+        name,
+        hook_run_id(os.environ, run_id),
+        database_url=_settings(ctx, env_file),
+        hostname=host,
+        statsd=StatsdClient.from_env(),
+    )
 
 
 @hook.command("stop")
@@ -94,18 +88,14 @@ def stop(
     from cronwatch.hooks import hook_run_id, hook_stop
     from cronwatch.statsd import StatsdClient
 
-    try:
-        database_url = _settings(ctx, env_file)
-        hook_stop(
-            name,
-            hook_run_id(os.environ, run_id),
-            os.environ,
-            database_url=database_url,
-            hostname=host,
-            statsd=StatsdClient.from_env(),
-        )
-    except CronwatchError as exc:
-        fail(str(exc))
+    hook_stop(
+        name,
+        hook_run_id(os.environ, run_id),
+        os.environ,
+        database_url=_settings(ctx, env_file),
+        hostname=host,
+        statsd=StatsdClient.from_env(),
+    )
 
 
 def _settings(ctx: click.Context, env_file: str | None) -> str:

@@ -21,7 +21,7 @@ import click
 
 from cronwatch.cli.common import fail
 from cronwatch.cli.importing import config_for_write, merge_and_report, write_option
-from cronwatch.errors import CronwatchError, InvalidInput
+from cronwatch.errors import InvalidInput
 
 STDIN = "-"
 
@@ -63,16 +63,9 @@ def import_kubernetes(
     from cronwatch.schedule import load_zone
 
     config_path = config_for_write(ctx, "import-kubernetes") if write else None
-    try:
-        load_zone(timezone, field="--timezone")
-    except InvalidInput as exc:
-        fail(str(exc))
+    load_zone(timezone, field="--timezone")  # the library's errors: the group says them
     source, text = _read(file)
-    try:
-        found = read_manifests(text, source)
-    except CronwatchError as exc:
-        fail(str(exc))
-        return
+    found = read_manifests(text, source)
     jobs = []
     for cronjob in found.cronjobs:
         try:

@@ -1,9 +1,8 @@
-"""import-systemd's reading of timer units: the Debian packages' own timers, drop-ins applied
-as systemd applies them, and the timers that cannot be watched, each with its reason."""
+"""import-systemd's timers into jobs: the Debian packages' own timers, drop-ins applied as
+systemd applies them, and the timers that cannot be watched, each with its reason."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +14,8 @@ from cronwatch.configmerge import jobs_to_toml
 from cronwatch.errors import InvalidInput
 from cronwatch.schedule import OnCalendarSchedule
 from cronwatch.systemd_units import import_timers
-from cronwatch.systemd_units.discover import enabled_timers, find_unit, unique_dirs
-from cronwatch.systemd_units.unitfile import parse_unit_text
+from cronwatch.systemd_units.discover import find_unit
+from tests.support.files import write
 
 SAMPLES = Path(__file__).parent / "samples"
 DEBIAN = sorted(p for p in SAMPLES.iterdir() if p.is_dir())
@@ -65,12 +64,6 @@ def test_the_toml_loads_back_with_the_schedules_systemd_has(tmp_path: Path) -> N
     assert "[Install]" not in text and "WantedBy" not in text
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
 def test_dropins_apply_in_order_and_an_empty_oncalendar_resets(tmp_path: Path) -> None:
     timer = write(tmp_path / "backup.timer", "[Timer]\nOnCalendar=daily\nOnCalendar=Sat 12:00\n")
     write(tmp_path / "backup.timer.d/10-later.conf", "[Timer]\nOnCalendar=\nOnCalendar=*:0/30\n")
@@ -88,23 +81,6 @@ def test_dropins_apply_in_order_and_an_empty_oncalendar_resets(tmp_path: Path) -
     assert not gone.jobs
     assert gone.skipped == [("backup.timer", "no OnCalendar= or OnUnitActiveSec= (a drop-in may "
                              "have reset them): it never fires")]  # fmt: skip
-
-
-def test_a_higher_priority_directory_wins_file_and_dropin_alike(tmp_path: Path) -> None:
-    etc, lib = tmp_path / "etc", tmp_path / "lib"
-    write(lib / "x.timer", "[Timer]\nOnCalendar=daily\n")
-    write(lib / "x.timer.d/override.conf", "[Timer]\nAccuracySec=2h\n")
-    write(lib / "x.timer.d/extra.conf", "[Timer]\nRandomizedDelaySec=1h\n")
-    write(etc / "x.timer.d/override.conf", "[Timer]\nAccuracySec=3h\n")
-    unit = find_unit("x.timer", [etc, lib])
-    assert unit is not None and unit.path == lib / "x.timer"
-    # Sorted by file name; of two files of one name, the higher-priority directory's.
-    assert unit.dropins == (lib / "x.timer.d/extra.conf", etc / "x.timer.d/override.conf")
-    write(etc / "x.timer", "[Timer]\nOnCalendar=weekly\n")
-    assert find_unit("x.timer", [etc, lib]).path == etc / "x.timer"  # type: ignore[union-attr]
-    os.symlink(os.devnull, etc / "y.timer")
-    write(lib / "y.timer", "[Timer]\nOnCalendar=daily\n")
-    assert find_unit("y.timer", [etc, lib]).masked  # type: ignore[union-attr]
 
 
 def test_interval_timers_and_the_ones_that_cannot_be_watched(tmp_path: Path) -> None:
@@ -156,32 +132,6 @@ def test_an_instance_reads_its_template_and_expands_specifiers(tmp_path: Path) -
     assert dict(item.job.fields) == {"on_calendar": "weekly", "grace": "1h"}
 
 
-def test_enabled_timers_are_the_ones_linked_from_wants(tmp_path: Path) -> None:
-    etc, lib = tmp_path / "etc", tmp_path / "lib"
-    for name in ("on.timer", "off.timer", "db@.timer"):
-        write(lib / name, "[Timer]\nOnCalendar=daily\n")
-    (etc / "timers.target.wants").mkdir(parents=True)
-    os.symlink(lib / "on.timer", etc / "timers.target.wants/on.timer")
-    os.symlink(lib / "db@.timer", etc / "timers.target.wants/db@main.timer")
-    assert enabled_timers(unique_dirs([etc, lib])) == ["db@main.timer", "on.timer"]
-
-
-def test_unit_file_syntax() -> None:
-    warnings: list[str] = []
-    text = (
-        "# comment\n; also a comment\n[Timer]\nOnCalendar = Mon..Fri \\\n# inside\n"
-        "  09:00\n  Persistent=yes  \n[Bad\nKey=x\n[Unit]\nDescription=a=b\n"
-    )
-    settings = list(parse_unit_text(text, "u.timer", warnings))
-    assert [(s.line, s.section, s.key, s.value) for s in settings] == [
-        (4, "Timer", "OnCalendar", "Mon..Fri  09:00"),
-        (7, "Timer", "Persistent", "yes"),
-        (9, "", "Key", "x"),
-        (11, "Unit", "Description", "a=b"),
-    ]
-    assert warnings == ["u.timer, line 8: bad section header '[Bad' skipped"]
-
-
 def test_arguments_that_name_nothing_are_errors(tmp_path: Path) -> None:
     for argument, words in [
         (str(tmp_path / "missing.timer"), "no such file or directory"),
@@ -190,27 +140,3 @@ def test_arguments_that_name_nothing_are_errors(tmp_path: Path) -> None:
     ]:
         with pytest.raises(InvalidInput, match=words):
             import_timers([argument], "UTC", use_systemctl=False)
-
-
-def test_the_timers_systemctl_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # systemd cannot run on the test machines, so `systemctl` here is a stand-in that prints
-    # what systemd 252's `systemctl list-timers --all --plain --no-legend` prints: dates with
-    # spaces in them, "n/a" where a timer has no next or last elapse.
-    listing = (
-        "Wed 2026-12-02 06:32:11 UTC 6h left Tue 2026-12-01 18:01:02 UTC 5h ago apt-daily.timer "
-        "apt-daily.service\n"
-        "n/a n/a n/a n/a pg_dump@15-main.timer pg_dump@15-main.service\n"
-    )
-    fake = write(tmp_path / "bin/systemctl", f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\n"
-                 f"printf '%s' '{listing}'\n")  # fmt: skip
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
-    from cronwatch.systemd_units.discover import listed_timers
-
-    assert listed_timers() == ["apt-daily.timer", "pg_dump@15-main.timer"]
-    assert (tmp_path / "args").read_text().split() == [
-        "list-timers", "--all", "--plain", "--no-legend", "--no-pager"]  # fmt: skip
-    assert listed_timers(user=True) and (tmp_path / "args").read_text().startswith("--user ")
-    write(fake, "#!/bin/sh\necho 'System has not been booted with systemd' >&2\nexit 1\n")
-    with pytest.raises(InvalidInput, match="failed: System has not been booted with systemd"):
-        listed_timers()
