@@ -107,6 +107,12 @@ from cronwatch.cli.common import load_config_from
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--systemd-unit",
+    is_flag=True,
+    help="Print a systemd service that runs this cronwatch with the other options given "
+    "(Type=notify, hardened, /var/lib/cronwatch as data directory) instead of serving.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -124,6 +130,7 @@ def serve(
     proxy_headers: bool,
     forwarded_allow_ips: str,
     log_level: str,
+    systemd_unit: bool,
 ) -> None:
     """Serve the dashboard (/), ping URLs, the REST API (/api/v1, /openapi.json), /metrics
     and /healthz.
@@ -144,14 +151,24 @@ def serve(
     processes can share one PostgreSQL database. SIGTERM or Ctrl-C stop the server gracefully:
     requests in flight are answered and queued pings written first; then the process ends by
     that SIGTERM, as uvicorn does so that supervisors see it (after Ctrl-C: exit status 0).
+
+    Under systemd (Type=notify) it sends READY=1 to $NOTIFY_SOCKET once the port is open.
+    --systemd-unit prints such a service with the options given beside it:
+
+    \b
+        cronwatch serve --systemd-unit --host 0.0.0.0 --port 8000 \\
+            | sudo tee /etc/systemd/system/cronwatch.service
     """
+    if systemd_unit:
+        click.echo(_unit(ctx, port), nl=False)
+        return
     import uvicorn
 
     from cronwatch.statsd import StatsdClient
     from cronwatch.web import ServerSettings, create_app
     from cronwatch.web.connections import ConnectionLimits, fit_file_limit
     from cronwatch.web.dashboard.access import is_loopback
-    from cronwatch.web.server import log_config, uvicorn_options
+    from cronwatch.web.server import NotifyingServer, log_config, uvicorn_options
 
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx)
@@ -182,9 +199,58 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
     )
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_config=log_config(log_level), **options
+    server = NotifyingServer(
+        uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_config=log_config(log_level),
+            **options,
+        )
     )
+    # What uvicorn.run does around its server: Ctrl-C ends quietly, a failed start exits 3.
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise SystemExit(3)
+
+
+def _unit(ctx: click.Context, port: int) -> str:
+    """The service running this cronwatch with the options of this command line (but
+    ``--systemd-unit``); the config file by its absolute path. The database URL is left to the
+    unit's environment file: it may hold a password."""
+    import os
+
+    from cronwatch.paths import cronwatch_command
+    from cronwatch.web.unit import ENV_FILE, service_unit
+
+    command = cronwatch_command()
+    root = ctx.find_root().obj
+    if root.config_path:
+        command += ["--config", os.path.abspath(root.config_path)]
+    command.append("serve")
+    for param in ctx.command.params:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        if name == "systemd_unit" or source is not click.core.ParameterSource.COMMANDLINE:
+            continue
+        assert isinstance(param, click.Option)
+        value = ctx.params[name]
+        if param.is_flag and param.secondary_opts:
+            command.append(param.opts[0] if value else param.secondary_opts[0])
+        elif param.is_flag:
+            command.append(param.opts[0])
+        else:
+            command += [param.opts[0], str(value)]
+    if root.database_url:
+        click.echo(
+            f"note: --database-url is not put into the unit; set CRONWATCH_DATABASE_URL in "
+            f"{ENV_FILE}",
+            err=True,
+        )
+    return service_unit(command, port=port)
 
 
 def _check_trusted_proxies(forwarded_allow_ips: str) -> None:

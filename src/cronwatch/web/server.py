@@ -4,9 +4,14 @@ and for the tests' live server alike, so that both run behind the same limits.""
 from __future__ import annotations
 
 import copy
+import os
+import socket
 from typing import Any
 
+import uvicorn
+
 from cronwatch.web.connections import guarded_protocol
+from cronwatch.web.sdnotify import notify
 from cronwatch.web.state import ServerSettings
 
 
@@ -45,3 +50,19 @@ def log_config(log_level: str) -> dict[str, Any]:
         "propagate": False,
     }
     return config
+
+
+class NotifyingServer(uvicorn.Server):
+    """uvicorn's server that tells systemd (``$NOTIFY_SOCKET``, :mod:`.sdnotify`) ``READY=1``
+    once its sockets listen (after the app's startup: the database opened), and
+    ``STOPPING=1`` when the graceful stop begins. Without ``NOTIFY_SOCKET``: plain uvicorn."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            where = f"{self.config.host}:{self.config.port}"
+            notify(f"READY=1\nSTATUS=serving on {where}\nMAINPID={os.getpid()}")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        notify("STOPPING=1")
+        await super().shutdown(sockets=sockets)
