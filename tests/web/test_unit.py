@@ -57,7 +57,8 @@ def test_the_printed_unit_is_accepted_by_systemd_analyze(
         exec_start
     )
     for line in ("Type=notify", "Restart=on-failure", "DynamicUser=yes", "ProtectSystem=strict",
-                 "StateDirectory=cronwatch", "NoNewPrivileges=yes", "Environment=XDG_DATA_HOME=%S PYTHONUNBUFFERED=1",
+                 "StateDirectory=cronwatch", "NoNewPrivileges=yes",
+                 "Environment=XDG_DATA_HOME=%S PYTHONUNBUFFERED=1",
                  "EnvironmentFile=-/etc/cronwatch/cronwatch.env"):  # fmt: skip
         assert line in text.splitlines()
     # Not serving, and nothing of the command line's own flag in the unit.

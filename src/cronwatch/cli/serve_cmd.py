@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from cronwatch.cli.common import load_config_from
@@ -209,10 +211,8 @@ def serve(
         )
     )
     # What uvicorn.run does around its server: Ctrl-C ends quietly, a failed start exits 3.
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:
-        pass
     if not server.started:
         raise SystemExit(3)
 
