@@ -214,3 +214,44 @@ def test_cli_write_into_an_invalid_config_exits_2_and_changes_nothing(tmp_path: 
     assert result.stderr.startswith(f"cronwatch: error: {config}: invalid TOML")
     assert config.read_text() == broken
     assert sorted(tmp_path.iterdir()) == [config]
+
+
+# --- --wrap ----------------------------------------------------------------------------------
+
+
+def test_wrap_prints_the_crontab_with_the_jobs_under_this_cronwatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("cronwatch.paths.cronwatch_command", lambda: ["/venv/bin/cronwatch"])
+    monkeypatch.delenv("CRONWATCH_DATABASE_URL", raising=False)
+    text = "MAILTO=me\n# nightly\n0 3 * * * /usr/local/bin/backup.sh --full\n@reboot /bin/x\n"
+    result = invoke("import-crontab", "--wrap", "-", stdin=text)
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "MAILTO=me\n# nightly\n"
+        "0 3 * * * /venv/bin/cronwatch run backup -- /usr/local/bin/backup.sh --full\n"
+        "@reboot /bin/x\n"
+    )
+    assert "line 4: skipped @reboot" in result.stderr  # and no TOML anywhere
+    assert "[jobs" not in result.stdout + result.stderr
+    with_db = invoke("import-crontab", "--wrap", "-", stdin=text, url="sqlite:////srv/cw.db")
+    assert "/venv/bin/cronwatch --database-url sqlite:////srv/cw.db run backup --" in with_db.stdout
+
+
+def test_wrap_refuses_a_password_and_write(tmp_path: Path) -> None:
+    text = "0 3 * * * /bin/backup\n"
+    secret = invoke("import-crontab", "--wrap", "-", stdin=text, url="postgresql://u:pw@h/db")
+    assert secret.exit_code == 2
+    assert "password" in secret.stderr and "CRONWATCH_DATABASE_URL=" in secret.stderr
+    assert "pw" not in secret.stdout
+    config = tmp_path / "c.toml"
+    both = invoke("import-crontab", "--wrap", "--write", "-", stdin=text, config=config)
+    assert both.exit_code == 2 and "pick one" in both.stderr
+    assert not config.exists()
+
+
+def test_wrap_notes_a_server_url_cron_will_not_see(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRONWATCH_URL", "http://cw.example:8000")
+    result = invoke("import-crontab", "--wrap", "-", stdin="0 3 * * * /bin/backup\n")
+    assert result.exit_code == 0
+    assert "CRONWATCH_URL=... and CRONWATCH_PING_KEY=..." in result.stderr

@@ -10,6 +10,10 @@ Contract:
   byte (see :func:`cronwatch.crontab.merge_into_config`).
 - Lines that cannot be imported are reported on stderr with their line number
   (``cronwatch: warning: /etc/crontab, line 7: ...``); they do not make the command fail.
+- ``--wrap``: instead of TOML, the same crontab with each job's command run under
+  ``<absolute path of this cronwatch> run NAME -- COMMAND`` (see
+  :mod:`cronwatch.crontab.wrapping`), ready for ``crontab -``; NAME is the job name the import
+  gives the line. With the group's ``--database-url`` it goes into each wrapped line.
 - Exit status 0 on success, 2 on an error (``cronwatch: error: ...`` on stderr), in which case
   no file was changed.
 """
@@ -44,6 +48,12 @@ CRONTAB_TIMEOUT = 30
     "/etc/cron.d/* do [default: detect].",
 )
 @click.option(
+    "--wrap",
+    is_flag=True,
+    help="Print the crontab itself with each job run under `cronwatch run NAME` (this "
+    "cronwatch's absolute path), ready for `crontab -`, instead of the TOML.",
+)
+@click.option(
     "--timezone",
     metavar="ZONE",
     help="IANA timezone of the lines with no CRON_TZ above them [default: this host's, "
@@ -51,7 +61,12 @@ CRONTAB_TIMEOUT = 30
 )
 @click.pass_context
 def import_crontab(
-    ctx: click.Context, file: str | None, write: bool, system: bool | None, timezone: str | None
+    ctx: click.Context,
+    file: str | None,
+    write: bool,
+    system: bool | None,
+    wrap: bool,
+    timezone: str | None,
 ) -> None:
     """Turn the jobs of a crontab into [jobs.NAME] tables of the config file.
 
@@ -63,12 +78,16 @@ def import_crontab(
         cronwatch import-crontab                      # review the TOML for your crontab
         cronwatch import-crontab /etc/cron.d/backup
         cronwatch --config cronwatch.toml import-crontab --write
+        cronwatch import-crontab --wrap | crontab -   # record every job's runs
     """
     from cronwatch.crontab import entries_to_toml, parse_crontab
 
     # Everything that can fail without touching the input is checked first, so that a mistake
     # never consumes stdin or runs `crontab -l` for nothing.
+    if write and wrap:
+        fail("--wrap prints a crontab and --write merges jobs into the config file: pick one")
     config_path = config_for_write(ctx, "import-crontab") if write else None
+    cronwatch = _cronwatch_for_cron(ctx) if wrap else []
     timezone = host_timezone(timezone, "lines without CRON_TZ")
     source, data = _read_input(file)
     parsed = parse_crontab(
@@ -78,12 +97,45 @@ def import_crontab(
         default_timezone=timezone,
     )
     _warn_about(source, parsed)
-    if not parsed.entries:
+    if wrap:
+        from cronwatch.crontab import wrap_crontab
+
+        text = data.decode("utf-8", errors="replace")
+        click.echo(wrap_crontab(text, parsed, cronwatch), nl=False)
+    elif not parsed.entries:
         click.echo(f"cronwatch: no jobs to import from {source}", err=True)
     elif config_path is None:
         click.echo(entries_to_toml(parsed.entries, source=source), nl=False)
     else:
         _merge(config_path, parsed.entries, source)
+
+
+def _cronwatch_for_cron(ctx: click.Context) -> list[str]:
+    """How cron must start this cronwatch: its absolute path (cron's PATH is /usr/bin:/bin),
+    with the database the group was given (``--database-url`` or ``$CRONWATCH_DATABASE_URL``;
+    never one with a password, which every user would see in ``ps``)."""
+    import os
+
+    from cronwatch.paths import DATABASE_URL_ENV, SERVER_URL_ENV, cronwatch_command
+    from cronwatch.storage.url import parse_database_url
+
+    command = cronwatch_command()
+    url = ctx.find_root().obj.database_url
+    if url:
+        if parse_database_url(url).redacted() != url or "password=" in url.lower():
+            fail(
+                "the database URL has a password, which `ps` would show to every user: put a "
+                f"line {DATABASE_URL_ENV}=... above the jobs of the crontab instead"
+            )
+        return [*command, "--database-url", url]
+    if os.environ.get(SERVER_URL_ENV):
+        click.echo(
+            f"cronwatch: note: ${SERVER_URL_ENV} is set here, but cron does not pass your "
+            f"environment to jobs: keep the lines {SERVER_URL_ENV}=... and "
+            "CRONWATCH_PING_KEY=... above the jobs",
+            err=True,
+        )
+    return command
 
 
 def _warn_about(source: str, parsed: ParsedCrontab) -> None:

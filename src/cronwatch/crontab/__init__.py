@@ -36,7 +36,8 @@ existing text or an existing job.
 The package, one concept a module: :mod:`.lines` (a crontab's lines and fields),
 :mod:`.format` (user or system format), :mod:`.parse` (:func:`parse_crontab`), :mod:`.shell`
 (what a command line runs), :mod:`.naming` (job names), :mod:`.writing` (the TOML, the merge),
-:mod:`.timezone` (the host's timezone) and :mod:`.entries` (what a parse gives).
+:mod:`.timezone` (the host's timezone), :mod:`.wrapping` (the crontab with its jobs under
+``cronwatch run``: :func:`wrap_crontab`) and :mod:`.entries` (what a parse gives).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from cronwatch.crontab.entries import CrontabEntry, CrontabWarning, ParsedCronta
 from cronwatch.crontab.naming import cronwatch_run_name, derive_job_name
 from cronwatch.crontab.parse import parse_crontab
 from cronwatch.crontab.timezone import local_timezone
+from cronwatch.crontab.wrapping import wrap_crontab
 from cronwatch.crontab.writing import entries_to_toml, merge_into_config
 
 __all__ = [
@@ -57,4 +59,5 @@ __all__ = [
     "local_timezone",
     "merge_into_config",
     "parse_crontab",
+    "wrap_crontab",
 ]

@@ -268,3 +268,36 @@ def _interpreted(rest: list[str], depth: int) -> list[Program]:
     if index >= len(rest):  # the interpreter alone (reading a script from stdin)
         return [Program(rest[0], [])]
     return [Program(rest[index], rest[index + 1 :])]
+
+
+def split_at_stdin(command: str) -> tuple[str, str]:
+    """``command`` cut before its first unescaped ``%`` (what cron hands to the shell, still
+    written as in the crontab: ``\\%`` kept), and the rest from that ``%`` (the standard input
+    cron feeds it; ``""`` when there is none)."""
+    index = 0
+    while index < len(command):
+        if command[index] == "\\" and command.startswith("%", index + 1):
+            index += 2
+            continue
+        if command[index] == "%":
+            return command[:index], command[index:]
+        index += 1
+    return command, ""
+
+
+def is_simple_command(command: str) -> bool:
+    """Whether the shell runs ``command`` (cron's runnable part) as one program with its
+    arguments, so that another program can be put in front of it: no ``&&``, ``;``, ``|``,
+    background ``&``, subshell or block, no leading ``NAME=value`` and no shell keyword.
+    Redirections are allowed: in front of a wrapper they apply to the wrapper, which passes
+    the output on. ``$(...)`` inside an argument is allowed too (the shell expands it before
+    the program starts)."""
+    words = _words(command)
+    if not words:
+        return False
+    first = words[0]
+    if first in _KEYWORDS or _ASSIGNMENT_WORD.fullmatch(first):
+        return False
+    return not any(
+        word and set(word) <= _PUNCTUATION and "<" not in word and ">" not in word for word in words
+    )

@@ -1,0 +1,165 @@
+"""``wrap_crontab``: each job under ``cronwatch run NAME``, everything else kept byte for byte;
+and the wrapped crontab run by Debian's real cron daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import cronwatch
+from cronwatch.crontab import parse_crontab, wrap_crontab
+from cronwatch.crontab.wrapping import wrapped_command
+from cronwatch.model import Run
+from cronwatch.monitor import connect_database
+from tests.support.cron import RootCrontab, debian_cron, wait_for
+from tests.support.crontabs import USER_CRONTAB
+from tests.support.readme import as_installed_here, blocks, this_cronwatch
+
+__all__ = ["debian_cron"]  # the fixture, used by name
+
+CW = ["/opt/cw/bin/cronwatch"]
+
+
+def wrap(text: str, **kwargs: object) -> str:
+    return wrap_crontab(text, parse_crontab(text, **kwargs), CW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("command", "wrapped"),
+    [
+        ("/usr/local/bin/backup.sh --full", "run backup -- /usr/local/bin/backup.sh --full"),
+        # redirections stay: they now apply to cronwatch run, which passes the output on
+        ("/bin/job >/dev/null 2>&1", "run job -- /bin/job >/dev/null 2>&1"),
+        ('sync.sh --host "$(hostname)"', 'run sync -- sync.sh --host "$(hostname)"'),
+        # a command line: the whole of it under the shell, or only its first part would count
+        (
+            "cd /srv/app && ./manage.py clearsessions",
+            "run manage-clearsessions -- /bin/sh -c 'cd /srv/app && ./manage.py clearsessions'",
+        ),
+        ("a.sh | logger", "run a -- /bin/sh -c 'a.sh | logger'"),
+        ("FOO=1 /bin/job", "run job -- /bin/sh -c 'FOO=1 /bin/job'"),
+        ("echo 'it''s' ; b", "run echo -- /bin/sh -c 'echo '\\''it'\\'''\\''s'\\'' ; b'"),
+        # cron's %: the standard input stays outside, \% stays escaped inside the quotes
+        ("cat%line1%line2", "run cat -- cat%line1%line2"),
+        (
+            'cd /x && mail -s "\\%F" a@b%body',
+            "run mail -- /bin/sh -c 'cd /x && mail -s \"\\%F\" a@b'%body",
+        ),
+    ],
+)
+def test_wrapped_command(command: str, wrapped: str) -> None:
+    assert wrap(f"0 3 * * * {command}\n") == f"0 3 * * * /opt/cw/bin/cronwatch {wrapped}\n"
+
+
+def test_everything_but_the_jobs_is_kept_byte_for_byte() -> None:
+    text = USER_CRONTAB.read_text()
+    out = wrap(text)
+    before, after = text.split("\n"), out.split("\n")
+    assert len(before) == len(after)
+    changed = {n for n, (a, b) in enumerate(zip(before, after, strict=True), 1) if a != b}
+    # the jobs that were not under cronwatch run, and nothing else: not the comments, the
+    # MAILTO/SHELL/PATH/CRON_TZ lines, the lines already wrapped, @reboot, the skipped lines
+    assert changed == {8, 9, 11, 15, 16, 20}
+    assert after[8] == (
+        "@hourly /opt/cw/bin/cronwatch run manage-clearsessions -- "
+        "/bin/bash -c 'cd /srv/app && ./manage.py clearsessions >/dev/null 2>&1'"
+    )  # SHELL=/bin/bash is the shell in force
+    # the names are the ones import-crontab gives, so the runs land on the imported jobs
+    names = {e.line_no: e.job_name for e in parse_crontab(text).entries}
+    rewrapped = parse_crontab(out)
+    assert {e.line_no: e.job_name for e in rewrapped.entries} == names
+    assert all(e.wrapped for e in rewrapped.entries)
+    # wrapping twice changes nothing
+    assert wrap(out) == out
+
+
+def test_system_crontab_keeps_its_user_field_and_line_endings() -> None:
+    text = "SHELL=/bin/sh\r\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\r\n"
+    out = wrap(text, system=True)
+    assert out == (
+        "SHELL=/bin/sh\r\n17 * * * * root /opt/cw/bin/cronwatch run cron.hourly -- "
+        "/bin/sh -c 'cd / && run-parts --report /etc/cron.hourly'\r\n"
+    )
+
+
+def test_the_cronwatch_words_are_quoted_for_shell_and_cron() -> None:
+    line = wrapped_command(
+        ["/opt/my cw/cronwatch", "--database-url", "sqlite:///a%b.db"], "j", "x", "/bin/sh"
+    )
+    assert line == "'/opt/my cw/cronwatch' --database-url sqlite:///a\\%b.db run j -- x"
+
+
+# --- under Debian's cron ----------------------------------------------------------------------
+
+
+def _runs(url: str, name: str) -> list[Run]:
+    monitor = connect_database(url, statsd=False)
+    try:
+        return monitor.history(name)
+    finally:
+        monitor.close()
+
+
+@pytest.mark.slow
+def test_wrapped_crontab_and_readme_lines_run_under_debian_cron(
+    tmp_path: Path, debian_cron: RootCrontab
+) -> None:
+    database = tmp_path / "cron.db"
+    url = f"sqlite:///{database}"
+    src = Path(cronwatch.__file__).resolve().parents[1]
+    # The README's crontab lines as written, where the README installs cronwatch, every minute.
+    readme_lines = [
+        "* * * * * " + as_installed_here(line).split(None, 5)[5]
+        for line in blocks("crontab")[0].text.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(readme_lines) == 2
+    crontab = "\n".join(
+        [
+            "# cronwatch's test crontab: no PATH line, cron's own (/usr/bin:/bin) is in force",
+            f"CRONWATCH_DATABASE_URL={url}",
+            f"CRONWATCH_SPOOL_DIR={tmp_path / 'spool'}",
+            f"PYTHONPATH={src}",  # this tree's code, not the installed one's
+            "* * * * * /bin/echo plain",
+            "* * * * * cd /tmp && ls -d /tmp | tr a-z A-Z",
+            "* * * * * cat%from stdin",
+            *readme_lines,
+            "",
+        ]
+    )
+    wrapped = subprocess.run(
+        [this_cronwatch(), "import-crontab", "--wrap", "-"],
+        input=crontab.encode(),
+        capture_output=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_")},
+    )
+    text = wrapped.stdout.decode()
+    for line in readme_lines:  # already under cronwatch run: left alone
+        assert line in text.splitlines()
+    assert f"{this_cronwatch()} run echo -- /bin/echo plain" in text
+    debian_cron.install(text)
+
+    def recorded() -> dict[str, Run] | None:
+        if not database.exists():  # the first run creates it
+            return None
+        found = {name: _runs(url, name) for name in ("echo", "ls", "cat", "backup", "sync-feeds")}
+        if not all(found.values()):
+            return None
+        latest = {name: runs[0] for name, runs in found.items()}
+        return latest if all(run.date_completed for run in latest.values()) else None
+
+    runs = wait_for(recorded)
+    assert runs is not None, "no runs recorded within two minutes under cron"
+    assert runs["echo"].outcome == "success" and "plain" in (runs["echo"].output or "")
+    assert runs["ls"].outcome == "success" and "/TMP" in (runs["ls"].output or "")
+    assert runs["cat"].outcome == "success" and "from stdin" in (runs["cat"].output or "")
+    # The README's lines ran (their scripts are examples: not found, exit 127), recorded as such
+    # rather than "cronwatch: not found" with nothing recorded.
+    assert runs["backup"].exit_code == 127
+    assert runs["sync-feeds"].hostname == os.uname().nodename
+    # Nothing was left in the spool: every run reached the database.
+    assert not any((tmp_path / "spool").rglob("*.json"))
