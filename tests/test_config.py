@@ -18,6 +18,7 @@ from cronwatch.specs import (
     Config,
     JobAlerting,
     JobSpec,
+    Limits,
     default_grace,
 )
 from cronwatch.specs.fields import ALERT_FIELDS, API_FIELDS
@@ -254,8 +255,13 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             "[jobz.backup]",
             'unknown field "jobz"; did you mean "jobs"? (allowed: alerts, channels, jobs, '
-            "maintenance, retention, server)",
+            "limits, maintenance, retention, server)",
         ),
+        ("[limits]\nmax_jobs = 0", "limits.max_jobs: must be between 1 and 10000000, not 0"),
+        ('[limits]\nmax_jobs = "many"', "limits.max_jobs: expected a whole number"),
+        ('[limits]\nfuture_tolerance = "2d"', "limits.future_tolerance: at most 1d"),
+        ('[limits]\nfuture_tolerance = "soon"', "limits.future_tolerance: invalid duration"),
+        ("[limits]\nmax_job = 5", 'limits: unknown field "max_job"; did you mean "max_jobs"?'),
         ('[channels.ops]\nurl = "https://x.example"', "channels.ops.type: missing (one of: "),
         ('[channels.ops]\ntype = "sms"', 'channels.ops.type: unknown channel type "sms"'),
         ('[channels.ops]\ntype = ["webhook"]', "channels.ops.type: expected a string"),
@@ -289,6 +295,12 @@ def test_errors_name_the_file_the_key_and_the_field(
     tmp_path: Path, text: str, message: str
 ) -> None:
     assert load_error(tmp_path, text).startswith(message)
+
+
+def test_limits_default_and_from_the_file(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).limits == Limits(10_000, timedelta(minutes=5))
+    text = '[limits]\nmax_jobs = 50\nfuture_tolerance = "1h"\n'
+    assert load_config(write(tmp_path, text)).limits == Limits(50, timedelta(hours=1))
 
 
 def test_toml_syntax_error_gives_the_line(tmp_path: Path) -> None:

@@ -142,3 +142,31 @@ def test_missing_sqlite_directory_is_an_outage_not_created(tmp_path: Path) -> No
     with pytest.raises(cronwatch.StorageUnavailable, match="does not exist"):
         cronwatch.connect(url, statsd=False)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_runs_dated_in_the_future_are_refused_naming_the_field_and_the_time(
+    monitor: Monitor,
+) -> None:
+    """A start or a completion more than 5 minutes ahead of the clock is refused (it would stay
+    the job's latest news and hide every real outcome after it); a clock a little fast is not."""
+    now = datetime.now(UTC)
+    year_2099 = datetime(2099, 1, 1, tzinfo=UTC)
+    _refused(
+        monitor,
+        lambda: monitor.record_success("job", year_2099, year_2099, "h"),
+        r"date_started: 2099-01-01T00:00:00\+00:00 is in the future: this machine's time is "
+        r"20\d\d-.* at most 5m ahead",
+    )
+    _refused(
+        monitor,
+        lambda: monitor.record_failure("job", now, now + timedelta(hours=2), 1, "h"),
+        "date_completed: .* is in the future",
+    )
+    _refused(
+        monitor,
+        lambda: monitor.start("job", "h", date_started=now + timedelta(minutes=6)),
+        "date_started: .* is in the future",
+    )
+    fast = now + timedelta(minutes=4)  # a host whose clock runs 4 minutes fast
+    monitor.record_success("job", fast, fast, "h")
+    assert monitor.store.count() == 1

@@ -224,7 +224,9 @@ BAD_RECORDS = {
     "run-id-with-space": {**GOOD, "run_id": "r 7"},
     "unknown-field": {**GOOD, "run_id": "r8", "admin": True},
     "not-an-object": ["good"],
-}
+    "dated-2099": {**GOOD, "run_id": "r9", "date_started": "2099-01-01T00:00:00+00:00",
+                   "date_completed": "2099-01-01T00:00:01+00:00"},
+}  # fmt: skip
 
 
 def test_spooled_records_are_validated_like_any_other_input(database_url: str) -> None:

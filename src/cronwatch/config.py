@@ -63,6 +63,12 @@ Links in alert messages (a job's page, where a write-key holder acknowledges)::
     [server]
     public_url = "https://cron.example.com"
 
+What the server refuses (``cronwatch serve --max-jobs``/``--future-tolerance`` override it)::
+
+    [limits]
+    max_jobs = 10000              # new job names beyond this many jobs: 403
+    future_tolerance = "5m"       # runs dated further ahead of the server's clock: 400
+
 How long history is kept (see :mod:`cronwatch.retention`)::
 
     [retention]
@@ -97,6 +103,7 @@ from cronwatch.specs import AlertSettings, ChannelSpec, Config, JobSpec, Mainten
 from cronwatch.specs.alerting import DEFAULT_ALERT_INTERVAL, MIN_OUTAGE_AFTER
 from cronwatch.specs.channels import channel_names, channel_where, parse_channel
 from cronwatch.specs.fields import FIELDS_BY_NAME, JobDraft, job_where, parse_job
+from cronwatch.specs.limits import parse_limits
 from cronwatch.specs.retention import (
     DEFAULT_KEEP_EVENTS,
     DEFAULT_KEEP_RUNS,
@@ -108,7 +115,9 @@ from cronwatch.specs.server import parse_server
 
 CONFIG_ENV = "CRONWATCH_CONFIG"
 
-TOP_LEVEL = frozenset({"jobs", "channels", "alerts", "maintenance", "retention", "server"})
+TOP_LEVEL = frozenset(
+    {"jobs", "channels", "alerts", "maintenance", "retention", "server", "limits"}
+)
 #: The ``[alerts]`` table: the loop's own settings, and job alert settings' defaults.
 ALERTS_FIELDS = frozenset(
     {
@@ -199,6 +208,7 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
     maintenance = tuple(_maintenance(f"maintenance[{i}]", w) for i, w in enumerate(windows))
     retention = _retention(values.table("retention", data.get("retention", {})))
     server = parse_server(values.table("server", data.get("server", {})))
+    limits = parse_limits(values.table("limits", data.get("limits", {})))
     _check_escalation(jobs, alerts)
     return Config(
         jobs=jobs,
@@ -208,6 +218,7 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
         maintenance=maintenance,
         retention=retention,
         server=server,
+        limits=limits,
     )
 
 

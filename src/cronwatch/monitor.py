@@ -25,7 +25,7 @@ from cronwatch.model import Outcome, Run
 from cronwatch.names import MAX_HOST_LENGTH, validate_name, validate_run_id
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.runs import RunStore
-from cronwatch.timeutil import require_aware, utcnow
+from cronwatch.timeutil import FUTURE_TOLERANCE, refuse_future, require_aware, utcnow
 
 #: The end of a run's output that is kept (the end is where the error is).
 MAX_OUTPUT_CHARS = 10_000
@@ -48,11 +48,15 @@ def make_run(
     hostname: str | None = None,
     run_id: str | None = None,
     output: str | None = None,
+    future_tolerance: timedelta = FUTURE_TOLERANCE,
+    clock: str = "this machine's",
 ) -> Run:
     """A validated :class:`Run`, instants normalised to UTC microseconds.
 
     Raises :class:`InvalidInput` naming the problem: naive or non-datetime instants, completion
-    before start, a bad name, hostname or run id, an exit code that contradicts the outcome.
+    before start, a start or completion more than ``future_tolerance`` ahead of the current
+    time (``clock`` names whose clock that is in the message), a bad name, hostname or run id,
+    an exit code that contradicts the outcome.
     """
     name = validate_name(name, "name")
     hostname = validate_name(
@@ -62,6 +66,10 @@ def make_run(
     )
     started = require_aware(date_started, "date_started")
     completed = None if date_completed is None else require_aware(date_completed, "date_completed")
+    now = utcnow()
+    refuse_future(started, "date_started", now=now, tolerance=future_tolerance, clock=clock)
+    if completed is not None:
+        refuse_future(completed, "date_completed", now=now, tolerance=future_tolerance, clock=clock)
     if completed is not None and completed < started:
         raise InvalidInput(
             f"date_completed {completed.isoformat()} is before date_started {started.isoformat()}"

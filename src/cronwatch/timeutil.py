@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from cronwatch.durations import format_duration
 from cronwatch.errors import InvalidInput, type_name
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -19,6 +20,10 @@ _ONE_US = timedelta(microseconds=1)
 #: now that schedule arithmetic on it would overflow ``datetime``.
 EARLIEST = EPOCH
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+#: How far ahead of the clock of the machine that checks it a run may start or finish: a host
+#: whose clock runs a little fast is fine; a run dated hours (or years) ahead would stay the
+#: job's "latest" and hide every real outcome after it, so it is refused.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 def require_aware(value: datetime, field: str) -> datetime:
@@ -35,6 +40,26 @@ def require_aware(value: datetime, field: str) -> datetime:
             "e.g. datetime.now(timezone.utc)"
         )
     return value.astimezone(UTC)
+
+
+def refuse_future(
+    value: datetime,
+    field: str,
+    *,
+    now: datetime | None = None,
+    tolerance: timedelta = FUTURE_TOLERANCE,
+    clock: str = "this machine's",
+) -> None:
+    """Raise :class:`InvalidInput` naming ``field`` and the current time when the aware
+    ``value`` lies more than ``tolerance`` after ``now`` (default: the clock's current time).
+    ``clock`` says whose clock that is in the message ("the server's")."""
+    current = utcnow() if now is None else now
+    if value - current > tolerance:
+        raise InvalidInput(
+            f"{field}: {value.isoformat()} is in the future: {clock} time is "
+            f"{current.isoformat(timespec='seconds')}, and a run may be dated at most "
+            f"{format_duration(tolerance)} ahead of it (is a clock wrong?)"
+        )
 
 
 def to_us(value: datetime) -> int:

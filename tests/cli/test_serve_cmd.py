@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -100,3 +101,27 @@ def test_serve_without_alerts_runs_no_loop(tmp_path: Path) -> None:
         assert health["status"] == "ok"
         assert health["alerting"]["alive"] is False and health["alerting"]["last_heartbeat"] is None
         assert "cronwatch_alert_loop_up 0.0" in httpx.get(base + "/metrics").text
+
+
+def _run_ahead(key: str, base: str, ahead: timedelta, run_id: str) -> httpx.Response:
+    start = (datetime.now(UTC) + ahead).isoformat()
+    run = {"name": "skewed", "hostname": "h", "run_id": run_id, "outcome": "success",
+           "date_started": start, "date_completed": start}  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(f"{base}/api/v1/runs", json=run, headers=headers, timeout=10)
+
+
+def test_future_tolerance_from_the_config_file_and_the_option(tmp_path: Path) -> None:
+    """[limits] future_tolerance widens what is accepted; --future-tolerance overrides it."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    config = tmp_path / "cronwatch.toml"
+    config.write_text('[limits]\nfuture_tolerance = "2h"\n')
+    with serve(url, "--config", str(config)) as (base, _):
+        key = create_key(url, "ping")
+        assert _run_ahead(key, base, timedelta(hours=1), "r1").status_code == 201
+        refused = _run_ahead(key, base, timedelta(hours=3), "r2")
+        assert refused.status_code == 400 and "at most 2h ahead" in refused.json()["message"]
+    with serve(url, "--config", str(config), options=("--future-tolerance", "10m")) as (base, _):
+        refused = _run_ahead(key, base, timedelta(hours=1), "r3")
+        assert refused.status_code == 400 and "at most 10m ahead" in refused.json()["message"]
+    assert query(url, "SELECT run_id FROM runs") == [("r1",)]

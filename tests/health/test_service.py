@@ -261,3 +261,34 @@ def test_library_status_api_takes_a_config_path(database_url: str, tmp_path: Pat
         assert status.to_json()["hosts"][0]["hostname"] == "db1"
         with pytest.raises(cronwatch.ConfigError):
             m.status(config=tmp_path / "missing.toml", now=NOW)
+
+
+def test_a_run_dated_in_the_future_never_hides_a_later_real_outcome(database_url: str) -> None:
+    """A run dated 2099 stored past the checks (straight into the database) must not keep the
+    job ok: the real failure recorded after it makes the job failing, with the real run's
+    facts; a running run dated 2099 does not make it running either."""
+    year_2099 = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    now = datetime.now(UTC)
+    with cronwatch.connect(database_url, statsd=False) as m:
+        m.record_success("nightly", now - timedelta(hours=2), now - timedelta(hours=2), "db1")
+        m.store.db.execute(
+            "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us,"
+            " completed_us, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ("nightly", "db1", "forged", "success", 0, year_2099, year_2099 + 1, 1),
+        )
+        m.store.db.execute(
+            "INSERT INTO runs (name, hostname, run_id, outcome, started_us)"
+            " VALUES (?, ?, ?, 'running', ?)",
+            ("nightly", "db1", "forged-running", year_2099),
+        )
+        before = {s.name: s for s in job_statuses(m.store.db)}
+        m.record_failure(
+            "nightly", now - timedelta(minutes=2), now - timedelta(minutes=1), 3, "db1"
+        )
+        [status] = job_statuses(m.store.db, names=["nightly"])
+    assert before["nightly"].status == "ok", "the real success before, not the forged run"
+    assert status.status == "failing", status
+    [host] = status.hosts
+    assert host.last_outcome == "failure" and host.status == "failing"
+    assert host.last_completed is not None and host.last_completed <= datetime.now(UTC)
+    assert host.last_started is not None and host.last_started.year == now.year

@@ -285,3 +285,22 @@ def test_healthz(server: LiveServer) -> None:
     assert response.status_code == 200 and response.json()["status"] == "ok"
     # this test server runs no alert loop: the body says so rather than pretending
     assert response.json()["alerting"]["alive"] is False
+
+
+def test_runs_dated_in_the_future_are_refused_with_the_servers_time(
+    server: LiveServer, api: httpx.Client
+) -> None:
+    """One run dated 2099 must not silence a job: 400 naming the field and the server's time;
+    nothing stored, no job created."""
+    run = {"name": "backup", "hostname": "db1", "run_id": "future", "outcome": "success",
+           "date_started": "2099-01-01T00:00:00Z",
+           "date_completed": "2099-01-01T00:00:01Z"}  # fmt: skip
+    response = api.post("/api/v1/runs", json=run)
+    message = response.json()["message"]
+    assert response.status_code == 400, response.text
+    assert message.startswith("date_started: 2099-01-01T00:00:00+00:00 is in the future")
+    assert "the server's time is 20" in message and "at most 5m ahead" in message
+    late = {**run, "date_started": "2026-11-28T03:00:00Z", "date_completed": "2099-01-01T00:00:00Z"}
+    response = api.post("/api/v1/runs", json=late)
+    assert response.status_code == 400 and "date_completed: 2099" in response.json()["message"]
+    assert count_runs(server.database_url) == 0 and count_jobs(server.database_url) == 0

@@ -37,7 +37,7 @@ def observe(db: Database, config: Config | None, now: datetime) -> list[Observat
     if declared:
         store.sync_declared(declared.values(), now)
     store.refresh_baselines(now)
-    return [Observation(facts, evaluate(facts, now)) for facts in store.facts(declared)]
+    return [Observation(facts, evaluate(facts, now)) for facts in store.facts(declared, now=now)]
 
 
 def _phased(schedule: Schedule, anchor: datetime) -> Schedule:

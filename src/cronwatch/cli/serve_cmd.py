@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 import click
 
@@ -104,6 +105,13 @@ from cronwatch.cli.common import load_config_from
     "(e.g. 127.0.0.1,10.0.0.0/8; * for any).",
 )
 @click.option(
+    "--future-tolerance",
+    default=None,
+    metavar="DURATION",
+    help="Runs dated further ahead of this server's clock are refused with 400 "
+    "(default: [limits] future_tolerance in --config, else 5m).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -131,6 +139,7 @@ def serve(
     max_connections: int,
     proxy_headers: bool,
     forwarded_allow_ips: str,
+    future_tolerance: str | None,
     log_level: str,
     systemd_unit: bool,
 ) -> None:
@@ -166,6 +175,7 @@ def serve(
         return
     import uvicorn
 
+    from cronwatch.specs import Limits
     from cronwatch.statsd import StatsdClient
     from cronwatch.web import ServerSettings, create_app
     from cronwatch.web.connections import ConnectionLimits, fit_file_limit
@@ -188,6 +198,10 @@ def serve(
         body_timeout=body_timeout,
         max_connections=connections,
     )
+    job_limits = config.limits if config is not None else Limits()
+    tolerance = job_limits.future_tolerance
+    if future_tolerance is not None:
+        tolerance = _duration(future_tolerance, "--future-tolerance")
     settings = ServerSettings(
         database_url=url,
         config=config,
@@ -199,6 +213,7 @@ def serve(
         limits=limits,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        future_tolerance=tolerance,
     )
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
     server = NotifyingServer(
@@ -251,6 +266,16 @@ def _unit(ctx: click.Context, port: int) -> str:
             err=True,
         )
     return service_unit(command, port=port)
+
+
+def _duration(text: str, option: str) -> timedelta:
+    from cronwatch.durations import parse_duration
+    from cronwatch.errors import InvalidInput
+
+    try:
+        return parse_duration(text, field=option)
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def _check_trusted_proxies(forwarded_allow_ips: str) -> None:

@@ -44,7 +44,7 @@ def job_statuses(
     if learn:
         store.refresh_baselines(now, progress=progress)
     wanted = list(names) if names is not None else None
-    facts = store.facts(declared, names=wanted)
+    facts = store.facts(declared, names=wanted, now=now)
     if wanted:
         unknown = sorted(set(wanted) - {f.spec.name for f in facts})
         if unknown:

@@ -1,5 +1,5 @@
 """What cronwatch is told to expect: jobs, channels, alert settings, maintenance windows,
-retention and the server's address, as plain frozen values, and :class:`Config`, all of them
+retention, the server's address and limits, as plain frozen values, and :class:`Config`, all of them
 together.
 
 A leaf of the house: it imports only the leaf modules (schedule, durations, names, timeutil,
@@ -16,6 +16,7 @@ from pathlib import Path
 from cronwatch.specs.alerting import AlertSettings, JobAlerting
 from cronwatch.specs.channels import ChannelSpec, ChannelType
 from cronwatch.specs.jobs import JobSpec, default_grace
+from cronwatch.specs.limits import Limits
 from cronwatch.specs.maintenance import MaintenanceWindow
 from cronwatch.specs.retention import Retention
 from cronwatch.specs.server import ServerSpec
@@ -27,6 +28,7 @@ __all__ = [
     "Config",
     "JobAlerting",
     "JobSpec",
+    "Limits",
     "MaintenanceWindow",
     "Retention",
     "ServerSpec",
@@ -45,3 +47,4 @@ class Config:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     retention: Retention = field(default_factory=Retention)
     server: ServerSpec = field(default_factory=ServerSpec)
+    limits: Limits = field(default_factory=Limits)

@@ -20,7 +20,7 @@ from cronwatch.errors import InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec, default_grace
 from cronwatch.storage.connection import Database
-from cronwatch.timeutil import from_us, to_us
+from cronwatch.timeutil import FUTURE_TOLERANCE, from_us, to_us, utcnow
 
 #: A baseline is relearned after this many new finished runs (after every run while young).
 RELEARN_AFTER = 5
@@ -31,6 +31,9 @@ _HOST_COLUMNS = (
     " last_outcome, last_exit_code, last_duration_us, last_success_started_us,"
     " last_success_completed_us, consecutive_failures, runs_total, failures_total"
 )
+# The instants of a _HOST_COLUMNS row: first seen, last and previous start, last completion,
+# the latest success's start and completion.
+_INSTANTS = (2, 3, 4, 5, 9, 10)
 _BASELINE_COLUMNS = (
     "name, samples, runtime_median_us, runtime_mad_us, runtime_low_us, runtime_high_us, interval_us"
 )
@@ -147,23 +150,36 @@ class JobStore:
         declared: dict[str, JobSpec] | None = None,
         *,
         names: Iterable[str] | None = None,
+        now: datetime | None = None,
     ) -> list[JobFacts]:
         """The facts of every known job (or of ``names``), in four queries.
 
         ``declared`` specs (the config file) win over what the database holds; a declared job
         that has no row yet is included with ``created`` = now of its first sync.
+
+        Runs dated more than :data:`~cronwatch.timeutil.FUTURE_TOLERANCE` after ``now`` (or
+        after the clock, whichever is later) are not facts: a summary one of them reached is
+        read again from the runs up to then (:meth:`_summary_until`), and a running run that
+        starts then is left out. A run dated 2099 written past the checks (an old version, a
+        hand-made row) cannot stay the job's latest news and hide the real outcomes after it.
         """
         declared = declared or {}
         wanted = set(names) if names is not None else None
+        horizon = to_us(max(now or utcnow(), utcnow()) + FUTURE_TOLERANCE)
         hosts: dict[str, list[HostSummary]] = defaultdict(list)
         for row in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts"):
             if wanted is None or row[0] in wanted:
+                if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
+                    sane = self._summary_until(row, horizon)
+                    if sane is None:
+                        continue  # nothing but future runs on that host
+                    row = sane
                 hosts[row[0]].append(_host_summary(row))
         running: dict[str, list[RunningRun]] = defaultdict(list)
         for name, hostname, run_id, started in self.db.query(
             "SELECT name, hostname, run_id, started_us FROM runs WHERE outcome = 'running'"
         ):
-            if wanted is None or name in wanted:
+            if (wanted is None or name in wanted) and started <= horizon:
                 running[name].append(RunningRun(hostname, run_id, from_us(started)))
         baselines = {
             row[0]: _baseline(row)
@@ -185,6 +201,61 @@ class JobStore:
                 )
             )
         return facts
+
+    def _summary_until(self, row: tuple[Any, ...], horizon: int) -> tuple[Any, ...] | None:
+        """The summary ``row`` of ``job_hosts`` as if no run had started or completed after
+        ``horizon``, read from the job's runs on that host (the counters stay: they count runs,
+        not instants); ``None`` when no run started by then. Rare (a future-dated run), so a
+        few plain queries."""
+        name, hostname, first_seen = row[0], row[1], row[2]
+        where = "name = ? AND hostname = ? AND started_us <= ?"
+        finished = f"{where} AND completed_us IS NOT NULL AND completed_us <= ?"
+        params = (name, hostname, horizon)
+        starts = [
+            r[0]
+            for r in self.db.query(
+                f"SELECT started_us FROM runs WHERE {where} ORDER BY started_us DESC LIMIT 2",
+                params,
+            )
+        ]
+        latest = self.db.query(
+            "SELECT completed_us, outcome, exit_code, duration_us FROM runs"
+            f" WHERE {finished} ORDER BY completed_us DESC, id DESC LIMIT 1",
+            (*params, horizon),
+        )
+        success = self.db.query(
+            f"SELECT started_us, completed_us FROM runs WHERE {finished} AND outcome = 'success'"
+            " ORDER BY started_us DESC, id DESC LIMIT 1",
+            (*params, horizon),
+        )
+        recent = self.db.query(
+            f"SELECT outcome FROM runs WHERE {finished} ORDER BY completed_us DESC, id DESC"
+            " LIMIT 1000",
+            (*params, horizon),
+        )
+        if not starts:
+            return None
+        failures = 0
+        for (outcome,) in recent:
+            if outcome != "failure":
+                break
+            failures += 1
+        completed, outcome, exit_code, duration = latest[0] if latest else (None,) * 4
+        return (
+            name,
+            hostname,
+            min(first_seen, starts[-1]),
+            starts[0],
+            starts[1] if len(starts) > 1 else None,
+            completed,
+            outcome,
+            exit_code,
+            duration,
+            success[0][0] if success else None,
+            success[0][1] if success else None,
+            failures,
+            *row[12:],
+        )
 
     # -- learning -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Every endpoint takes ``Authorization: Bearer <key>``: ``read`` (or ``write``) to
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -147,7 +148,7 @@ async def record_run(request: Request) -> Response:
     state = _state(request)
     await state.authorize(request, "ping")
     body = await state.read_json(request)
-    op = WriteOp(_run_from_json(body))
+    op = WriteOp(_run_from_json(body, state.settings.future_tolerance))
     result = await state.writer.submit(op)
     if isinstance(result, ApiError):
         raise result
@@ -155,7 +156,7 @@ async def record_run(request: Request) -> Response:
     return JSONResponse({"stored": result.new}, status_code=201 if result.new else 200)
 
 
-def _run_from_json(body: dict[str, Any]) -> Run:
+def _run_from_json(body: dict[str, Any], future_tolerance: timedelta) -> Run:
     unknown = sorted(set(body) - _RUN_FIELDS)
     if unknown:
         raise bad_request(f"unknown field {unknown[0][:60]!r} in the run")
@@ -187,6 +188,8 @@ def _run_from_json(body: dict[str, Any]) -> Run:
             hostname=body["hostname"],
             run_id=body["run_id"],
             output=body.get("output"),
+            future_tolerance=future_tolerance,
+            clock="the server's",
         )
     except CronwatchError as exc:
         raise bad_request(str(exc)) from None

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,7 @@ from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import ApiKey, KeyStore, hash_token, is_well_formed
 from cronwatch.storage.serverlock import holding_server_lock
-from cronwatch.timeutil import utcnow
+from cronwatch.timeutil import FUTURE_TOLERANCE, utcnow
 from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.errors import bad_request, forbidden, rate_limited, too_large, unauthorized
 from cronwatch.web.ingest import Writer
@@ -76,6 +77,8 @@ class ServerSettings:
     #: ``forwarded_allow_ips`` (:mod:`cronwatch.web.forwarded`).
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    #: Runs dated further ahead of this server's clock are refused with 400 (``[limits]``).
+    future_tolerance: timedelta = FUTURE_TOLERANCE
 
 
 class ServerState:
