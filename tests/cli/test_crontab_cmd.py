@@ -32,6 +32,8 @@ def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CRONWATCH_CONFIG", raising=False)
     # Tests must not depend on this machine's timezone.
     monkeypatch.setattr(crontab, "local_timezone", lambda: "UTC")
+    # ...nor on which cron is installed: cronie honours CRON_TZ, as most tests expect.
+    monkeypatch.setattr("cronwatch.crontab.daemon.installed_cron", lambda: "cronie")
 
 
 def test_cli_prints_toml_and_warnings_on_stderr(tmp_path: Path) -> None:
@@ -255,3 +257,19 @@ def test_wrap_notes_a_server_url_cron_will_not_see(monkeypatch: pytest.MonkeyPat
     result = invoke("import-crontab", "--wrap", "-", stdin="0 3 * * * /bin/backup\n")
     assert result.exit_code == 0
     assert "CRONWATCH_URL=... and CRONWATCH_PING_KEY=..." in result.stderr
+
+
+def test_cron_option_decides_whether_cron_tz_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "CRON_TZ=Europe/Oslo\n0 6 * * * /bin/wake.sh\n"
+    cronie = invoke("import-crontab", "--cron", "cronie", "-", stdin=text)
+    assert 'timezone = "Europe/Oslo"' in cronie.stdout and cronie.stderr == ""
+    debian = invoke(
+        "import-crontab", "--cron", "debian", "--timezone", "Asia/Tokyo", "-", stdin=text
+    )
+    assert 'timezone = "Asia/Tokyo"' in debian.stdout and "Europe/Oslo" not in debian.stdout
+    assert "line 1: Debian's cron ignores CRON_TZ" in debian.stderr
+    assert "--cron cronie" in debian.stderr
+    # Without --cron, the cron installed here decides.
+    monkeypatch.setattr("cronwatch.crontab.daemon.installed_cron", lambda: "debian")
+    detected = invoke("import-crontab", "-", stdin=text)
+    assert "Europe/Oslo" not in detected.stdout and "ignores CRON_TZ" in detected.stderr

@@ -15,6 +15,7 @@ from tests.support.crontabs import (
     E2SCRUB_CRON_D,
     ETC_CRONTAB,
     PHP_CRON_D,
+    SAMPLES,
     USER_CRONTAB,
     parse_file,
     summary,
@@ -124,9 +125,10 @@ def test_system_format_is_detected_from_the_content_without_a_path() -> None:
     # A user crontab stays a user crontab.
     parsed = parse_crontab(USER_CRONTAB.read_text())
     assert (parsed.system, parsed.system_guessed) == (False, True)
-    parsed = parse_crontab("0 3 * * * nosuchuser-xyz /usr/bin/x\n")
-    assert parsed.system is False
-    assert parsed.entries[0].command == "nosuchuser-xyz /usr/bin/x"
+    parsed = parse_crontab("0 3 * * * mytool --all\n0 4 * * * rsync -a /x /y\n")
+    assert (parsed.system, parsed.system_guessed) == (False, True)
+    assert parsed.entries[0].command == "mytool --all"
+    assert parsed.warnings == []
 
 
 def test_the_system_flag_overrides_path_and_content() -> None:
@@ -266,3 +268,82 @@ def test_bytes_that_are_not_utf8_do_not_crash() -> None:
     (entry,) = parsed.entries
     assert entry.job_name == "run"
     assert "\ufffd" in entry.command
+
+
+# --- Debian's cron.d files, read without their path --------------------------------------------
+
+CRON_D = SAMPLES / "cron.d"
+
+
+@pytest.mark.parametrize(
+    ("file", "jobs"),
+    [
+        # munin's user does not exist on this host: the shape of the line says it is a user field
+        (
+            "munin",
+            [("munin-cron", "*/5 * * * *", "munin"), ("munin-limits", "14 10 * * *", "munin")],
+        ),
+        ("munin-node", [("munin-run-apt_all", "*/5 * * * *", "root")]),
+        # the perl random sleep and `test -x ... &&` are set-up; the job is certbot renew
+        ("certbot", [("certbot-renew", "0 */12 * * *", "root")]),
+        (
+            "sysstat",
+            [("debian-sa1", "5-55/10 * * * *", "root"), ("debian-sa1-2", "59 23 * * *", "root")],
+        ),
+        ("logcheck", [("logcheck", "2 * * * *", "logcheck")]),  # and @reboot skipped
+        ("mdadm", [("checkarray", "57 0 * * 0", "root")]),
+        ("php", [("sessionclean", "09,39 * * * *", "root")]),
+    ],
+)
+def test_debian_cron_d_files_from_stdin(file: str, jobs: list[tuple[str, str, str]]) -> None:
+    parsed = parse_crontab((CRON_D / file).read_bytes())  # no path: the content decides
+    assert (parsed.system, parsed.system_guessed) == (True, True)
+    assert [(e.job_name, e.schedule_expr, e.user) for e in parsed.entries] == jobs
+    # Nothing else warned about: not the user field, not the environment lines.
+    assert [w.message for w in parsed.warnings if "@reboot" not in w.message] == []
+
+
+def test_lines_that_look_like_mistakes_are_warned_about() -> None:
+    parsed = parse_file(SAMPLES / "mistakes.crontab", cron_tz=True)
+    assert parsed.system is False
+    warnings = {w.line_no: w.message for w in parsed.warnings}
+    # six time fields: cron would run "* /usr/local/bin/every-second.sh"; not imported
+    assert "looks like 6 time fields" in warnings[2] and "skipped" in warnings[2]
+    # a user field in a user crontab: imported (cron runs it so), with the way out
+    assert '"root" after the time fields' in warnings[3] and "--system" in warnings[3]
+    # date +%F: cron cuts the command there
+    assert "unescaped %" in warnings[4] and "\\%" in warnings[4]
+    assert set(warnings) == {2, 3, 4}
+    names = [(e.line_no, e.job_name, e.timezone) for e in parsed.entries]
+    assert names == [
+        (3, "root", "UTC"),
+        (4, "tar", "UTC"),
+        (5, "ünïcode-script", "UTC"),  # the letters kept
+        (7, "report", "Europe/Paris"),
+    ]
+
+
+def test_a_6_field_system_line_is_skipped_too() -> None:
+    parsed = parse_crontab("0 * * * * * root /bin/x\n", system=True)
+    assert parsed.entries == []
+    (warning,) = parsed.warnings
+    assert "6 time fields" in warning.message and "as the user" in warning.message
+
+
+def test_percent_signs_meant_as_stdin_are_not_warned_about() -> None:
+    parsed = parse_crontab('0 9 * * * mail -s "x" a@b%Hello,%see you%\n0 1 * * * date +\\%F\n')
+    assert parsed.warnings == [] and len(parsed.entries) == 2
+
+
+def test_under_debian_cron_cron_tz_and_tz_do_not_apply() -> None:
+    text = "CRON_TZ=Europe/Paris\n0 6 * * * /bin/a\nTZ=Asia/Tokyo\n0 7 * * * /bin/b\n"
+    honoured = parse_crontab(text, default_timezone="America/Denver")
+    assert [e.timezone for e in honoured.entries] == ["Europe/Paris", "Europe/Paris"]
+    assert honoured.warnings == []
+    debian = parse_crontab(text, default_timezone="America/Denver", cron_tz=False)
+    # Debian's cron runs every line in the host's time, whatever the crontab says
+    assert [e.timezone for e in debian.entries] == ["America/Denver", "America/Denver"]
+    assert [(w.line_no, w.message.split(":")[0]) for w in debian.warnings] == [
+        (1, "Debian's cron ignores CRON_TZ"),
+        (3, "Debian's cron ignores TZ"),
+    ]

@@ -8,6 +8,9 @@ Contract:
   written. With ``--write`` they are merged into the config file (the group's ``--config`` or
   ``$CRONWATCH_CONFIG``): jobs it already has are left as they are, its text is kept byte for
   byte (see :func:`cronwatch.crontab.merge_into_config`).
+- ``--cron debian|cronie``: whether ``CRON_TZ``/``TZ`` apply (cronie) or not (Debian's cron,
+  which runs every line in the host's time); by default the cron installed here decides
+  (:func:`cronwatch.crontab.daemon.installed_cron`).
 - Lines that cannot be imported are reported on stderr with their line number
   (``cronwatch: warning: /etc/crontab, line 7: ...``); they do not make the command fail.
 - ``--wrap``: instead of TOML, the same crontab with each job's command run under
@@ -48,6 +51,13 @@ CRONTAB_TIMEOUT = 30
     "/etc/cron.d/* do [default: detect].",
 )
 @click.option(
+    "--cron",
+    "cron_flavour",
+    type=click.Choice(["debian", "cronie"]),
+    help="The cron that runs the crontab: cronie honours CRON_TZ and TZ, Debian's cron ignores "
+    "them (every line runs in the host's time) [default: the one installed here, else cronie].",
+)
+@click.option(
     "--wrap",
     is_flag=True,
     help="Print the crontab itself with each job run under `cronwatch run NAME` (this "
@@ -65,6 +75,7 @@ def import_crontab(
     file: str | None,
     write: bool,
     system: bool | None,
+    cron_flavour: str | None,
     wrap: bool,
     timezone: str | None,
 ) -> None:
@@ -72,7 +83,8 @@ def import_crontab(
 
     FILE is a crontab file, or - for standard input; without it, your crontab (crontab -l).
     A command that runs under `cronwatch run NAME` keeps NAME; other jobs get a name made
-    from their command. CRON_TZ sets the timezone of the lines below it.
+    from their command. CRON_TZ sets the timezone of the lines below it under cronie; Debian's
+    cron ignores it (--cron).
 
     \b
         cronwatch import-crontab                      # review the TOML for your crontab
@@ -81,6 +93,7 @@ def import_crontab(
         cronwatch import-crontab --wrap | crontab -   # record every job's runs
     """
     from cronwatch.crontab import entries_to_toml, parse_crontab
+    from cronwatch.crontab.daemon import honours_cron_tz, installed_cron
 
     # Everything that can fail without touching the input is checked first, so that a mistake
     # never consumes stdin or runs `crontab -l` for nothing.
@@ -95,6 +108,7 @@ def import_crontab(
         path=file if file not in (None, STDIN) else None,
         system=system,
         default_timezone=timezone,
+        cron_tz=honours_cron_tz(cron_flavour or installed_cron()),  # type: ignore[arg-type]
     )
     _warn_about(source, parsed)
     if wrap:

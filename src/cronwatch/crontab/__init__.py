@@ -5,6 +5,9 @@ one :class:`CrontabEntry` per scheduled line, and one :class:`CrontabWarning` (w
 number) for every line that cannot be imported. It never raises for the file's content: a bad
 line is reported and skipped, the rest is still imported.
 
+- ``cron_tz=False`` (Debian's cron) ignores ``CRON_TZ``/``TZ`` with a warning; lines that
+  look like a mistake (six time fields: skipped; a user field in a user crontab; ``date +%F``)
+  get a warning.
 - Both formats: a user's crontab (``crontab -e``: five time fields or an ``@alias``, then the
   command) and the system format of ``/etc/crontab`` and ``/etc/cron.d/*`` (a user name between
   the time fields and the command). ``system=None`` detects which one it is, from the path or
@@ -36,7 +39,8 @@ existing text or an existing job.
 The package, one concept a module: :mod:`.lines` (a crontab's lines and fields),
 :mod:`.format` (user or system format), :mod:`.parse` (:func:`parse_crontab`), :mod:`.shell`
 (what a command line runs), :mod:`.naming` (job names), :mod:`.writing` (the TOML, the merge),
-:mod:`.timezone` (the host's timezone), :mod:`.wrapping` (the crontab with its jobs under
+:mod:`.timezone` (the host's timezone), :mod:`.daemon` (which cron: Debian's ignores
+``CRON_TZ``), :mod:`.wrapping` (the crontab with its jobs under
 ``cronwatch run``: :func:`wrap_crontab`) and :mod:`.entries` (what a parse gives).
 """
 

@@ -7,6 +7,7 @@ The heuristics live here alone, so that they can change without touching the par
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from cronwatch.crontab.entries import Candidate, CrontabEntry, CrontabWarning
 from cronwatch.crontab.shell import Program, basename, programs, runnable_part
@@ -32,7 +33,13 @@ _SCRIPT_EXTENSIONS = frozenset(
     {".sh", ".bash", ".zsh", ".ksh", ".py", ".pl", ".rb", ".php", ".js", ".mjs", ".cjs", ".ts"}
     | {".lua", ".tcl", ".r", ".jar", ".cron"}
 )
+_PLAIN = frozenset("0123456789._-")
 _SUBCOMMAND = re.compile(r"[A-Za-z][A-Za-z0-9_:-]*")
+# Options that can stand before a subcommand without taking its place: `certbot -q renew`.
+_FLAG = re.compile(r"-[A-Za-z]+|--[A-Za-z0-9-]+=.*", re.DOTALL)
+# Inline programs that only wait (`perl -e 'sleep int(rand(43200))' && certbot renew`, the
+# random delay Debian's certbot cron.d file starts with): set-up, not the job.
+_SLEEP_CODE = re.compile(r"\s*(?:import\s+time\s*;\s*)?(?:time\.)?sleep\b.*", re.DOTALL)
 
 # cronwatch's group options that take a value, and run's.
 _GROUP_VALUE_OPTIONS = frozenset({"--database-url", "--config"})
@@ -83,9 +90,32 @@ def cronwatch_run_name(command: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    """Only letters, digits, ``.``, ``_`` and ``-``: safe in TOML keys, URLs and metric names."""
-    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
+    """Only letters and digits (any script's: ``ünïcode-script.sh`` keeps its letters), ``.``,
+    ``_`` and ``-``; no blanks, quotes or shell characters, so the name can be typed after
+    ``cronwatch run`` as it is."""
+    text = "".join(
+        char if char.isalpha() or char in _PLAIN else "-"
+        for char in unicodedata.normalize("NFC", text)
+    )
     return re.sub(r"-{2,}", "-", text).strip("-._")
+
+
+def _is_setup(program: Program) -> bool:
+    """Whether ``program`` prepares the job (``cd``, ``test``, a ``sleep``...) rather than being
+    it."""
+    if basename(program.name) in _SETUP:
+        return True
+    return program.code is not None and _SLEEP_CODE.fullmatch(program.code) is not None
+
+
+def _subcommand(args: list[str]) -> str | None:
+    """The first argument when it reads as a subcommand (``renew``, ``schedule:run``), short
+    flags before it skipped (``certbot -q renew``); else None."""
+    for arg in args:
+        if _FLAG.fullmatch(arg):
+            continue
+        return arg if _SUBCOMMAND.fullmatch(arg) else None
+    return None
 
 
 def _strip_extension(name: str) -> str:
@@ -98,19 +128,21 @@ def _strip_extension(name: str) -> str:
 def derive_job_name(command: str) -> str:
     """A readable job name for a crontab command that does not name itself.
 
-    The main program is the first one that is not set-up (``cd``, ``test``, ``sleep``...),
-    seen through wrappers (``nice``, ``flock``, ``timeout``...), interpreters
-    (``python3 x.py``, ``php -f x.php``, ``python -m pkg.mod``) and ``sh -c``. Its basename
-    without a script extension is the name; a first argument that looks like a subcommand is
-    added (``manage.py clearsessions`` -> ``manage-clearsessions``, ``certbot renew`` ->
-    ``certbot-renew``); ``run-parts /etc/cron.daily`` is ``cron.daily``. The result holds only
-    ``[A-Za-z0-9._-]``, is at most :data:`MAX_DERIVED_NAME` long, never empty (``job`` when
+    The main program is the first one that is not set-up (``cd``, ``test``, ``[``, ``sleep``,
+    ``perl -e 'sleep ...'``...), seen through wrappers (``nice``, ``flock``, ``timeout``...),
+    interpreters (``python3 x.py``, ``php -f x.php``, ``python -m pkg.mod``) and ``sh -c``. Its
+    basename without a script extension is the name; a first argument that looks like a
+    subcommand is added, short flags before it skipped (``manage.py clearsessions`` ->
+    ``manage-clearsessions``, ``certbot -q renew`` -> ``certbot-renew``); ``run-parts
+    /etc/cron.daily`` is ``cron.daily``. The result holds only letters and digits of any script
+    (NFC; digits 0-9 only), ``.``, ``_`` and ``-``, is at most :data:`MAX_DERIVED_NAME` long,
+    never empty (``job`` when
     nothing is left) and always passes ``validate_name``.
     """
     # The first program that is the job, not its set-up, and that has a usable name
     # (`$(which x)` has none); else whatever comes first.
     useful = [p for p in programs(runnable_part(command)) if _clean(p.base)]
-    main = next((p for p in useful if basename(p.name) not in _SETUP), None)
+    main = next((p for p in useful if not _is_setup(p)), None)
     if main is None:
         main = useful[0] if useful else None
     name = ""
@@ -121,9 +153,9 @@ def derive_job_name(command: str) -> str:
             name = _clean(basename(operands[-1]))
         if not name:
             name = _clean(base)
-            first = main.args[0] if main.args else ""
-            if name and base not in _NO_SUBCOMMAND and _SUBCOMMAND.fullmatch(first):
-                name = _clean(f"{name}-{first}")
+            subcommand = _subcommand(main.args)
+            if name and base not in _NO_SUBCOMMAND and subcommand:
+                name = _clean(f"{name}-{subcommand}")
     name = name[:MAX_DERIVED_NAME].strip("-._") or "job"
     return validate_name(name)
 

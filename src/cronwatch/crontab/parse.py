@@ -9,12 +9,14 @@ is read in order: assignments set the timezone in force, each schedule line beco
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 
 from cronwatch.crontab.entries import Candidate, CrontabWarning, ParsedCrontab
-from cronwatch.crontab.format import content_says_system, path_says_system
+from cronwatch.crontab.format import content_says_system, path_says_system, user_field
 from cronwatch.crontab.lines import Line, assignment, classify, schedule_width, split_fields
 from cronwatch.crontab.naming import assign_names, cronwatch_run_name, derive_job_name
+from cronwatch.crontab.shell import split_at_stdin
 from cronwatch.errors import InvalidInput
 from cronwatch.schedule import CronSchedule, load_zone, parse_schedule
 
@@ -25,6 +27,7 @@ def parse_crontab(
     path: str | os.PathLike[str] | None = None,
     system: bool | None = None,
     default_timezone: str = "UTC",
+    cron_tz: bool = True,
 ) -> ParsedCrontab:
     """Parse a crontab's text into entries and warnings; see :mod:`cronwatch.crontab`.
 
@@ -33,6 +36,15 @@ def parse_crontab(
     a ``cron.d`` directory is a system crontab; otherwise the content decides (the
     ``# m h dom mon dow user command`` header, or a known user name after the time fields of
     every line).
+
+    ``cron_tz``: whether the cron that runs the crontab honours ``CRON_TZ`` and ``TZ`` (cronie
+    does; Debian's cron ignores them and runs every line in the host's time: with ``False`` the
+    lines below such an assignment stay in ``default_timezone``, and the assignment gets a
+    warning saying so).
+
+    Lines that look like a mistake get a warning: six time fields (``* * * * * * cmd``, which
+    cron runs as the command ``* cmd``: skipped), a user field in what was guessed to be a user
+    crontab, an unescaped ``%`` where a percent sign was surely meant (``date +%F``).
 
     ``default_timezone`` applies to lines with no ``CRON_TZ``/``TZ`` above them: cron runs those
     in the host's local time, so pass :func:`~cronwatch.crontab.local_timezone` when the
@@ -47,7 +59,7 @@ def parse_crontab(
         text = text.decode("utf-8", errors="replace")
     lines = classify(text)
     system, guessed = _format(lines, path, system)
-    reader = _Reader(system, default_timezone)
+    reader = _Reader(system, default_timezone, cron_tz=cron_tz, user_field_warnings=guessed)
     for line in lines:
         reader.read(line)
     entries = assign_names(reader.candidates, reader.warnings)
@@ -75,9 +87,14 @@ class _Skip(Exception):
 class _Reader:
     """Reads the lines in order, keeping the timezone in force."""
 
-    def __init__(self, system: bool, default_timezone: str) -> None:
+    def __init__(
+        self, system: bool, default_timezone: str, *, cron_tz: bool, user_field_warnings: bool
+    ) -> None:
         self.system = system
         self.default_timezone = default_timezone
+        self.cron_tz = cron_tz
+        # A user crontab that was guessed to be one: a line with a user field is worth a word.
+        self.user_field_warnings = user_field_warnings and not system
         self.candidates: list[Candidate] = []
         self.warnings: list[CrontabWarning] = []
         # The latest CRON_TZ and TZ values with the line that set them; validity is checked
@@ -93,6 +110,16 @@ class _Reader:
     def _assign(self, line: Line) -> None:
         name, value = assignment(line)
         if name in ("CRON_TZ", "TZ"):
+            if not self.cron_tz:
+                self.warnings.append(
+                    CrontabWarning(
+                        line.number,
+                        f"Debian's cron ignores {name}: the lines below run in this host's time "
+                        f"({self.default_timezone}), and are imported so; pass --cron cronie if "
+                        "a cron that honours it runs this crontab",
+                    )
+                )
+                return
             if value:
                 self.zones[name] = (value, line.number)
             else:  # an empty value goes back to the default
@@ -101,6 +128,8 @@ class _Reader:
     def _entry(self, line: Line) -> None:
         try:
             candidate = _candidate(line, self.system)
+            for message in _looks_wrong(candidate, line, self.user_field_warnings):
+                self.warnings.append(CrontabWarning(line.number, message))
             candidate.timezone = self._timezone()
             candidate.schedule_expr = _cron_expression(candidate)
         except _Skip as skip:
@@ -165,3 +194,51 @@ def _cron_expression(candidate: Candidate) -> str:
         raise _Skip(f"{exc}; line skipped") from None
     assert isinstance(schedule, CronSchedule)  # not "every ...", so a cron schedule
     return schedule.expression
+
+
+# A word that can only be a time field: digits, "*", and the "/", ",", "-" between them.
+_TIME_FIELD = re.compile(r"[0-9*][0-9*/,-]*")
+
+
+def _looks_wrong(candidate: Candidate, line: Line, user_field_warnings: bool) -> Iterator[str]:
+    """Warnings for a line that cron runs, but surely not as meant; raises :class:`_Skip` for
+    one that must not be imported at all."""
+    first = candidate.user if candidate.user is not None else candidate.command.split(None, 1)[0]
+    if _TIME_FIELD.fullmatch(first) and not candidate.schedule_expr.startswith("@"):
+        raise _Skip(
+            f'"{candidate.schedule_expr} {first}" looks like 6 time fields; cron reads 5 (minute, '
+            f"hour, day of month, month, day of week), so it would run {first!r} as "
+            + ("the user" if candidate.user is not None else "the command")
+            + "; line skipped"
+        )
+    if user_field_warnings:
+        user = user_field(line)
+        if user is not None:
+            yield (
+                f'"{user}" after the time fields looks like the user field of a system crontab '
+                "(/etc/crontab, /etc/cron.d); read as a user crontab, cron runs it as the "
+                "command: pass --system if this is a system crontab"
+            )
+    runnable, stdin = split_at_stdin(candidate.command)
+    if stdin and (runnable.endswith("+") or _open_quote(runnable)):
+        yield (
+            "cron ends the command at the unescaped % (the rest is the command's standard "
+            f"input), so it runs {runnable.strip()!r}: write \\% for a percent sign"
+        )
+
+
+def _open_quote(text: str) -> bool:
+    """Whether ``text`` ends inside a quoted string (the shell would see an unclosed quote)."""
+    quote = ""
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+    return bool(quote)

@@ -180,6 +180,8 @@ class Program:
     name: str
     args: list[str]
     module: bool = False
+    #: The program text given inline (``perl -e 'sleep 60'``), ``None`` for a script or binary.
+    code: str | None = None
 
     @property
     def base(self) -> str:
@@ -256,7 +258,7 @@ def _interpreted(rest: list[str], depth: int) -> list[Program]:
                 return [Program(rest[0], [])]
             return programs(following, depth + 1)
         if option in interpreter.code_options:
-            return [Program(rest[0], [])]
+            return [Program(rest[0], [], code=following or "")]
         if option in interpreter.module_options and following is not None:
             return [Program(following, rest[index + 2 :], module=True)]
         for prefix in interpreter.module_options:  # python -mpkg.mod
