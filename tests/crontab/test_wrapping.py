@@ -104,7 +104,7 @@ def _runs(url: str, name: str) -> list[Run]:
 
 
 @pytest.mark.slow
-def test_wrapped_crontab_and_readme_lines_run_under_debian_cron(
+def test_wrapped_crontabs_and_readme_lines_run_under_debian_cron(
     tmp_path: Path, debian_cron: RootCrontab
 ) -> None:
     database = tmp_path / "cron.db"
@@ -142,11 +142,40 @@ def test_wrapped_crontab_and_readme_lines_run_under_debian_cron(
         assert line in text.splitlines()
     assert f"{this_cronwatch()} run echo -- /bin/echo plain" in text
     debian_cron.install(text)
+    # And a system crontab of the kind Debian packages ship (certbot's random delay, a test -x
+    # guard, a user field), wrapped and installed in /etc/cron.d.
+    scripts = {"renew-certs": "renewed", "sauvegarde-données": "données"}
+    for name, words in scripts.items():
+        script = tmp_path / f"{name}.sh"
+        script.write_text(f"#!/bin/sh\necho {words}\n", encoding="utf-8")
+        script.chmod(0o755)
+    cron_d = "\n".join(
+        [
+            "SHELL=/bin/sh",
+            f"CRONWATCH_DATABASE_URL={url}",
+            f"CRONWATCH_SPOOL_DIR={tmp_path / 'spool'}",
+            f"PYTHONPATH={src}",
+            f"* * * * * root test -x {tmp_path}/renew-certs.sh && perl -e 'sleep 1' && "
+            f"{tmp_path}/renew-certs.sh",
+            f"* * * * * root nice -n 5 {tmp_path}/sauvegarde-données.sh",
+            "",
+        ]
+    )
+    wrapped_d = subprocess.run(
+        [this_cronwatch(), "import-crontab", "--system", "--wrap", "-"],
+        input=cron_d.encode(),
+        capture_output=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_")},
+    ).stdout.decode()
+    assert f"* * * * * root {this_cronwatch()} run renew-certs -- /bin/sh -c " in wrapped_d
+    debian_cron.install_cron_d(wrapped_d)
 
     def recorded() -> dict[str, Run] | None:
         if not database.exists():  # the first run creates it
             return None
-        found = {name: _runs(url, name) for name in ("echo", "ls", "cat", "backup", "sync-feeds")}
+        names = ("echo", "ls", "cat", "backup", "sync-feeds", *scripts)
+        found = {name: _runs(url, name) for name in names}
         if not all(found.values()):
             return None
         latest = {name: runs[0] for name, runs in found.items()}
@@ -161,5 +190,8 @@ def test_wrapped_crontab_and_readme_lines_run_under_debian_cron(
     # rather than "cronwatch: not found" with nothing recorded.
     assert runs["backup"].exit_code == 127
     assert runs["sync-feeds"].hostname == os.uname().nodename
+    assert "renewed" in (runs["renew-certs"].output or "")
+    assert runs["sauvegarde-données"].outcome == "success"
+    assert "données" in (runs["sauvegarde-données"].output or "")
     # Nothing was left in the spool: every run reached the database.
     assert not any((tmp_path / "spool").rglob("*.json"))

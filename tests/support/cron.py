@@ -2,8 +2,8 @@
 
 :func:`debian_cron` (a fixture) makes sure ``/usr/sbin/cron`` is running, starting
 ``cron -f`` with an empty environment when it is not (and stopping that one afterwards), and
-hands out :class:`RootCrontab`, which installs root's crontab with ``crontab -u root -`` and puts
-back what was there before. Only root can do that; without Debian's cron, or as another user,
+hands out :class:`RootCrontab`, which installs root's crontab with ``crontab -u root -`` (and
+files in ``/etc/cron.d``) and puts back what was there before. Only root can do that; without Debian's cron, or as another user,
 the tests are skipped, and under ``CI=true`` they fail. One test at a time holds the lock: root's
 crontab is one per machine.
 """
@@ -59,10 +59,22 @@ class RootCrontab:
         before = subprocess.run(["crontab", "-u", "root", "-l"], capture_output=True, check=False)
         self.before: bytes | None = before.stdout if before.returncode == 0 else None
 
+        self.cron_d: list[Path] = []
+
     def install(self, text: str) -> None:
         subprocess.run(["crontab", "-u", "root", "-"], input=text.encode(), check=True)
 
+    def install_cron_d(self, text: str) -> Path:
+        """``text`` as a file of ``/etc/cron.d`` (a name cron accepts: no dots), removed after."""
+        path = Path("/etc/cron.d") / f"cronwatch-test-{os.getpid()}"
+        self.cron_d.append(path)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)  # cron ignores a file others may write
+        return path
+
     def restore(self) -> None:
+        for path in self.cron_d:
+            path.unlink(missing_ok=True)
         if self.before is None:
             subprocess.run(["crontab", "-u", "root", "-r"], capture_output=True, check=False)
         else:
