@@ -3,9 +3,9 @@
 :func:`debian_cron` (a fixture) makes sure ``/usr/sbin/cron`` is running, starting
 ``cron -f`` with an empty environment when it is not (and stopping that one afterwards), and
 hands out :class:`RootCrontab`, which installs root's crontab with ``crontab -u root -`` (and
-files in ``/etc/cron.d``) and puts back what was there before. Only root can do that; without Debian's cron, or as another user,
-the tests are skipped, and under ``CI=true`` they fail. One test at a time holds the lock: root's
-crontab is one per machine.
+files in ``/etc/cron.d``) and puts back what was there before. Only root can do that; without
+Debian's cron, or as another user, the tests are skipped, and under ``CI=true`` they fail. One
+test at a time holds the lock: root's crontab is one per machine.
 """
 
 from __future__ import annotations
