@@ -426,7 +426,12 @@ def test_alert_settings_load_and_jobs_inherit_what_they_leave_out(tmp_path: Path
 
 def test_alert_defaults_without_an_alerts_table(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[jobs.a]\n"))
-    assert config.alerts == AlertSettings()
+    # The README's defaults, written out (not AlertSettings(): the code under test's own).
+    alerts = config.alerts
+    assert (alerts.interval, alerts.outage_after) == (timedelta(seconds=30), timedelta(minutes=10))
+    assert alerts.channels == () and set(alerts.alert_on) == {"missing", "failing", "hung"}
+    assert (alerts.alert_after, alerts.recover_after, alerts.repeat) == (1, 1, None)
+    assert (alerts.escalate_after, alerts.escalate_to) == (None, ())
     assert config.maintenance == ()
     job = config.alerts.for_job(config.jobs["a"])
     assert job.alert_on == frozenset({"missing", "failing", "hung"})  # CRITICAL only

@@ -12,7 +12,7 @@ import pytest
 import pytz
 
 import cronwatch
-from cronwatch.monitor import MAX_OUTPUT_CHARS, Monitor
+from cronwatch.monitor import Monitor
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -155,10 +155,10 @@ def test_async_job_decorator(monitor: Monitor) -> None:
 
 
 def test_output_keeps_the_end_and_is_bounded(monitor: Monitor) -> None:
-    output = "start\n" + "x" * (MAX_OUTPUT_CHARS * 2) + "\nError: disk full"
+    output = "start\n" + "x" * 20_000 + "\nError: disk full"
     monitor.record_failure("job", T0, T0, 1, "h", output=output)
     stored = monitor.history("job")[0].output or ""
-    assert len(stored) == MAX_OUTPUT_CHARS
+    assert len(stored) == 10_000  # the README's "last 10,000 characters", written out
     assert stored.endswith("Error: disk full")
     assert not stored.startswith("start")
 

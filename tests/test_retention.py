@@ -121,7 +121,10 @@ def test_the_retention_table_of_the_config_file(tmp_path: Path) -> None:
     config = write_config(tmp_path, '[retention]\nruns = "30d"\nkeep_last = 10\nevents = "7d"\n')
     assert config.retention == Retention(runs=30 * DAY, keep_last=10, events=7 * DAY)
     assert write_config(tmp_path, '[retention]\nruns = "0"\n').retention.runs is None
-    assert write_config(tmp_path, "").retention == Retention()
+    # The README's defaults, written out (not Retention(): the code under test's own defaults).
+    assert write_config(tmp_path, "").retention == Retention(
+        runs=90 * DAY, keep_last=50, events=90 * DAY
+    )
     for text, message in [
         ('runs = "12h"', 'retention.runs: must be at least 1 day, not 12h ("0" keeps every run)'),
         ("runs = 30", "retention.runs: must be at least 1 day, not 30s"),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from cronwatch import crontab
-from cronwatch.cli.main import SUBCOMMANDS
 from cronwatch.config import load_config
 from tests.support.cli import invoke
 from tests.support.crontabs import (
@@ -26,9 +25,8 @@ from tests.support.crontabs import (
 
 
 @pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the command until the lead adds it to SUBCOMMANDS; start with no config."""
-    monkeypatch.setitem(SUBCOMMANDS, "import-crontab", "cronwatch.cli.crontab_cmd:import_crontab")
+def _no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start with no config file (the command is the one registered in cronwatch.cli.main)."""
     monkeypatch.delenv("CRONWATCH_CONFIG", raising=False)
     # Tests must not depend on this machine's timezone.
     monkeypatch.setattr(crontab, "local_timezone", lambda: "UTC")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -80,6 +80,19 @@ def test_database_from_a_newer_cronwatch_is_refused_untouched(fresh_database_url
 
 
 def test_no_upgrade_mode_refuses_an_old_schema(fresh_database_url: str) -> None:
+    """A database at a real older revision (0004: before the summary-trigger changes) is
+    refused with upgrade=False, and left at 0004: nothing migrated behind the user's back."""
+    from cronwatch.storage.migrate import downgrade_schema
+
+    open_database(fresh_database_url).close()
+    downgrade_schema(parse_database_url(fresh_database_url), "0004")
+    with pytest.raises(SchemaError, match="cronwatch migrate"):
+        open_database(fresh_database_url, upgrade=False)
+    with _raw(fresh_database_url) as db:
+        assert db.query("SELECT version_num FROM alembic_version") == [("0004",)]
+
+
+def test_no_upgrade_mode_refuses_an_empty_database(fresh_database_url: str) -> None:
     with pytest.raises(SchemaError, match="cronwatch migrate"):
         open_database(fresh_database_url, upgrade=False)
 
@@ -90,25 +103,39 @@ def _raw(url: str) -> Database:
     return Database(parse_database_url(url))
 
 
-def _connect_and_record(url: str) -> str:
+def _connect_and_record(url: str, barrier: Any, results: Any) -> None:
     from datetime import UTC, datetime
 
     import cronwatch
 
-    with cronwatch.connect(url, statsd=False) as monitor:
-        now = datetime.now(UTC)
-        return monitor.record_success("first-boot", now, now, "h").run_id
+    barrier.wait(60)  # all six connect to the new database at the same moment
+    try:
+        with cronwatch.connect(url, statsd=False) as monitor:
+            now = datetime.now(UTC)
+            results.put(monitor.record_success("first-boot", now, now, "h").run_id)
+    except Exception as exc:
+        results.put(f"error: {exc!r}")
 
 
 @pytest.mark.slow
 def test_many_processes_connecting_to_a_new_database_migrate_once(fresh_database_url: str) -> None:
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
-        run_ids = pool.map(_connect_and_record, [fresh_database_url] * 6)
+    """Six processes released together on a database with no schema: each one connects and
+    records. Without the migration lock two would run the same CREATE TABLE and one would fail
+    ("already exists"), or record into a half-built schema."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(6), ctx.Queue()
+    args = (fresh_database_url, barrier, results)
+    processes = [ctx.Process(target=_connect_and_record, args=args) for _ in range(6)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(30)
+    assert not [o for o in outcomes if o.startswith("error")], outcomes
     with open_database(fresh_database_url) as db:
         assert db.schema_revision() == SCHEMA_REVISION
-        assert db.query("SELECT COUNT(*) FROM alembic_version") == [(1,)]
         stored = {row[0] for row in db.query("SELECT run_id FROM runs")}
-    assert stored == set(run_ids) and len(stored) == 6
+    assert stored == set(outcomes) and len(stored) == 6
 
 
 def test_summary_triggers_down_to_0004_and_back_up(fresh_database_url: str) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 import cronwatch
-from tests.support.server import LiveServer, create_key
+from cronwatch.config import load_config
+from tests.support.server import LiveServer, create_key, serve
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -54,11 +56,42 @@ def test_metrics_per_job_and_host(database_url: str) -> None:
     assert sum(statuses.values()) == 1, "exactly one status is current"
     current = dict(next(labels for labels, value in statuses.items() if value == 1))
     assert current["cronjob"] == "backup"
-    assert samples[("cronwatch_job_severity", (("cronjob", "backup"),))] in (0, 1, 2)
     host_statuses = [labels for (name, labels), value in samples.items()
                      if name == "cronwatch_job_host_status" and value == 1]  # fmt: skip
     assert sorted(dict(labels)["host"] for labels in host_statuses) == ["db1", "db2"]
     assert not any(label == "job" for _, labels in samples for label, _ in labels)
+
+
+def test_the_current_status_is_1_and_the_severity_follows_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """One job in each severity: the status label that is 1 is the job's status, no other
+    label is 1, and the severity is 0 OK, 1 warning, 2 critical as the README says."""
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(
+        '[jobs.fine]\nschedule = "every 1h"\n'
+        '[jobs.slow]\nschedule = "every 1h"\nmax_runtime = "10m"\n'
+        '[jobs.broken]\nschedule = "every 1h"\n'
+    )
+    now = datetime.now(UTC)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("fine", now - timedelta(minutes=5), now - timedelta(minutes=4), "h")
+        monitor.record_success("slow", now - timedelta(minutes=25), now - timedelta(minutes=4),
+                               "h")  # fmt: skip
+        monitor.record_failure("broken", now - timedelta(minutes=5), now - timedelta(minutes=4),
+                               1, "h")  # fmt: skip
+    with LiveServer(database_url, config=load_config(path)) as live:
+        samples = scrape(live.url)
+    current = {dict(labels)["cronjob"]: dict(labels)["status"]
+               for (name, labels), value in samples.items()
+               if name == "cronwatch_job_status" and value == 1}  # fmt: skip
+    assert current == {"fine": "ok", "slow": "slow", "broken": "failing"}
+    zeros = [labels for (name, labels), value in samples.items()
+             if name == "cronwatch_job_status" and value == 0]  # fmt: skip
+    assert len(zeros) == 3 * 10, "every other of the 11 statuses is 0"
+    severity = {dict(labels)["cronjob"]: value for (name, labels), value in samples.items()
+                if name == "cronwatch_job_severity"}  # fmt: skip
+    assert severity == {"fine": 0, "slow": 1, "broken": 2}
 
 
 def test_names_are_escaped_in_the_exposition(database_url: str) -> None:
@@ -73,16 +106,19 @@ def test_names_are_escaped_in_the_exposition(database_url: str) -> None:
 
 
 def test_every_server_process_exports_the_same_numbers(database_url: str) -> None:
-    """Counters live in the database, not in the process that took the ping."""
+    """Counters live in the database, not in the process that took the ping: two real
+    ``cronwatch serve`` processes, each taking half of the pings, export the totals of both
+    (counters kept in a process's memory would show 3 and 3, not 6)."""
     key = create_key(database_url, "ping")
-    with LiveServer(database_url) as first, LiveServer(database_url) as second:
+    with serve(database_url) as (first, _), serve(database_url) as (second, _):
         for index in range(3):
-            httpx.get(f"{first.url}/ping/{key}/shared", params={"host": "h"})
-            httpx.get(f"{second.url}/ping/{key}/shared/{index + 1}", params={"host": "h"})
+            assert httpx.get(f"{first}/ping/{key}/shared", params={"host": "h"}).status_code == 200
+            assert httpx.get(f"{second}/ping/{key}/shared/{index + 1}",
+                             params={"host": "h"}).status_code == 200  # fmt: skip
         runs = ("cronwatch_job_runs_total", (("cronjob", "shared"), ("host", "h")))
         failures = ("cronwatch_job_failures_total", (("cronjob", "shared"), ("host", "h")))
-        for live in (first, second):
-            samples = scrape(live.url)
+        for base in (first, second):
+            samples = scrape(base)
             assert (samples[runs], samples[failures]) == (6, 3)
 
 
@@ -91,9 +127,10 @@ def test_a_scrape_reflects_a_ping_at_once(database_url: str) -> None:
     with LiveServer(database_url) as live:
         assert not re.search(r"^cronwatch_job_runs_total", httpx.get(live.url + "/metrics").text,
                              re.M)  # fmt: skip
-        before = time.time()
+        before = int(time.time() * 1_000_000) / 1_000_000  # stamps are whole microseconds
         httpx.get(f"{live.url}/ping/{key}/fresh", params={"host": "h"})
         samples = scrape(live.url)
+        after = time.time()
     stamp = samples[("cronwatch_job_last_success_timestamp_seconds",
                      (("cronjob", "fresh"), ("host", "h")))]  # fmt: skip
-    assert before - 1 <= stamp <= time.time()
+    assert before <= stamp <= after, "the ping's own time: taken between sending and scraping"

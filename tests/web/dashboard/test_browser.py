@@ -4,12 +4,11 @@ chart, times show in the viewer's timezone, the overview refreshes itself, a job
 HTML shows as text and runs nothing, everything works without JavaScript, and no page logs
 an error. Screenshots go to test-artifacts/.
 
-Set ``CRONWATCH_UPDATE_SCREENSHOT=1`` to also write ``docs/dashboard.png`` (the README's).
+``docs/dashboard.png`` (the README's picture) is written by ``scripts/screenshot``, not here.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -33,7 +32,6 @@ from tests.support.fleet import (
     chromium,
     screenshot,
 )
-from tests.support.paths import DOCS
 from tests.support.server import LiveServer, create_key
 
 
@@ -264,23 +262,3 @@ def test_signing_in_with_a_read_key(tmp_path: Path, browser: Any) -> None:
         p.wait_for_url("**/login")
         context.close()
         page.assert_clean()
-
-
-@pytest.mark.skipif(
-    not os.environ.get("CRONWATCH_UPDATE_SCREENSHOT"),
-    reason="writes docs/dashboard.png; set CRONWATCH_UPDATE_SCREENSHOT=1",
-)
-def test_update_the_readme_screenshot(tmp_path: Path, browser: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'cronwatch.db'}"
-    fleet = build_fleet(url, tmp_path)
-    with LiveServer(url, config=fleet.config) as live:
-        context = browser.new_context(
-            viewport={"width": 1360, "height": 900},
-            device_scale_factor=1,
-            timezone_id="Europe/London",
-        )
-        page = context.new_page()
-        page.goto(live.url + "/")
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
-        context.close()
