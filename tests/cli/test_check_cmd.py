@@ -142,3 +142,46 @@ def test_status_table(database_url: str, config: Path) -> None:
     only = invoke("status", "--problems", "--json", url=database_url, config=config)
     # report was declared a moment ago and is not due yet: new, not a problem
     assert [job["name"] for job in json.loads(only.output)] == ["backup"]
+
+
+def test_status_next_due_is_never_past_and_says_since_when_overdue(
+    database_url: str, config: Path
+) -> None:
+    # Issue 12: NEXT DUE 20:34 next to "didn't run since 20:35". One computation now: the
+    # column and the reason name the same slot, the first one missed after the last run.
+    record(database_url, "report", "web1", 200)
+    result = invoke("status", "--json", "report", url=database_url, config=config)
+    (job,) = json.loads(result.output)
+    assert job["status"] == "missing"
+    since = datetime.fromisoformat(job["overdue_since"])
+    assert datetime.fromisoformat(job["next_due"]) > datetime.now(UTC)  # never past
+    assert since < datetime.now(UTC)
+    table = invoke("status", "report", url=database_url, config=config).output.splitlines()
+    clock = since.strftime("%H:%M")
+    assert f"overdue since {since.strftime('%Y-%m-%d')} {clock} UTC" in table[1]
+    assert f"{clock} UTC (last run" in job["reason"]  # "didn't run since <that slot>"
+    assert job["reason"] in table[1]
+
+
+def test_record_started_long_ago_counts_from_the_start_everywhere(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Issue 12: `record --started <3 days ago> --completed now` had LAST RUN count from the
+    # start and the reason from the end ("ran 0s ago"). A run's time is its start.
+    started = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recorded = invoke(
+        "record",
+        "long",
+        "--started",
+        started,
+        "--completed",
+        "now",
+        "--host",
+        "vm",
+        url=database_url,
+    )
+    assert recorded.exit_code == 0, recorded.output
+    line = invoke("status", "long", url=database_url).output.splitlines()[1]
+    assert "3d ago" in line  # LAST RUN
+    assert "ran 3d ago on vm, took 3d" in line  # the reason: the same start
+    assert "ran 0s ago" not in line and "just now" not in line

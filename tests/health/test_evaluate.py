@@ -51,7 +51,7 @@ PROBLEMS: frozenset[Status] = frozenset(s for s in PRIORITY if SEVERITY[s] > 0)
 def test_ok_reports_the_last_run_and_the_next_slot() -> None:
     result = check(spec(), TODAY + 12 * H, ran(AT_3, took=62 * timedelta(seconds=1)))
     assert result.status == "ok"
-    assert result.reason == "ran 8h 58m ago on db1, took 1m 2s; next due 2026-11-29 03:00 UTC"
+    assert result.reason == "ran 9h ago on db1, took 1m 2s; next due 2026-11-29 03:00 UTC"
     assert_healthy(result)
     assert result.next_due == AT_3 + D
     assert result.last_started == AT_3
@@ -229,9 +229,70 @@ def test_new_with_a_schedule_until_the_first_slot_is_past_grace() -> None:
 def test_a_job_with_runs_but_no_schedule_still_gets_runtime_and_failure_checks() -> None:
     result = check(spec(None), AT_3 + 5 * D, ran(AT_3))
     assert result.status == "ok"
-    assert result.reason == "ran 4d 23h ago on db1, took 1m"  # no "next due": no schedule
+    assert result.reason == "ran 5d ago on db1, took 1m"  # no "next due": no schedule
     failed = check(spec(None), AT_3 + H, ran(AT_3, outcome="failure", failures=1))
     assert failed.status == "failing"
+
+
+# --- one story: missed since, next due, host rows, the run's time (issue 12) ------------------
+
+
+@pytest.mark.parametrize("schedule", ["every 1m", "* * * * *"])
+def test_missed_since_is_the_first_slot_after_the_last_run_and_stays_put(schedule: str) -> None:
+    # Issue 12: `status` showed NEXT DUE 20:34 beside "didn't run since 20:35", and the "since"
+    # moved forward every minute.
+    job = spec(schedule, grace=M)
+    last = ran(TODAY + 20 * H + 33 * M)  # 20:33, one minute's run
+    first_missed = TODAY + 20 * H + 34 * M
+    for minutes in (36, 40, 45, 90):
+        now = TODAY + 20 * H + minutes * M + timedelta(seconds=30)
+        result = check(job, now, last)
+        assert result.status == "missing"
+        assert result.reason.startswith("backup didn't run since 20:34 UTC (last run 20:33 UTC")
+        assert result.overdue_since == first_missed  # never moves forward with the clock
+        assert result.next_due is not None and result.next_due > now  # never in the past
+        assert result.next_due - now <= M
+        assert [h.overdue_since for h in result.hosts] == [first_missed]
+        assert result.to_json()["overdue_since"] == first_missed.isoformat()
+
+
+def test_late_says_since_when_and_next_due_stays_ahead() -> None:
+    job = spec("every 15m", grace=5 * M)
+    last = ran(AT_3)
+    late = check(job, AT_3 + 17 * M, last)
+    assert late.status == "late"
+    assert late.overdue_since == AT_3 + 15 * M
+    assert late.reason == "backup is due since 03:15 UTC (grace until 03:20 UTC)"
+    assert late.next_due == AT_3 + 30 * M  # the next slot to come, not the overdue one
+    fine = check(job, AT_3 + 10 * M, last)
+    assert fine.overdue_since is None and fine.next_due == AT_3 + 15 * M
+
+
+def test_a_host_row_never_looks_better_or_other_than_its_missing_job() -> None:
+    # Issue 12: the overview showed a "vm FAILING" chip on a MISSING job.
+    failed = ran(AT_3 - D, host="vm", outcome="failure", failures=1)
+    one = check(spec(), AT_3 + H, failed)
+    assert one.status == "missing"
+    assert [(h.hostname, h.status, h.reason) for h in one.hosts] == [("vm", "missing", one.reason)]
+    assert one.problems[1].startswith("backup failed on vm")  # the failure is still told
+    two = check(spec(), AT_3 + H, failed, ran(AT_3 - 2 * D, host="web"))
+    assert two.status == "missing"
+    assert [(h.hostname, h.status) for h in two.hosts] == [("vm", "missing"), ("web", "missing")]
+    # Once the job ran, each host's row is its own again: vm's failure, web's success.
+    today = check(spec(), AT_3 + H, failed, ran(AT_3, host="web"))
+    assert [(h.hostname, h.status) for h in today.hosts] == [("vm", "failing"), ("web", "ok")]
+    assert today.overdue_since is None
+
+
+def test_a_run_is_dated_by_its_start_in_every_field_and_reason() -> None:
+    # Issue 12: `record --started <3 days ago> --completed now` had LAST RUN counted from the
+    # start and the reason from the end. A run's time is its start, everywhere.
+    job = spec(None)
+    now = AT_3 + 3 * D
+    result = check(job, now, ran(AT_3, took=3 * D))
+    assert result.last_started == AT_3
+    assert result.reason == "ran 3d ago on db1, took 3d"  # not "ran 0s ago"
+    assert result.hosts[0].last_started == AT_3
 
 
 # --- hosts -----------------------------------------------------------------------------------
@@ -247,7 +308,8 @@ def test_each_declared_host_must_run() -> None:
     )
     assert result.problems == (
         result.reason,
-        "backup didn't run on db3 since 03:00 UTC (never ran)",
+        # Never ran: missed since its first slot after the job became known.
+        "backup didn't run on db3 since 2026-01-01 03:00 UTC (never ran)",
     )
     statuses = {h.hostname: h.status for h in result.hosts}
     assert statuses == {"db1": "ok", "db2": "missing", "db3": "missing"}  # db9 not declared
@@ -278,7 +340,9 @@ def test_any_host_is_judged_as_a_whole_with_a_row_per_host() -> None:
     stale = check(spec(), AT_3 + H, ran(AT_3 - D, host="db1"), ran(AT_3 - 2 * D, host="db2"))
     assert stale.status == "missing"
     assert "on db1" in stale.reason and "didn't run since 03:00 UTC" in stale.reason
-    assert {h.status for h in stale.hosts} == {"ok"}
+    # No host ran today's slot: no host row looks better than the job.
+    assert {h.status for h in stale.hosts} == {"missing"}
+    assert all(h.overdue_since == stale.overdue_since == AT_3 for h in stale.hosts)
 
 
 def test_any_host_two_hosts_running_one_slot_is_too_often() -> None:
@@ -302,7 +366,8 @@ def test_min_hosts_is_missing_only_below_k() -> None:
     assert [h.status for h in two.hosts] == ["ok", "ok", "missing"]
 
     none = check(job, AT_3 + H)
-    assert none.reason == "none of 3 hosts ran backup since 03:00 UTC (need 2)"
+    # None ever ran: the set has been missing since the job's first slot.
+    assert none.reason == "none of 3 hosts ran backup since 2026-01-01 03:00 UTC (need 2)"
 
 
 def test_min_hosts_late_and_other_problems_still_count() -> None:

@@ -256,7 +256,7 @@ def status(
                 ",".join(h.hostname for h in s.hosts) or "-",
                 _ago(now, s.last_started),
                 format_duration(s.last_duration) if s.last_duration is not None else "-",
-                _when(s.next_due) if s.next_due else "-",
+                _due(s),
                 s.reason,
             )
         )
@@ -264,6 +264,16 @@ def status(
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         click.echo("  ".join([*cells, row[-1]]))
+
+
+def _due(status: JobStatus) -> str:
+    """The NEXT DUE cell: the health layer's next slot (never past), or since when the job is
+    overdue ("overdue since ..."), the same slot as its reason's "since"."""
+    if status.status == "paused":
+        return "paused"
+    if status.overdue_since is not None:
+        return f"overdue since {_when(status.overdue_since)}"
+    return _when(status.next_due) if status.next_due is not None else "-"
 
 
 def _ago(now: datetime, value: datetime | None) -> str:

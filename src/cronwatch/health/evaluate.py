@@ -303,21 +303,27 @@ def _when_due(
         verdict.next_due = next_due  # "any host" display rows: no single host owes a run
     elif schedule is not None and period is not None:
         anchor = last if last is not None else job.created
-        verdict.next_due = first_due = anchor + period
-        if now - job.grace >= anchor + period:
-            verdict.missing = True
-            verdict.due = anchor + (now - job.grace - anchor) // period * period
-        elif last is not None and now >= anchor + period:
-            verdict.late, verdict.due = True, anchor + (now - anchor) // period * period
+        first_due = anchor + period
+        # Never in the past: an overdue job's next slot is the first one still to come.
+        verdict.next_due = (
+            first_due if first_due > now else anchor + ((now - anchor) // period + 1) * period
+        )
+        if now - job.grace >= first_due:
+            verdict.missing, verdict.due = True, first_due
+        elif last is not None and now >= first_due:
+            verdict.late, verdict.due = True, first_due
     elif schedule is not None:
         verdict.next_due = job.following()
         if last is None or last < job.current() - tol:
             slot = job.missing_slot()
             # Never ran: owed only the slots after the job was created.
             if slot > job.created if last is None else last < slot - tol:
-                verdict.missing, verdict.due = True, slot
+                verdict.missing = True
             elif last is not None:
-                verdict.late, verdict.due = True, job.current()
+                verdict.late = True
+            if verdict.missing or verdict.late:
+                # The first slot the last start did not cover: fixed until the next run.
+                verdict.due = _next(schedule, job.created if last is None else last + tol)
         if last is None:
             first_due = _next(schedule, job.created)
     return first_due
@@ -383,12 +389,16 @@ def _too_often(job: _Job, view: _View) -> list[_Problem]:
     return []
 
 
-def _display_only(verdict: _Verdict) -> _Verdict:
-    """``verdict`` without late/missing: a host's row when any host may run the job."""
-    row = _Verdict()
-    row.problems = [p for p in verdict.problems if p[0] not in _RECENCY]
-    row.quiet, row.quiet_reason = verdict.quiet, verdict.quiet_reason
-    row.next_due = verdict.next_due
+def _with_recency(row: _Verdict, whole: _Verdict) -> _Verdict:
+    """A host's row when any host may run the job: its own problems, and the job's lateness.
+
+    No single host owes a run, but when the job as a whole is missing or late no host ran the
+    slot, so each host's row says so too: a host row never looks better than the job it
+    belongs to (no "db1 FAILING" chip on a MISSING job that shows the older failure)."""
+    if whole.missing or whole.late:
+        row.problems = [p for p in whole.problems if p[0] in _RECENCY] + row.problems
+        row.problems.sort(key=lambda problem: _RANK[problem[0]])
+        row.missing, row.late, row.due = whole.missing, whole.late, whole.due
     return row
 
 
@@ -427,9 +437,12 @@ def _quiet(job: _Job, view: _View, verdict: _Verdict, first_due: datetime | None
             return "new", f"no runs recorded{_on(view.host)} yet"
         return "new", f"waiting for the first run{_on(view.host)}, due {_at(first_due, now)}"
     if finished is not None and finished.last_completed is not None:
-        text = f"ran {_fd(now - finished.last_completed)} ago on {finished.hostname}"
-        if finished.last_duration is not None:
-            text += f", took {_fd(finished.last_duration)}"
+        # A run's time is its start (RUN_TIME), here as in "last run" everywhere.
+        took = finished.last_duration
+        started = finished.last_completed - took if took is not None else view.last
+        text = f"ran {_fd(max(now - started, timedelta(0)))} ago on {finished.hostname}"
+        if took is not None:
+            text += f", took {_fd(took)}"
     else:
         text = f"started {_fd(now - view.last)} ago on {view.last_on}"
     if verdict.next_due is not None:
@@ -437,8 +450,11 @@ def _quiet(job: _Job, view: _View, verdict: _Verdict, first_due: datetime | None
     return "ok", text
 
 
-def _min_hosts(job: _Job, views: list[_View], verdicts: list[_Verdict]) -> list[_Problem]:
-    """Recency of a "k of N hosts" job: judged over the set, not per host."""
+def _min_hosts(
+    job: _Job, views: list[_View], verdicts: list[_Verdict]
+) -> tuple[list[_Problem], datetime | None]:
+    """Recency of a "k of N hosts" job: judged over the set, not per host; with the slot the
+    set is overdue since, if it is."""
     k, n, now, name = job.spec.min_hosts or 0, len(views), job.now, job.name
     fine = [
         view.host or ""
@@ -446,21 +462,24 @@ def _min_hosts(job: _Job, views: list[_View], verdicts: list[_Verdict]) -> list[
         if not verdict.missing
     ]
     if len(fine) < k:
+        # The set went missing when its (n-k+1)th host did: that host's first missed slot.
+        dues = sorted(v.due for v in verdicts if v.missing and v.due is not None)
+        overdue = dues[n - k]  # fewer than k fine: more than n - k missing, each with a due
         since = (
             f"in the last {_fd(job.period + job.grace)}"
             if job.period is not None
-            else f"since {_at(job.missing_slot(), now)}"
+            else f"since {_at(overdue, now)}"
         )
         count = f"only {len(fine)} of {n} hosts" if fine else f"none of {n} hosts"
         listed = f": {', '.join(fine)}" if fine else ""
-        return [("missing", f"{count} ran {name} {since} (need {k}){listed}")]
+        return [("missing", f"{count} ran {name} {since} (need {k}){listed}")], overdue
     done = [v for v in verdicts if not v.missing and not v.late]
     if len(done) < k:
         due = min(v.due for v in verdicts if v.late and v.due is not None)
         until = _at(due + job.grace, now)
         ran = f"{len(done)} of {n} hosts ran it so far (need {k})"
-        return [("late", f"{name} is due since {_at(due, now)} (grace until {until}); {ran}")]
-    return []
+        return [("late", f"{name} is due since {_at(due, now)} (grace until {until}); {ran}")], due
+    return [], None
 
 
 def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
@@ -473,7 +492,7 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
     views = _host_views(facts)
     whole = _combine(views, now) if views else _View(None, None, [])
     judged = _each_host(job, views) if spec.hosts else _any_host(job, views, whole)
-    problems, (status, reason), next_due, verdicts = judged
+    problems, (status, reason), next_due, overdue, verdicts = judged
     hosts = tuple(map(_host_status, views, verdicts))
     if spec.paused:
         status, reason, problems = "paused", "paused", []
@@ -491,6 +510,7 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
         schedule=_schedule_words(job),
         learned=job.learned_schedule or learned_band,
         next_due=next_due,
+        overdue_since=overdue,
         last_started=whole.last,
         last_success=max(successes, default=None),
         last_duration=whole.finished.last_duration if whole.finished is not None else None,
@@ -501,8 +521,8 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
 
 
 #: What judging a job's hosts gives: its problems, its status and reason, its next due run,
-#: and a verdict per host view.
-_Judged = tuple[list[_Problem], _Problem, datetime | None, list[_Verdict]]
+#: the slot it is overdue since (if it is), and a verdict per host view.
+_Judged = tuple[list[_Problem], _Problem, datetime | None, datetime | None, list[_Verdict]]
 
 
 def _host_views(facts: JobFacts) -> list[_View]:
@@ -522,24 +542,29 @@ def _each_host(job: _Job, views: list[_View]) -> _Judged:
     """Declared hosts: each owes its runs (or, with ``min_hosts``, k of them do)."""
     verdicts = [_judge(job, view) for view in views]
     problems = [p for v in verdicts for p in v.problems]
+    overdue = min((v.due for v in verdicts if v.due is not None), default=None)
     if job.spec.min_hosts is not None:
         problems = [p for p in problems if p[0] not in _RECENCY]
-        problems += _min_hosts(job, views, verdicts)
+        found, overdue = _min_hosts(job, views, verdicts)
+        problems += found
     problems.sort(key=lambda problem: _RANK[problem[0]])
     quiet = min(verdicts, key=lambda v: _RANK[v.quiet])
     status = problems[0] if problems else (quiet.quiet, quiet.quiet_reason)
     next_due = min((v.next_due for v in verdicts if v.next_due is not None), default=None)
-    return problems, status, next_due, verdicts
+    return problems, status, next_due, overdue, verdicts
 
 
 def _any_host(job: _Job, views: list[_View], whole: _View) -> _Judged:
     """No declared hosts: the job is judged as one; each host's row shows all but recency."""
     verdict = _judge(job, whole)
-    if len(views) == 1:  # the same facts as the whole: reuse, minus what no host owes
-        verdicts = [_display_only(verdict)]
+    if len(views) == 1:  # the same facts as the whole: the host row is the job's verdict
+        verdicts = [verdict]
     else:
-        verdicts = [_judge(job, view, recency=False, next_due=verdict.next_due) for view in views]
-    return verdict.problems, verdict.status, verdict.next_due, verdicts
+        verdicts = [
+            _with_recency(_judge(job, view, recency=False, next_due=verdict.next_due), verdict)
+            for view in views
+        ]
+    return verdict.problems, verdict.status, verdict.next_due, verdict.due, verdicts
 
 
 def _schedule_words(job: _Job) -> str:
@@ -563,4 +588,5 @@ def _host_status(view: _View, verdict: _Verdict) -> HostStatus:
         last_outcome=row.last_outcome if row is not None else None,
         last_duration=row.last_duration if row is not None else None,
         next_due=verdict.next_due,
+        overdue_since=verdict.due,
     )

@@ -61,6 +61,10 @@ PRIORITY: tuple[Status, ...] = (
 )
 
 
+#: The convention of every view: a run's time ("last run", "ran ... ago") is when it started.
+RUN_TIME = "started"
+
+
 @dataclass(frozen=True, slots=True)
 class HostSummary:
     """What is known of a job on one host, kept up to date on every write (table
@@ -130,6 +134,7 @@ class HostStatus:
     last_outcome: Outcome | None = None
     last_duration: timedelta | None = None
     next_due: datetime | None = None
+    overdue_since: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,6 +146,7 @@ class HostStatus:
             "last_outcome": self.last_outcome,
             "last_duration_seconds": _seconds(self.last_duration),
             "next_due": _iso(self.next_due),
+            "overdue_since": _iso(self.overdue_since),
         }
 
 
@@ -148,6 +154,17 @@ class HostStatus:
 class JobStatus:
     """The status of a job, with the reason in words a person can act on, e.g.
     ``backup didn't run on db2 since 03:00 UTC``.
+
+    Times, the same in every view (``cronwatch status``, the API, the dashboard, ``/metrics``,
+    alert messages), all computed here and never by a view:
+
+    - a run's time is its **start** (:data:`RUN_TIME`): ``last_started``, "last run", "ran 2h
+      ago" and the slots a run covers all count from when it started; a ping without a start
+      has its arrival as its start;
+    - ``next_due`` is the next slot still to come, never in the past;
+    - ``overdue_since`` is set when the job is missing or late: the first slot its last run
+      did not cover ("missed since"), which stays put until a run comes (the reason's "didn't
+      run since" and "due since" are this slot).
 
     ``schedule`` describes the schedule in force ("every 15 minutes", "at 03:00 every day
     (Europe/London)", "learned: about every 1h", or "none"); ``learned`` says whether the
@@ -161,6 +178,7 @@ class JobStatus:
     schedule: str = "none"
     learned: bool = False
     next_due: datetime | None = None
+    overdue_since: datetime | None = None
     last_started: datetime | None = None
     last_success: datetime | None = None  # completion of the last successful run
     last_duration: timedelta | None = None
@@ -183,6 +201,7 @@ class JobStatus:
             "schedule": self.schedule,
             "learned": self.learned,
             "next_due": _iso(self.next_due),
+            "overdue_since": _iso(self.overdue_since),
             "last_started": _iso(self.last_started),
             "last_success": _iso(self.last_success),
             "last_duration_seconds": _seconds(self.last_duration),

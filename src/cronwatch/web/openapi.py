@@ -57,6 +57,16 @@ _ERROR = {
     "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
 }
 
+_NEXT_DUE = {
+    **_INSTANT_OR_NULL,
+    "description": "The next slot still to come, never in the past (null without a schedule).",
+}
+_OVERDUE_SINCE = {
+    **_INSTANT_OR_NULL,
+    "description": "Set while missing or late: the first slot the last run did not cover "
+    '("missed since"); it stays put until a run comes.',
+}
+
 _HOST_STATUS = {
     "type": "object",
     "required": ["hostname", "status", "reason"],
@@ -68,7 +78,8 @@ _HOST_STATUS = {
         "last_completed": _INSTANT_OR_NULL,
         "last_outcome": {"enum": [*OUTCOMES, None]},
         "last_duration_seconds": _SECONDS_OR_NULL,
-        "next_due": _INSTANT_OR_NULL,
+        "next_due": _NEXT_DUE,
+        "overdue_since": _OVERDUE_SINCE,
     },
 }
 
@@ -83,8 +94,13 @@ _JOB_STATUS = {
         "problems": {"type": "array", "items": {"type": "string"}},
         "schedule": {"type": "string"},
         "learned": {"type": "boolean"},
-        "next_due": _INSTANT_OR_NULL,
-        "last_started": _INSTANT_OR_NULL,
+        "next_due": _NEXT_DUE,
+        "overdue_since": _OVERDUE_SINCE,
+        "last_started": {
+            **_INSTANT_OR_NULL,
+            "description": "When the last run started: a run's time is its start, in every "
+            "field and view.",
+        },
         "last_success": _INSTANT_OR_NULL,
         "last_duration_seconds": _SECONDS_OR_NULL,
         "runtime_band_seconds": {

@@ -19,7 +19,7 @@ from cronwatch.monitor import make_run
 from cronwatch.timeutil import utcnow
 from cronwatch.web.dashboard.render import CONTENT_SECURITY_POLICY
 from tests.support.fleet import XSS_NAME, XSS_OUTPUT, Fleet, build_fleet
-from tests.support.server import LiveServer, query
+from tests.support.server import LiveServer, create_key, query
 
 
 @pytest.fixture
@@ -174,3 +174,40 @@ def test_the_output_of_a_run_is_loaded_on_demand(http: httpx.Client) -> None:
     assert fragment.startswith('<pre class="output-text">') and "ConnectionError" in fragment
     whole = http.get(f"/runs/{run_id}/output").text
     assert whole.startswith("<!doctype html>") and "ConnectionError" in whole
+
+
+def test_overview_api_and_job_page_tell_one_story_of_a_missing_job(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Issue 12: the overview showed a "vm FAILING" chip on a MISSING job, and views computed
+    # their own "next due". Every view shows the health layer's one computation.
+    from cronwatch.config import load_config
+
+    path = tmp_path / "cronwatch.toml"
+    path.write_text('[jobs.nightly]\nschedule = "every 5m"\ngrace = "1m"\n')
+    config = load_config(path)
+    now = utcnow()
+    start = now - timedelta(minutes=30)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_failure("nightly", start, start + timedelta(seconds=5), 2, "vm")
+    key = create_key(database_url, "read")
+    with (
+        LiveServer(database_url, config=config) as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        http.headers["Authorization"] = f"Bearer {key}"
+        (job,) = http.get("/api/v1/status").json()["jobs"]
+        overview = http.get("/").text
+        page = http.get("/jobs/nightly").text
+    assert job["status"] == "missing"
+    assert [(h["hostname"], h["status"]) for h in job["hosts"]] == [("vm", "missing")]
+    overdue = job["overdue_since"]
+    assert overdue is not None and overdue == job["hosts"][0]["overdue_since"]
+    assert job["next_due"] > now.isoformat()  # never in the past
+    row = re.search(r'<tr class="job[^"]*" data-status="missing">.*?</tr>', overview, re.S)
+    assert row, "no missing row"
+    assert 'class="host host-missing"' in row[0]
+    assert "host-failing" not in row[0] and "failing</small>" not in row[0]
+    assert 'class="overdue"' in row[0] and "overdue, due 2" in row[0]  # "overdue, due 25m ago"
+    assert "Overdue: a run was due 2" in page
+    assert page.count('class="overdue"') >= 1

@@ -60,7 +60,8 @@ class HostRow:
 
 @dataclass(frozen=True)
 class Upcoming:
-    """When the job is expected next. ``overdue``: an interval job's due time already passed."""
+    """When the job is expected next (from the status's ``next_due``, never past), and
+    ``overdue``: the status's ``overdue_since``, the first slot missed since the last run."""
 
     overdue: datetime | None
     slots: tuple[datetime, ...]
@@ -210,18 +211,15 @@ def _upcoming(
     zone = facts.spec.timezone
     if schedule is None:
         return Upcoming(None, (), zone)
+    # The health layer's next due (never past) and overdue slot: this page computes neither.
+    first = status.next_due
     slots: list[datetime] = []
-    overdue = None
-    if isinstance(schedule, IntervalSchedule):
-        # Anchored on the last start, as the health checks do: due = last start + period.
-        first = status.next_due or facts.created + schedule.period
-        if first <= now:
-            overdue = first
-            first = schedule.anchored(first).next_after(now)
-        slots = [first + k * schedule.period for k in range(UPCOMING)]
-    else:
-        t = now
-        for _ in range(UPCOMING):
-            t = schedule.next_after(t)
-            slots.append(t)
+    if first is not None:
+        if isinstance(schedule, IntervalSchedule):
+            slots = [first + k * schedule.period for k in range(UPCOMING)]
+        else:
+            slots = [first]
+            while len(slots) < UPCOMING:
+                slots.append(schedule.next_after(slots[-1]))
+    overdue = status.overdue_since
     return Upcoming(overdue, tuple(slots), zone)
