@@ -170,6 +170,19 @@ def test_recovery_waits_for_good_runs_and_counts_them_from_the_last_bad_status()
     assert not second.state.alerting and second.state.problem_since is None
 
 
+def test_a_recovery_into_a_lesser_problem_says_what_the_job_is_now() -> None:
+    # Issue 12: "recovered ... took 7m (max_runtime 5m)" while the job was SLOW.
+    down = state("missing", alerting=True, alert_status="missing", problem_since=NOW - HOUR)
+    reason = "backup took 7m on db1 (max_runtime 5m)"
+    slow = decide(down, "slow", reason, policy(), Context(), NOW)
+    assert slow is not None and slow.event.kind == "recovery"  # slow is not in alert_on
+    assert slow.event.text == f"backup recovered after 1h MISSING, now SLOW: {reason}"
+    fine = decide(down, "ok", "ran 1m ago on db1", policy(), Context(), NOW)
+    assert fine is not None
+    assert fine.event.text == "backup recovered after 1h MISSING: ran 1m ago on db1"
+    assert "now" not in fine.event.text.split(":")[0]  # a fine job is not said to be anything
+
+
 def test_a_relapse_while_recovering_keeps_the_incident() -> None:
     recovering = state(
         "ok",

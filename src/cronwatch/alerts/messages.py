@@ -4,6 +4,7 @@ sends (:func:`compose`): the same facts everywhere, plain text for chat, short H
 backup is MISSING: backup didn't run on db2 since 03:00 UTC (last run 2026-11-27 03:00 UTC)
 backup is still MISSING (for 4h 2m): backup didn't run on db2 since 03:00 UTC (...)
 backup recovered after 5h 10m MISSING: ran 2m ago on db2, took 14m 2s
+backup recovered after 1h MISSING, now SLOW: backup took 7m on db2 (max_runtime 5m)
 """
 
 from __future__ import annotations
@@ -57,11 +58,25 @@ def escalation_text(
 
 
 def recovery_text(
-    name: str, was: str | None, reason: str, since: datetime | None, now: datetime
+    name: str,
+    was: str | None,
+    reason: str,
+    since: datetime | None,
+    now: datetime,
+    status: str = "ok",
 ) -> str:
+    """``backup recovered after 5h MISSING: ...``; a job that recovered into a lesser
+    problem says what it is now (``..., now SLOW: backup took 7m on db1 (max_runtime 5m)``),
+    so that the reason is never read as a fine job's."""
     lasting = _for(since, now)
     after = f" after {lasting} {shout(was)}" if lasting and was else ""
-    return f"{name} recovered{after}: {reason}"
+    return f"{name} recovered{after}{_now(status)}: {reason}"
+
+
+def _now(status: str) -> str:
+    """``, now SLOW`` for a status that is a problem, else nothing."""
+    level = SEVERITY.get(status, 0)  # type: ignore[call-overload]
+    return f", now {shout(status)}" if level else ""
 
 
 def change_text(name: str, hostname: str, old: str, new: str, reason: str) -> str:
@@ -137,6 +152,8 @@ def compose(event: Event, url: str | None = None) -> Message:
     """The message about ``event``, linking to ``url`` (the job's page) when there is one."""
     template = _TITLES.get(event.kind, "{name}: {status}")
     title = template.format(name=event.name, status=shout(event.new_status))
+    if event.kind == "recovery":
+        title += _now(event.new_status)
     rows = _facts(event, url) if event.kind != "test" else []
     tail = event.details.output_tail if event.details else None
     text = event.text

@@ -275,7 +275,7 @@ def _recorded(
     elif kind == "escalation":
         text = messages.escalation_text(prev.name, status, reason, since, now)
     elif kind == "recovery":
-        text = messages.recovery_text(prev.name, prev.alert_status, reason, since, now)
+        text = messages.recovery_text(prev.name, prev.alert_status, reason, since, now, status)
     else:
         kind = "change"
         text = messages.change_text(prev.name, JOB_ROW, prev.status, status, reason)
