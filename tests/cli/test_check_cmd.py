@@ -122,10 +122,12 @@ def test_ad_hoc_window_check_needs_no_config(database_url: str) -> None:
     record(database_url, "backup", "db2", 90)
     ok = invoke("check", "--window", "30m", "db1:backup", url=database_url)
     assert ok.exit_code == 0 and ok.output.startswith("CRONWATCH OK - 1 of 1 ran")
-    bad = invoke("check", "--window", "30m", "db1:backup", "db2:backup", "db3:x", url=database_url)
+    bad = invoke(
+        "check", "--window", "30m", "db1:backup", "db2:backup", "db3:backup", url=database_url
+    )
     assert bad.exit_code == 2
     assert "backup didn't run on db2 in the last 30m" in bad.output
-    assert "x didn't run on db3 in the last 30m (never succeeded)" in bad.output
+    assert "backup didn't run on db3 in the last 30m (never succeeded)" in bad.output
     any_host = invoke("check", "--window", "30m", "backup", url=database_url)
     assert any_host.exit_code == 0
     assert invoke("check", "--window", "soon", "backup", url=database_url).exit_code == 3
@@ -185,3 +187,22 @@ def test_record_started_long_ago_counts_from_the_start_everywhere(
     assert "3d ago" in line  # LAST RUN
     assert "ran 3d ago on vm, took 3d" in line  # the reason: the same start
     assert "ran 0s ago" not in line and "just now" not in line
+
+
+def test_an_unknown_job_is_unknown_in_both_forms(database_url: str, config: Path) -> None:
+    record(database_url, "backup", "db1", 10)
+    for args in (
+        ["nosuchjob"],
+        ["--window", "30m", "nosuchjob"],
+        ["--window", "30m", "db1:nosuch"],
+    ):
+        result = invoke("check", *args, url=database_url)
+        # a typo never pages anyone: UNKNOWN (3), not CRITICAL (2)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.output.startswith("CRONWATCH UNKNOWN - no job named 'nosuch")
+    mixed = invoke("check", "--window", "30m", "backup", "typo", "--json", url=database_url)
+    assert mixed.exit_code == 3 and json.loads(mixed.output)["state"] == "UNKNOWN"
+    assert "'typo'" in json.loads(mixed.output)["summary"]
+    # A job that is declared but never ran is known: CRITICAL, it did not run.
+    declared = invoke("check", "--window", "30m", "report", url=database_url, config=config)
+    assert declared.exit_code == 2 and "report didn't run in the last 30m" in declared.output

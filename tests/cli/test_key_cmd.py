@@ -38,3 +38,27 @@ def test_cli_errors_exit_2_with_a_message(database_url: str) -> None:
     assert result.exit_code == 2 and "no key has the id or name" in result.stderr
     result = runner.invoke(cli, ["--database-url", database_url, "key", "create", "--scope", "x"])
     assert result.exit_code == 2 and "Invalid value for '--scope'" in result.stderr
+
+
+def test_cli_revoke_by_the_key_itself_says_when_it_was_already_revoked(database_url: str) -> None:
+    runner = CliRunner()
+    base = ["--database-url", database_url, "key"]
+    token = runner.invoke(cli, [*base, "create", "--scope", "ping", "--name", "db1"]).stdout.strip()
+    revoked = runner.invoke(cli, [*base, "revoke", token])
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout == f"revoked ping key {token[:12]} (db1)\n"
+    again = runner.invoke(cli, [*base, "revoke", token[:12]])
+    assert again.exit_code == 0
+    assert f"ping key {token[:12]} (db1) was already revoked, at " in again.stdout
+    assert "revoked ping key" not in again.stdout
+
+
+def test_cli_refuses_a_second_active_key_of_one_name(database_url: str) -> None:
+    runner = CliRunner()
+    base = ["--database-url", database_url, "key"]
+    assert runner.invoke(cli, [*base, "create", "--scope", "ping", "--name", "db1"]).exit_code == 0
+    twin = runner.invoke(cli, [*base, "create", "--scope", "read", "--name", "db1"])
+    assert twin.exit_code == 2 and "already named 'db1'" in twin.stderr
+    assert twin.stdout == "", "no key printed"
+    listed = json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)
+    assert [k["scope"] for k in listed] == ["ping"]

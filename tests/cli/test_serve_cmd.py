@@ -131,3 +131,29 @@ def test_future_tolerance_from_the_config_file_and_the_option(tmp_path: Path) ->
         refused = _run_ahead(key, base, timedelta(hours=1), "r3")
         assert refused.status_code == 400 and "at most 10m ahead" in refused.json()["message"]
     assert query(url, "SELECT run_id FROM runs") == [("r1",)]
+
+
+def test_serve_says_which_database_and_config_it_uses(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.create_database()
+    # trust authentication takes any password: the log must not show it
+    with_password = url.replace("postgres@", "postgres:s3cret-pw@", 1)
+    assert with_password != url
+    config = tmp_path / "cw.toml"
+    config.write_text('[jobs.backup]\nschedule = "0 3 * * *"\n')
+    with serve(with_password, "--config", str(config)) as (_, process):
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        log = process.stdout.read()  # type: ignore[union-attr]
+    expected = url.replace("postgres@", "postgres:***@", 1)
+    assert f"cronwatch serves the database {expected} with the config file {config} (1 job)" in log
+    assert "s3cret-pw" not in log
+    # before the port opens: it is the first thing a reader of the log sees
+    assert log.index("cronwatch serves the database") < log.index("Uvicorn running")
+    sqlite = f"sqlite:///{tmp_path / 's.db'}"
+    with serve(sqlite) as (_, process):
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert f"cronwatch serves the database {sqlite} (no config file)" in log

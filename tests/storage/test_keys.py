@@ -69,9 +69,37 @@ def test_revoke_by_id_or_unique_name_keeps_the_first_time(store: KeyStore) -> No
 
 def test_revoke_refuses_unknown_and_ambiguous_names(store: KeyStore) -> None:
     store.create("ping", "twin")
-    store.create("ping", "twin")
+    # Two active keys of one name: only a database from before names were kept unique.
+    store.db.execute(
+        "INSERT INTO api_keys (id, name, scope, token_hash, created_us) VALUES (?, ?, ?, ?, ?)",
+        ("cwp_oldtwin00", "twin", "ping", "0" * 64, 1),
+    )
     with pytest.raises(InvalidInput, match="2 active keys"):
         store.revoke("twin")
     with pytest.raises(InvalidInput, match="no key"):
         store.revoke("cwp_nope")
     assert all(key.active for key in store.list())
+
+
+def test_active_names_are_unique_and_free_again_once_revoked(store: KeyStore) -> None:
+    first, _ = store.create("ping", "db1")
+    with pytest.raises(InvalidInput, match="already named 'db1'"):
+        store.create("read", "db1")
+    assert [key.id for key in store.list()] == [first.id], "nothing written"
+    store.revoke("db1")
+    second, _ = store.create("ping", "db1")  # the name is free again
+    assert store.resolve("db1").id == second.id  # the active one
+    store.create("ping")  # no name: any number of them
+    store.create("ping")
+
+
+def test_the_key_itself_names_it(store: KeyStore) -> None:
+    record, token = store.create("ping", "crontabs")
+    assert store.resolve(token).id == record.id
+    assert store.resolve(f" {token}\n").id == record.id  # pasted with blanks
+    revoked = store.revoke(token)
+    assert revoked.id == record.id and not revoked.active
+    assert store.resolve("crontabs").id == record.id  # the one revoked key of that name
+    other = token[:-1] + ("A" if token[-1] != "A" else "B")
+    with pytest.raises(InvalidInput, match="no key of this database is that key"):
+        store.resolve(other)

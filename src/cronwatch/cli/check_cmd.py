@@ -163,6 +163,7 @@ def _ad_hoc(
     """Launchpad's check: did each HOST:NAME succeed within the window?"""
     from cronwatch.durations import format_duration, parse_duration
     from cronwatch.names import validate_name
+    from cronwatch.storage.jobs import JobStore
     from cronwatch.timeutil import to_us, utcnow
 
     if not targets:
@@ -184,8 +185,16 @@ def _ad_hoc(
     now = utcnow()
     since = now - span
     failures, results = [], []
+    config = load_config_from(ctx)
+    declared = set(config.jobs) if config is not None else set()
     with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
-        for host, name in pairs:
+        # A name no run and no config knows is a typo, not a missed run: UNKNOWN, as for
+        # `check NAME`, so that it never pages anyone as if the job had failed.
+        jobs = JobStore(monitor.store.db)
+        strangers = sorted(
+            {name for _, name in pairs if name not in declared and jobs.record(name) is None}
+        )
+        for host, name in [] if strangers else pairs:
             last = monitor.store.last_success_completed(name, host)
             where = f" on {host}" if host else ""
             ok = last is not None and last >= since
@@ -196,6 +205,8 @@ def _ad_hoc(
                 failures.append(
                     f"{name} didn't run{where} in the last {format_duration(span)} ({seen})"
                 )
+    if strangers:  # raised here: open_monitor answers what is raised inside it without --json
+        raise InvalidInput(f"no job named {', '.join(repr(n) for n in strangers)} is known")
     if failures:
         line = f"{len(failures)} of {len(pairs)} missing: " + "; ".join(failures)
         state = CRITICAL

@@ -33,7 +33,11 @@ def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
     type=click.Choice(["ping", "read", "write"]),
     help="ping: ping URLs only; read: read the API; write: everything.",
 )
-@click.option("--name", default=None, help="A label to recognise the key by.")
+@click.option(
+    "--name",
+    default=None,
+    help="A label to recognise (and revoke) the key by; no two active keys share one.",
+)
 @click.pass_context
 def create(ctx: click.Context, scope: str, name: str | None) -> None:
     """Create a key and print it (on stdout, alone: KEY=$(cronwatch key create ...))."""
@@ -72,13 +76,19 @@ def list_keys(ctx: click.Context, as_json: bool) -> None:
 
 
 @key.command("revoke")
-@click.argument("key_id", metavar="ID_OR_NAME")
+@click.argument("key_id", metavar="KEY_ID_OR_NAME")
 @click.pass_context
 def revoke(ctx: click.Context, key_id: str) -> None:
-    """Revoke a key (by id, or by name if one active key has it); it is refused from now on."""
+    """Revoke a key: the key itself, its id or its name; it is refused from now on."""
     store = _store(ctx)
     try:
-        record = store.revoke(key_id)
+        before = store.resolve(key_id)
+        record = before if before.revoked is not None else store.revoke(before.id)
     finally:
         store.db.close()
-    click.echo(f"revoked {record.scope} key {record.id}")
+    label = f" ({record.name})" if record.name else ""
+    if before.revoked is not None:
+        when = before.revoked.strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(f"{record.scope} key {record.id}{label} was already revoked, at {when}")
+        return
+    click.echo(f"revoked {record.scope} key {record.id}{label}")

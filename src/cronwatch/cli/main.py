@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "record": "cronwatch.cli.runs_cmd:record",
     "last": "cronwatch.cli.runs_cmd:last",
     "history": "cronwatch.cli.runs_cmd:history",
+    "output": "cronwatch.cli.runs_cmd:output",
     "migrate": "cronwatch.cli.db_cmd:migrate",
     "prune": "cronwatch.cli.db_cmd:prune",
     "spool": "cronwatch.cli.db_cmd:spool",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from cronwatch.cli.common import load_config_from
+
+if TYPE_CHECKING:
+    from cronwatch.specs import Config
 
 
 @click.command()
@@ -187,6 +191,8 @@ def serve(
     if proxy_headers:
         _check_trusted_proxies(forwarded_allow_ips)
     _migrate(url)
+    if log_level in ("info", "debug"):
+        click.echo(f"INFO:     {_uses(ctx, url, config)}", err=True)
     # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
     open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
     connections, warning = fit_file_limit(max_connections)
@@ -230,6 +236,20 @@ def serve(
         server.run()
     if not server.started:
         raise SystemExit(3)
+
+
+def _uses(ctx: click.Context, url: str, config: Config | None) -> str:
+    """What this server serves from, for its log: the database (password as ``***``) and the
+    config file."""
+    from cronwatch.config import config_path_from_env
+    from cronwatch.storage.url import redact
+
+    line = f"cronwatch serves the database {redact(url)}"
+    path = config_path_from_env(ctx.find_root().obj.config_path)
+    if config is None or path is None:
+        return line + " (no config file)"
+    jobs = len(config.jobs)
+    return line + f" with the config file {path} ({jobs} job{'s' if jobs != 1 else ''})"
 
 
 def _unit(ctx: click.Context, port: int) -> str:

@@ -3,7 +3,8 @@
 A key is ``cw<scope letter>_<32 random URL-safe characters>``, e.g. ``cwp_3q2...`` for a ping
 key: 192 bits from :mod:`secrets`, and only characters that are safe in a URL path, because a
 ping key travels in the ping URL (``/ping/<ping_key>/<name>``). Its first 12 characters are its
-public ``id`` (``cwp_3q2xYz9A``), shown by ``cronwatch key list`` and used to revoke it.
+public ``id`` (``cwp_3q2xYz9A``), shown by ``cronwatch key list``; a key is revoked by its id,
+the key itself or its name (no two active keys share a name).
 
 Only the SHA-256 digest of a key is stored. A slow password hash (bcrypt, scrypt, argon2) is
 built for secrets people choose, which are guessable; it buys time against a dictionary attack
@@ -112,13 +113,16 @@ class KeyStore:
             name = validate_name(name, "key name")
         created = now or utcnow()
         for _ in range(5):
+            self._refuse_taken(name)
             token = f"cw{checked[0]}_{secrets.token_urlsafe(_RANDOM_BYTES)}"
             key_id = token[:ID_LENGTH]
             # A clash of 48 random bits is rare but not impossible: draw again, never overwrite.
+            # The name is checked in the statement too, so that a key named meanwhile wins.
             stored = self.db.execute(
                 "INSERT INTO api_keys (id, name, scope, token_hash, created_us) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (key_id, name, checked, hash_token(token), to_us(created)),
+                "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys"
+                " WHERE name = ? AND revoked_us IS NULL) ON CONFLICT DO NOTHING",
+                (key_id, name, checked, hash_token(token), to_us(created), name),
             )
             if stored:
                 return ApiKey(key_id, name, checked, _trim(created)), token
@@ -139,25 +143,59 @@ class KeyStore:
         )
         return _row_to_key(rows[0]) if rows else None
 
-    def revoke(self, id_or_name: str, *, now: datetime | None = None) -> ApiKey:
-        """Revoke the key with this id (or this name, if exactly one active key has it); the
-        key as revoked. Revoking a revoked key changes nothing and returns it."""
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (id_or_name,))
+    def _refuse_taken(self, name: str | None) -> None:
+        """:class:`InvalidInput` when an active key already has ``name``: a name is how a key
+        is recognised and revoked, so two active keys never share one."""
+        if name is None:
+            return
+        rows = self.db.query(
+            "SELECT id FROM api_keys WHERE name = ? AND revoked_us IS NULL", (name,)
+        )
+        if rows:
+            raise InvalidInput(
+                f"an active key is already named {name!r} ({rows[0][0]}): choose another name, "
+                "or revoke that key first"
+            )
+
+    def resolve(self, reference: str) -> ApiKey:
+        """The key ``reference`` names: the key itself (``cwp_...``, the whole secret), its id,
+        or the name of exactly one active key (else of the one revoked key that has it).
+        :class:`InvalidInput` when it names no key, or several."""
+        reference = reference.strip()
+        if is_well_formed(reference):
+            found = self.lookup(reference)
+            if found is None:
+                raise InvalidInput(
+                    "no key of this database is that key (it may belong to another server); "
+                    "see `cronwatch key list`"
+                )
+            return found
+        rows = self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (reference,))
         if not rows:
             rows = self.db.query(
                 f"SELECT {_COLUMNS} FROM api_keys WHERE name = ? AND revoked_us IS NULL",
-                (id_or_name,),
+                (reference,),
             )
-            if len(rows) > 1:
+            if len(rows) > 1:  # a database from before names were kept unique
                 ids = ", ".join(row[0] for row in rows)
                 raise InvalidInput(
-                    f"{len(rows)} active keys are named {id_or_name!r} ({ids}); revoke by id"
+                    f"{len(rows)} active keys are named {reference!r} ({ids}); revoke by id"
                 )
         if not rows:
-            raise InvalidInput(
-                f"no key has the id or name {id_or_name!r}; see `cronwatch key list`"
+            rows = self.db.query(
+                f"SELECT {_COLUMNS} FROM api_keys WHERE name = ? ORDER BY revoked_us DESC",
+                (reference,),
             )
-        key = _row_to_key(rows[0])
+            rows = rows[:1] if len(rows) == 1 else []
+        if not rows:
+            raise InvalidInput(f"no key has the id or name {reference!r}; see `cronwatch key list`")
+        return _row_to_key(rows[0])
+
+    def revoke(self, reference: str, *, now: datetime | None = None) -> ApiKey:
+        """Revoke the key ``reference`` names (see :meth:`resolve`: the key itself, its id or
+        its name); the key as revoked. Revoking a revoked key changes nothing and returns it
+        (its ``revoked`` time is the first revocation's)."""
+        key = self.resolve(reference)
         if key.revoked is None:
             when = now or utcnow()
             # Conditional: two revocations racing keep the first time.

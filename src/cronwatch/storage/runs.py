@@ -76,6 +76,35 @@ class RunStore:
             rows = self.db.query(_HISTORY_ON_HOST, (name, hostname, limit))
         return [_row_to_run(row) for row in rows]
 
+    def find(
+        self,
+        name: str,
+        *,
+        run_id: str | None = None,
+        started: tuple[datetime, datetime] | None = None,
+        hostname: str | None = None,
+        limit: int = 10,
+    ) -> list[Run]:
+        """``name``'s runs with that ``run_id``, or started in ``[started[0], started[1])``
+        (on ``hostname`` when given), newest first, at most ``limit``."""
+        clauses: list[str] = ["name = ?"]
+        params: list[object] = [name]
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params.append(run_id)
+        if started is not None:
+            clauses.append("started_us >= ? AND started_us < ?")
+            params += [to_us(started[0]), to_us(started[1])]
+        if hostname is not None:
+            clauses.append("hostname = ?")
+            params.append(hostname)
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM runs WHERE {' AND '.join(clauses)}"
+            " ORDER BY started_us DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_row_to_run(row) for row in rows]
+
     def last_success_completed(self, name: str, hostname: str | None = None) -> datetime | None:
         """When the latest successful run of ``name`` (on ``hostname``, or any host) completed,
         or ``None`` if it never succeeded there."""

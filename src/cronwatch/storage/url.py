@@ -43,8 +43,10 @@ class DatabaseURL:
 
 
 def redact(url: str) -> str:
-    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """``url`` with the password of its ``user:password@`` part, and of a ``password=``
+    query parameter, replaced by ``***``."""
+    url = re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def parse_database_url(url: str) -> DatabaseURL:
