@@ -238,6 +238,17 @@ def test_wrap_prints_the_crontab_with_the_jobs_under_this_cronwatch(
     assert "/venv/bin/cronwatch --database-url sqlite:////srv/cw.db run backup --" in with_db.stdout
 
 
+def test_wrap_warns_about_a_bare_cronwatch_cron_will_not_find(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("cronwatch.paths.cronwatch_command", lambda: ["/venv/bin/cronwatch"])
+    text = "* * * * * cronwatch run cron-barepath -- echo bare\n"
+    result = invoke("import-crontab", "--wrap", "-", stdin=text)
+    assert result.exit_code == 0 and result.stdout == text
+    assert "<stdin>, line 1: cron looks for cronwatch in PATH=/usr/bin:/bin" in result.stderr
+    assert "write /venv/bin/cronwatch instead of cronwatch" in result.stderr
+
+
 def test_wrap_refuses_a_password_and_write(tmp_path: Path) -> None:
     text = "0 3 * * * /bin/backup\n"
     secret = invoke("import-crontab", "--wrap", "-", stdin=text, url="postgresql://u:pw@h/db")

@@ -11,7 +11,7 @@ import pytest
 
 import cronwatch
 from cronwatch.crontab import parse_crontab, wrap_crontab
-from cronwatch.crontab.wrapping import wrapped_command
+from cronwatch.crontab.wrapping import unreachable_cronwatch, wrapped_command
 from cronwatch.model import Run
 from cronwatch.monitor import connect_database
 from tests.support.cron import RootCrontab, debian_cron, wait_for
@@ -90,6 +90,23 @@ def test_the_cronwatch_words_are_quoted_for_shell_and_cron() -> None:
         ["/opt/my cw/cronwatch", "--database-url", "sqlite:///a%b.db"], "j", "x", "/bin/sh"
     )
     assert line == "'/opt/my cw/cronwatch' --database-url sqlite:///a\\%b.db run j -- x"
+
+
+def test_lines_that_run_cronwatch_by_a_name_cron_cannot_find_are_named(tmp_path: Path) -> None:
+    bare = "0 3 * * * cronwatch run backup -- /bin/backup\n"
+    text = "# the README's old line\n" + bare + "5 3 * * * /opt/cw/bin/cronwatch run b -- x\n"
+    parsed = parse_crontab(text)
+    (warning,) = unreachable_cronwatch(text, parsed, CW)
+    assert warning.line_no == 2
+    assert "PATH=/usr/bin:/bin" in warning.message and "/opt/cw/bin/cronwatch" in warning.message
+    assert wrap(text) == text  # left as it is: only said
+    # A PATH line that holds a cronwatch makes the bare name fine.
+    (tmp_path / "cronwatch").write_text("#!/bin/sh\n")
+    (tmp_path / "cronwatch").chmod(0o755)
+    with_path = f"PATH={tmp_path}:/usr/bin:/bin\n" + bare
+    assert unreachable_cronwatch(with_path, parse_crontab(with_path), CW) == []
+    empty_path = f"PATH={tmp_path / 'nothing'}\n" + bare
+    assert len(unreachable_cronwatch(empty_path, parse_crontab(empty_path), CW)) == 1
 
 
 # --- under Debian's cron ----------------------------------------------------------------------

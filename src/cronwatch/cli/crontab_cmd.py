@@ -113,8 +113,14 @@ def import_crontab(
     _warn_about(source, parsed)
     if wrap:
         from cronwatch.crontab import wrap_crontab
+        from cronwatch.crontab.wrapping import unreachable_cronwatch
 
         text = data.decode("utf-8", errors="replace")
+        for warning in unreachable_cronwatch(text, parsed, cronwatch[:1]):
+            click.echo(
+                f"cronwatch: warning: {source}, line {warning.line_no}: {warning.message}",
+                err=True,
+            )
         click.echo(wrap_crontab(text, parsed, cronwatch), nl=False)
     elif not parsed.entries:
         click.echo(f"cronwatch: no jobs to import from {source}", err=True)

@@ -21,14 +21,23 @@ Contract of :func:`wrap_crontab`:
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 
-from cronwatch.crontab.entries import ParsedCrontab
+from cronwatch.crontab.entries import CrontabWarning, ParsedCrontab
 from cronwatch.crontab.lines import assignment, classify
-from cronwatch.crontab.shell import is_simple_command, split_at_stdin
+from cronwatch.crontab.shell import (
+    basename,
+    is_simple_command,
+    programs,
+    runnable_part,
+    split_at_stdin,
+)
 
 DEFAULT_SHELL = "/bin/sh"
+#: The PATH cron gives jobs when the crontab sets none (Debian's cron and cronie alike).
+CRON_PATH = "/usr/bin:/bin"
 
 
 def _crontab_word(word: str) -> str:
@@ -76,3 +85,39 @@ def wrap_crontab(text: str, parsed: ParsedCrontab, cronwatch: Sequence[str]) -> 
             head + wrapped_command(cronwatch, entry.job_name, entry.command, shell) + ending
         )
     return "\n".join(raw_lines)
+
+
+def unreachable_cronwatch(
+    text: str, parsed: ParsedCrontab, cronwatch: Sequence[str]
+) -> list[CrontabWarning]:
+    """The lines already under ``cronwatch run`` that start ``cronwatch`` by a bare name which
+    cron's ``PATH`` (the crontab's ``PATH=``, else ``/usr/bin:/bin``) does not find: they fail
+    with ``cronwatch: not found`` every time and their job never runs. :func:`wrap_crontab`
+    leaves them as they are; this says so, with the full path to write instead."""
+    wrapped = {entry.line_no: entry for entry in parsed.entries if entry.wrapped}
+    path = CRON_PATH
+    warnings: list[CrontabWarning] = []
+    for line in classify(text):
+        if line.kind == "assignment":
+            name, value = assignment(line)
+            if name == "PATH":
+                path = value
+            continue
+        entry = wrapped.get(line.number)
+        if entry is None:
+            continue
+        for program in programs(runnable_part(entry.command)):
+            if program.module or "/" in program.name or basename(program.name) != "cronwatch":
+                continue
+            if any(os.access(os.path.join(d, "cronwatch"), os.X_OK) for d in path.split(":") if d):
+                continue
+            warnings.append(
+                CrontabWarning(
+                    line.number,
+                    f"cron looks for cronwatch in PATH={path} and will not find it there "
+                    f"(/bin/sh: cronwatch: not found, and the job never runs): write "
+                    f"{' '.join(cronwatch)} instead of cronwatch",
+                )
+            )
+            break
+    return warnings
