@@ -282,3 +282,40 @@ def test_old_events_are_pruned_unless_still_to_be_delivered(
     # "sent"'s events and delivery are gone; "stuck" still has a delivery pending: kept.
     assert db.query("SELECT DISTINCT name FROM events") == [("stuck",)]
     assert db.query("SELECT name FROM deliveries") == [("stuck",)]
+
+
+def test_no_channel_is_said_and_a_channel_added_later_hears_the_open_problem_once(
+    tmp_path: Path, db: Database, monitor: Monitor, http_receiver: HttpReceiver
+) -> None:
+    # Issue 12: with no channel, history showed "backup is MISSING" as if it had been sent.
+    job = '[jobs.backup]\nschedule = "*/5 * * * *"\ngrace = "1m"\n'
+    (tmp_path / "none").mkdir()
+    alone = write_config(tmp_path / "none", job)
+    ran(monitor, "backup", timedelta(0))
+    summaries = run_until(db, alone, T0 + MINUTE, T0 + 20 * MINUTE)
+    assert kinds(summaries) == [(6, "problem", "backup")]
+    (problem,) = AlertStore(db).events("backup", notifications_only=True)
+    assert problem.note == "not sent: no channel"
+    assert sum(s.delivery.sent for s in summaries) == 0
+
+    # The channel is added (the config edited, serve restarted): the open problem is
+    # announced on it once, as a reminder of the same incident; never again after that.
+    routed = write_config(
+        tmp_path, job + '[alerts]\nchannels = ["hook"]\n' + channels_toml(http_receiver)
+    )
+    summaries = run_until(db, routed, T0 + 21 * MINUTE, T0 + 40 * MINUTE)
+    assert kinds(summaries) == [(21, "reminder", "backup")]
+    assert http_receiver.texts() == [
+        "backup is still MISSING (for 15m): backup didn't run since 10:05 UTC "
+        "(last run 10:00 UTC on db1)"
+    ]
+    body = http_receiver.bodies[0]
+    assert body["incident"] == problem.incident and body["kind"] == "reminder"
+    (reminder, _) = AlertStore(db).events("backup", notifications_only=True)
+    assert reminder.note == "announced on channel(s) added since: hook"
+
+    # Its recovery goes to the channel too (and only once).
+    ran(monitor, "backup", 45 * MINUTE)
+    summaries = run_until(db, routed, T0 + 46 * MINUTE, T0 + 50 * MINUTE)
+    assert kinds(summaries) == [(46, "recovery", "backup")]
+    assert len(http_receiver.texts()) == 2

@@ -83,9 +83,39 @@ def test_status_lists_what_was_not_delivered_and_why(
 def test_status_before_any_loop(tmp_path: Path, database_url: str) -> None:
     result = invoke("alerts", "status", url=database_url)
     assert result.exit_code == 0
-    assert result.output.splitlines()[0] == (
+    assert result.output.splitlines()[1] == (
         "alert loop: never ran (start `cronwatch alerts` or `cronwatch serve`)"
     )
+
+
+def test_alerts_to_nobody_are_said_in_status_and_history(
+    tmp_path: Path, database_url: str, monitor: Monitor, http_receiver: HttpReceiver
+) -> None:
+    # Issue 12: with no channel, history showed "backup is FAILING" as if sent, no warning.
+    bare = tmp_path / "bare.toml"
+    bare.write_text("[jobs.backup]\n")
+    failed_backup(monitor)
+    invoke("alerts", "--once", url=database_url, config=bare)
+    status = invoke("alerts", "status", url=database_url, config=bare).output.splitlines()
+    assert status[0].startswith("WARNING: no alert channel is configured: problems are recorded")
+    as_json = json.loads(invoke("alerts", "status", "--json", url=database_url, config=bare).output)
+    assert as_json["channel_warning"].startswith("no alert channel is configured")
+    (line,) = invoke(
+        "alerts", "history", "--notifications", url=database_url, config=bare
+    ).output.splitlines()
+    assert "problem    backup is FAILING" in line and line.endswith("[not sent: no channel]")
+
+    # Channels defined but no job routed to them: said too, with the fix.
+    unrouted = tmp_path / "unrouted.toml"
+    unrouted.write_text("[jobs.backup]\n" + channels_toml(http_receiver))
+    warning = invoke("alerts", "status", url=database_url, config=unrouted).output.splitlines()[0]
+    assert warning == (
+        "WARNING: no alert channel for backup: their problems are sent to nobody; "
+        'set [alerts] channels = ["hook"]'
+    )
+    # Routed: no warning.
+    routed = config_file(tmp_path, http_receiver, '[alerts]\nchannels = ["hook"]\n')
+    assert "WARNING" not in invoke("alerts", "status", url=database_url, config=routed).output
 
 
 def test_history(

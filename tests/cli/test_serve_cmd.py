@@ -97,6 +97,11 @@ def test_serve_runs_the_alert_loop_and_shows_its_heartbeat(tmp_path: Path) -> No
         assert health["status"] == "ok" and health["alerting"]["last_heartbeat"]
         metrics = httpx.get(base + "/metrics").text
         assert "cronwatch_alert_loop_up 1.0" in metrics
+        _process.send_signal(signal.SIGTERM)
+        _process.wait(30)
+        log = _process.stdout.read()  # type: ignore[union-attr]
+    # No config, so no channel: said at start (issue 12: alerts announced to nobody).
+    assert "WARNING:  no alert channel is configured" in log
 
 
 def test_serve_without_alerts_runs_no_loop(tmp_path: Path) -> None:
@@ -107,6 +112,10 @@ def test_serve_without_alerts_runs_no_loop(tmp_path: Path) -> None:
         assert health["status"] == "ok"
         assert health["alerting"]["alive"] is False and health["alerting"]["last_heartbeat"] is None
         assert "cronwatch_alert_loop_up 0.0" in httpx.get(base + "/metrics").text
+        _process.send_signal(signal.SIGTERM)
+        _process.wait(30)
+        log = _process.stdout.read()  # type: ignore[union-attr]
+    assert "no alert channel" not in log  # no loop, nothing to warn of
 
 
 def _run_ahead(key: str, base: str, ahead: timedelta, run_id: str) -> httpx.Response:

@@ -29,7 +29,7 @@ from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
 from cronwatch.alerts.details import event_details
 from cronwatch.alerts.model import JOB_ROW, Details, Event, JobState
 from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
-from cronwatch.alerts.rules import decide, decide_host, first_state
+from cronwatch.alerts.rules import announce_to_new_channels, decide, decide_host, first_state
 from cronwatch.specs import AlertSettings, Config, JobAlerting, MaintenanceWindow
 from cronwatch.specs.retention import DEFAULT_KEEP_EVENTS
 from cronwatch.storage.alerts import AlertStore
@@ -149,6 +149,7 @@ def run_alert_cycle(
             change = decide_host(prev, host.status, host.reason, now)
             if change is not None:
                 flips.append(Flip(prev.version, change.state, change.event))
+    flips += _new_channels(store, db, observations, rows, flips, settings, windows, outage, now)
     store.insert_states(firsts, now)
     summary.events = store.apply(flips, now)
     if channels is None:
@@ -162,6 +163,51 @@ def run_alert_cycle(
         # cycle does not take the time spent here for an outage of cronwatch.
         store.touch(worker, now + timedelta(seconds=summary.seconds))
     return summary
+
+
+def _new_channels(
+    store: AlertStore,
+    db: Database,
+    observations: list[Observation],
+    rows: Mapping[tuple[str, str], Any],
+    flips: list[Flip],
+    settings: AlertSettings,
+    windows: tuple[MaintenanceWindow, ...],
+    outage: Outage | None,
+    now: datetime,
+) -> list[Flip]:
+    """Open incidents announced to fewer channels than their job has now (a channel added
+    to the config since, or none at the time): one reminder each, to those channels only
+    (:func:`~cronwatch.alerts.rules.announce_to_new_channels`). Jobs already flipped in this
+    cycle are left to it; one query for every open incident."""
+    flipped = {flip.state.name for flip in flips if not flip.state.hostname}
+    open_jobs = [
+        (obs, rows[(obs.status.name, JOB_ROW)])
+        for obs in observations
+        if obs.status.name not in flipped
+        and (row := rows.get((obs.status.name, JOB_ROW))) is not None
+        and row[ALERTING]
+    ]
+    open_jobs = [(obs, row) for obs, row in open_jobs if settings.for_job(obs.spec).channels]
+    if not open_jobs:
+        return []
+    heard = store.incident_channels([obs.status.name for obs, _ in open_jobs])
+    found: list[Flip] = []
+    for obs, row in open_jobs:
+        prev, policy = state_from_row(row), settings.for_job(obs.spec)
+        context = _Context(db, obs, prev, policy, windows, outage, now)
+        decision = announce_to_new_channels(
+            prev,
+            obs.status.status,
+            obs.status.reason,
+            policy,
+            context,
+            heard.get(prev.incident or "", frozenset()),
+            now,
+        )
+        if decision is not None:
+            found.append(Flip(prev.version, decision.state, decision.event, decision.channels))
+    return found
 
 
 class _Context:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cronwatch.alerts.model import JobState
+from cronwatch.specs import Config
 from cronwatch.specs.alerting import MIN_OUTAGE_AFTER
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.alerts.deliveries import DeliveryRow
@@ -25,8 +26,33 @@ __all__ = [
     "WorkerBeat",
     "alerting_health",
     "alerting_report",
+    "channel_warning",
     "last_heartbeat",
 ]
+
+
+def channel_warning(config: Config | None) -> str | None:
+    """Why problems the alert loop finds would be announced to nobody, or ``None``: no
+    channel in the config, or declared jobs that name no channel while ``[alerts] channels``
+    (the default) is empty. ``serve``, ``alerts`` and ``alerts status`` say
+    it; such notifications are recorded with the note "not sent: no channel"."""
+    if config is None or not config.channels:
+        return (
+            "no alert channel is configured: problems are recorded (`cronwatch alerts "
+            "history`) but sent to nobody; add a [channels.NAME] table and [alerts] channels"
+        )
+    if config.alerts.channels:
+        return None
+    unrouted = sorted(name for name, job in config.jobs.items() if not job.alerts)
+    if not unrouted:
+        return None  # jobs seen running undeclared: their history notes "no channel"
+    shown = ", ".join(unrouted[:5]) + (
+        f" and {len(unrouted) - 5} more" if len(unrouted) > 5 else ""
+    )
+    return (
+        f"no alert channel for {shown}: their problems are sent to nobody; set [alerts] "
+        "channels = " + "[" + ", ".join(f'"{n}"' for n in sorted(config.channels)) + "]"
+    )
 
 
 def last_heartbeat(db: Database) -> datetime | None:

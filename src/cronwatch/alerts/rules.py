@@ -33,6 +33,11 @@ Recovery
     last ``recover_after`` finished runs, completed since it turned good, all succeeded
     (immediately with ``recover_after = 1``), unless silent: a recovery during a silence is
     sent when the silence ends, so that people's picture converges with at most one message.
+No channel
+    A notification with no channel to go to (no ``[channels]`` in the config, or a job whose
+    ``alerts`` name none) is recorded with the note "not sent: no channel". An announced
+    job still bad whose incident a channel of it never heard of (a channel added since) is
+    announced on that channel once (:func:`announce_to_new_channels`).
 Host rows
     A host's status changes are recorded (``change``) for the history and never announced:
     the job's own status already combines its hosts.
@@ -56,6 +61,9 @@ from cronwatch.alerts.model import (
     incident_id,
 )
 from cronwatch.specs import JobAlerting
+
+#: The note of a notification that had no channel to go to.
+NO_CHANNEL = "not sent: no channel"
 
 #: Statuses that need no attention: a first sight of one is stored without an event.
 QUIET: frozenset[str] = frozenset({"ok", "new", "running", "paused"})
@@ -285,9 +293,39 @@ def _recorded(
     if kind in NOTIFYING:
         event = replace(event, details=ctx.details())
     channels = _channels(kind, state, policy)
+    if kind in NOTIFYING and not channels:
+        # Recorded as if sent would be a lie: say that nobody was told, and why.
+        event = replace(event, note=NO_CHANNEL)
     if kind == "recovery":
         state = _closed(state, now)
     return Decision(state, event, channels)
+
+
+def announce_to_new_channels(
+    prev: JobState,
+    status: str,
+    reason: str,
+    policy: JobAlerting,
+    ctx: JobContext,
+    heard: frozenset[str],
+    now: datetime,
+) -> Decision | None:
+    """An announced, still-bad job whose incident some of its channels never heard of (a
+    channel added to the config since, or none at the time): announce it on those channels
+    only, once, as a reminder ("still MISSING (for 2h)"). ``heard``: the channels that got
+    a delivery of the incident. Nothing while silent or acknowledged, nor once the job is
+    good (its recovery will tell)."""
+    if not prev.alerting or status not in policy.alert_on or prev.acked is not None:
+        return None
+    missing = tuple(c for c in _channels("reminder", prev, policy) if c not in heard)
+    if not missing or ctx.silence:
+        return None
+    since = prev.problem_since
+    text = messages.reminder_text(prev.name, status, reason, since, now)
+    note = "announced on channel(s) added since: " + ", ".join(missing)
+    event = _event(prev, "reminder", status, reason, text, now, note)
+    event = replace(event, incident=prev.incident, since=since, details=ctx.details())
+    return Decision(prev, event, missing)
 
 
 def _channels(kind: EventKind, state: JobState, policy: JobAlerting) -> tuple[str, ...]:

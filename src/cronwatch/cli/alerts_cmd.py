@@ -26,6 +26,7 @@ from cronwatch.cli.common import fail, load_config_from
 if TYPE_CHECKING:
     from cronwatch.alerts.cycle import CycleSummary
     from cronwatch.alerts.health import AlertingReport
+    from cronwatch.specs import Config
     from cronwatch.storage.connection import Database
 
 
@@ -105,6 +106,7 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
         loop.stop(timeout=0)
 
     signal.signal(signal.SIGTERM, stop)
+    _warn_unheard(config)
     click.echo(
         f"cronwatch alerts: cycling every {loop.interval.total_seconds():g}s as {loop.name}",
         err=True,
@@ -114,6 +116,14 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
     # Held while the loop runs: `cronwatch restore` refuses to swap the data from under it.
     with holding_server_lock(loop.database_url), contextlib.suppress(KeyboardInterrupt):
         loop.run()
+
+
+def _warn_unheard(config: Config | None) -> None:
+    from cronwatch.alerts.health import channel_warning
+
+    unheard = channel_warning(config)
+    if unheard:
+        click.echo(f"WARNING: {unheard}", err=True)
 
 
 def _report(summary: CycleSummary) -> None:
@@ -131,7 +141,7 @@ def _report(summary: CycleSummary) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """The alert loops' heartbeat, the jobs whose problem was announced, snoozes, and every
     delivery not sent (waiting for a retry, or given up) with its attempts and last error."""
-    from cronwatch.alerts.health import alerting_report
+    from cronwatch.alerts.health import alerting_report, channel_warning
     from cronwatch.specs import AlertSettings
     from cronwatch.timeutil import utcnow
 
@@ -139,9 +149,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     settings = config.alerts if config is not None else AlertSettings()
     with _open(ctx) as db:
         report = alerting_report(db, utcnow(), stale_after=settings.outage_after)
+    unheard = channel_warning(config)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps({**report.to_json(), "channel_warning": unheard}, indent=2))
         return
+    if unheard:
+        click.echo(f"WARNING: {unheard}")
     _echo_loops(report)
     _echo_jobs(report)
     _echo_deliveries(report)

@@ -198,6 +198,12 @@ def serve(
     connections, warning = fit_file_limit(max_connections)
     if warning:
         click.echo(f"WARNING:  {warning}", err=True)
+    if alerts:
+        from cronwatch.alerts.health import channel_warning
+
+        unheard = channel_warning(config)
+        if unheard:
+            click.echo(f"WARNING:  {unheard}", err=True)
     limits = ConnectionLimits(
         max_header_bytes=max_header_size,
         header_timeout=header_timeout,

@@ -20,6 +20,9 @@ from datetime import datetime
 from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import from_us, to_us
 
+#: Job names per query (well under SQLite's limit on parameters).
+_NAMES_CHUNK = 500
+
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (event_id, channel, name, status, attempts, next_attempt_us,"
     " created_us) VALUES (?, ?, ?, 'pending', 0, ?, ?)"
@@ -98,6 +101,25 @@ class DeliveryStore:
             cur.execute(
                 self.db.sql(_INSERT_DELIVERY), (event_id, channel, name, to_us(now), to_us(now))
             )
+
+    def incident_channels(self, names: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The channels that were given a delivery of each incident (by incident id) of the
+        jobs ``names``: whom an open incident was announced to (a channel added since has
+        none)."""
+        heard: dict[str, set[str]] = {}
+        unique = sorted(set(names))
+        for start in range(0, len(unique), _NAMES_CHUNK):
+            chunk = unique[start : start + _NAMES_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.query(
+                "SELECT DISTINCT e.incident, d.channel FROM events e"
+                " JOIN deliveries d ON d.event_id = e.id"
+                f" WHERE e.name IN ({marks}) AND e.incident IS NOT NULL",
+                tuple(chunk),
+            )
+            for incident, channel in rows:
+                heard.setdefault(str(incident), set()).add(str(channel))
+        return {incident: frozenset(channels) for incident, channels in heard.items()}
 
     def claim_deliveries(
         self, token: str, now: datetime, lease_until: datetime, limit: int
