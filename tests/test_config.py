@@ -255,7 +255,7 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             "[jobz.backup]",
             'unknown field "jobz"; did you mean "jobs"? (allowed: alerts, channels, jobs, '
-            "limits, maintenance, retention, server)",
+            "limits, maintenance, metrics, retention, server)",
         ),
         ("[limits]\nmax_jobs = 0", "limits.max_jobs: must be between 1 and 10000000, not 0"),
         ('[limits]\nmax_jobs = "many"', "limits.max_jobs: expected a whole number"),
@@ -650,3 +650,24 @@ def test_names_are_read_in_nfc_and_two_spellings_of_one_name_are_refused(tmp_pat
     assert message.startswith('jobs."cafe\u0301": the same job name as an earlier key')
     message = load_error(tmp_path, '[jobs."backup\\u200b"]\n')
     assert message.startswith('jobs."backup\u200b" must not contain invisible format or bidi')
+
+
+def test_the_metrics_table_turns_per_host_series_off(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).metrics.per_host is True
+    off = load_config(write(tmp_path, "[metrics]\nper_host = false\n"))
+    assert off.metrics.per_host is False
+    assert load_config(write(tmp_path, "[metrics]\n")).metrics.per_host is True
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[metrics]\nper_host = "no"\n', "metrics.per_host: expected true or false, not"),
+        ("[metrics]\nperhost = false\n", "perhost"),
+        ("metrics = 1\n", "metrics"),
+    ],
+)
+def test_a_wrong_metrics_table_is_refused_naming_the_field(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    assert message in load_error(tmp_path, body)

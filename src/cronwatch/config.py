@@ -76,6 +76,11 @@ How long history is kept (see :mod:`cronwatch.retention`)::
     keep_last = 50                # ... except each job's latest 50, whatever their age
     events = "90d"                # status changes (alert history)
 
+What ``/metrics`` exports (see :mod:`cronwatch.prometheus`)::
+
+    [metrics]
+    per_host = false              # per job only, no `host` label (default: per job and host)
+
 A job's alert fields left out inherit ``[alerts]``; ``[alerts]`` fields left out take the
 defaults above, except ``outage_after``: ``max(10m, 3 * interval)``. ``repeat = 0`` turns
 reminders off for a job whatever ``[alerts]`` says.
@@ -104,6 +109,7 @@ from cronwatch.specs.alerting import DEFAULT_ALERT_INTERVAL, MIN_OUTAGE_AFTER
 from cronwatch.specs.channels import channel_names, channel_where, parse_channel
 from cronwatch.specs.fields import FIELDS_BY_NAME, JobDraft, job_where, parse_job
 from cronwatch.specs.limits import parse_limits
+from cronwatch.specs.metrics import parse_metrics
 from cronwatch.specs.retention import (
     DEFAULT_KEEP_EVENTS,
     DEFAULT_KEEP_RUNS,
@@ -116,7 +122,7 @@ from cronwatch.specs.server import parse_server
 CONFIG_ENV = "CRONWATCH_CONFIG"
 
 TOP_LEVEL = frozenset(
-    {"jobs", "channels", "alerts", "maintenance", "retention", "server", "limits"}
+    {"jobs", "channels", "alerts", "maintenance", "retention", "server", "limits", "metrics"}
 )
 #: The ``[alerts]`` table: the loop's own settings, and job alert settings' defaults.
 ALERTS_FIELDS = frozenset(
@@ -209,6 +215,7 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
     retention = _retention(values.table("retention", data.get("retention", {})))
     server = parse_server(values.table("server", data.get("server", {})))
     limits = parse_limits(values.table("limits", data.get("limits", {})))
+    metrics = parse_metrics(values.table("metrics", data.get("metrics", {})))
     _check_escalation(jobs, alerts)
     return Config(
         jobs=jobs,
@@ -219,6 +226,7 @@ def _config(file: Path, data: dict[str, Any]) -> Config:
         retention=retention,
         server=server,
         limits=limits,
+        metrics=metrics,
     )
 
 

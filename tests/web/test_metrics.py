@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import cronwatch
 from cronwatch.config import load_config
+from cronwatch.specs import Config
 from tests.support.server import LiveServer, create_key, serve
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -134,3 +136,71 @@ def test_a_scrape_reflects_a_ping_at_once(database_url: str) -> None:
     stamp = samples[("cronwatch_job_last_success_timestamp_seconds",
                      (("cronjob", "fresh"), ("host", "h")))]  # fmt: skip
     assert before <= stamp <= after, "the ping's own time: taken between sending and scraping"
+
+
+def write_config(tmp_path: Path, body: str) -> Config:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(body)
+    return load_config(path)
+
+
+def test_a_tag_restricts_the_scrape_to_the_jobs_that_have_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        '[jobs.backup]\nschedule = "0 3 * * *"\ntags = ["db"]\n'
+        '[jobs.deploy]\nschedule = "0 4 * * *"\ntags = ["web"]\n',
+    )
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        for name in ("backup", "deploy", "untagged"):
+            monitor.record_success(name, T0, T0 + timedelta(seconds=1), "h")
+    with LiveServer(database_url, config=config) as live:
+        tagged = httpx.get(live.url + "/metrics", params={"tag": "db"})
+        both = httpx.get(live.url + "/metrics", params=[("tag", "db"), ("tag", "web")])
+        everything = httpx.get(live.url + "/metrics")
+    assert tagged.status_code == 200
+    assert set(re.findall(r'cronjob="([^"]*)"', tagged.text)) == {"backup"}
+    assert set(re.findall(r'cronjob="([^"]*)"', both.text)) == {"backup", "deploy"}
+    assert set(re.findall(r'cronjob="([^"]*)"', everything.text)) == {
+        "backup", "deploy", "untagged"}  # fmt: skip
+    # the alert loops' own series are not about jobs: always there
+    assert "cronwatch_alert_loop_up" in tagged.text
+
+
+@pytest.mark.parametrize("tag", ["", "x" * 201, "bad\nline"])
+def test_a_tag_that_cannot_be_one_is_refused(database_url: str, tag: str) -> None:
+    with LiveServer(database_url) as live:
+        response = httpx.get(live.url + "/metrics", params={"tag": tag})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid"
+    assert body["message"].startswith("/metrics?tag=: tag"), body
+    assert "cronwatch_" not in response.text, "no partial exposition with the refusal"
+
+
+def test_per_host_false_exports_no_host_label(database_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, "[metrics]\nper_host = false\n")
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("backup", T0, T0 + timedelta(seconds=5), "db1")
+        monitor.record_failure("backup", T0, T0 + timedelta(seconds=9), 1, "db2")
+    with LiveServer(database_url, config=config) as live:
+        samples = scrape(live.url)
+    job_series = [labels for (name, labels) in samples if name.startswith("cronwatch_job_")]
+    assert job_series, "the job's series are still there"
+    assert not any(label == "host" for labels in job_series for label, _ in labels)
+    assert samples[("cronwatch_job_runs_total", (("cronjob", "backup"),))] == 2
+    assert samples[("cronwatch_job_failures_total", (("cronjob", "backup"),))] == 1
+
+
+def test_the_exposition_is_streamed(database_url: str) -> None:
+    """No Content-Length: the body is sent in pieces as it is read from its spools."""
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("backup", T0, T0 + timedelta(seconds=5), "db1")
+    with LiveServer(database_url) as live, httpx.stream("GET", live.url + "/metrics") as response:
+        assert response.status_code == 200
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
+        body = b"".join(response.iter_bytes()).decode()
+    assert body.rstrip().endswith(("1.0", "0.0", "1", "0")), body[-200:]
+    assert "# TYPE cronwatch_job_info gauge" in body

@@ -1,6 +1,6 @@
 """What cronwatch is told to expect: jobs, channels, alert settings, maintenance windows,
-retention, the server's address and limits, as plain frozen values, and :class:`Config`, all of them
-together.
+retention, the server's address, limits and what ``/metrics`` exports, as plain frozen
+values, and :class:`Config`, all of them together.
 
 A leaf of the house: it imports only the leaf modules (schedule, durations, names, timeutil,
 errors, baseline's window), so that config, storage, health and alerts can all import it.
@@ -18,6 +18,7 @@ from cronwatch.specs.channels import ChannelSpec, ChannelType
 from cronwatch.specs.jobs import JobSpec, default_grace
 from cronwatch.specs.limits import Limits
 from cronwatch.specs.maintenance import MaintenanceWindow
+from cronwatch.specs.metrics import MetricsSpec
 from cronwatch.specs.retention import Retention
 from cronwatch.specs.server import ServerSpec
 
@@ -30,6 +31,7 @@ __all__ = [
     "JobSpec",
     "Limits",
     "MaintenanceWindow",
+    "MetricsSpec",
     "Retention",
     "ServerSpec",
     "default_grace",
@@ -48,3 +50,4 @@ class Config:
     retention: Retention = field(default_factory=Retention)
     server: ServerSpec = field(default_factory=ServerSpec)
     limits: Limits = field(default_factory=Limits)
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)

@@ -1,52 +1,108 @@
-"""What ``/metrics`` reads at scrape time: the per-host job summaries (``job_hosts``, kept by
-triggers on every write) and the runs still going, in two queries whatever the history."""
+"""What ``/metrics`` reads at scrape time: every job's facts (its row in ``jobs``, its per-host
+summaries in ``job_hosts``, kept by triggers on every write, its baseline and its runs still
+going), a bounded chunk of jobs at a time.
+
+One pass in name order, by keyset pages of :data:`CHUNK` jobs: two queries per chunk (the
+jobs with their summaries and baselines joined, and the chunk's running runs on the partial
+index ``ix_runs_running``), never a query per job, and never more than one chunk in memory.
+Each chunk is read on its own, so a scrape of a large fleet sees each chunk as of its own
+instant (a job is never split between two chunks).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
+from cronwatch.health.model import HostSummary, JobFacts, RunningRun
+from cronwatch.specs import JobSpec
 from cronwatch.storage.connection import Database
+from cronwatch.storage.jobs import (
+    _BASELINE_COLUMNS,
+    _HOST_COLUMNS,
+    _baseline,
+    _host_summary,
+    _spec_from_json,
+    auto_spec,
+)
 from cronwatch.timeutil import from_us
 
+#: Jobs per chunk: large enough that the queries' cost is per chunk, small enough that a
+#: chunk's facts stay a few megabytes.
+CHUNK = 2000
 
-@dataclass(frozen=True, slots=True)
-class HostMetrics:
-    """One job on one host: its last success and last finished run, its counters (which
-    survive pruning of old runs) and its runs started and not finished."""
+_HOSTS = ", ".join(f"h.{column.strip()}" for column in _HOST_COLUMNS.split(","))
+_BASELINES = ", ".join(f"b.{column.strip()}" for column in _BASELINE_COLUMNS.split(","))
+_WIDTH_HOST = len(_HOST_COLUMNS.split(","))
+_CHUNK_QUERY = (
+    f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}"
+    " FROM (SELECT name, spec, created_us FROM jobs WHERE name > ? ORDER BY name LIMIT ?) j"
+    " LEFT JOIN job_hosts h ON h.name = j.name"
+    " LEFT JOIN job_baselines b ON b.name = j.name"
+    " ORDER BY j.name, h.hostname"
+)
+_RUNNING_QUERY = (
+    "SELECT name, hostname, run_id, started_us FROM runs"
+    " WHERE outcome = 'running' AND name >= ? AND name <= ?"
+)
 
-    name: str
-    hostname: str
-    last_success_completed: datetime | None
-    last_completed: datetime | None
-    last_duration: timedelta | None
-    runs_total: int
-    failures_total: int
-    running: int
+
+def facts_in_chunks(
+    db: Database,
+    declared: Mapping[str, JobSpec] | None = None,
+    *,
+    keep: Iterable[str] | None = None,
+    chunk: int | None = None,
+) -> Iterator[list[JobFacts]]:
+    """Every job's facts, as :meth:`JobStore.facts <cronwatch.storage.jobs.JobStore.facts>`
+    gives them (``declared`` specs win over the database's), in name order, ``chunk`` jobs at a
+    time (:data:`CHUNK` by default). With ``keep`` (tags), only jobs with at least one of those
+    tags: the others' facts are never built."""
+    declared, chunk = declared or {}, chunk or CHUNK
+    tags = frozenset(keep) if keep is not None else None
+    after = ""
+    while True:
+        rows = db.query(_CHUNK_QUERY, (after, chunk))
+        if not rows:
+            return
+        after = rows[-1][0]
+        running: dict[str, list[RunningRun]] = {}
+        for name, hostname, run_id, started in db.query(_RUNNING_QUERY, (rows[0][0], after)):
+            running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
+        facts = list(_group(rows, declared, tags, running))
+        if facts:
+            yield facts
+        if len({row[0] for row in rows}) < chunk:
+            return
 
 
-def host_metrics(db: Database) -> list[HostMetrics]:
-    """Every job and host that ever ran, by name and host."""
-    running = {
-        (name, host): int(count)
-        for name, host, count in db.query(
-            "SELECT name, hostname, COUNT(*) FROM runs WHERE outcome = 'running'"
-            " GROUP BY name, hostname"
-        )
-    }
-    return [
-        HostMetrics(
-            name=name,
-            hostname=host,
-            last_success_completed=None if success_us is None else from_us(success_us),
-            last_completed=None if completed_us is None else from_us(completed_us),
-            last_duration=None if duration_us is None else timedelta(microseconds=duration_us),
-            runs_total=int(total),
-            failures_total=int(failed),
-            running=running.get((name, host), 0),
-        )
-        for name, host, success_us, completed_us, duration_us, total, failed in db.query(
-            "SELECT name, hostname, last_success_completed_us, last_completed_us,"
-            " last_duration_us, runs_total, failures_total FROM job_hosts ORDER BY name, hostname"
-        )
-    ]
+def _group(
+    rows: list[tuple[Any, ...]],
+    declared: Mapping[str, JobSpec],
+    tags: frozenset[str] | None,
+    running: dict[str, list[RunningRun]],
+) -> Iterator[JobFacts]:
+    """The chunk's joined rows (one per job and host, ordered by job) as one facts per job."""
+    index, end = 0, len(rows)
+    while index < end:
+        row = rows[index]
+        name, spec_json, created = row[0], row[1], row[2]
+        stop = index + 1
+        while stop < end and rows[stop][0] == name:
+            stop += 1
+        spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
+        spec = spec or auto_spec(name)
+        if tags is None or tags.intersection(spec.tags):
+            hosts: list[HostSummary] = []
+            for host_row in rows[index:stop]:
+                if host_row[4] is not None:  # LEFT JOIN: a job with no summary yet
+                    hosts.append(_host_summary(host_row[3 : 3 + _WIDTH_HOST]))
+            baseline_row = row[3 + _WIDTH_HOST :]
+            yield JobFacts(
+                spec=spec,
+                created=from_us(created),
+                hosts=tuple(hosts),
+                running=tuple(running.get(name, ())),
+                baseline=_baseline(baseline_row) if baseline_row[0] is not None else None,
+            )
+        index = stop

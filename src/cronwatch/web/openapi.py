@@ -244,6 +244,18 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+
+def _repeated(name: str, max_length: int) -> dict[str, Any]:
+    """A query parameter that may be given several times (``?tag=a&tag=b``)."""
+    return {
+        "name": name,
+        "in": "query",
+        "style": "form",
+        "explode": True,
+        "schema": {"type": "array", "items": name_schema(max_length)},
+    }
+
+
 _ERROR_TEXT = {
     400: "Invalid input; the message says which field and why. Nothing was written.",
     401: "Missing, unknown or revoked key.",
@@ -433,15 +445,6 @@ def _run_paths() -> dict[str, Any]:
 def _status_paths() -> dict[str, Any]:
     """The health of every job, filtered by tags and hosts."""
 
-    def repeated(name: str, max_length: int) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "query",
-            "style": "form",
-            "explode": True,
-            "schema": {"type": "array", "items": name_schema(max_length)},
-        }
-
     return {
         "/api/v1/status": {
             "get": _operation(
@@ -449,7 +452,7 @@ def _status_paths() -> dict[str, Any]:
                 "status",
                 {"200": _json("Every job's status.", "StatusList")},
                 (400, 401, 403, 429),
-                parameters=[repeated("tag", MAX_NAME_LENGTH), repeated("host", MAX_HOST_LENGTH)],
+                parameters=[_repeated("tag", MAX_NAME_LENGTH), _repeated("host", MAX_HOST_LENGTH)],
             ),
         },
     }
@@ -566,11 +569,18 @@ def _service_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Prometheus metrics",
                 "operationId": "metrics",
+                "description": "Every job's series (README: Prometheus); with `tag`, only "
+                "the jobs that have any of those tags.",
+                "parameters": [_repeated("tag", MAX_NAME_LENGTH)],
                 "responses": {
                     "200": {
                         "description": "Prometheus text format 0.0.4.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "400": {
+                        "description": _ERROR_TEXT[400],
+                        "content": {"application/json": {"schema": _ref("Error")}},
+                    },
                 },
             }
         },

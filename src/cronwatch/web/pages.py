@@ -13,10 +13,12 @@ from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from cronwatch.errors import CronwatchError
+from cronwatch.names import MAX_NAME_LENGTH, validate_name
 from cronwatch.web import metrics
-from cronwatch.web.errors import error_body
+from cronwatch.web.errors import bad_request, error_body
 from cronwatch.web.openapi import document
 from cronwatch.web.outage import MESSAGE
 from cronwatch.web.state import ServerState
@@ -75,9 +77,19 @@ def _outage_after(state: ServerState) -> timedelta:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """The exposition (:mod:`cronwatch.web.metrics`), streamed; ``?tag=`` (repeatable) keeps
+    jobs with any of those tags, 400 for a value that cannot be a tag."""
     state = _state(request)
-    body = await run_in_threadpool(metrics.render, state.db, state.config)
-    return Response(body, media_type=metrics.CONTENT_TYPE)
+    tags = [_tag(value) for value in request.query_params.getlist("tag")]
+    out = await run_in_threadpool(metrics.exposition, state.db, state.config, tags or None)
+    return StreamingResponse(out.chunks(), media_type=metrics.CONTENT_TYPE)
+
+
+def _tag(value: str) -> str:
+    try:
+        return validate_name(value, "tag", max_length=MAX_NAME_LENGTH)
+    except CronwatchError as exc:
+        raise bad_request(f"/metrics?tag=: {exc}") from None
 
 
 async def openapi(request: Request) -> Response:

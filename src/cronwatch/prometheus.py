@@ -1,0 +1,323 @@
+"""The Prometheus exposition of every job: series, labels, and the text format, written in one
+pass over the jobs with memory bounded whatever their number.
+
+Every value comes from the database at scrape time (:mod:`cronwatch.storage.metrics`: the
+jobs, their per-host summaries kept by triggers on every write, their baselines, their running
+runs) and from the health evaluation of those same facts
+(:func:`cronwatch.health.evaluate.evaluate`, the one the CLI, the API, the dashboard and the
+alert loop use), so any number of server processes export the same numbers, and a restart
+resets nothing. A scrape never writes: it neither relearns baselines (the alert loop and
+``cronwatch check`` do) nor declares jobs (``serve`` does at start).
+
+Series per job (label ``cronjob``, never ``job``: Prometheus sets ``job`` to the scrape job's
+name), like kube-state-metrics' CronJob metrics:
+
+- ``cronwatch_job_info{cronjob, schedule, timezone, paused, tags} 1``: the schedule as written
+  ("" when none is declared), ``paused`` "true"/"false", ``tags`` as ``,db,nightly,`` (the
+  separator at both ends, as Prometheus's own ``__meta_*_tags``: match one tag with
+  ``tags=~".*,db,.*"``; "" without tags), e.g. to route alerts by tag with
+  ``... * on (cronjob) group_left (tags) cronwatch_job_info``;
+- ``cronwatch_job_status{cronjob, status}``: 1 for the current status, 0 for the 10 others;
+- ``cronwatch_job_severity{cronjob}``: 0 OK, 1 warning, 2 critical;
+- ``cronwatch_job_next_expected_timestamp_seconds{cronjob}``: when the next run is due (the
+  health evaluation's next due run); for a job that is missing or late, the instant it became
+  due (the first slot its last start did not cover), so ``time() - ...`` is how overdue it is.
+  Absent when the job has no schedule, declared or learned.
+
+Series per job and host (label ``host``), or, with ``[metrics] per_host = false``, per job
+with no ``host`` label at all (counters summed over hosts, the other values of the latest
+run):
+
+- ``cronwatch_job_last_success_timestamp_seconds``, ``cronwatch_job_last_run_timestamp_seconds``
+  (completion of the last successful / finished run), ``cronwatch_job_last_duration_seconds``:
+  absent until there is such a run;
+- ``cronwatch_job_runs_total``, ``cronwatch_job_failures_total``: finished and failed runs,
+  counters that survive pruning, exported at 0 from the first appearance of the job (per job)
+  or of the host (per host: its first run or start, or its declaration in the job's ``hosts``),
+  so that ``increase(cronwatch_job_failures_total[5m]) > 0`` sees the first failure;
+- ``cronwatch_job_running``: runs started and not finished;
+- per host only: ``cronwatch_job_host_status{cronjob, host, status}`` (as the job's status).
+
+And ``cronwatch_health_evaluation_ok``: 0 when a job's evaluation failed (its status series
+are then left out; every other series is still exported).
+
+So a job exports 14 series (13 without a schedule) plus, per host, 17 (6 with
+``per_host = false``, once per job). ``tags`` restricts a scrape to jobs with any of those tags.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import IO
+
+from cronwatch.health.evaluate import evaluate, schedule_in_force
+from cronwatch.health.model import PRIORITY, HostSummary, JobFacts, JobStatus
+from cronwatch.schedule import IntervalSchedule
+from cronwatch.specs import Config, MetricsSpec
+from cronwatch.storage.connection import Database
+from cronwatch.storage.metrics import facts_in_chunks
+from cronwatch.timeutil import utcnow
+
+log = logging.getLogger("cronwatch.prometheus")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Bytes a family keeps in memory before it spills to a temporary file.
+SPOOL_IN_MEMORY = 256 * 1024
+
+# (name, type, help); the order they are exposed in. "runs" and "failures" are counters, whose
+# samples carry the _total suffix.
+_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("cronwatch_job_info", "gauge", "The job's schedule, timezone, paused state and tags (1)."),
+    ("cronwatch_job_status", "gauge", "1 for the job's current status, 0 for the others."),
+    ("cronwatch_job_severity", "gauge", "The job's severity: 0 OK, 1 warning, 2 critical."),
+    (
+        "cronwatch_job_next_expected_timestamp_seconds",
+        "gauge",
+        "Unix time the job's next run is due; when overdue, the time it became due.",
+    ),
+    (
+        "cronwatch_job_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time the last successful run completed.",
+    ),
+    (
+        "cronwatch_job_last_run_timestamp_seconds",
+        "gauge",
+        "Unix time the last finished run completed.",
+    ),
+    ("cronwatch_job_last_duration_seconds", "gauge", "Duration of the last finished run."),
+    ("cronwatch_job_runs", "counter", "Finished runs."),
+    ("cronwatch_job_failures", "counter", "Failed runs."),
+    ("cronwatch_job_running", "gauge", "Runs started and not finished."),
+    (
+        "cronwatch_job_host_status",
+        "gauge",
+        "1 for the job's current status on the host, 0 for the others.",
+    ),
+    ("cronwatch_health_evaluation_ok", "gauge", "1 if every job's health evaluation worked."),
+)
+(
+    INFO,
+    STATUS,
+    SEVERITY,
+    NEXT,
+    LAST_SUCCESS,
+    LAST_RUN,
+    DURATION,
+    RUNS,
+    FAILURES,
+    RUNNING,
+    HOST_STATUS,
+    EVALUATION_OK,
+) = range(len(_FAMILIES))
+_OVERDUE = frozenset({"missing", "late"})
+
+
+class Exposition:
+    """The text of one scrape, family by family, each in a spool (memory, then a temporary
+    file past :data:`SPOOL_IN_MEMORY`), ready to stream with :meth:`chunks`."""
+
+    def __init__(self) -> None:
+        # Closed by chunks() (or close()): they outlive this call, into the streamed response.
+        self._spools: list[IO[bytes]] = [
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+            for _ in _FAMILIES
+        ]
+        #: Each family's lines not yet in its spool, appended to directly (a method call per
+        #: line would cost a tenth of a large scrape).
+        self.lines: list[list[str]] = [[] for _ in _FAMILIES]
+        self.trailer = b""  # series from elsewhere (the alert loops'), already exposition text
+
+    def flush(self) -> None:
+        """Move the lines added so far into the spools."""
+        for spool, lines in zip(self._spools, self.lines, strict=True):
+            if lines:
+                spool.write("".join(lines).encode())
+                lines.clear()
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        """The exposition text, in pieces of at most ``size`` bytes (plus a header); closes
+        the spools when done or when the consumer stops early."""
+        self.flush()
+        try:
+            for (name, kind, text), spool in zip(_FAMILIES, self._spools, strict=True):
+                if spool.tell() == 0:
+                    continue
+                yield f"# HELP {name} {text}\n# TYPE {name} {kind}\n".encode()
+                spool.seek(0)
+                while piece := spool.read(size):
+                    yield piece
+                spool.close()
+            if self.trailer:
+                yield self.trailer
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for spool in self._spools:
+            spool.close()
+
+
+def expose(
+    db: Database,
+    config: Config | None,
+    *,
+    tags: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> Exposition:
+    """Every job's series (only those of jobs with any of ``tags`` when given), read and
+    evaluated at ``now`` one chunk of jobs at a time."""
+    now = now or utcnow()
+    per_host = (config.metrics if config is not None else MetricsSpec()).per_host
+    declared = config.jobs if config is not None else {}
+    out = Exposition()
+    failed = 0
+    try:
+        for chunk in facts_in_chunks(db, declared, keep=tags):
+            for facts in chunk:
+                try:
+                    status: JobStatus | None = evaluate(facts, now)
+                except Exception:
+                    if not failed:
+                        log.exception("health evaluation of %r failed", facts.spec.name)
+                    failed += 1
+                    status = None
+                _job(out, facts, status, per_host)
+            out.flush()
+        if failed:
+            log.error("health evaluation failed for %d jobs in this scrape", failed)
+        out.lines[EVALUATION_OK].append(f"cronwatch_health_evaluation_ok {0 if failed else 1}\n")
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _enum(current: str) -> tuple[str, ...]:
+    # Joined with the series' name and first labels as separator: the 11 lines of an enum in
+    # one str.join (the hot spot of a large scrape).
+    return ("", *(f',status="{c}"}} {1 if c == current else 0}\n' for c in PRIORITY))
+
+
+_ENUM = {current: _enum(current) for current in PRIORITY}
+
+
+def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: bool) -> None:
+    """Every series of one job, added to ``out``."""
+    spec, lines = facts.spec, out.lines
+    job = f'cronjob="{_escape(spec.name)}"'
+    schedule = _escape(spec.schedule.expression) if spec.schedule is not None else ""
+    tags = _escape(f",{','.join(spec.tags)},") if spec.tags else ""
+    paused = "true" if spec.paused else "false"
+    lines[INFO].append(
+        f'cronwatch_job_info{{{job},schedule="{schedule}",timezone="{_escape(spec.timezone)}",'
+        f'paused="{paused}",tags="{tags}"}} 1\n'
+    )
+    if status is not None:
+        lines[STATUS].append(f"cronwatch_job_status{{{job}".join(_ENUM[status.status]))
+        lines[SEVERITY].append(f"cronwatch_job_severity{{{job}}} {status.severity}\n")
+        expected = next_expected(facts, status)
+        if expected is not None:
+            lines[NEXT].append(
+                f"cronwatch_job_next_expected_timestamp_seconds{{{job}}} {_ts(expected)}\n"
+            )
+    if not per_host:
+        _summary(lines, job, _combined(facts.hosts), len(facts.running))
+        return
+    summaries = {row.hostname: row for row in facts.hosts}
+    running: dict[str, int] = {}
+    for run in facts.running:
+        running[run.hostname] = running.get(run.hostname, 0) + 1
+    # Every host the job is known on: each that ran or started it, each declared one.
+    hosts = summaries.keys() | running.keys()
+    if status is not None:
+        hosts |= {host.hostname for host in status.hosts}
+    for hostname in sorted(hosts) if len(hosts) > 1 else hosts:
+        labels = f'{job},host="{_escape(hostname)}"'
+        _summary(lines, labels, summaries.get(hostname), running.get(hostname, 0))
+    if status is not None:
+        for host in status.hosts:
+            labels = f'cronwatch_job_host_status{{{job},host="{_escape(host.hostname)}"'
+            lines[HOST_STATUS].append(labels.join(_ENUM[host.status]))
+
+
+def _summary(lines: list[list[str]], labels: str, row: HostSummary | None, running: int) -> None:
+    """The summary series of one job on one host (or of the job, hosts combined)."""
+    runs = failures = 0
+    if row is not None:
+        if row.last_success_completed is not None:
+            lines[LAST_SUCCESS].append(
+                f"cronwatch_job_last_success_timestamp_seconds{{{labels}}}"
+                f" {_ts(row.last_success_completed)}\n"
+            )
+        if row.last_completed is not None:
+            lines[LAST_RUN].append(
+                f"cronwatch_job_last_run_timestamp_seconds{{{labels}}} {_ts(row.last_completed)}\n"
+            )
+        if row.last_duration is not None:
+            seconds = row.last_duration.total_seconds()
+            lines[DURATION].append(f"cronwatch_job_last_duration_seconds{{{labels}}} {seconds!r}\n")
+        runs, failures = row.runs_total, row.failures_total
+    lines[RUNS].append(f"cronwatch_job_runs_total{{{labels}}} {runs}\n")
+    lines[FAILURES].append(f"cronwatch_job_failures_total{{{labels}}} {failures}\n")
+    lines[RUNNING].append(f"cronwatch_job_running{{{labels}}} {running}\n")
+
+
+def _combined(rows: tuple[HostSummary, ...]) -> HostSummary | None:
+    """A job's hosts as one row: the latest success and finished run, counters summed."""
+    if not rows:
+        return None
+    if len(rows) == 1:
+        return rows[0]
+    finished = [row for row in rows if row.last_completed is not None]
+    latest = max(finished, key=lambda row: row.last_completed or row.first_seen, default=None)
+    successes = [row.last_success_completed for row in rows if row.last_success_completed]
+    return HostSummary(
+        hostname="",
+        first_seen=min(row.first_seen for row in rows),
+        last_completed=latest.last_completed if latest is not None else None,
+        last_duration=latest.last_duration if latest is not None else None,
+        last_success_completed=max(successes, default=None),
+        runs_total=sum(row.runs_total for row in rows),
+        failures_total=sum(row.failures_total for row in rows),
+    )
+
+
+def next_expected(facts: JobFacts, status: JobStatus) -> datetime | None:
+    """When the job's next run is due, as the health evaluation says (``status.next_due``);
+    for a job that is missing or late, the instant it became due: the first slot after the
+    last start that start did not cover (per declared host, the earliest), or the first slot
+    after the job was created when it never ran. ``None`` without a schedule."""
+    if status.next_due is None:
+        return None
+    if status.status not in _OVERDUE:
+        return status.next_due
+    schedule, _ = schedule_in_force(facts)
+    if schedule is None:
+        return status.next_due
+    if facts.spec.hosts:
+        starts = [host.last_started for host in status.hosts if host.status in _OVERDUE]
+    else:
+        starts = [status.last_started]
+    due = []
+    for start in starts or [status.last_started]:
+        if isinstance(schedule, IntervalSchedule):
+            due.append((start or facts.created) + schedule.period)
+        elif start is None:
+            due.append(schedule.next_after(facts.created))
+        else:
+            due.append(schedule.next_after(start + schedule.early_tolerance()))
+    return min(due)
+
+
+def _ts(t: datetime) -> str:
+    return repr(t.timestamp())
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value

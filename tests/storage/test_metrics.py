@@ -1,0 +1,96 @@
+"""What ``/metrics`` reads (:mod:`cronwatch.storage.metrics`): every job's facts in chunks, the
+same facts the health evaluation reads, each job exactly once, in a fixed number of queries
+per chunk, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cronwatch
+from cronwatch.config import load_config
+from cronwatch.storage.connection import Database
+from cronwatch.storage.jobs import JobStore
+from cronwatch.storage.metrics import facts_in_chunks
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+# Names whose order differs between byte order and most collations, and a space.
+NAMES = ["a", "a b", "B", "b", "z-job", "ä", "job.1", "job_2", "Job-3"]
+
+
+@pytest.fixture
+def fleet(db: Database, database_url: str, tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(
+        '[jobs.declared]\nschedule = "0 * * * *"\nhosts = ["x", "y"]\ntags = ["db"]\n'
+        '[jobs.b]\nschedule = "every 15m"\ntags = ["web"]\n'
+    )
+    config = load_config(path)
+    JobStore(db).sync_declared(config.jobs.values(), T0)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        for index, name in enumerate(NAMES):
+            for host in ("h1", "h2", "h3")[: 1 + index % 3]:
+                start = T0 + timedelta(minutes=index)
+                monitor.record_success(name, start, start + timedelta(seconds=5), host)
+        monitor.start("z-job", "h9", date_started=T0 + timedelta(hours=1))
+        for index in range(25):  # enough for a baseline
+            start = T0 + timedelta(hours=index)
+            monitor.record_success("a", start, start + timedelta(seconds=30), "h1")
+    JobStore(db).refresh_baselines(T0 + timedelta(days=2))
+    return dict(config.jobs)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 1000])
+def test_the_chunks_hold_every_job_once_with_the_facts_the_health_code_reads(
+    db: Database, fleet: dict[str, Any], chunk: int
+) -> None:
+    chunks = list(facts_in_chunks(db, fleet, chunk=chunk))
+    streamed = [facts for part in chunks for facts in part]
+    names = [facts.spec.name for facts in streamed]
+    assert len(names) == len(set(names)), "a job read twice"
+    whole = {facts.spec.name: facts for facts in JobStore(db).facts(fleet)}
+    assert set(names) == set(whole) == {*NAMES, "declared"}
+    for facts in streamed:
+        expected = whole[facts.spec.name]
+        assert facts.spec == expected.spec
+        assert facts.created == expected.created
+        assert sorted(facts.hosts, key=lambda h: h.hostname) == sorted(
+            expected.hosts, key=lambda h: h.hostname
+        )
+        assert sorted(facts.running, key=lambda r: r.run_id) == sorted(
+            expected.running, key=lambda r: r.run_id
+        )
+        assert facts.baseline == expected.baseline
+    assert whole["a"].baseline is not None, "the fixture has a baseline to compare"
+    assert [run.hostname for run in whole["z-job"].running] == ["h9"]
+    assert all(len(part) <= chunk for part in chunks)
+
+
+def test_a_chunk_costs_two_queries_whatever_its_jobs(
+    db: Database, fleet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries: list[str] = []
+    real = db.query
+
+    def counting(statement: str, params: Any = ()) -> Any:
+        queries.append(statement)
+        return real(statement, params)
+
+    monkeypatch.setattr(db, "query", counting)
+    jobs = sum(len(part) for part in facts_in_chunks(db, fleet, chunk=4))
+    assert jobs == len(NAMES) + 1
+    # ceil(10 / 4) = 3 chunks of two queries, and one that finds no more jobs: never per job
+    assert len(queries) <= 2 * 3 + 1
+
+
+def test_tags_keep_only_the_jobs_that_have_one(db: Database, fleet: dict[str, Any]) -> None:
+    def kept(*tags: str) -> list[str]:
+        return [f.spec.name for part in facts_in_chunks(db, fleet, keep=tags) for f in part]
+
+    assert kept("db") == ["declared"]
+    assert sorted(kept("db", "web")) == ["b", "declared"]
+    assert kept("nosuchtag") == []
+    assert "a" not in kept("db", "web"), "a job without tags is never kept by a tag"
