@@ -20,9 +20,10 @@ name), like kube-state-metrics' CronJob metrics:
 - ``cronwatch_job_status{cronjob, status}``: 1 for the current status, 0 for the 10 others;
 - ``cronwatch_job_severity{cronjob}``: 0 OK, 1 warning, 2 critical;
 - ``cronwatch_job_next_expected_timestamp_seconds{cronjob}``: when the next run is due (the
-  health evaluation's next due run); for a job that is missing or late, the instant it became
-  due (the first slot its last start did not cover), so ``time() - ...`` is how overdue it is.
-  Absent when the job has no schedule, declared or learned.
+  health evaluation's ``next_due``); for a job that is missing or late, the instant it became
+  due (its ``overdue_since``: the first slot its last run did not cover, which stays put), so
+  ``time() - ...`` is how overdue it is. Absent when the job has no schedule, declared or
+  learned.
 
 Series per job and host (label ``host``), or, with ``[metrics] per_host = false``, per job
 with no ``host`` label at all (counters summed over hosts, the other values of the latest
@@ -53,9 +54,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO
 
-from cronwatch.health.evaluate import evaluate, schedule_in_force
+from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import PRIORITY, HostSummary, JobFacts, JobStatus
-from cronwatch.schedule import IntervalSchedule
 from cronwatch.specs import Config, MetricsSpec
 from cronwatch.storage.connection import Database
 from cronwatch.storage.metrics import facts_in_chunks
@@ -113,7 +113,6 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
     HOST_STATUS,
     EVALUATION_OK,
 ) = range(len(_FAMILIES))
-_OVERDUE = frozenset({"missing", "late"})
 
 
 class Exposition:
@@ -176,7 +175,7 @@ def expose(
     out = Exposition()
     failed = 0
     try:
-        for chunk in facts_in_chunks(db, declared, keep=tags):
+        for chunk in facts_in_chunks(db, declared, keep=tags, now=now):
             for facts in chunk:
                 try:
                     status: JobStatus | None = evaluate(facts, now)
@@ -219,7 +218,7 @@ def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: b
     if status is not None:
         lines[STATUS].append(f"cronwatch_job_status{{{job}".join(_ENUM[status.status]))
         lines[SEVERITY].append(f"cronwatch_job_severity{{{job}}} {status.severity}\n")
-        expected = next_expected(facts, status)
+        expected = next_expected(status)
         if expected is not None:
             lines[NEXT].append(
                 f"cronwatch_job_next_expected_timestamp_seconds{{{job}}} {_ts(expected)}\n"
@@ -286,31 +285,11 @@ def _combined(rows: tuple[HostSummary, ...]) -> HostSummary | None:
     )
 
 
-def next_expected(facts: JobFacts, status: JobStatus) -> datetime | None:
-    """When the job's next run is due, as the health evaluation says (``status.next_due``);
-    for a job that is missing or late, the instant it became due: the first slot after the
-    last start that start did not cover (per declared host, the earliest), or the first slot
-    after the job was created when it never ran. ``None`` without a schedule."""
-    if status.next_due is None:
-        return None
-    if status.status not in _OVERDUE:
-        return status.next_due
-    schedule, _ = schedule_in_force(facts)
-    if schedule is None:
-        return status.next_due
-    if facts.spec.hosts:
-        starts = [host.last_started for host in status.hosts if host.status in _OVERDUE]
-    else:
-        starts = [status.last_started]
-    due = []
-    for start in starts or [status.last_started]:
-        if isinstance(schedule, IntervalSchedule):
-            due.append((start or facts.created) + schedule.period)
-        elif start is None:
-            due.append(schedule.next_after(facts.created))
-        else:
-            due.append(schedule.next_after(start + schedule.early_tolerance()))
-    return min(due)
+def next_expected(status: JobStatus) -> datetime | None:
+    """When the job's next run is expected, as the health evaluation says: for a job that is
+    missing or late, the instant it became due (``overdue_since``, the first slot its last run
+    did not cover), else its next due run. ``None`` without a schedule."""
+    return status.overdue_since if status.overdue_since is not None else status.next_due
 
 
 def _ts(t: datetime) -> str:

@@ -47,6 +47,12 @@ def fleet(db: Database, database_url: str, tmp_path: Path) -> dict[str, Any]:
 def test_the_chunks_hold_every_job_once_with_the_facts_the_health_code_reads(
     db: Database, fleet: dict[str, Any], chunk: int
 ) -> None:
+    # And a run dated 2099, written past the checks (a hand-made row): not a fact, as in facts().
+    future = int(datetime(2099, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    db.execute(
+        "INSERT INTO runs (name, hostname, run_id, outcome, started_us) VALUES (?, ?, ?, ?, ?)",
+        ("b", "h1", "future-run", "running", future),
+    )
     chunks = list(facts_in_chunks(db, fleet, chunk=chunk))
     streamed = [facts for part in chunks for facts in part]
     names = [facts.spec.name for facts in streamed]
@@ -66,6 +72,8 @@ def test_the_chunks_hold_every_job_once_with_the_facts_the_health_code_reads(
         assert facts.baseline == expected.baseline
     assert whole["a"].baseline is not None, "the fixture has a baseline to compare"
     assert [run.hostname for run in whole["z-job"].running] == ["h9"]
+    assert not whole["b"].running, "the run dated 2099 is no fact"
+    assert all(h.last_started is None or h.last_started.year < 2099 for h in whole["b"].hosts)
     assert all(len(part) <= chunk for part in chunks)
 
 

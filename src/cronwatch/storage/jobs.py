@@ -202,6 +202,16 @@ class JobStore:
             )
         return facts
 
+    def host_summary(self, row: tuple[Any, ...], horizon: int) -> HostSummary | None:
+        """A ``_HOST_COLUMNS`` row as :meth:`facts` reads it: as of ``horizon`` (microseconds)
+        when a future-dated run reached it, ``None`` when only future runs did."""
+        if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
+            sane = self._summary_until(row, horizon)
+            if sane is None:
+                return None
+            row = sane
+        return _host_summary(row)
+
     def _summary_until(self, row: tuple[Any, ...], horizon: int) -> tuple[Any, ...] | None:
         """The summary ``row`` of ``job_hosts`` as if no run had started or completed after
         ``horizon``, read from the job's runs on that host (the counters stay: they count runs,

@@ -11,7 +11,8 @@ instant (a job is never split between two chunks).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from cronwatch.health.model import HostSummary, JobFacts, RunningRun
@@ -20,12 +21,12 @@ from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import (
     _BASELINE_COLUMNS,
     _HOST_COLUMNS,
+    JobStore,
     _baseline,
-    _host_summary,
     _spec_from_json,
     auto_spec,
 )
-from cronwatch.timeutil import from_us
+from cronwatch.timeutil import FUTURE_TOLERANCE, from_us, to_us, utcnow
 
 #: Jobs per chunk: large enough that the queries' cost is per chunk, small enough that a
 #: chunk's facts stay a few megabytes.
@@ -53,12 +54,16 @@ def facts_in_chunks(
     *,
     keep: Iterable[str] | None = None,
     chunk: int | None = None,
+    now: datetime | None = None,
 ) -> Iterator[list[JobFacts]]:
     """Every job's facts, as :meth:`JobStore.facts <cronwatch.storage.jobs.JobStore.facts>`
     gives them (``declared`` specs win over the database's), in name order, ``chunk`` jobs at a
     time (:data:`CHUNK` by default). With ``keep`` (tags), only jobs with at least one of those
-    tags: the others' facts are never built."""
+    tags: the others' facts are never built. Runs dated past ``now`` (or the clock, whichever is
+    later) by more than :data:`~cronwatch.timeutil.FUTURE_TOLERANCE` are not facts, as there."""
     declared, chunk = declared or {}, chunk or CHUNK
+    horizon = to_us(max(now or utcnow(), utcnow()) + FUTURE_TOLERANCE)
+    store = JobStore(db)
     tags = frozenset(keep) if keep is not None else None
     after = ""
     while True:
@@ -68,8 +73,11 @@ def facts_in_chunks(
         after = rows[-1][0]
         running: dict[str, list[RunningRun]] = {}
         for name, hostname, run_id, started in db.query(_RUNNING_QUERY, (rows[0][0], after)):
-            running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
-        facts = list(_group(rows, declared, tags, running))
+            if started <= horizon:
+                running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
+        facts = list(
+            _group(rows, declared, tags, running, lambda row: store.host_summary(row, horizon))
+        )
         if facts:
             yield facts
         if len({row[0] for row in rows}) < chunk:
@@ -81,6 +89,7 @@ def _group(
     declared: Mapping[str, JobSpec],
     tags: frozenset[str] | None,
     running: dict[str, list[RunningRun]],
+    summary: Callable[[tuple[Any, ...]], HostSummary | None],
 ) -> Iterator[JobFacts]:
     """The chunk's joined rows (one per job and host, ordered by job) as one facts per job."""
     index, end = 0, len(rows)
@@ -95,8 +104,11 @@ def _group(
         if tags is None or tags.intersection(spec.tags):
             hosts: list[HostSummary] = []
             for host_row in rows[index:stop]:
-                if host_row[4] is not None:  # LEFT JOIN: a job with no summary yet
-                    hosts.append(_host_summary(host_row[3 : 3 + _WIDTH_HOST]))
+                if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
+                    continue
+                host = summary(host_row[3 : 3 + _WIDTH_HOST])
+                if host is not None:
+                    hosts.append(host)
             baseline_row = row[3 + _WIDTH_HOST :]
             yield JobFacts(
                 spec=spec,
