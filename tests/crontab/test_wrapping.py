@@ -3,7 +3,9 @@ and the wrapped crontab run by Debian's real cron daemon."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from cronwatch.monitor import connect_database
 from tests.support.cron import RootCrontab, debian_cron, wait_for
 from tests.support.crontabs import USER_CRONTAB
 from tests.support.readme import as_installed_here, blocks, this_cronwatch
+from tests.support.server import create_key, serve
 
 __all__ = ["debian_cron"]  # the fixture, used by name
 
@@ -124,6 +127,11 @@ def _runs(url: str, name: str) -> list[Run]:
 def test_wrapped_crontabs_and_readme_lines_run_under_debian_cron(
     tmp_path: Path, debian_cron: RootCrontab
 ) -> None:
+    with contextlib.ExitStack() as stack:
+        _under_cron(tmp_path, debian_cron, stack)
+
+
+def _under_cron(tmp_path: Path, debian_cron: RootCrontab, stack: contextlib.ExitStack) -> None:
     database = tmp_path / "cron.db"
     url = f"sqlite:///{database}"
     src = Path(cronwatch.__file__).resolve().parents[1]
@@ -158,7 +166,21 @@ def test_wrapped_crontabs_and_readme_lines_run_under_debian_cron(
     for line in readme_lines:  # already under cronwatch run: left alone
         assert line in text.splitlines()
     assert f"{this_cronwatch()} run echo -- /bin/echo plain" in text
-    debian_cron.install(text)
+    # The README's ping lines (its second crontab block) after the wrapped jobs, as written but
+    # for the server's address and key, every minute: they report to a live server.
+    server_url = f"sqlite:///{tmp_path / 'server.db'}"
+    base, _ = stack.enter_context(serve(server_url))
+    key = create_key(server_url, "ping")
+    server_block = blocks("crontab")[1].text
+    assert "http://cron.example.com:8000" in server_block and "cwp_..." in server_block
+    server_block = server_block.replace("http://cron.example.com:8000", base)
+    server_block = re.sub(
+        r"(?m)^0 [34] \* \* \*", "* * * * *", server_block.replace("cwp_...", key)
+    )
+    log = Path("/tmp/backup.log")  # the README's line writes it
+    if not log.exists():
+        stack.callback(log.unlink, missing_ok=True)
+    debian_cron.install(text + server_block)
     # And a system crontab of the kind Debian packages ship (certbot's random delay, a test -x
     # guard, a user field), wrapped and installed in /etc/cron.d.
     scripts = {"renew-certs": "renewed", "sauvegarde-données": "données"}
@@ -198,7 +220,12 @@ def test_wrapped_crontabs_and_readme_lines_run_under_debian_cron(
         latest = {name: runs[0] for name, runs in found.items()}
         return latest if all(run.date_completed for run in latest.values()) else None
 
+    def pinged() -> Run | None:
+        found = _runs(server_url, "backup")
+        return found[0] if found and found[0].date_completed else None
+
     runs = wait_for(recorded)
+    ping = wait_for(pinged, within=30)
     assert runs is not None, "no runs recorded within two minutes under cron"
     assert runs["echo"].outcome == "success" and "plain" in (runs["echo"].output or "")
     assert runs["ls"].outcome == "success" and "/TMP" in (runs["ls"].output or "")
@@ -210,5 +237,11 @@ def test_wrapped_crontabs_and_readme_lines_run_under_debian_cron(
     assert "renewed" in (runs["renew-certs"].output or "")
     assert runs["sauvegarde-données"].outcome == "success"
     assert "données" in (runs["sauvegarde-données"].output or "")
+    # The README's timed curl line: its start, then the exit code ($?) and the output, under
+    # cron's % escaping. Its script is an example, so the run is a failure with exit 127.
+    assert ping is not None, "the README's curl lines reported nothing"
+    assert (ping.hostname, ping.outcome, ping.exit_code) == ("db1", "failure", 127)
+    assert "backup.sh: not found" in (ping.output or "")
+    assert ping.duration is not None and ping.duration.total_seconds() > 0  # start and finish
     # Nothing was left in the spool: every run reached the database.
     assert not any((tmp_path / "spool").rglob("*.json"))
