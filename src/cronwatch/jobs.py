@@ -6,10 +6,12 @@ a database and the server's config file. It raises the library's errors
 
 A job as the API shows it::
 
-    {"name": "backup", "source": "api", "paused": false,
+    {"name": "backup", "uuid": "5b6f1c1e-...", "source": "api", "paused": false,
      "spec": {"schedule": "0 3 * * *", "grace": "30m"},
      "created": "2026-11-28T03:00:00+00:00", "updated": "2026-11-28T03:00:00+00:00"}
 
+``uuid`` is the job's ping UUID (``/ping/<uuid>``, Healthchecks' form: the UUID alone is
+the credential for pinging that job); :meth:`JobsService.regenerate_uuid` replaces it.
 ``source`` says where the job's expectations come from: ``config`` (the config file given to
 ``cronwatch serve``; the file wins, and the API cannot change or delete such a job), ``api``
 (declared through the API) or ``run`` (created by its first run; it can still be given a spec
@@ -30,7 +32,7 @@ from typing import Any
 
 from cronwatch.config import parse_job_table
 from cronwatch.errors import ConfigError, Conflict, InvalidInput, NotFound
-from cronwatch.names import validate_name
+from cronwatch.names import new_uuid, validate_name, validate_uuid
 from cronwatch.specs import Config, JobSpec
 from cronwatch.specs.fields import check_json_types, spec_json
 from cronwatch.storage.connection import Database
@@ -138,6 +140,17 @@ class JobsService:
         self._write_spec(name, row, fields)
         return self.get(name)
 
+    def regenerate_uuid(self, name: str, uuid: str | None = None) -> dict[str, Any]:
+        """Give job ``name`` a new random ping UUID (or ``uuid``): the old ``/ping/<uuid>``
+        URL is refused from now on. Config jobs too (their UUID is no field of the file)."""
+        row = self._row(name, required=True)
+        now = utcnow()
+        if row is None:  # declared in the config file, not stored yet
+            self.store.sync_declared([self.declared[name]], now)
+        if not self.store.set_uuid(name, validate_uuid(uuid) if uuid else new_uuid(), now):
+            raise NotFound(f"no job named {name[:200]!r}")
+        return self.get(name)
+
     def delete(self, name: str) -> None:
         """Forget a job: its runs, summaries and baseline too. A later run recreates it."""
         self._changeable(name)
@@ -187,6 +200,7 @@ class JobsService:
             spec, source = (json.loads(row.spec) if row.spec else {}), row.source
         return {
             "name": name,
+            "uuid": row.uuid if row else None,
             "source": source,
             "paused": bool(spec.get("paused", False)),
             "spec": spec,

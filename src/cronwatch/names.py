@@ -157,3 +157,22 @@ def validate_run_id(value: object, field: str = "run_id") -> str:
             f"{field} {shown} must be 1-{MAX_RUN_ID_LENGTH} characters of A-Z a-z 0-9 . _ : ~ -"
         )
     return value
+
+
+#: A job's ping UUID as Healthchecks writes check UUIDs (and its URLs accept them): lowercase
+#: hex digits in the 8-4-4-4-12 form.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def new_uuid() -> str:
+    """A fresh random (version 4) ping UUID."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def validate_uuid(value: object, field: str = "uuid") -> str:
+    """``value`` if it is a UUID in :data:`UUID_PATTERN`'s form; :class:`InvalidInput` if not."""
+    if not isinstance(value, str) or not UUID_PATTERN.fullmatch(value):
+        raise InvalidInput(f"{field} must be a UUID in lowercase (8-4-4-4-12 hex digits)")
+    return value

@@ -204,3 +204,49 @@ def test_upgrade_from_0001_backfills_summaries(fresh_database_url: str) -> None:
     assert hosts["h2"].last_duration == timedelta(seconds=30)
     assert facts.created == T0
     assert [r.run_id for r in facts.running] == ["r3"]
+
+
+def test_every_job_gets_a_uuid_from_the_database_however_it_is_inserted(
+    monitor: Monitor,
+) -> None:
+    """By its first run (the summary triggers), by the API, from the config file, and by a
+    plain insert without one (an old export imported): each gets its own version 4 UUID."""
+    from cronwatch.names import UUID_PATTERN
+    from cronwatch.storage.jobs import auto_spec
+
+    db = monitor.store.db
+    store = JobStore(db)
+    monitor.record(make_run("by-run", T0, T0 + minutes(1), outcome="success", hostname="h"))
+    store.create("by-api", "{}", T0)
+    store.sync_declared([auto_spec("by-config")], T0)
+    db.execute(
+        "INSERT INTO jobs (name, source, created_us, updated_us, uuid) VALUES (?, ?, 0, 0, NULL)",
+        ("by-insert", "run"),
+    )
+    uuids = {record.name: record.uuid for record in store.records()}
+    assert set(uuids) == {"by-run", "by-api", "by-config", "by-insert"}
+    assert len(set(uuids.values())) == 4, "no two jobs share a UUID"
+    for value in uuids.values():
+        assert value is not None and UUID_PATTERN.fullmatch(value)
+        assert value[14] == "4" and value[19] in "89ab"
+    by_api = str(uuids["by-api"])
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert store.names_by_uuid([by_api, unknown]) == {by_api: "by-api"}
+    facts = {f.spec.name: f.uuid for f in store.facts()}
+    assert facts == uuids
+
+
+def test_set_uuid_replaces_it_and_refuses_another_jobs(monitor: Monitor) -> None:
+    from cronwatch.errors import InvalidInput
+
+    store = JobStore(monitor.store.db)
+    store.create("a", "{}", T0)
+    store.create("b", "{}", T0)
+    wanted = "0a1b2c3d-0000-4000-8000-00000000000a"
+    assert store.set_uuid("a", wanted, T0)
+    record = store.by_uuid(wanted)
+    assert record is not None and record.name == "a"
+    with pytest.raises(InvalidInput, match="belongs to job 'a'"):
+        store.set_uuid("b", wanted, T0)
+    assert store.record("b") is not None and store.record("b").uuid != wanted  # type: ignore[union-attr]
+    assert not store.set_uuid("nosuch", "0a1b2c3d-0000-4000-8000-00000000000b", T0)

@@ -143,9 +143,9 @@ def test_summary_triggers_down_to_0004_and_back_up(fresh_database_url: str) -> N
     from datetime import UTC, datetime, timedelta
 
     from cronwatch.monitor import Monitor, make_run
-    from cronwatch.storage.jobs import JobStore
     from cronwatch.storage.migrate import downgrade_schema, upgrade_schema
     from cronwatch.storage.runs import RunStore
+    from cronwatch.timeutil import from_us
 
     parsed = parse_database_url(fresh_database_url)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -161,11 +161,31 @@ def test_summary_triggers_down_to_0004_and_back_up(fresh_database_url: str) -> N
                 make_run("job", start, start + timedelta(minutes=1), outcome="failure",
                          exit_code=step, hostname="h")
             )  # fmt: skip
-            (facts,) = JobStore(db).facts()
-        (host,) = facts.hosts
-        assert (host.runs_total, host.failures_total, host.consecutive_failures) == (
-            step,
-            step,
-            step,
-        )
-        assert (host.last_exit_code, host.last_started) == (step, start)
+            # Read as the summary table stands at every revision (today's JobStore reads
+            # columns of later revisions, such as jobs.uuid).
+            (row,) = db.query(
+                "SELECT runs_total, failures_total, consecutive_failures, last_exit_code,"
+                " last_started_us FROM job_hosts"
+            )
+        assert tuple(row[:3]) == (step, step, step)
+        assert (row[3], from_us(row[4])) == (step, start)
+
+
+def test_0009_gives_the_jobs_of_an_older_database_a_uuid_each(fresh_database_url: str) -> None:
+    from cronwatch.names import UUID_PATTERN
+    from cronwatch.storage.migrate import downgrade_schema, upgrade_schema
+
+    parsed = parse_database_url(fresh_database_url)
+    upgrade_schema(parsed)
+    downgrade_schema(parsed, "0007")
+    with _raw(fresh_database_url) as db:
+        for name in ("a", "b", "c"):
+            db.execute(
+                "INSERT INTO jobs (name, source, created_us, updated_us) VALUES (?, 'run', 0, 0)",
+                (name,),
+            )
+    upgrade_schema(parsed)
+    with _raw(fresh_database_url) as db:
+        uuids = [row[0] for row in db.query("SELECT uuid FROM jobs ORDER BY name")]
+    assert len(set(uuids)) == 3
+    assert all(isinstance(u, str) and UUID_PATTERN.fullmatch(u) for u in uuids)

@@ -205,7 +205,7 @@ def test_a_keep_alive_connection_serves_request_after_request(quick: LiveServer)
             sock.sendall(f"GET /ping/{key}/kept?host=h&rid=r{i} HTTP/1.1\r\nHost: x\r\n\r\n"
                          .encode())  # fmt: skip
             response = b""
-            while not response.endswith(b"\r\n\r\nOK\n"):
+            while not response.endswith(b"\r\n\r\nOK"):
                 chunk = sock.recv(4096)
                 assert chunk, f"closed after {i} requests: {response!r}"
                 response += chunk

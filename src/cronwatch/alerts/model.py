@@ -12,7 +12,9 @@ notification about a job: the history and the alert queue at once. ``kind`` says
 - ``recovery``: a job whose problem was announced is fine again;
 - ``ack``: somebody acknowledged the incident (``actor``, ``note``): no more reminders or
   escalation for it; recorded, not sent;
-- ``test``: ``cronwatch alerts test CHANNEL`` (sent directly, never stored).
+- ``test``: ``cronwatch alerts test CHANNEL`` (sent directly, never stored);
+- ``log``: a ``/log`` ping (Healthchecks' "log" event): ``text`` is its body; it changes no
+  status and is never delivered (``old_status`` and ``new_status`` are empty).
 
 Only problem, reminder, escalation and recovery events of jobs get deliveries, one per channel.
 
@@ -31,7 +33,7 @@ from typing import Any, Literal
 
 from cronwatch.timeutil import from_us, to_us
 
-EventKind = Literal["change", "problem", "recovery", "reminder", "escalation", "ack", "test"]
+EventKind = Literal["change", "problem", "recovery", "reminder", "escalation", "ack", "test", "log"]
 #: The kinds that are delivered to channels.
 NOTIFYING: frozenset[str] = frozenset({"problem", "recovery", "reminder", "escalation"})
 #: How many characters of a failed run's output an event keeps (its last lines).

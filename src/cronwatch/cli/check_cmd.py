@@ -227,6 +227,7 @@ def _when(value: datetime) -> str:
 @click.option("--host", "hosts", multiple=True, metavar="H", help="Only jobs on this host.")
 @click.option("--problems", is_flag=True, help="Only jobs that are not fine.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
+@click.option("--uuid", "show_uuid", is_flag=True, help="Add each job's ping UUID.")
 @click.pass_context
 def status(
     ctx: click.Context,
@@ -235,6 +236,7 @@ def status(
     hosts: tuple[str, ...],
     problems: bool,
     as_json: bool,
+    show_uuid: bool,
 ) -> None:
     """Show every job's status, worst first, as a table for people."""
     from cronwatch.durations import format_duration
@@ -258,11 +260,13 @@ def status(
         click.echo("no jobs" + (" with problems" if problems else " known yet"), err=True)
         return
     now = utcnow()
-    rows = [("JOB", "STATUS", "HOSTS", "LAST RUN", "TOOK", "NEXT DUE", "REASON")]
+    rows = [("JOB", *(("UUID",) if show_uuid else ()), "STATUS", "HOSTS", "LAST RUN", "TOOK",
+             "NEXT DUE", "REASON")]  # fmt: skip
     for s in statuses:
         rows.append(
             (
                 s.name,
+                *((s.uuid or "-",) if show_uuid else ()),
                 s.status.upper() if s.severity else s.status,
                 ",".join(h.hostname for h in s.hosts) or "-",
                 _ago(now, s.last_started),

@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "import-crontab": "cronwatch.cli.crontab_cmd:import_crontab",
     "serve": "cronwatch.cli.serve_cmd:serve",
     "key": "cronwatch.cli.key_cmd:key",
+    "uuid": "cronwatch.cli.uuid_cmd:uuid",
     "alerts": "cronwatch.cli.alerts_cmd:alerts",
     "schedule": "cronwatch.cli.schedule_cmd:schedule",
     "backup": "cronwatch.cli.backup_cmd:backup",

@@ -517,6 +517,7 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
         runtime_band=(timedelta(seconds=band.low), timedelta(seconds=band.high)) if band else None,
         tags=spec.tags,
         problems=tuple(text for _, text in problems),
+        uuid=facts.uuid,
     )
 
 

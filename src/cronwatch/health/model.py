@@ -120,6 +120,7 @@ class JobFacts:
     hosts: tuple[HostSummary, ...] = ()
     running: tuple[RunningRun, ...] = ()
     baseline: Baseline | None = None
+    uuid: str | None = None  # the job's ping UUID (None: declared, not stored yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,7 @@ class JobStatus:
     runtime_band: tuple[timedelta, timedelta] | None = None  # learned normal (low, high)
     tags: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())  # every problem found, worst first
+    uuid: str | None = None  # the job's ping UUID
 
     @property
     def severity(self) -> int:
@@ -194,6 +196,7 @@ class JobStatus:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "uuid": self.uuid,
             "status": self.status,
             "severity": self.severity,
             "reason": self.reason,

@@ -59,7 +59,7 @@ def _f(name: str, kind: Kind = "text", nullable: bool = False, column: str | Non
 
 JOBS = Table("jobs", "jobs", ("name",), (
     _f("name"), _f("source"), _f("spec", "json", True), _f("created", "instant"),
-    _f("updated", "instant"),
+    _f("updated", "instant"), _f("uuid", nullable=True),
 ), "(name)")  # fmt: skip
 API_KEYS = Table("api_keys", "api_keys", ("id",), (
     _f("id"), _f("name", nullable=True), _f("scope"), _f("token_hash"),

@@ -57,19 +57,20 @@ def auto_spec(name: str) -> JobSpec:
     )
 
 
-_RECORD_COLUMNS = "name, source, spec, created_us, updated_us"
+_RECORD_COLUMNS = "name, source, spec, created_us, updated_us, uuid"
 
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """A row of ``jobs``: ``source`` is ``run``, ``config`` or ``api``; ``spec`` the JSON of an
-    API-declared job's fields (``None`` when it has none)."""
+    API-declared job's fields (``None`` when it has none); ``uuid`` its ping UUID."""
 
     name: str
     source: str
     spec: str | None
     created: datetime
     updated: datetime
+    uuid: str | None = None
 
 
 class JobStore:
@@ -89,6 +90,34 @@ class JobStore:
         """The row of job ``name``, or ``None``."""
         rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE name = ?", (name,))
         return _record(rows[0]) if rows else None
+
+    def by_uuid(self, uuid: str) -> JobRecord | None:
+        """The row of the job whose ping UUID is ``uuid``, or ``None``."""
+        rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE uuid = ?", (uuid,))
+        return _record(rows[0]) if rows else None
+
+    def names_by_uuid(self, uuids: Iterable[str]) -> dict[str, str]:
+        """``{uuid: job name}`` of the jobs among ``uuids`` (one query for a batch of pings)."""
+        wanted = sorted(set(uuids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        rows = self.db.query(f"SELECT uuid, name FROM jobs WHERE uuid IN ({marks})", wanted)
+        return {uuid: name for uuid, name in rows}
+
+    def set_uuid(self, name: str, uuid: str, now: datetime) -> bool:
+        """Give job ``name`` the ping UUID ``uuid`` (a regenerated one, or one kept from
+        Healthchecks); ``False`` if there is no such job. The old UUID stops working at once.
+        :class:`InvalidInput` if another job has ``uuid``."""
+        taken = self.db.query("SELECT name FROM jobs WHERE uuid = ? AND name <> ?", (uuid, name))
+        if taken:
+            raise InvalidInput(f"the UUID {uuid} belongs to job {taken[0][0]!r} already")
+        return bool(
+            self.db.execute(
+                "UPDATE jobs SET uuid = ?, updated_us = ? WHERE name = ?",
+                (uuid, to_us(now), name),
+            )
+        )
 
     def create(self, name: str, spec: str, now: datetime) -> bool:
         """Add job ``name`` declared through the API with ``spec`` (JSON); ``False`` (and
@@ -187,7 +216,9 @@ class JobStore:
             if wanted is None or row[0] in wanted
         }
         facts = []
-        for name, spec_json, created in self.db.query("SELECT name, spec, created_us FROM jobs"):
+        for name, spec_json, created, uuid in self.db.query(
+            "SELECT name, spec, created_us, uuid FROM jobs"
+        ):
             if wanted is not None and name not in wanted:
                 continue
             spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
@@ -198,6 +229,7 @@ class JobStore:
                     hosts=tuple(hosts.get(name, ())),
                     running=tuple(running.get(name, ())),
                     baseline=baselines.get(name),
+                    uuid=uuid,
                 )
             )
         return facts
@@ -407,8 +439,8 @@ def _host_summary(row: tuple[Any, ...]) -> HostSummary:
 
 
 def _record(row: tuple[Any, ...]) -> JobRecord:
-    name, source, spec, created, updated = row
-    return JobRecord(name, source, spec, from_us(created), from_us(updated))
+    name, source, spec, created, updated, uuid = row
+    return JobRecord(name, source, spec, from_us(created), from_us(updated), uuid)
 
 
 def _instant(value: int | None) -> datetime | None:

@@ -60,6 +60,9 @@ jobs = Table(
     Column("spec", Text, nullable=True),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    # 0009: the job's ping UUID (``/ping/<uuid>``), set by the database when not given
+    Column("uuid", String(36), nullable=True),
+    Index("ux_jobs_uuid", "uuid", unique=True),
 )
 
 #: One row per job and host, maintained by triggers on ``runs`` (migration 0002).

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cronwatch.errors import InvalidInput
-from cronwatch.names import validate_name
+from cronwatch.names import validate_name, validate_uuid
 from cronwatch.storage.exchange import (
     API_KEYS,
     DELIVERIES,
@@ -29,7 +29,15 @@ _CHOICES = {
     (JOBS.section, "source"): ("run", "config", "api"),
     (API_KEYS.section, "scope"): ("ping", "read", "write"),
     (RUNS.section, "outcome"): ("running", "success", "failure"),
-    (EVENTS.section, "kind"): ("change", "problem", "recovery", "reminder"),
+    (EVENTS.section, "kind"): (
+        "change",
+        "problem",
+        "recovery",
+        "reminder",
+        "escalation",
+        "ack",
+        "log",
+    ),
     (DELIVERIES.section, "status"): ("pending", "sent", "failed"),
 }
 #: Fields that hold a job or host name, checked as cronwatch checks names on the way in.
@@ -124,10 +132,13 @@ def _check(table: Table, record: Record, where: str) -> None:
                      hostname=record["hostname"], run_id=record["run_id"])  # fmt: skip
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc}") from None
-    elif table is JOBS and record["spec"] is not None:
-        from cronwatch.config import parse_job_table
+    elif table is JOBS:
+        if record["uuid"] is not None:
+            validate_uuid(record["uuid"], f"{where}.uuid")
+        if record["spec"] is not None:
+            from cronwatch.config import parse_job_table
 
-        parse_job_table(record["name"], record["spec"], source=f"{where}.spec")
+            parse_job_table(record["name"], record["spec"], source=f"{where}.spec")
     elif table is API_KEYS and not _TOKEN_HASH.fullmatch(record["token_hash"]):
         raise InvalidInput(f"{where}.token_hash must be a SHA-256 digest (64 hex digits)")
     elif table is JOB_HOSTS:

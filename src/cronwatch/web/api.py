@@ -87,6 +87,13 @@ async def unpause_job(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), False))
 
 
+async def regenerate_uuid(request: Request) -> Response:
+    """A new random ping UUID for the job; the old one stops working at once."""
+    state = _state(request)
+    await state.authorize(request, "write")
+    return JSONResponse(await run_in_threadpool(state.jobs.regenerate_uuid, _name(request)))
+
+
 async def ack_job(request: Request) -> Response:
     """Acknowledge the job's open incident (``{"note": "..."}`` optional): the ``ack`` event,
     with who (the key's name, else its id) and the note."""
@@ -234,6 +241,7 @@ routes = [
     Route("/api/v1/jobs/{name}/pause", pause_job, methods=["POST"]),
     Route("/api/v1/jobs/{name}/unpause", unpause_job, methods=["POST"]),
     Route("/api/v1/jobs/{name}/runs", job_runs, methods=["GET"]),
+    Route("/api/v1/jobs/{name}/uuid", regenerate_uuid, methods=["POST"]),
     Route("/api/v1/jobs/{name}/ack", ack_job, methods=["POST"]),
     Route("/api/v1/jobs/{name}/events", job_events, methods=["GET"]),
     Route("/api/v1/runs", record_run, methods=["POST"]),

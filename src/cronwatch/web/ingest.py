@@ -28,20 +28,22 @@ import queue
 import secrets
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
 from cronwatch.statsd import StatsdClient
+from cronwatch.storage.alerts.events import EventStore, LogLine
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.storage.dialect import dialect_for
+from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import PERMISSIONS, lookup_keys
 from cronwatch.storage.runs import RunStore
 from cronwatch.storage.url import parse_database_url
 from cronwatch.storage.writes import Unpaired, Written
-from cronwatch.web.errors import ApiError, forbidden, unauthorized, unavailable
+from cronwatch.web.errors import ApiError, forbidden, not_found, unauthorized, unavailable
 from cronwatch.web.outage import MESSAGE, DatabaseHealth
 
 log = logging.getLogger("cronwatch.web.ingest")
@@ -57,12 +59,19 @@ class Stored:
 @dataclass(slots=True)
 class WriteOp:
     """One run to store. ``key_hash`` is the digest of the key the request came with, checked
-    for ``permission`` in the write's transaction; ``None`` when the caller already checked."""
+    for ``permission`` in the write's transaction; ``None`` when the caller already checked.
+
+    ``uuid``: a ping to ``/ping/<uuid>``, where the UUID is the credential: the run is the
+    job's whose UUID it is (``run.name`` is a stand-in until then), a 404 when no job has it.
+    ``log``: a ``/log`` ping: an event of kind ``log`` carrying ``run.output``, no run, no
+    change of status; a 404 when the job does not exist."""
 
     run: Run
     pair_latest: bool = False
     key_hash: str | None = None
     permission: str = "ping"
+    uuid: str | None = None
+    log: bool = False
 
 
 Result = Stored | ApiError
@@ -201,8 +210,35 @@ class Writer:
                 break
 
     def _write_all(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
-        """Store a batch: on PostgreSQL its plain pings first, in one statement of their own
+        """Store a batch: its UUID pings resolved to their jobs first (one query), then on
+        PostgreSQL its plain pings, in one statement of their own
         (:meth:`RunStore.insert_unpaired`), then the rest of it in one transaction."""
+        if not any(op.uuid is not None for op in ops):
+            return self._write_resolved(index, ops)
+        try:
+            names = JobStore(self._connection(index)).names_by_uuid(
+                op.uuid for op in ops if op.uuid is not None
+            )
+        except StorageUnavailable as exc:
+            return self._refuse_all(index, ops, exc)
+        results: list[Result | None] = [None] * len(ops)
+        found: list[int] = []
+        for i, op in enumerate(ops):
+            if op.uuid is None:
+                found.append(i)
+            elif op.uuid in names:
+                # A job renamed or re-UUIDed between this read and the write keeps this ping:
+                # the same as if the ping had come a moment earlier.
+                op.run = replace(op.run, name=names[op.uuid])
+                found.append(i)
+            else:
+                results[i] = not_found("no job has this ping UUID")
+        written = self._write_resolved(index, [ops[i] for i in found]) if found else []
+        for i, result in zip(found, written, strict=True):
+            results[i] = result
+        return [result for result in results if result is not None]
+
+    def _write_resolved(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
         try:
             fast = self._write_unpaired(index, ops)
         except StorageUnavailable as exc:
@@ -278,6 +314,12 @@ class Writer:
         with db.transaction() as cur:
             keys = lookup_keys(db, cur, (op.key_hash for op in ops if op.key_hash is not None))
             results, accepted = plan(ops, keys)
+            logs = [i for i in accepted if ops[i].log]
+            if logs:
+                accepted = [i for i in accepted if not ops[i].log]
+                logged = EventStore(db).insert_logs(cur, [_log_line(ops[i].run) for i in logs])
+                for i, stored in zip(logs, logged, strict=True):
+                    results[i] = Stored(True) if stored else not_found("no such job")
             written = RunStore(db).write(cur, [(ops[i].run, ops[i].pair_latest) for i in accepted])
         return conclude(ops, results, accepted, written)
 
@@ -339,6 +381,10 @@ def conclude(
         if outcome.new and run.outcome == "success" and outcome.duration_us is not None:
             timings.append((run.name, outcome.duration_us))
     return [result for result in results if result is not None], timings
+
+
+def _log_line(run: Run) -> LogLine:
+    return LogLine(run.name, run.hostname, run.output or "", run.date_started)
 
 
 def _unpaired(ops: Sequence[WriteOp]) -> list[tuple[int, Unpaired]]:

@@ -176,9 +176,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "Job": {
         "type": "object",
-        "required": ["name", "source", "paused", "spec", "created", "updated"],
+        "required": ["name", "uuid", "source", "paused", "spec", "created", "updated"],
         "properties": {
             "name": {"type": "string"},
+            "uuid": {
+                "type": ["string", "null"],
+                "description": "The job's ping UUID: /ping/<uuid> records its runs without a"
+                " key (null for a job of the config file the server has not stored yet).",
+            },
             "source": {"enum": ["config", "api", "run"]},
             "paused": {"type": "boolean"},
             "spec": {"type": "object", "properties": JOB_FIELD_SCHEMAS},
@@ -365,6 +370,15 @@ def _job_paths() -> dict[str, Any]:
                 "unpauseJob",
                 {"200": _json("The job, resumed.", "Job")},
                 _WRITE,
+            ),
+        },
+        "/api/v1/jobs/{name}/uuid": {
+            "parameters": [_NAME_PARAM],
+            "post": _operation(
+                "Give the job a new random ping UUID: the old /ping/<uuid> URL stops working",
+                "regenerateJobUuid",
+                {"200": _json("The job, with its new UUID.", "Job")},
+                (401, 403, 404, 429),
             ),
         },
         "/api/v1/jobs/{name}/ack": {

@@ -6,6 +6,15 @@
     GET|POST|HEAD /ping/<ping_key>/<name>/start      a run started
     GET|POST|HEAD /ping/<ping_key>/<name>/fail       a run failed
     GET|POST|HEAD /ping/<ping_key>/<name>/<0-255>    a run ended with that exit code (0: success)
+    GET|POST|HEAD /ping/<ping_key>/<name>/log        a line in the job's history (the body)
+    GET|POST|HEAD /ping/<uuid>[/start|/fail|/log|/<0-255>]   the same, by the job's UUID
+
+The UUID form is Healthchecks': the job's ping UUID (lowercase, 8-4-4-4-12) is the credential
+for that one job, no key is needed, and an unknown UUID is a 404. ``/log`` records an event of
+kind ``log`` with the body in the job's history (``cronwatch alerts log``, the job's events)
+and changes no status; it is a 404 for a job that does not exist (a log line creates no job).
+Answers are Healthchecks' too: ``200 OK`` with ``Ping-Body-Limit`` (the largest body kept
+whole, in bytes) and ``Access-Control-Allow-Origin: *``.
 
     ?host=H   the host the job ran on (default: the client's IP address as the server sees it)
     ?rid=R    a run id pairing a start with its finish (1-64 of A-Z a-z 0-9 . _ : ~ -, the
@@ -59,10 +68,10 @@ log = logging.getLogger("cronwatch.web.ping")
 PREFIX = b"/ping/"
 METHODS = frozenset({"GET", "POST", "HEAD"})
 _EXIT_CODE = re.compile(r"0|[1-9][0-9]{0,2}")
-_USAGE = "use /ping/<ping_key>/<name>[/start|/fail|/<exit code 0-255>]"
+_USAGE = "use /ping/<ping_key>/<name>[/start|/fail|/log|/<exit code 0-255>] or /ping/<uuid>[/...]"
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-_OK_BODY = b"OK\n"
-_OK_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"3")]
+_OK_BODY = b"OK"
 
 
 class PingHandler:
@@ -72,6 +81,12 @@ class PingHandler:
         self.writer = writer
         self.limiter = limiter
         self.max_body = max_body
+        self.ok_headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"2"),
+            (b"ping-body-limit", str(max_body).encode()),
+            (b"access-control-allow-origin", b"*"),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = scope["method"] == "HEAD"
@@ -88,7 +103,7 @@ class PingHandler:
             log.exception("ping %s failed", scope.get("path"))
             await _send_error(send, ApiError(500, "internal", "internal error"), head=head)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": _OK_HEADERS})
+        await send({"type": "http.response.start", "status": 200, "headers": self.ok_headers})
         await send({"type": "http.response.body", "body": b"" if head else _OK_BODY})
 
     async def _parse(self, scope: Scope, receive: Receive) -> WriteOp:
@@ -101,19 +116,30 @@ class PingHandler:
             )
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         parts = raw.partition(b"?")[0][len(PREFIX) :].split(b"/")
-        if len(parts) not in (2, 3):
-            raise not_found(f"not a ping URL; {_USAGE}")
-        token = _decode(parts[0], "the ping key")
-        name = _decode(parts[1], "the job name")
-        outcome, exit_code = _action(_decode(parts[2], "the action") if len(parts) == 3 else None)
-
-        # The key's shape is checked here, its existence and scope in the write transaction.
-        if not is_well_formed(token):
-            raise unauthorized(
-                "unknown ping key; create one with `cronwatch key create --scope ping`"
-            )
-        key_hash = hash_token(token)
-        wait = self.limiter.acquire(key_hash)
+        uuid: str | None = None
+        key_hash: str | None = None
+        if _UUID.fullmatch(parts[0]):
+            # /ping/<uuid>[/<action>]; "/ping/<uuid>/" is a success, as in Healthchecks
+            if len(parts) > 2:
+                raise not_found(f"not a ping URL; {_USAGE}")
+            uuid = name = parts[0].decode()  # the name is a stand-in until the writer's lookup
+            action = _decode(parts[1], "the action") if len(parts) == 2 and parts[1] else None
+            limited = uuid
+        else:
+            if len(parts) not in (2, 3):
+                raise not_found(f"not a ping URL; {_USAGE}")
+            token = _decode(parts[0], "the ping key")
+            name = _decode(parts[1], "the job name")
+            action = _decode(parts[2], "the action") if len(parts) == 3 else None
+            # The key's shape is checked here, its existence and scope in the write transaction.
+            if not is_well_formed(token):
+                raise unauthorized(
+                    "unknown ping key; create one with `cronwatch key create --scope ping`"
+                )
+            limited = key_hash = hash_token(token)
+        log_line = action == "log"
+        outcome, exit_code = ("success", None) if log_line else _action(action)
+        wait = self.limiter.acquire(limited)
         if wait:
             raise rate_limited(wait)
 
@@ -136,7 +162,14 @@ class PingHandler:
             )
         except CronwatchError as exc:
             raise bad_request(str(exc)) from None
-        return WriteOp(run, pair_latest=run_id is None and outcome != "running", key_hash=key_hash)
+        if log_line:
+            return WriteOp(run, key_hash=key_hash, uuid=uuid, log=True)
+        return WriteOp(
+            run,
+            pair_latest=run_id is None and outcome != "running",
+            key_hash=key_hash,
+            uuid=uuid,
+        )
 
     async def _body(self, scope: Scope, receive: Receive) -> str | None:
         """The request body as text (UTF-8, undecodable bytes replaced), or ``None`` if empty;

@@ -6,6 +6,7 @@ once (table ``events``). Written by :meth:`StateStore.apply
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,22 @@ _PRUNABLE_EVENTS = (
     " WHERE at_us < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
     " WHERE d.event_id = events.id AND d.status = 'pending')"
 )
+
+
+_INSERT_LOG = (
+    "INSERT INTO events (name, hostname, kind, old_status, new_status, reason, text, at_us)"
+    " SELECT ?, ?, 'log', '', '', 'log', ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE name = ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """A ``/log`` ping: ``text`` (its body) recorded in job ``name``'s history at ``at``."""
+
+    name: str
+    hostname: str
+    text: str
+    at: datetime
 
 
 class EventStore:
@@ -58,6 +75,19 @@ class EventStore:
         )
         return int(cur.fetchone()[0])
 
+    def insert_logs(self, cur: Cursor, lines: Sequence[LogLine]) -> list[bool]:
+        """Store each ``/log`` ping as an event of kind ``log`` (no status, nothing delivered),
+        with ``cur`` in its open transaction; for each, whether it was stored (``False``: no
+        job of that name)."""
+        stored = []
+        for line in lines:
+            cur.execute(
+                self.db.sql(_INSERT_LOG),
+                (line.name, line.hostname, line.text, to_us(line.at), line.name),
+            )
+            stored.append(cur.rowcount == 1)
+        return stored
+
     def events(
         self, name: str | None = None, *, limit: int = 50, notifications_only: bool = False
     ) -> list[Event]:
@@ -67,7 +97,7 @@ class EventStore:
             where.append("name = ?")
             params.append(name)
         if notifications_only:
-            where.append("kind <> 'change'")
+            where.append("kind NOT IN ('change', 'log')")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self.db.query(
             f"SELECT {EVENT_COLUMNS} FROM events{clause} ORDER BY id DESC LIMIT ?",

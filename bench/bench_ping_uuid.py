@@ -1,0 +1,97 @@
+"""UUID pings (``/ping/<uuid>``) against slug pings (``/ping/<key>/<name>``) on one
+``cronwatch serve``, side by side.
+
+Each round measures both forms in turn, under the same load, on the same server and the same
+job: a UUID ping costs one more lookup (the batch's UUIDs resolved to their jobs in one query)
+and no key check. Every acknowledged ping must be stored. Target (issue 15): UUID pings at
+least 90% of the slug pings' rate, as the median of the rounds' ratios.
+
+    python -m bench.bench_ping_uuid [--dialect sqlite|postgresql|both] [--duration 3]
+                                    [--rounds 3] [--connections 64] [--loadgen wrk|python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+
+from bench.bench_ping import _median_ratio, count_runs, free_port, python_loadgen, running, wrk
+from bench.common import report, scratch_database
+
+TARGET_RATIO = 0.90
+
+
+def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadgen: str) -> bool:
+    from cronwatch.storage import open_database
+    from cronwatch.storage.jobs import JobStore
+    from cronwatch.storage.keys import KeyStore
+    from cronwatch.timeutil import utcnow
+
+    generate = wrk if loadgen == "wrk" else python_loadgen
+    rates: dict[str, list[float]] = {"slug pings": [], "UUID pings": []}
+    acknowledged = stored = 0
+    with scratch_database(dialect) as url:
+        with open_database(url) as db:
+            key = KeyStore(db).create("ping", "bench")[1]
+            store = JobStore(db)
+            store.create("bench-job", "{}", utcnow())
+            record = store.record("bench-job")
+            assert record is not None and record.uuid is not None
+            uuid = record.uuid
+        port = free_port()
+        serve = [sys.executable, "-m", "cronwatch.cli", "--database-url", url, "serve",
+                 "--port", str(port), "--log-level", "warning",
+                 "--rate-limit", "1000000"]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_STATSD")}
+        with running(serve, port, env) as cw:
+            urls = {
+                "slug pings": f"{cw}/ping/{key}/bench-job?host=bench",
+                "UUID pings": f"{cw}/ping/{uuid}?host=bench",
+            }
+            generate(urls["UUID pings"], connections, 1)  # warm-up
+            for _ in range(rounds):
+                for name, target in urls.items():
+                    before = count_runs(url)
+                    load = generate(target, connections, duration)
+                    rates[name].append(load.rate)
+                    time.sleep(0.5)  # let the last batch commit
+                    acknowledged += load.ok
+                    stored += count_runs(url) - before
+    ratio = _median_ratio(rates["UUID pings"], rates["slug pings"])
+    ok = ratio >= TARGET_RATIO and stored >= acknowledged
+    report(
+        f"UUID vs slug pings/s on one cronwatch serve ({dialect}, {loadgen}, "
+        f"{connections} connections, {rounds} x {duration:g}s each, median)",
+        [
+            *((name, f"{statistics.median(values):9.0f} /s") for name, values in rates.items()),
+            ("UUID / slug", f"{ratio:9.2f}   (median of the rounds' ratios; target >= 0.90)"),
+            ("acknowledged (2xx)", f"{acknowledged:9d}"),
+            ("stored in the database", f"{stored:9d}   (must be >= acknowledged)"),
+            ("verdict", "OK" if ok else "BELOW TARGET"),
+        ],
+    )
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--loadgen", choices=["wrk", "python"],
+                        default="wrk" if shutil.which("wrk") else "python")  # fmt: skip
+    args = parser.parse_args()
+    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    options = {"duration": args.duration, "rounds": args.rounds,
+               "connections": args.connections, "loadgen": args.loadgen}  # fmt: skip
+    results = [bench(dialect, **options) for dialect in dialects]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
