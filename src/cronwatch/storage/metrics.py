@@ -11,6 +11,7 @@ instant (a job is never split between two chunks).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from cronwatch.storage.jobs import (
     _HOST_COLUMNS,
     JobStore,
     _baseline,
+    _host_summary,
     _spec_from_json,
     auto_spec,
 )
@@ -76,12 +78,24 @@ def facts_in_chunks(
             if started <= horizon:
                 running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
         facts = list(
-            _group(rows, declared, tags, running, lambda row: store.host_summary(row, horizon))
+            _group(rows, declared, tags, running, functools.partial(_summary, store, horizon))
         )
         if facts:
             yield facts
         if len({row[0] for row in rows}) < chunk:
             return
+
+
+def _summary(store: JobStore, horizon: int, row: tuple[Any, ...]) -> HostSummary | None:
+    # Every instant of a summary is at most its last start or its last completion (the
+    # latest of each): when neither is past the horizon, no future-dated run reached it, and
+    # the row is read as it is without looking at each instant (the common case, by far).
+    last_started, last_completed = row[3], row[5]
+    if (last_started is None or last_started <= horizon) and (
+        last_completed is None or last_completed <= horizon
+    ):
+        return _host_summary(row)
+    return store.host_summary(row, horizon)
 
 
 def _group(

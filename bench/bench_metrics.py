@@ -1,0 +1,194 @@
+"""``/metrics`` of a real ``cronwatch serve`` at two fleet sizes side by side: the time a scrape
+takes (to its last byte, streamed), the server's CPU seconds for it, and how much its peak
+resident memory grew.
+
+Each size gets its own database and config file: one job in two declared (cron and interval
+schedules, every tenth tagged ``db``), the others only seen running, each job on one of 1,000
+hosts with a finished run (every 13th failed). A ``serve`` process (no alert loop) per size is
+warmed up (a scrape that keeps no job), then the sizes are scraped in alternation, ``--rounds``
+times each, so both see the same machine load; the peak RSS (``VmHWM``) is read from ``/proc``
+before the first timed scrape and after the last.
+
+Target (issue 13, "/metrics at scale"): at 100,000 jobs a scrape takes under 3 s and the peak
+RSS grows by under 100 MB, on SQLite and PostgreSQL. A largest size under 100,000 is projected
+linearly to 100,000 (a scrape is one pass over the jobs) and said so. Prints a verdict; exits
+1 when a target is missed.
+
+    python -m bench.bench_metrics                       # 1,000 and 20,000 jobs, SQLite (~1 min)
+    python -m bench.bench_metrics --jobs 1000 100000 --dialect both   # the issue's figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.bench_header_rss import free_port, memory_kb
+from bench.common import load_runs, report, scratch_database
+from cronwatch.config import load_config
+from cronwatch.storage import open_database
+from cronwatch.storage.jobs import JobStore
+from cronwatch.timeutil import to_us
+
+TARGET_SECONDS = 3.0
+TARGET_MB = 100.0
+AT_SCALE = 100_000
+HOSTS = 1_000
+SCHEDULES = ['"*/15 * * * *"', '"every 15m"', '"0 * * * *"', '"every 1h"']
+
+
+def config_text(jobs: int) -> str:
+    lines = []
+    for j in range(0, jobs, 2):
+        lines.append(f'[jobs."job-{j}"]\nschedule = {SCHEDULES[j % 4]}\n')
+        if j % 10 == 0:
+            lines.append('tags = ["db"]\n')
+    return "".join(lines)
+
+
+def runs(jobs: int, now: datetime) -> Iterator[tuple[object, ...]]:
+    for j in range(jobs):
+        started = to_us(now) - (60 + j % 600) * 1_000_000
+        failed = j % 13 == 0
+        yield (f"job-{j}", f"host-{j % HOSTS}", uuid.uuid4().hex,
+               "failure" if failed else "success", 1 if failed else 0,
+               started, started + 20_000_000, 20_000_000)  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ)
+
+
+@contextmanager
+def serving(url: str, config: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    argv = [sys.executable, "-m", "cronwatch.cli", "--database-url", url, "--config",
+            str(config), "serve", "--port", str(port), "--no-alerts",
+            "--log-level", "warning"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"serve did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def scrape(base: str, query: str = "") -> tuple[float, int, int]:
+    """Seconds to the last byte, bytes and lines of one ``/metrics``."""
+    size = lines = 0
+    start = time.perf_counter()
+    with httpx.stream("GET", f"{base}/metrics{query}", timeout=600) as response:
+        response.raise_for_status()
+        for piece in response.iter_bytes():
+            size += len(piece)
+            lines += piece.count(b"\n")
+    return time.perf_counter() - start, size, lines
+
+
+def fleet(stack: ExitStack, dialect: str, jobs: int) -> tuple[str, Path, float]:
+    """A filled database and its config file; the seconds it took."""
+    start = time.perf_counter()
+    url = stack.enter_context(scratch_database(dialect))
+    config = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "cronwatch.toml"
+    config.write_text(config_text(jobs))
+    now = datetime.now(UTC)
+    with open_database(url) as db:
+        load_runs(db, runs(jobs, now))
+        JobStore(db).sync_declared(load_config(config).jobs.values(), now - timedelta(hours=1))
+    return url, config, time.perf_counter() - start
+
+
+def bench(dialect: str, sizes: list[int], rounds: int) -> bool:
+    with ExitStack() as stack:
+        servers = {}
+        for jobs in sizes:
+            url, config, filled = fleet(stack, dialect, jobs)
+            base, process = stack.enter_context(serving(url, config))
+            scrape(base, "?tag=bench-warmup-keeps-nothing")
+            servers[jobs] = (base, process, filled, memory_kb(process.pid))
+        times: dict[int, list[float]] = {jobs: [] for jobs in sizes}
+        cpu: dict[int, list[float]] = {jobs: [] for jobs in sizes}
+        shape: dict[int, tuple[int, int]] = {}
+        for _ in range(rounds):
+            for jobs, (base, process, _, _) in servers.items():
+                before = cpu_seconds(process.pid)
+                took, size, lines = scrape(base)
+                cpu[jobs].append(cpu_seconds(process.pid) - before)
+                times[jobs].append(took)
+                shape[jobs] = (size, lines)
+        grown = {
+            jobs: (memory_kb(process.pid)["VmHWM"] - before_kb["VmHWM"]) / 1024
+            for jobs, (_, process, _, before_kb) in servers.items()
+        }
+    small, large = sizes[0], sizes[-1]
+    median = {jobs: statistics.median(values) for jobs, values in times.items()}
+    scale = AT_SCALE / large
+    at_scale = median[large] * max(scale, 1.0)
+    ok = at_scale < TARGET_SECONDS and grown[large] < TARGET_MB
+    projected = "" if large >= AT_SCALE else f" (projected from {large:,}: x{scale:g})"
+    rows = []
+    for jobs in sizes:
+        size, lines = shape[jobs]
+        rows.append((
+            f"{jobs:,} jobs",
+            f"{median[jobs]:.3f} s to the last byte (CPU {statistics.median(cpu[jobs]):.2f} s), "
+            f"{size / 1e6:.1f} MB, {lines:,} lines; peak RSS {grown[jobs]:+.1f} MB; "
+            f"filled in {servers[jobs][2]:.0f} s",
+        ))  # fmt: skip
+    rows += [
+        (
+            f"{large:,} / {small:,}",
+            f"x{median[large] / median[small]:.1f} the time for x{large / small:g} the jobs",
+        ),
+        (
+            f"at {AT_SCALE:,} jobs",
+            f"{at_scale:.2f} s{projected} (target < {TARGET_SECONDS:g} s), peak RSS "
+            f"{grown[large]:+.1f} MB (target < {TARGET_MB:g} MB)",
+        ),
+        ("load average", "{:.1f} {:.1f} {:.1f} (2 cores, shared)".format(*os.getloadavg())),
+        ("verdict", "OK" if ok else "BELOW TARGET"),
+    ]
+    report(f"/metrics of cronwatch serve, {dialect}, median of {rounds} scrapes", rows)
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1_000, 20_000])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sizes = sorted(args.jobs)
+    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    results = [bench(dialect, sizes, args.rounds) for dialect in dialects]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
