@@ -25,6 +25,8 @@ from cronwatch.errors import CronwatchError, InvalidInput, StorageUnavailable
 from cronwatch.model import Run
 from cronwatch.monitor import make_run
 from cronwatch.spool import Spool
+from cronwatch.statsd import StatsdClient
+from tests.support.receivers import StatsdReceiver
 from tests.support.server import LiveServer, create_key, query
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -417,3 +419,35 @@ def test_the_run_id_rule_is_the_same_locally_and_through_a_server(
     stored_ids = {row[0] for row in query(database_url, "SELECT run_id FROM runs")}
     assert stored_ids == ({run_id} if expected else set())
     assert not Spool.for_target(server.url).pending(), "nothing set aside for later"
+
+
+def test_with_cronwatch_url_the_server_sends_the_statsd_timing_not_the_host(
+    database_url: str, statsd_receiver: StatsdReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host has ``$CRONWATCH_STATSD_*`` set (its own receiver) and records through the
+    server (``$CRONWATCH_URL``), by ``cronwatch run`` and by the library: the server's receiver
+    gets one timing per successful run, the host's gets none (no timing twice)."""
+    import cronwatch
+
+    key = create_key(database_url, "ping")
+    server_side = StatsdReceiver()
+    statsd = StatsdClient("127.0.0.1", server_side.port, environment="server")
+    monkeypatch.setenv("CRONWATCH_STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("CRONWATCH_STATSD_PORT", str(statsd_receiver.port))
+    monkeypatch.setenv("CRONWATCH_STATSD_ENV", "host")
+    try:
+        with LiveServer(database_url, statsd=statsd) as live:
+            assert cronwatch_run(live.url, key, "by-run", "true").returncode == 0
+            monkeypatch.setenv("CRONWATCH_URL", live.url)
+            monkeypatch.setenv("CRONWATCH_PING_KEY", key)
+            with cronwatch.connect() as monitor:
+                monitor.record_success("by-library", T0, T0 + timedelta(seconds=2), "h")
+            from_server = server_side.receive()
+    finally:
+        server_side.close()
+    names = sorted(line.partition(":")[0] for line in from_server)
+    assert names == ["script_activity,env=server,name=by-library",
+                     "script_activity,env=server,name=by-run"]  # fmt: skip
+    # Both recordings were acknowledged (the server's timings came) before this is read: a
+    # datagram the host had sent would be waiting in the socket already.
+    assert statsd_receiver.receive(timeout=0.5) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from click.testing import CliRunner
 import cronwatch
 from cronwatch.cli.main import cli
 from tests.support.cli import invoke
+from tests.support.ports import free_port
 
 CONFIG = """
 [jobs.backup]
@@ -206,3 +209,28 @@ def test_an_unknown_job_is_unknown_in_both_forms(database_url: str, config: Path
     # A job that is declared but never ran is known: CRITICAL, it did not run.
     declared = invoke("check", "--window", "30m", "report", url=database_url, config=config)
     assert declared.exit_code == 2 and "report didn't run in the last 30m" in declared.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:{port}/cronwatch",  # nothing listens there
+        "sqlite:///{tmp}/no-such-dir/cronwatch.db",
+    ],
+    ids=["postgresql-refused", "sqlite-missing-dir"],
+)
+def test_an_unreachable_database_is_unknown_3_never_critical(url: str, tmp_path: Path) -> None:
+    """The real command, as Nagios runs it: exit 3 and one UNKNOWN line naming the cause, in
+    text and in JSON; never 2 (CRITICAL would page someone about the jobs, not the monitor),
+    and no traceback."""
+    url = url.format(port=free_port(), tmp=tmp_path)
+    base = [sys.executable, "-m", "cronwatch", "--database-url", url, "check"]
+    text = subprocess.run(base, capture_output=True, text=True, timeout=60)
+    assert text.returncode == 3, text
+    assert text.stdout.startswith("CRONWATCH UNKNOWN - cannot "), text.stdout
+    assert "Traceback" not in text.stdout + text.stderr
+    as_json = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=60)
+    assert as_json.returncode == 3, as_json
+    answer = json.loads(as_json.stdout)
+    assert (answer["state"], answer["exit_code"]) == ("UNKNOWN", 3)
+    assert answer["summary"].startswith("cannot ") and "Traceback" not in as_json.stderr

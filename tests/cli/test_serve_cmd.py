@@ -166,3 +166,21 @@ def test_serve_says_which_database_and_config_it_uses(
         process.wait(30)
         log = process.stdout.read()  # type: ignore[union-attr]
     assert f"cronwatch serves the database {sqlite} (no config file)" in log
+
+
+def test_rate_limit_and_max_body_options_reach_the_server(tmp_path: Path) -> None:
+    """``serve --rate-limit 0.01 --max-body 100`` as a process: the defaults (1,000/s, 100 kB)
+    would let through what these refuse. Each check has its own key (one bucket per key; a
+    bucket holds one request at this rate and refills in 100 s, so no clock is involved)."""
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    limited, fits, too_big = (create_key(url, "ping") for _ in range(3))
+    with serve(url, options=("--no-alerts", "--rate-limit", "0.01", "--max-body", "100")) as (
+        base, _process,
+    ), httpx.Client(base_url=base) as http:  # fmt: skip
+        assert http.get(f"/ping/{limited}/limited").status_code == 200
+        refused = http.get(f"/ping/{limited}/limited")
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert http.post(f"/ping/{fits}/fits", content=b"x" * 100).status_code == 200
+        assert http.post(f"/ping/{too_big}/too-big", content=b"x" * 101).status_code == 413
+    rows = query(url, "SELECT name, output FROM runs ORDER BY id")
+    assert rows == [("limited", None), ("fits", "x" * 100)], "nothing refused was stored"

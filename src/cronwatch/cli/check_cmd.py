@@ -107,7 +107,7 @@ def _scheduled(
     from cronwatch.health.service import job_statuses
 
     config = load_config_from(ctx)
-    with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
+    with open_monitor(ctx) as monitor:  # its errors: UNKNOWN, in check (JSON with --json)
         statuses = job_statuses(
             monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
         )
@@ -187,7 +187,7 @@ def _ad_hoc(
     failures, results = [], []
     config = load_config_from(ctx)
     declared = set(config.jobs) if config is not None else set()
-    with open_monitor(ctx, on_error=lambda message: unknown(message)) as monitor:
+    with open_monitor(ctx) as monitor:  # its errors: UNKNOWN, in check (JSON with --json)
         # A name no run and no config knows is a typo, not a missed run: UNKNOWN, as for
         # `check NAME`, so that it never pages anyone as if the job had failed.
         jobs = JobStore(monitor.store.db)
@@ -205,7 +205,7 @@ def _ad_hoc(
                 failures.append(
                     f"{name} didn't run{where} in the last {format_duration(span)} ({seen})"
                 )
-    if strangers:  # raised here: open_monitor answers what is raised inside it without --json
+    if strangers:  # raised after the database is closed; check() answers it (JSON with --json)
         raise InvalidInput(f"no job named {', '.join(repr(n) for n in strangers)} is known")
     if failures:
         line = f"{len(failures)} of {len(pairs)} missing: " + "; ".join(failures)
