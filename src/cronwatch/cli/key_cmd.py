@@ -30,8 +30,9 @@ def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.option(
     "--scope",
     required=True,
-    type=click.Choice(["ping", "read", "write"]),
-    help="ping: ping URLs only; read: read the API; write: everything.",
+    type=click.Choice(["ping", "read", "write", "badge"]),
+    help="ping: ping URLs only; read: read the API; write: everything; badge: the status "
+    "badges only (safe to publish).",
 )
 @click.option(
     "--name",

@@ -17,6 +17,8 @@ Scopes:
 - ``ping``: report runs (ping URLs, ``POST /api/v1/runs``); nothing else.
 - ``read``: read the REST API (jobs, runs, status).
 - ``write``: everything: read and change the REST API, and report runs.
+- ``badge``: the status badges (``/badge/<key>/<tag>.svg``, Healthchecks' form): safe to
+  publish in a README; nothing else.
 """
 
 from __future__ import annotations
@@ -34,20 +36,21 @@ from cronwatch.names import validate_name
 from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import from_us, to_us, utcnow
 
-Scope = Literal["ping", "read", "write"]
-SCOPES: tuple[Scope, ...] = ("ping", "read", "write")
+Scope = Literal["ping", "read", "write", "badge"]
+SCOPES: tuple[Scope, ...] = ("ping", "read", "write", "badge")
 
 #: What each scope allows; "write" includes the others.
 PERMISSIONS: dict[Scope, frozenset[str]] = {
     "ping": frozenset({"ping"}),
     "read": frozenset({"read"}),
-    "write": frozenset({"ping", "read", "write"}),
+    "write": frozenset({"ping", "read", "write", "badge"}),
+    "badge": frozenset({"badge"}),
 }
 
 ID_LENGTH = 12
 _RANDOM_BYTES = 24  # 32 URL-safe characters, 192 bits
 #: The shape of every key this module issues; anything else is refused without a lookup.
-TOKEN_PATTERN = re.compile(r"cw[prw]_[A-Za-z0-9_-]{32}")
+TOKEN_PATTERN = re.compile(r"cw[prwb]_[A-Za-z0-9_-]{32}")
 
 _COLUMNS = "id, name, scope, created_us, revoked_us"
 

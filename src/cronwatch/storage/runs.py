@@ -157,6 +157,11 @@ class RunStore:
         )
         return [(int(row[0]), _row_to_run(row[1:])) for row in rows], more
 
+    def output_by_key(self, name: str, key: int) -> str | None:
+        """The output of ``name``'s run whose database id is ``key`` (``None``: none)."""
+        rows = self.db.query("SELECT output FROM runs WHERE id = ? AND name = ?", (key, name))
+        return rows[0][0] if rows else None
+
     def count(self, name: str | None = None) -> int:
         """How many runs are stored (of ``name``, or of every job)."""
         if name is None:

@@ -27,7 +27,7 @@ _INT64 = 2**63
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _CHOICES = {
     (JOBS.section, "source"): ("run", "config", "api"),
-    (API_KEYS.section, "scope"): ("ping", "read", "write"),
+    (API_KEYS.section, "scope"): ("ping", "read", "write", "badge"),
     (RUNS.section, "outcome"): ("running", "success", "failure"),
     (EVENTS.section, "kind"): (
         "change",

@@ -20,7 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cronwatch.errors import Conflict, CronwatchError, InvalidInput, NotFound, StorageUnavailable
-from cronwatch.web import api, dashboard, pages
+from cronwatch.healthchecks.checks import HcError
+from cronwatch.web import api, dashboard, hcapi, pages
 from cronwatch.web.errors import ApiError, error_body
 from cronwatch.web.forwarded import ForwardedHeaders, TrustedProxies
 from cronwatch.web.outage import MESSAGE
@@ -74,11 +75,13 @@ def _starlette(state: ServerState) -> Starlette:
         Route("/metrics", pages.metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", pages.openapi, methods=["GET"]),
         *api.routes,
+        *hcapi.routes,  # Healthchecks' API v3 and badges
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
+            HcError: hcapi.hc_error,
             ApiError: _api_error,
             HTTPException: _http_error,
             CronwatchError: _cronwatch_error,

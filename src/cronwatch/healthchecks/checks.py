@@ -1,0 +1,549 @@
+"""cronwatch's jobs as Healthchecks' API v3 shows and changes checks: :class:`ChecksApi`.
+
+A job is a check: its ``uuid`` is the job's ping UUID, its ``name`` and ``slug`` the job's
+name (the name is what a slug ping, ``/ping/<ping_key>/<name>``, names), ``tags`` its tags
+joined by spaces, ``grace`` its grace in seconds, and its schedule is ``timeout`` (an
+``every ...`` interval: Healthchecks' "simple" kind) or ``schedule`` with ``tz`` (a cron or
+``OnCalendar`` expression). A job without a schedule (cronwatch learns one) shows the learned
+interval, or a day, as ``timeout``.
+
+Statuses: cronwatch's richer ones map onto Healthchecks' words (:data:`STATUS_WORDS`); the
+word is ``status``, cronwatch's own is ``cronwatch_status`` with its reason
+``cronwatch_reason``. A run in progress is ``"started": true`` (API v3 never says
+``started`` as a status, as Healthchecks' v3 does not).
+
+Changes (create, update) take Healthchecks' fields, checked as Healthchecks checks them (the
+same ``{"error": "json validation error: ..."}`` answers), and write the job's cronwatch
+fields: ``timeout`` becomes ``schedule = "every <timeout>s"``, a cron ``schedule`` and ``tz``
+become ``schedule`` and ``timezone``, an OnCalendar one ``on_calendar``, ``channels`` (names
+of the config file's channels, or ``*``) ``alerts``. Fields cronwatch has no use for
+(``desc``, ``manual_resume``, ``methods``, the keyword filters) are accepted and not kept; a
+job is not renamed (a different ``name`` or ``slug`` on update is refused).
+
+Errors are :class:`HcError`: the status code and message Healthchecks answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid as uuidlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cronwatch.errors import Conflict, CronwatchError, NotFound
+from cronwatch.health.evaluate import evaluate
+from cronwatch.health.model import JobFacts, JobStatus, Status
+from cronwatch.jobs import JobsService
+from cronwatch.names import UUID_PATTERN, validate_name
+from cronwatch.schedule import CronSchedule, IntervalSchedule, OnCalendarSchedule
+from cronwatch.specs import Config
+from cronwatch.storage.alerts.events import EventStore
+from cronwatch.storage.connection import Database
+from cronwatch.storage.jobs import JobStore
+from cronwatch.storage.runs import RunStore
+from cronwatch.timeutil import utcnow
+
+#: cronwatch's statuses as Healthchecks' words (``new``, ``up``, ``grace``, ``down``,
+#: ``paused``): late is Healthchecks' grace period; missing, failing and hung are down; the
+#: runtime warnings (slow, fast, too_often) and a run in progress are up.
+STATUS_WORDS: dict[Status, str] = {
+    "new": "new",
+    "paused": "paused",
+    "ok": "up",
+    "running": "up",
+    "slow": "up",
+    "fast": "up",
+    "too_often": "up",
+    "late": "grace",
+    "missing": "down",
+    "failing": "down",
+    "hung": "down",
+}
+
+#: Healthchecks' bounds of ``timeout`` and ``grace`` (seconds), and its defaults for a new check.
+MIN_SECONDS, MAX_SECONDS = 60, 31_536_000
+DEFAULT_TIMEOUT, DEFAULT_GRACE = 86_400, 3_600
+#: How many pings ``pings`` lists (Healthchecks' default ping log limit).
+PING_LOG_LIMIT = 100
+
+_STRINGS = ("channels", "desc", "failure_kw", "methods", "name", "schedule", "slug",
+            "start_kw", "subject", "subject_fail", "success_kw", "tags", "tz")  # fmt: skip
+_BOOLEANS = ("filter_subject", "filter_body", "filter_http_body", "filter_default_fail",
+             "manual_resume")  # fmt: skip
+#: The order Healthchecks validates fields in (the first error is the one reported).
+_ORDER = ("channels", "desc", "failure_kw", "filter_subject", "filter_body", "filter_http_body",
+          "filter_default_fail", "grace", "manual_resume", "methods", "name", "schedule", "slug",
+          "start_kw", "subject", "subject_fail", "success_kw", "tags", "timeout", "tz",
+          "unique")  # fmt: skip
+_MAX_LENGTH = {"name": 100, "schedule": 100, "slug": 100, "failure_kw": 200, "start_kw": 200,
+               "success_kw": 200, "subject": 200, "subject_fail": 200}  # fmt: skip
+_UNIQUE = ("name", "slug", "tags", "timeout", "grace")
+
+
+class HcError(Exception):
+    """A refusal as Healthchecks answers it: ``status`` and ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    facts: JobFacts
+    status: JobStatus
+
+
+class ChecksApi:
+    """The checks of one database (with the server's config file), as API v3 shows them;
+    ``site`` is the server's base URL for the URLs in the answers."""
+
+    def __init__(self, db: Database, config: Config | None, site: str) -> None:
+        self.db = db
+        self.config = config
+        self.site = site.rstrip("/")
+        self.jobs = JobsService(db, config)
+        self.store = JobStore(db)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list_checks(
+        self, *, tags: Iterable[str] = (), slug: str | None = None, readonly: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every check, or those with every tag of ``tags`` and the slug ``slug``."""
+        wanted = set(tags)
+        return [
+            self.to_json(check, readonly=readonly)
+            for check in self._checks()
+            if wanted.issubset(check.facts.spec.tags)
+            and (not slug or check.facts.spec.name == slug)
+        ]
+
+    def get(self, uuid: str, *, readonly: bool = False) -> dict[str, Any]:
+        return self.to_json(self._by_uuid(uuid), readonly=readonly)
+
+    def get_by_unique_key(self, unique_key: str) -> dict[str, Any]:
+        for check in self._checks():
+            if check.facts.uuid and unique_key_of(check.facts.uuid) == unique_key:
+                return self.to_json(check, readonly=True)
+        raise HcError(404, "not found")
+
+    def uuid_of_unique_key(self, unique_key: str) -> str:
+        for record in self.store.records():
+            if record.uuid and unique_key_of(record.uuid) == unique_key:
+                return record.uuid
+        raise HcError(404, "not found")
+
+    def pings(self, uuid: str) -> list[dict[str, Any]]:
+        """The check's latest pings, newest first: each run is its start (when it was
+        started apart) and its finish; ``n`` is ``2 * id`` of the run for the finish and one
+        less for the start, so a ping's body (its run's output) is found by ``n``."""
+        check = self._by_uuid(uuid)
+        name, code = check.facts.spec.name, str(check.facts.uuid)
+        page, _ = RunStore(self.db).page(name, limit=PING_LOG_LIMIT)
+        pings: list[dict[str, Any]] = []
+        for run_key, run in page:
+            rid = run.run_id if UUID_PATTERN.fullmatch(run.run_id) else None
+            common = {"scheme": "http", "remote_addr": run.hostname, "method": "", "ua": "",
+                      "rid": rid}  # fmt: skip
+            if run.date_completed is not None:
+                n = 2 * run_key
+                finish: dict[str, Any] = {
+                    "type": "success" if run.outcome == "success" else "fail",
+                    "date": run.date_completed.isoformat(),
+                    "n": n,
+                    **common,
+                    "body_url": f"{self.site}/api/v3/checks/{code}/pings/{n}/body"
+                    if run.output
+                    else None,
+                }
+                if run.date_completed > run.date_started:
+                    seconds = (run.date_completed - run.date_started).total_seconds()
+                    finish["duration"] = round(seconds, 2)
+                if run.exit_code is not None:
+                    finish["exitstatus"] = run.exit_code
+                pings.append(finish)
+            if run.date_completed is None or run.date_completed > run.date_started:
+                pings.append({"type": "start", "date": run.date_started.isoformat(),
+                              "n": 2 * run_key - 1, **common, "body_url": None})  # fmt: skip
+        return pings[:PING_LOG_LIMIT]
+
+    def ping_body(self, uuid: str, n: int) -> str:
+        """The body of ping ``n`` (its run's output); 404 when it has none."""
+        check = self._by_uuid(uuid)
+        output = None
+        if n > 0 and n % 2 == 0:
+            output = RunStore(self.db).output_by_key(check.facts.spec.name, n // 2)
+        if not output:
+            raise HcError(404, "not found")
+        return output
+
+    def flips(self, uuid: str, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The check's status changes, newest first, as ``{"timestamp", "up"}``; ``seconds``,
+        ``start`` and ``end`` (Unix times) narrow them as in Healthchecks."""
+        check = self._by_uuid(uuid)
+        bounds: dict[str, int] = {}
+        for field in ("seconds", "start", "end"):
+            if field in query:
+                value = query[field]
+                if not value.isdigit() or (field == "seconds" and int(value) > MAX_SECONDS):
+                    raise HcError(400, "bad request")
+                bounds[field] = int(value)
+        now = utcnow()
+        flips = []
+        for event in EventStore(self.db).events(check.facts.spec.name, limit=1000):
+            if event.hostname or event.kind in ("log", "ack") or event.old_status == "":
+                continue
+            at = event.at
+            if "start" in bounds and at < _unix(bounds["start"]):
+                continue
+            if "end" in bounds and at >= _unix(bounds["end"]):
+                continue
+            if "seconds" in bounds and at < now - timedelta(seconds=bounds["seconds"]):
+                continue
+            up = STATUS_WORDS.get(event.new_status, "down") == "up"  # type: ignore[call-overload]
+            flips.append({"timestamp": at.replace(microsecond=0).isoformat(), "up": int(up)})
+        return flips
+
+    def channels(self) -> list[dict[str, str]]:
+        """The config file's alert channels: ``id`` (a UUID derived from the name), ``name``,
+        ``kind`` (the channel's type)."""
+        channels = self.config.channels if self.config is not None else {}
+        return [
+            {"id": channel_id(name), "name": name, "kind": str(spec.type)}
+            for name, spec in channels.items()
+        ]
+
+    def badge(self, tag: str) -> tuple[str, int, int, int]:
+        """The badge of the checks with ``tag`` (``*``: all): its status (``up``, ``late``
+        when one is in its grace period, ``down`` when one is down), and the numbers of
+        checks, of those in their grace period and of those down."""
+        status, total, grace, down = "up", 0, 0, 0
+        for check in self._checks():
+            if tag != "*" and tag not in check.facts.spec.tags:
+                continue
+            total += 1
+            word = STATUS_WORDS[check.status.status]
+            if word == "down":
+                down += 1
+                status = "down"
+            elif word == "grace":
+                grace += 1
+                if status == "up":
+                    status = "late"
+        return status, total, grace, down
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def create(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create a check, or with ``unique`` update the first one matching those fields;
+        the check and whether it was created (201) rather than updated (200)."""
+        fields = validate(body)
+        existing = self._lookup(fields)
+        if existing is not None:
+            return self._update(existing, fields), False
+        name = fields.get("slug") or fields.get("name") or str(uuidlib.uuid4())
+        try:
+            name = validate_name(name, "name")
+        except CronwatchError as exc:
+            raise HcError(400, f"json validation error: {exc}") from None
+        spec = _cronwatch_fields(fields, {}, creating=True)
+        try:
+            self.jobs.create(name, spec)
+        except Conflict as exc:
+            raise HcError(409, str(exc)) from None
+        except CronwatchError as exc:
+            raise HcError(400, str(exc)) from None
+        return self._json_of(name), True
+
+    def update(self, uuid: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        fields = validate(body)
+        return self._update(self._by_uuid(uuid).facts.spec.name, fields)
+
+    def pause(self, uuid: str) -> dict[str, Any]:
+        name = self._by_uuid(uuid).facts.spec.name
+        self._change(lambda: self.jobs.set_paused(name, True))
+        return self._json_of(name)
+
+    def resume(self, uuid: str) -> dict[str, Any]:
+        check = self._by_uuid(uuid)
+        if not check.facts.spec.paused:
+            raise HcError(409, "check is not paused")
+        name = check.facts.spec.name
+        self._change(lambda: self.jobs.set_paused(name, False))
+        return self._json_of(name)
+
+    def delete(self, uuid: str) -> dict[str, Any]:
+        check = self._by_uuid(uuid)
+        shown = self.to_json(check)
+        self._change(lambda: self.jobs.delete(check.facts.spec.name))
+        return shown
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _checks(self) -> list[_Check]:
+        now = utcnow()
+        declared = dict(self.config.jobs) if self.config is not None else {}
+        if declared:
+            self.store.sync_declared(declared.values(), now)
+        self.store.refresh_baselines(now)
+        facts = sorted(self.store.facts(declared), key=lambda f: f.created)
+        return [_Check(f, evaluate(f, now)) for f in facts]
+
+    def _by_uuid(self, uuid: str) -> _Check:
+        record = self.store.by_uuid(uuid)
+        if record is None:
+            raise HcError(404, "not found")
+        for check in self._checks():
+            if check.facts.spec.name == record.name:
+                return check
+        raise HcError(404, "not found")
+
+    def _json_of(self, name: str) -> dict[str, Any]:
+        for check in self._checks():
+            if check.facts.spec.name == name:
+                return self.to_json(check)
+        raise HcError(404, "not found")
+
+    def _lookup(self, fields: Mapping[str, Any]) -> str | None:
+        unique = fields.get("unique")
+        if not unique or any(fields.get(f) is None for f in unique):
+            return None
+        for check in self._checks():
+            spec = check.facts.spec
+            shown = self.to_json(check)
+            matches = {
+                "name": spec.name == fields.get("name"),
+                "slug": spec.name == fields.get("slug"),
+                "tags": shown["tags"] == fields.get("tags"),
+                "timeout": shown.get("timeout") == fields.get("timeout"),
+                "grace": shown["grace"] == fields.get("grace"),
+            }
+            if all(matches[f] for f in unique):
+                return spec.name
+        return None
+
+    def _update(self, name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        for field in ("slug", "name"):
+            if fields.get(field) and fields[field] != name:
+                raise HcError(400, f"cronwatch cannot rename a job ({name!r}); {field} differs")
+        record = self.store.record(name)
+        current = json.loads(record.spec) if record is not None and record.spec else {}
+        patch = _cronwatch_fields(fields, current, creating=False)
+        if patch:
+            self._change(lambda: self.jobs.update(name, patch))
+        return self._json_of(name)
+
+    @staticmethod
+    def _change(change: Any) -> None:
+        try:
+            change()
+        except NotFound:
+            raise HcError(404, "not found") from None
+        except Conflict as exc:
+            raise HcError(409, str(exc)) from None
+        except CronwatchError as exc:
+            raise HcError(400, str(exc)) from None
+
+    def to_json(self, check: _Check, *, readonly: bool = False) -> dict[str, Any]:
+        """One check as Healthchecks' API v3 shows it (``readonly``: to a read-only key, with
+        ``unique_key`` instead of the UUID and the URLs), plus ``cronwatch_status`` and
+        ``cronwatch_reason``."""
+        facts, status = check.facts, check.status
+        spec = facts.spec
+        code = facts.uuid or ""
+        last = [t for h in facts.hosts for t in (h.last_started, h.last_completed) if t]
+        result: dict[str, Any] = {
+            "name": spec.name,
+            "slug": spec.name,
+            "tags": " ".join(spec.tags),
+            "desc": "",
+            "grace": int(spec.grace.total_seconds()),
+            "n_pings": sum(h.runs_total for h in facts.hosts),
+            "status": STATUS_WORDS[status.status],
+            "started": bool(facts.running),
+            "last_ping": _iso(max(last, default=None)),
+            "next_ping": _iso(status.next_due),
+            "manual_resume": False,
+            "methods": "",
+            "subject": "",
+            "subject_fail": "",
+            "start_kw": "",
+            "success_kw": "",
+            "failure_kw": "",
+            "filter_subject": False,
+            "filter_body": False,
+            "filter_http_body": False,
+            "filter_default_fail": False,
+            "badge_url": f"{self.site}/b/2/{badge_id(code)}.svg",
+        }
+        if status.last_duration:
+            result["last_duration"] = int(status.last_duration.total_seconds())
+        if readonly:
+            result["unique_key"] = unique_key_of(code)
+        else:
+            update_url = f"{self.site}/api/v3/checks/{code}"
+            result.update(
+                uuid=code,
+                ping_url=f"{self.site}/ping/{code}",
+                update_url=update_url,
+                pause_url=update_url + "/pause",
+                resume_url=update_url + "/resume",
+                channels=",".join(channel_id(name) for name in spec.alerts),
+            )
+        schedule = spec.schedule
+        if isinstance(schedule, CronSchedule):
+            result.update(schedule=schedule.expression, tz=spec.timezone)
+        elif isinstance(schedule, OnCalendarSchedule):
+            text = schedule.expression.removeprefix("OnCalendar=")
+            result.update(schedule=text, tz=spec.timezone)
+        else:
+            period = schedule.period if isinstance(schedule, IntervalSchedule) else None
+            if period is None and facts.baseline is not None:
+                period = facts.baseline.interval
+            result["timeout"] = int(period.total_seconds()) if period else DEFAULT_TIMEOUT
+        result["cronwatch_status"] = status.status
+        result["cronwatch_reason"] = status.reason
+        return result
+
+
+def validate(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a create or update request, checked in Healthchecks' order; the first
+    problem as Healthchecks words it (``json validation error: timeout is too small``)."""
+    fields: dict[str, Any] = {}
+    for field in _ORDER:
+        if field not in body:
+            continue
+        value = body[field]
+        if field in _STRINGS:
+            if not isinstance(value, str):
+                raise _invalid(f"{field} is not a string")
+            if len(value) > _MAX_LENGTH.get(field, 10**9):
+                raise _invalid(f"{field} is too long")
+        elif field in _BOOLEANS:
+            if not isinstance(value, bool):
+                raise _invalid(f"{field} is not a boolean")
+        elif field in ("timeout", "grace"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _invalid(f"{field} is not a number")
+            if value < MIN_SECONDS:
+                raise _invalid(f"{field} is too small")
+            if value > MAX_SECONDS:
+                raise _invalid(f"{field} is too large")
+        elif field == "unique":
+            if not isinstance(value, list):
+                raise _invalid("unique is not an array")
+            if any(item not in _UNIQUE for item in value):
+                raise _invalid("an item in 'unique' has unexpected value")
+        if field == "methods" and value not in ("", "POST"):
+            raise _invalid("methods has unexpected value")
+        if field == "slug" and not all(c in _SLUG_CHARS for c in value):
+            raise _invalid("slug does not match pattern")
+        if field == "schedule":
+            _check_schedule(value)
+        if field == "tz":
+            _check_timezone(value)
+        fields[field] = value
+    return fields
+
+
+_SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _invalid(message: str) -> HcError:
+    return HcError(400, f"json validation error: {message}")
+
+
+def _is_cron(schedule: str) -> bool:
+    # Healthchecks' guess: one line of five fields is cron, anything else OnCalendar.
+    return "\n" not in schedule.strip() and len(schedule.split()) == 5
+
+
+def _check_schedule(schedule: str) -> None:
+    from cronwatch.config import parse_job_table
+
+    field = "schedule" if _is_cron(schedule) else "on_calendar"
+    value: Any = schedule if field == "schedule" else _calendar_lines(schedule)
+    try:
+        parse_job_table("check", {field: value}, source="request")
+    except (CronwatchError, ValueError):
+        raise _invalid("schedule is not a valid cron or OnCalendar expression") from None
+
+
+def _calendar_lines(schedule: str) -> list[str]:
+    return [line.strip() for line in schedule.splitlines() if line.strip()]
+
+
+def _check_timezone(tz: str) -> None:
+    from cronwatch.config import parse_job_table
+
+    try:
+        parse_job_table("check", {"timezone": tz}, source="request")
+    except (CronwatchError, ValueError):
+        raise _invalid("tz is not a valid timezone") from None
+
+
+def _cronwatch_fields(
+    fields: Mapping[str, Any], current: Mapping[str, Any], *, creating: bool
+) -> dict[str, Any]:
+    """The cronwatch fields (config file names) that ``fields`` set: a new job's whole set
+    (with Healthchecks' defaults: a day's timeout, an hour's grace), or the patch of an
+    existing one (``None`` removes a field)."""
+    out: dict[str, Any] = {}
+    schedule = fields.get("schedule")
+    if schedule:
+        if _is_cron(schedule):
+            out.update(schedule=schedule, on_calendar=None)
+        else:
+            out.update(on_calendar=_calendar_lines(schedule), schedule=None)
+    elif "timeout" in fields:
+        out.update(schedule=f"every {fields['timeout']}s", on_calendar=None)
+    elif creating:
+        out["schedule"] = f"every {DEFAULT_TIMEOUT}s"
+    if "tz" in fields:
+        out["timezone"] = fields["tz"]
+    if "grace" in fields:
+        out["grace"] = fields["grace"]
+    elif creating:
+        out["grace"] = DEFAULT_GRACE
+    if "tags" in fields:
+        out["tags"] = list(dict.fromkeys(t for t in fields["tags"].split(" ") if t)) or None
+    channels = fields.get("channels")
+    if channels is not None:
+        if channels == "*":
+            out["alerts"] = None  # every channel of [alerts]
+        elif channels == "":
+            out["alerts"] = None
+        else:
+            out["alerts"] = [c for c in channels.split(",") if c] or None
+    if creating:
+        return {k: v for k, v in out.items() if v is not None}
+    return {k: v for k, v in out.items() if v is not None or k in current}
+
+
+def unique_key_of(code: str) -> str:
+    """Healthchecks' ``unique_key`` of a check: the SHA-1 of the first half of its UUID's hex
+    digits (what a read-only key sees instead of the UUID)."""
+    return hashlib.sha1(code.replace("-", "")[:16].encode()).hexdigest()
+
+
+def badge_id(code: str) -> str:
+    """A check's badge id: a UUID derived from its ping UUID, which it does not reveal."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"cronwatch-badge:{code}"))
+
+
+def channel_id(name: str) -> str:
+    """A channel's ``id`` in API v3: a UUID derived from its name (stable across restarts)."""
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"cronwatch-channel:{name}"))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def _unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
