@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.bench_ping import count_runs, free_port, python_loadgen, running, wrk
-from bench.common import report
+from bench.common import exit_with_verdicts, report, verdict
 
 SETTINGS = ("FULL", "NORMAL")
 
@@ -157,10 +157,10 @@ def main() -> None:
               for s in SETTINGS),
             ("record_success FULL", f"{records['FULL'] * 1e3:9.2f} ms   (one commit, one fsync)"),
             ("record_success NORMAL", f"{records['NORMAL'] * 1e3:9.2f} ms   (information only)"),
-            ("verdict", "OK" if ok else ("PINGS LOST" if lost else "BELOW TARGET")),
+            verdict(ok, "PINGS LOST" if lost else "BELOW TARGET"),
         ],
     )  # fmt: skip
-    sys.exit(0 if ok else 1)
+    exit_with_verdicts([ok])
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from bench.common import report, scratch_database
+from bench.common import exit_with_verdicts, report, scratch_database, verdict
 
 TARGET_MB = 20.0
 
@@ -154,10 +154,10 @@ def main() -> None:
                 "3 x 96 MB headers",
                 f"pings meanwhile: {ok} ok, {failed} failed, slowest {slowest:.2f}s",
             ),
-            ("verdict", "OK" if good else "FALLS SHORT"),
+            verdict(good, "FALLS SHORT"),
         ],
     )
-    sys.exit(0 if good else 1)
+    exit_with_verdicts([good])
 
 
 if __name__ == "__main__":

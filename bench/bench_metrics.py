@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench_header_rss import free_port, memory_kb
-from bench.common import load_runs, report, scratch_database
+from bench.common import exit_with_verdicts, load_runs, report, scratch_database, verdict
 from cronwatch.config import load_config
 from cronwatch.storage import open_database
 from cronwatch.storage.jobs import JobStore
@@ -172,7 +172,7 @@ def bench(dialect: str, sizes: list[int], rounds: int) -> bool:
             f"{grown[large]:+.1f} MB (target < {TARGET_MB:g} MB)",
         ),
         ("load average", "{:.1f} {:.1f} {:.1f} (2 cores, shared)".format(*os.getloadavg())),
-        ("verdict", "OK" if ok else "BELOW TARGET"),
+        verdict(ok),
     ]
     report(f"/metrics of cronwatch serve, {dialect}, median of {rounds} scrapes", rows)
     return ok
@@ -187,7 +187,7 @@ def main() -> None:
     sizes = sorted(args.jobs)
     dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
     results = [bench(dialect, sizes, args.rounds) for dialect in dialects]
-    sys.exit(0 if all(results) else 1)
+    exit_with_verdicts(results)
 
 
 if __name__ == "__main__":

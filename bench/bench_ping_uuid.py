@@ -20,7 +20,7 @@ import sys
 import time
 
 from bench.bench_ping import _median_ratio, count_runs, free_port, python_loadgen, running, wrk
-from bench.common import report, scratch_database
+from bench.common import exit_with_verdicts, report, scratch_database, verdict
 
 TARGET_RATIO = 0.90
 
@@ -71,7 +71,7 @@ def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadg
             ("UUID / slug", f"{ratio:9.2f}   (median of the rounds' ratios; target >= 0.90)"),
             ("acknowledged (2xx)", f"{acknowledged:9d}"),
             ("stored in the database", f"{stored:9d}   (must be >= acknowledged)"),
-            ("verdict", "OK" if ok else "BELOW TARGET"),
+            verdict(ok),
         ],
     )
     return ok
@@ -90,7 +90,7 @@ def main() -> None:
     options = {"duration": args.duration, "rounds": args.rounds,
                "connections": args.connections, "loadgen": args.loadgen}  # fmt: skip
     results = [bench(dialect, **options) for dialect in dialects]
-    sys.exit(0 if all(results) else 1)
+    exit_with_verdicts(results)
 
 
 if __name__ == "__main__":

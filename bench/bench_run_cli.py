@@ -25,13 +25,12 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.common import report
+from bench.common import exit_with_verdicts, report, verdict
 
 ADDED_TARGET = 0.150
 SILENT_TARGET = 6.5
@@ -53,7 +52,7 @@ def main() -> None:
             silent_server(cronwatch, env),
             background_process(cronwatch, env),
         ]
-    sys.exit(0 if all(results) else 1)
+    exit_with_verdicts(results)
 
 
 def overhead(cronwatch: str, env: dict[str, str], rounds: int) -> bool:
@@ -99,7 +98,7 @@ def overhead(cronwatch: str, env: dict[str, str], rounds: int) -> bool:
             ("CPU per cronwatch run", f"{statistics.median(cpu) * 1000:7.1f} ms (user + system)"),
             ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"),
             ("runs stored", f"{stored} of {rounds + 1} made, {len(spooled)} spooled"),
-            ("verdict", "OK" if ok else "BELOW TARGET"),
+            verdict(ok),
         ],
     )
     return ok
@@ -148,7 +147,7 @@ def silent_server(cronwatch: str, env: dict[str, str]) -> bool:
             ),
             ("exit statuses", f"{statuses} (the command's: 3)"),
             ("runs spooled", f"{len(spooled)} of 3"),
-            ("verdict", "OK" if ok else "BELOW TARGET"),
+            verdict(ok),
         ],
     )
     return ok
@@ -176,7 +175,7 @@ def background_process(cronwatch: str, env: dict[str, str]) -> bool:
         [
             ("start to exit", f"{elapsed:.2f} s  (target < {BACKGROUND_TARGET} s)"),
             ("background output after exit", repr(output.decode())),
-            ("verdict", "OK" if ok else "BELOW TARGET"),
+            verdict(ok),
         ],
     )
     return ok

@@ -1,15 +1,21 @@
 """Shared helpers of the benchmark suite: interleaved timing, so both sides of a ratio see the
-same machine load (these machines are shared and noisy), and scratch databases."""
+same machine load (these machines are shared and noisy), scratch databases, and the verdict.
+
+Every benchmark prints a verdict against its target (:func:`verdict`, the last row of each
+report) and exits 1 when one falls short (:func:`exit_with_verdicts`), so a run can be judged
+by its exit status as well as read."""
 
 from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from cronwatch.storage.connection import Database
 
@@ -56,6 +62,21 @@ def report(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"  {label.ljust(width)}  {value}")
+
+
+def verdict(ok: bool, short: str = "BELOW TARGET") -> tuple[str, str]:
+    """The report's verdict row: ``OK`` when the target is met, else ``short`` (what fell
+    short)."""
+    return ("verdict", "OK" if ok else short)
+
+
+def exit_with_verdicts(results: Iterable[bool]) -> NoReturn:
+    """Exit 0 when every part met its target, else 1 (after saying how many fell short)."""
+    results = list(results)
+    short = results.count(False)
+    if short:
+        print(f"\n{short} of {len(results)} below target", file=sys.stderr)
+    sys.exit(1 if short else 0)
 
 
 RUN_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, duration_us"
