@@ -50,10 +50,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(url: str, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``cronwatch serve`` process (no alert loop, with ``options``) on a free port, ready."""
     port = free_port()
     argv = [sys.executable, "-m", "cronwatch.cli", "--database-url", url, "serve", "--port",
-            str(port), "--no-alerts", "--log-level", "warning"]  # fmt: skip
+            str(port), "--no-alerts", "--log-level", "warning", *options]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

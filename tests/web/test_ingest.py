@@ -160,8 +160,9 @@ def test_one_run_is_written_by_the_batch_path_in_one_statement(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
     """RunStore.save is the server's write path with a batch of one, and adds no round trip:
-    on PostgreSQL one statement in autocommit (libpq's own trace of the wire), no BEGIN or
-    COMMIT, the connection idle (not in a transaction) after it."""
+    on PostgreSQL one exchange in autocommit (libpq's own trace of the wire): the job and
+    host's advisory lock and the statement pipelined before one Sync, no BEGIN or COMMIT, the
+    connection idle (not in a transaction) after it."""
     from cronwatch.storage.dialect import PostgreSQL
 
     database_url = postgres.create_database()
@@ -189,7 +190,9 @@ def test_one_run_is_written_by_the_batch_path_in_one_statement(
     assert ready == ["I", "I", "I"], "autocommit: no transaction left open"
     statements = {PostgreSQL.INSERT_STARTED, PostgreSQL.UPSERT_FINISHED}
     numbered = {_numbered(statement) for statement in statements}
-    assert {p.split('"')[3] for p in parsed} <= numbered, "the batch path's statements"
+    lock = _numbered(PostgreSQL.LOCK_JOB_HOSTS)
+    sent = [p.split('"')[3] for p in parsed]
+    assert sent[0] == lock and set(sent) - {lock} <= numbered, "the batch path's statements"
 
 
 def _numbered(statement: str) -> str:

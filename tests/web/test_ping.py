@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from cronwatch.statsd import StatsdClient
+from tests.support.databases import PostgresServer
 from tests.support.receivers import StatsdReceiver
-from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query
+from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query, serve
 
 RUN_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
 
@@ -257,3 +258,47 @@ def test_concurrent_pings_through_two_servers_are_all_stored(database_url: str) 
     assert count_runs(database_url) == len(pings)
     totals = query(database_url, "SELECT SUM(runs_total), SUM(failures_total) FROM job_hosts")
     assert [tuple(int(v) for v in row) for row in totals] == [(600, 400)]
+
+
+def _deadlocks(database_url: str) -> int:
+    dbname = database_url.rpartition("/")[2]
+    rows = query(
+        database_url, "SELECT deadlocks FROM pg_stat_database WHERE datname = ?", (dbname,)
+    )
+    return int(rows[0][0])
+
+
+def test_paired_pings_of_one_job_and_host_never_deadlock(postgres: PostgresServer) -> None:
+    """Starts and finishes with rid for one job and host over 16 connections, each start sent
+    in the background as the finish goes (a script's `curl .../start &`), against a real
+    `cronwatch serve` on PostgreSQL: no deadlock in PostgreSQL's own count (read after the
+    server stopped, when its backends have reported), every run stored once and finished.
+    Before the writers took their locks in one order, a few seconds of this made several."""
+    url = postgres.create_database()
+    pairs_per_client, clients = 25, 8
+    with serve(url) as (base, _):
+        key = create_key(url, "ping")
+        before = _deadlocks(url)
+
+        def client(index: int) -> list[int]:
+            statuses = []
+            with (
+                httpx.Client(base_url=base, timeout=60) as starts,
+                httpx.Client(base_url=base, timeout=60) as finishes,
+                ThreadPoolExecutor(max_workers=1) as background,
+            ):
+                for n in range(pairs_per_client):
+                    params = {"rid": f"c{index}-{n}", "host": "db1"}
+                    start = background.submit(
+                        starts.get, f"/ping/{key}/paired/start", params=params
+                    )
+                    statuses.append(finishes.get(f"/ping/{key}/paired", params=params).status_code)
+                    statuses.append(start.result().status_code)
+            return statuses
+
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            statuses = [s for result in pool.map(client, range(clients)) for s in result]
+    assert statuses == [200] * (2 * pairs_per_client * clients)
+    assert _deadlocks(url) == before, "PostgreSQL broke deadlocks between cronwatch's writers"
+    outcomes = query(url, "SELECT outcome, COUNT(*) FROM runs GROUP BY outcome")
+    assert outcomes == [("success", pairs_per_client * clients)], "each run once, finished"

@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,8 +149,13 @@ class Dialect(ABC):
     @abstractmethod
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
         """Write each ``(run, pair_latest)`` with ``cur``, in order (see
-        :mod:`cronwatch.storage.writes`). In a transaction, or one write on an autocommit
-        cursor: a single write is a single statement."""
+        :mod:`cronwatch.storage.writes`), inside a transaction (or :meth:`write_alone`'s)."""
+
+    def write_alone(self, cur: Cursor, run: Run) -> Written:
+        """Write one run on the autocommit cursor ``cur`` (the library's record): as little
+        as the database allows around :meth:`write_runs`."""
+        (written,) = self.write_runs(cur, [(run, False)])
+        return written
 
     def insert_unpaired(self, cur: Cursor, offered: Sequence[Unpaired]) -> dict[int, Written]:
         """Insert those of ``offered`` that need no pairing and no refusal, in one statement
@@ -301,7 +307,8 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
         return Path(f"{self.url.sqlite_path}.server-lock")
 
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
-        # In-process: one statement after another costs microseconds.
+        # In-process: one statement after another costs microseconds. One writer at a time
+        # (the database's write lock): nothing to order.
         return [self._write(cur, run, pair_latest) for run, pair_latest in writes]
 
     def _write(self, cur: Cursor, run: Run, pair_latest: bool) -> Written:
@@ -336,6 +343,11 @@ class PostgreSQL(Dialect):
     BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     #: Arbitrary but fixed key of the advisory lock that serialises migrations.
     MIGRATION_LOCK = 0x63726F6E  # "cron"
+    #: The first key of the advisory locks of jobs and hosts (:meth:`lock_job_hosts`); the
+    #: two-key form never meets the one-key migration lock.
+    JOB_HOST_LOCKS = 0x6A68  # "jh"
+    # unnest yields the keys in the array's order, and each lock is taken as its row is.
+    LOCK_JOB_HOSTS = "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k"
 
     INSERT_STARTED = INSERT_STARTED.replace("?", "%s")
     UPSERT_FINISHED = UPSERT_FINISHED.replace("?", "%s")
@@ -465,9 +477,13 @@ WHERE ? OR j.name = ANY(?)
         )
 
     def write_runs(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:
-        # Consecutive writes of one kind go out as one executemany (pipelined by psycopg, with
-        # RETURNING): far less Python per write than a statement each, in the writes' order. A
-        # write alone is one plain statement: one round trip, in autocommit one commit.
+        """First the transaction-level advisory lock of each job and host written
+        (:meth:`lock_job_hosts`), then the writes. Consecutive writes of one kind go out as one
+        executemany (pipelined by psycopg, with RETURNING): far less Python per write than a
+        statement each, in the writes' order."""
+        if not writes:
+            return []
+        self.lock_job_hosts(cur, writes)
         written: list[Written] = []
         for statement, group in itertools.groupby(writes, key=self._statement):
             runs = [run for run, _ in group]
@@ -481,6 +497,34 @@ WHERE ? OR j.name = ANY(?)
                 written.append(written_from(run, cur.fetchone()))
                 cur.nextset()  # type: ignore[attr-defined]
         return written
+
+    def write_alone(self, cur: Cursor, run: Run) -> Written:
+        """The lock (:meth:`lock_job_hosts`) and the write pipelined before one Sync: one
+        round trip, and one implicit transaction of the extended protocol, which holds the
+        lock until the write is committed."""
+        conn = cur.connection  # type: ignore[attr-defined]
+        with conn.pipeline():
+            (written,) = self.write_runs(cur, [(run, False)])
+        return written
+
+    def lock_job_hosts(self, cur: Cursor, writes: Sequence[Write]) -> None:
+        """Take, for the rest of the transaction, an advisory lock per job and host of
+        ``writes``, in the order of their keys, before any row is touched.
+
+        Why: a write locks its run's row (a finish completing its start; a start inserting a
+        run id that a finish sent at the same time waits for), then, through the summary
+        triggers, its job and host's row of ``job_hosts``. A transaction writing several runs
+        of one job and host holds that summary row while it goes on to the next run's row:
+        with the start and the finish of one run in two transactions (``/start`` sent in the
+        background, then the finish), each waited for the other, and PostgreSQL broke the
+        deadlock after ``deadlock_timeout`` (a second) while every other write queued behind.
+        Every writer of runs to a job and host (the server's batches, the library's record)
+        now takes this lock first and all of them in one order, so two of them on the same
+        job and host follow each other, and none waits on another while holding what that
+        one waits for. The plain pings' statement (:meth:`insert_unpaired`) takes none: its
+        run ids are fresh, so nobody waits for its rows."""
+        keys = sorted({_job_host_key(run.name, run.hostname) for run, _ in writes})
+        cur.execute(self.LOCK_JOB_HOSTS, (self.JOB_HOST_LOCKS, keys))
 
     def _statement(self, write: Write) -> str:
         run, pair_latest = write
@@ -533,6 +577,12 @@ WHERE ? OR j.name = ANY(?)
 
 def _first(rows: list[Any]) -> Any:
     return rows[0] if rows else None
+
+
+def _job_host_key(name: str, hostname: str) -> int:
+    """A stable signed 32-bit key of a job and host (two that collide merely take turns)."""
+    digest = zlib.crc32(f"{name}\x00{hostname}".encode())
+    return digest - (1 << 32) if digest >= 1 << 31 else digest
 
 
 def _job_host(item: Unpaired) -> tuple[str, str]:

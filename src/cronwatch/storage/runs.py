@@ -4,7 +4,8 @@ Every write is an idempotent upsert keyed by ``(name, run_id)``: a finish comple
 row its start left, a run whose start was never stored is inserted whole, and the same record
 sent twice (a spool replayed after a crash, a client retrying) is stored once. One write path
 for a run and for a batch (see :mod:`cronwatch.storage.writes`): :meth:`RunStore.save` is a
-batch of one, written in autocommit (one statement, no transaction to begin and commit);
+batch of one, written in autocommit (on SQLite one statement; on PostgreSQL a pipelined
+transaction, for the lock that keeps writers of one job and host apart);
 the server's writer writes its batches with :meth:`RunStore.write` inside a transaction.
 """
 
@@ -44,7 +45,7 @@ class RunStore:
     def save(self, run: Run) -> bool:
         """Store ``run``; ``True`` if this call stored something new, ``False`` if the database
         already had it (a replay)."""
-        (written,) = self.db.autocommit(lambda cur: self.db.dialect.write_runs(cur, [(run, False)]))
+        written = self.db.autocommit(lambda cur: self.db.dialect.write_alone(cur, run))
         return written.new
 
     def write(self, cur: Cursor, writes: Sequence[Write]) -> list[Written]:

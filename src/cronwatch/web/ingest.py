@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import queue
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -78,6 +79,8 @@ Result = Stored | ApiError
 
 
 _Item = tuple[WriteOp, "asyncio.Future[Result]"]
+#: ``early(indexes, results)``: answers for the writes of a batch committed before the rest.
+_Early = Callable[[Sequence[int], Sequence[Result]], None]
 _STOP = object()
 
 
@@ -200,7 +203,11 @@ class Writer:
                     break
                 batch.append(item)
             try:
-                results = self._write_all(index, [op for op, _ in batch])
+                results = self._write_all(
+                    index,
+                    [op for op, _ in batch],
+                    functools.partial(self._early, batch),
+                )
             except Exception:  # a bug must not kill the writer and hang every request
                 log.exception("writing a batch of %d failed", len(batch))
                 results = [ApiError(500, "internal", "internal error while storing")] * len(batch)
@@ -209,12 +216,22 @@ class Writer:
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 break
 
-    def _write_all(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
+    def _early(self, batch: Sequence[_Item], done: Sequence[int], stored: Sequence[Result]) -> None:
+        """Answer the writes ``done`` of ``batch`` now (committed), before the rest of it."""
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._settle, [batch[i] for i in done], stored)
+
+    def _write_all(
+        self, index: int, ops: Sequence[WriteOp], early: _Early | None = None
+    ) -> list[Result]:
         """Store a batch: its UUID pings resolved to their jobs first (one query), then on
         PostgreSQL its plain pings, in one statement of their own
-        (:meth:`RunStore.insert_unpaired`), then the rest of it in one transaction."""
+        (:meth:`RunStore.insert_unpaired`), then the rest of it in one transaction. The plain
+        pings are answered as soon as they are committed (``early(indexes, results)``): they
+        need not wait for the rest, which may wait for another writer of its job and host."""
         if not any(op.uuid is not None for op in ops):
-            return self._write_resolved(index, ops)
+            return self._write_resolved(index, ops, early)
         try:
             names = JobStore(self._connection(index)).names_by_uuid(
                 op.uuid for op in ops if op.uuid is not None
@@ -233,12 +250,19 @@ class Writer:
                 found.append(i)
             else:
                 results[i] = not_found("no job has this ping UUID")
-        written = self._write_resolved(index, [ops[i] for i in found]) if found else []
+
+        def early_found(done: Sequence[int], stored: Sequence[Result]) -> None:
+            if early is not None:
+                early([found[i] for i in done], stored)
+
+        written = self._write_resolved(index, [ops[i] for i in found], early_found) if found else []
         for i, result in zip(found, written, strict=True):
             results[i] = result
         return [result for result in results if result is not None]
 
-    def _write_resolved(self, index: int, ops: Sequence[WriteOp]) -> list[Result]:
+    def _write_resolved(
+        self, index: int, ops: Sequence[WriteOp], early: _Early | None = None
+    ) -> list[Result]:
         try:
             fast = self._write_unpaired(index, ops)
         except StorageUnavailable as exc:
@@ -253,6 +277,8 @@ class Writer:
             self.health.recovered()
             for i, result in zip(fast, stored, strict=True):
                 results[i] = result
+            if early is not None:
+                early(list(fast), stored)
             self._send_timings(timings)
         rest = [i for i in range(len(ops)) if i not in fast]
         if rest:
