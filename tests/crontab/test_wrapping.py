@@ -44,6 +44,10 @@ def wrap(text: str, **kwargs: object) -> str:
         ),
         ("a.sh | logger", "run a -- /bin/sh -c 'a.sh | logger'"),
         ("FOO=1 /bin/job", "run job -- /bin/sh -c 'FOO=1 /bin/job'"),
+        # a builtin has no program cronwatch run could start
+        ("exec /usr/bin/job", "run job -- /bin/sh -c 'exec /usr/bin/job'"),
+        ("time /usr/bin/job", "run job -- /bin/sh -c 'time /usr/bin/job'"),
+        ("nice -n 5 /usr/bin/job", "run job -- nice -n 5 /usr/bin/job"),  # a program: as is
         ("echo 'it''s' ; b", "run echo -- /bin/sh -c 'echo '\\''it'\\'''\\''s'\\'' ; b'"),
         # cron's %: the standard input stays outside, \% stays escaped inside the quotes
         ("cat%line1%line2", "run cat -- cat%line1%line2"),

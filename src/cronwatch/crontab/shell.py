@@ -287,10 +287,18 @@ def split_at_stdin(command: str) -> tuple[str, str]:
     return command, ""
 
 
+# Builtins with no program of the same name: only a shell can run them (`exec x`, `cd /x`).
+_SHELL_ONLY = frozenset(
+    {"exec", "cd", "source", ".", "eval", "set", "ulimit", "umask", "export", "time", "builtin"}
+    | {"trap", "wait", "read", "alias", "unset", "shift", "exit", "return", "pushd", "popd", ":"}
+)
+
+
 def is_simple_command(command: str) -> bool:
     """Whether the shell runs ``command`` (cron's runnable part) as one program with its
     arguments, so that another program can be put in front of it: no ``&&``, ``;``, ``|``,
-    background ``&``, subshell or block, no leading ``NAME=value`` and no shell keyword.
+    background ``&``, subshell or block, no leading ``NAME=value``, no shell keyword and no
+    builtin that only a shell can run (``exec``, ``cd``, ``ulimit``, ``time``...).
     Redirections are allowed: in front of a wrapper they apply to the wrapper, which passes
     the output on. ``$(...)`` inside an argument is allowed too (the shell expands it before
     the program starts)."""
@@ -298,7 +306,7 @@ def is_simple_command(command: str) -> bool:
     if not words:
         return False
     first = words[0]
-    if first in _KEYWORDS or _ASSIGNMENT_WORD.fullmatch(first):
+    if first in _KEYWORDS or first in _SHELL_ONLY or _ASSIGNMENT_WORD.fullmatch(first):
         return False
     return not any(
         word and set(word) <= _PUNCTUATION and "<" not in word and ">" not in word for word in words
