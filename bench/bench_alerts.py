@@ -10,6 +10,10 @@ or slow):
 - a cycle in which 1% of the jobs flip (100 problems announced to a webhook on loopback);
 - the health evaluation alone, measured the same way, for the overhead of alerting.
 
+Target: a steady cycle within the status check's own budget (under 1 s at 10,000 jobs, as
+``bench_health``), and in the cycle where jobs fail each one announced and sent exactly once.
+Prints a verdict; exits 1 when short.
+
     python -m bench.bench_alerts [--dialect sqlite|postgresql|both] [--jobs 10000] [--runs 20]
 """
 
@@ -28,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_health import NOW, config_text, runs
-from bench.common import RUN_COLUMNS, load_runs, report, scratch_database
+from bench.common import (
+    RUN_COLUMNS,
+    exit_with_verdicts,
+    load_runs,
+    report,
+    scratch_database,
+    verdict,
+)
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.config import load_config
 from cronwatch.health.service import job_statuses
@@ -46,6 +57,9 @@ class _Quiet(BaseHTTPRequestHandler):
         pass
 
 
+TARGET_SECONDS = 1.0
+
+
 def timed(fn: Callable[[], object], repeat: int) -> float:
     samples = []
     for _ in range(repeat):
@@ -55,7 +69,7 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def bench(dialect: str, jobs: int, per_job: int, flips: int) -> None:
+def bench(dialect: str, jobs: int, per_job: int, flips: int) -> bool:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
@@ -98,6 +112,7 @@ def bench(dialect: str, jobs: int, per_job: int, flips: int) -> None:
             flip_seconds = time.perf_counter() - start
     server.shutdown()
     problems = sum(1 for e in flipped.notifications if e.kind == "problem")
+    ok = steady < TARGET_SECONDS and problems == flipped.delivery.sent == len(healthy)
     report(
         f"alert cycle, {jobs:,} jobs, {jobs * per_job:,} runs ({dialect})",
         [
@@ -109,8 +124,12 @@ def bench(dialect: str, jobs: int, per_job: int, flips: int) -> None:
              f"{health:.3f} s  (alerting adds {steady - health:+.3f} s)"),
             (f"cycle with {len(healthy)} jobs failing",
              f"{flip_seconds:.3f} s, {problems} problems, {flipped.delivery.sent} webhooks sent"),
+            ("target", f"steady < {TARGET_SECONDS:g} s; {len(healthy)} problems announced and "
+                       "sent"),
+            verdict(ok),
         ],
     )  # fmt: skip
+    return ok
 
 
 def main() -> None:
@@ -120,8 +139,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs per job")
     parser.add_argument("--flips", type=int, default=100, help="jobs that fail in one cycle")
     args = parser.parse_args()
-    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
-        bench(dialect, args.jobs, args.runs, args.flips)
+    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    exit_with_verdicts([bench(dialect, args.jobs, args.runs, args.flips) for dialect in dialects])
 
 
 if __name__ == "__main__":

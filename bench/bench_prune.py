@@ -8,7 +8,11 @@ records a run every few milliseconds into each database, and the longest of thos
 is reported: the batched prune should let recording go on, the single statement holds the
 write lock (SQLite) for its whole length.
 
-    python -m bench.bench_prune [--dialect sqlite|postgresql|both] [--runs 200000]
+Target: while cronwatch prunes, no recording waits longer than 0.5 s (``--target-ms``; a
+5,000-row batch at a time lets the recordings in between), and it deletes no more than the
+bare DELETE (each job's latest 50 are kept). Prints a verdict; exits 1 when short.
+
+    python -m bench.bench_prune [--dialect sqlite|postgresql|both] [--runs 200000] [--target-ms 500]
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import cronwatch
-from bench.common import load_runs, report, scratch_database
+from bench.common import exit_with_verdicts, load_runs, report, scratch_database, verdict
 from cronwatch.retention import prune
 from cronwatch.specs import Retention
 from cronwatch.storage import open_database
@@ -69,7 +73,7 @@ def while_recording(url: str, work: Callable[[], int]) -> tuple[int, float, floa
     return rows, seconds, max(latencies), len(latencies)
 
 
-def bench(dialect: str, total: int) -> None:
+def bench(dialect: str, total: int, target_ms: float) -> bool:
     retention = Retention()  # 90 days, keep 50 per job
     cutoff = NOW - (retention.runs or timedelta(0))
     with scratch_database(dialect) as batched_url, scratch_database(dialect) as bare_url:
@@ -96,16 +100,24 @@ def bench(dialect: str, total: int) -> None:
                            f"({recordings} made)"))  # fmt: skip
     ratio = results["cronwatch prune"][1] / results["one bare DELETE"][1]
     rows.append(("time ratio", f"{ratio:.2f}x  (the price of keeping recording going)"))
+    pruned, _, longest, _ = results["cronwatch prune"]
+    bare_deleted = results["one bare DELETE"][0]
+    ok = longest * 1e3 < target_ms and pruned <= bare_deleted  # never more than those rows
+    target = f"longest recording while pruning < {target_ms:g} ms"
+    rows.append(("target", f"{target}; {pruned:,} deleted of the bare DELETE's {bare_deleted:,}"))
+    rows.append(verdict(ok))
     report(f"pruning runs older than 90 days ({dialect}, {total:,} runs, {JOBS} jobs)", rows)
+    return ok
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=200_000)
+    parser.add_argument("--target-ms", type=float, default=500.0)
     args = parser.parse_args()
-    for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
-        bench(dialect, args.runs)
+    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
+    exit_with_verdicts([bench(dialect, args.runs, args.target_ms) for dialect in dialects])
 
 
 if __name__ == "__main__":
