@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,7 @@ import httpx
 import psycopg
 
 from bench.bench_header_rss import serving
-from bench.common import report, scratch_database
+from bench.common import exit_with_verdicts, report, scratch_database, verdict
 
 TARGET_RATIO = 0.5
 
@@ -158,10 +157,10 @@ def main() -> None:
             ("pairs meanwhile", f"{statistics.median(paired):,.1f} runs/s (start + finish)"),
             ("ratio", f"{ratio:.2f} (target >= {TARGET_RATIO})"),
             ("deadlocks", f"{after - before} (target 0)"),
-            ("verdict", "OK" if good else "FALLS SHORT"),
+            verdict(good, "FALLS SHORT"),
         ],
     )
-    sys.exit(0 if good else 1)
+    exit_with_verdicts([good])
 
 
 if __name__ == "__main__":
