@@ -12,6 +12,9 @@ notification about a job: the history and the alert queue at once. ``kind`` says
 - ``recovery``: a job whose problem was announced is fine again;
 - ``ack``: somebody acknowledged the incident (``actor``, ``note``): no more reminders or
   escalation for it; recorded, not sent;
+- ``action``: somebody acted on the job from the dashboard or the API (``reason`` the verb:
+  pause, resume, snooze, unsnooze, edit, delete; ``actor`` who, ``note`` why:
+  :mod:`cronwatch.actions`); recorded, not sent;
 - ``test``: ``cronwatch alerts test CHANNEL`` (sent directly, never stored);
 - ``log``: a ``/log`` ping (Healthchecks' "log" event): ``text`` is its body; it changes no
   status and is never delivered (``old_status`` and ``new_status`` are empty).
@@ -33,7 +36,9 @@ from typing import Any, Literal
 
 from cronwatch.timeutil import from_us, to_us
 
-EventKind = Literal["change", "problem", "recovery", "reminder", "escalation", "ack", "test", "log"]
+EventKind = Literal[
+    "change", "problem", "recovery", "reminder", "escalation", "ack", "action", "test", "log"
+]
 #: The kinds that are delivered to channels.
 NOTIFYING: frozenset[str] = frozenset({"problem", "recovery", "reminder", "escalation"})
 #: How many characters of a failed run's output an event keeps (its last lines).
@@ -76,6 +81,25 @@ class JobState:
     ack_note: str | None = None
     escalated: datetime | None = None
     announced: datetime | None = None
+
+
+def alerting_json(state: JobState | None, now: datetime) -> dict[str, Any]:
+    """What ``cronwatch status --json`` adds to a job's health: its snooze (while it runs) and
+    its open incident with the acknowledgement, from the job's alerting ``state``."""
+    if state is None:
+        return {"snoozed_until": None, "incident": None}
+    snoozed = state.snooze_until if state.snooze_until and state.snooze_until > now else None
+    incident = None
+    if state.alerting:
+        incident = {
+            "id": state.incident,
+            "status": state.alert_status,
+            "announced": state.announced.isoformat() if state.announced else None,
+            "acknowledged_by": state.acked_by if state.acked else None,
+            "acknowledged": state.acked.isoformat() if state.acked else None,
+            "note": state.ack_note if state.acked else None,
+        }
+    return {"snoozed_until": snoozed.isoformat() if snoozed else None, "incident": incident}
 
 
 def incident_id(name: str, opened: datetime) -> str:
@@ -146,7 +170,8 @@ class Event:
     summary of a message, e.g. ``backup is MISSING: backup didn't run on db2 since 03:00 UTC``
     (:mod:`cronwatch.alerts.messages` writes the rest from ``details``). ``incident``: the id
     of the incident it belongs to; ``since``: when that incident started. ``actor``: who
-    acknowledged (an ``ack``); ``note`` their note, or why nobody was told (a ``change``).
+    acknowledged (an ``ack``) or acted (an ``action``); ``note`` their note, or why nobody was
+    told (a ``change``).
     """
 
     name: str
@@ -183,8 +208,13 @@ class Event:
             "at": self.at.isoformat(),
             "incident": self.incident,
             "since": self.since.isoformat() if self.since else None,
-            "acknowledged_by": self.actor,
+            "acknowledged_by": self.actor if self.kind == "ack" else None,
         }
+
+    def history_json(self) -> dict[str, Any]:
+        """The event as the job's history shows it (the API, ``alerts history --json``):
+        :meth:`to_json` and ``by``, who acknowledged or acted."""
+        return {**self.to_json(), "by": self.actor}
 
 
 @dataclass(frozen=True, slots=True)

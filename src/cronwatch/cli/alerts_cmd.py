@@ -227,14 +227,14 @@ def history(
     with _open(ctx) as db:
         events = AlertStore(db).events(name, limit=limit, notifications_only=notifications)
     if as_json:
-        click.echo(json.dumps([event.to_json() for event in events], indent=2))
+        click.echo(json.dumps([event.history_json() for event in events], indent=2))
         return
     if not events:
         click.echo("no events" + (f" for {name}" if name else " yet"), err=True)
         return
     for event in events:
-        # An ack's text already carries who and the note.
-        note = f"  [{event.note}]" if event.note and event.kind != "ack" else ""
+        # An ack's or an action's text already carries who and the note.
+        note = f"  [{event.note}]" if event.note and event.kind not in ("ack", "action") else ""
         click.echo(f"{_when(event.at)}  {event.kind:<10} {event.text}{note}")
 
 

@@ -239,8 +239,10 @@ def status(
     show_uuid: bool,
 ) -> None:
     """Show every job's status, worst first, as a table for people."""
+    from cronwatch.alerts.model import alerting_json
     from cronwatch.durations import format_duration
     from cronwatch.health.service import job_statuses
+    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
     config = load_config_from(ctx, on_error=fail)
@@ -251,10 +253,17 @@ def status(
             )
         except CronwatchError as exc:
             fail(str(exc))
+        # The alert loop's view: snoozes and acknowledged incidents (one query).
+        alerting = AlertStore(monitor.store.db).states() if as_json else {}
     if problems:
         statuses = [s for s in statuses if s.severity > OK]
     if as_json:
-        click.echo(json.dumps([s.to_json() for s in statuses], indent=2))
+        now = utcnow()
+        shown = [
+            {**s.to_json(), "alerts": alerting_json(alerting.get((s.name, "")), now)}
+            for s in statuses
+        ]
+        click.echo(json.dumps(shown, indent=2))
         return
     if not statuses:
         click.echo("no jobs" + (" with problems" if problems else " known yet"), err=True)

@@ -61,30 +61,48 @@ async def get_job(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(state.jobs.get, _name(request)))
 
 
+# The changes below are actions (cronwatch.actions): each one an event with the key's name.
+
+
 async def update_job(request: Request) -> Response:
     state = _state(request)
-    await state.authorize(request, "write")
+    key = await state.authorize(request, "write")
     patch = await state.read_json(request)
-    return JSONResponse(await run_in_threadpool(state.jobs.update, _name(request), patch))
+    name = _name(request)
+
+    def change() -> dict[str, Any]:
+        state.actions.edit(name, patch, key.name or key.id)
+        return state.jobs.get(name)
+
+    return JSONResponse(await run_in_threadpool(change))
 
 
 async def delete_job(request: Request) -> Response:
     state = _state(request)
-    await state.authorize(request, "write")
-    await run_in_threadpool(state.jobs.delete, _name(request))
+    key = await state.authorize(request, "write")
+    await run_in_threadpool(state.actions.delete, _name(request), key.name or key.id)
     return Response(status_code=204)
 
 
 async def pause_job(request: Request) -> Response:
-    state = _state(request)
-    await state.authorize(request, "write")
-    return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), True))
+    return await _pause(request, True)
 
 
 async def unpause_job(request: Request) -> Response:
+    return await _pause(request, False)
+
+
+async def _pause(request: Request, paused: bool) -> Response:
     state = _state(request)
-    await state.authorize(request, "write")
-    return JSONResponse(await run_in_threadpool(state.jobs.set_paused, _name(request), False))
+    key = await state.authorize(request, "write")
+    name = _name(request)
+
+    def change() -> dict[str, Any]:
+        act = state.actions.pause if paused else state.actions.resume
+        act(name, key.name or key.id)
+        return state.jobs.get(name)
+
+    return JSONResponse(await run_in_threadpool(change))
 
 
 async def regenerate_uuid(request: Request) -> Response:
@@ -108,7 +126,7 @@ async def ack_job(request: Request) -> Response:
         raise bad_request("note: expected a string or null")
     by = key.name or key.id
     event = await run_in_threadpool(acknowledge, state.db, _name(request), by, note)
-    return JSONResponse(event.to_json())
+    return JSONResponse(event.history_json())
 
 
 async def job_events(request: Request) -> Response:
@@ -118,7 +136,7 @@ async def job_events(request: Request) -> Response:
     limit = _int_param(request.query_params.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     name = _name(request)
     events = await run_in_threadpool(lambda: job_history(state.db, name, limit=limit))
-    return JSONResponse({"events": [event.to_json() for event in events]})
+    return JSONResponse({"events": [event.history_json() for event in events]})
 
 
 async def job_runs(request: Request) -> Response:

@@ -121,8 +121,10 @@ _EVENT = {
     "properties": {
         "event_id": {"type": "integer"},
         "kind": {
-            "enum": ["change", "problem", "reminder", "escalation", "recovery", "ack"],
-            "description": "ack: somebody acknowledged the incident (acknowledged_by, note).",
+            "enum": ["change", "problem", "reminder", "escalation", "recovery", "ack", "action"],
+            "description": "ack: somebody acknowledged the incident (acknowledged_by, note); "
+            "action: somebody paused, resumed, snoozed, unsnoozed, edited or deleted the job "
+            "(reason: the verb; by, note).",
         },
         "job": {"type": "string"},
         "host": {"type": ["string", "null"]},
@@ -139,6 +141,10 @@ _EVENT = {
         },
         "since": _INSTANT_OR_NULL,
         "acknowledged_by": {"type": ["string", "null"]},
+        "by": {
+            "type": ["string", "null"],
+            "description": "Who acknowledged or acted: the key's name (else its id).",
+        },
     },
 }
 

@@ -26,6 +26,7 @@ from cronwatch.specs import Config
 
 if TYPE_CHECKING:
     from cronwatch.alerts.loop import AlertLoop
+from cronwatch.actions import JobActions
 from cronwatch.jobs import JobsService
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.connection import Database, open_database
@@ -108,6 +109,11 @@ class ServerState:
     @property
     def jobs(self) -> JobsService:
         return JobsService(self.db, self.config)
+
+    @property
+    def actions(self) -> JobActions:
+        """People's actions on jobs, each recorded with who (:mod:`cronwatch.actions`)."""
+        return JobActions(self.db, self.config)
 
     @property
     def keys(self) -> KeyStore:

@@ -6,7 +6,7 @@ once (table ``events``). Written by :meth:`StateStore.apply
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +87,12 @@ class EventStore:
             )
             stored.append(cur.rowcount == 1)
         return stored
+
+    def record_event(self, event: Event) -> Event:
+        """Store ``event`` on its own (an action, which no flip goes with); it, with its id."""
+        with self.db.transaction() as cur:
+            event_id = self.insert_event(cur, event)
+        return replace(event, id=event_id)
 
     def events(
         self, name: str | None = None, *, limit: int = 50, notifications_only: bool = False

@@ -11,7 +11,9 @@ Routes (all ``GET`` unless noted, all HTML):
   (``?host=``, ``?before=`` pages back); its hosts; its schedule in words and its next
   expected runs in its timezone, in UTC and in the viewer's.
 - ``/runs/{id}/output``: the tail of one run's output, loaded on demand.
-- ``/ack`` (POST): acknowledge a job's open incident with a write key (the job page's form).
+- ``/act`` (POST): the actions of a session signed in with a write key: pause, resume,
+  snooze, unsnooze, acknowledge, edit, delete (:mod:`.acting`; CSRF: :mod:`.access`).
+- ``/ack`` (POST): acknowledge a job's open incident with a write key typed into the form.
 - ``/login`` (GET, POST), ``/logout`` (POST): see :mod:`.access` for who may read.
 - ``/static/...``: the stylesheet, ``dashboard.js`` and the vendored htmx and uPlot
   (``static/vendor/README.md``: versions, sources, checksums, licenses).
@@ -21,7 +23,7 @@ chart stands in) and the viewer's-timezone column works. Modules: :mod:`.overvie
 :mod:`.jobpage` (what a page shows, no HTTP; the SQL is :mod:`cronwatch.storage.dashboard`),
 :mod:`.missed`,
 :mod:`.svg`, :mod:`.render` (templates, escaping, security headers), :mod:`.access`,
-:mod:`.handlers`.
+:mod:`.handlers`, :mod:`.acting`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from cronwatch.web.dashboard import access, handlers
+from cronwatch.web.dashboard import access, acting, handlers
 from cronwatch.web.dashboard.render import STATIC
 
 routes: list[BaseRoute] = [
@@ -37,6 +39,7 @@ routes: list[BaseRoute] = [
     Route("/jobs", handlers.job_by_query, methods=["GET"]),
     Route("/jobs/{name}", handlers.job, methods=["GET"]),
     Route("/runs/{run_id:int}/output", handlers.run_output, methods=["GET"]),
+    Route("/act", acting.act, methods=["POST"]),
     Route("/ack", handlers.ack, methods=["POST"]),
     Route("/login", access.login, methods=["GET", "POST"]),
     Route("/logout", access.logout, methods=["POST"]),

@@ -18,6 +18,7 @@ from cronwatch.errors import Conflict, CronwatchError, NotFound, StorageUnavaila
 from cronwatch.storage import dashboard as queries
 from cronwatch.timeutil import utcnow
 from cronwatch.web.dashboard import access
+from cronwatch.web.dashboard.acting import load_actions_view
 from cronwatch.web.dashboard.jobpage import BadCursor, load_job, parse_cursor
 from cronwatch.web.dashboard.overview import BadFilter, Filters, load_overview
 from cronwatch.web.dashboard.render import render_page
@@ -50,7 +51,7 @@ def dashboard_page(handler: Endpoint) -> Endpoint:
         if denied is not None:
             return denied
         try:
-            return await handler(request)
+            return access.keep_session(request, await handler(request))
         except StorageUnavailable as exc:
             _state(request).health.failed(exc)  # the details go to the log, once per outage
             return error_page(request, 503, "Database unavailable", MESSAGE)
@@ -106,7 +107,8 @@ async def _job(request: Request, name: str) -> Response:
         page = load_job(state.db, state.config, name, utcnow(), host=host, before=before)
         if page is None:
             return error_page(request, 404, "No such job", f"no job named {name[:200]!r}")
-        return render_page(request, "job.html", {"page": page})
+        act = load_actions_view(state, name)
+        return render_page(request, "job.html", {"page": page, "act": act})
 
     return await run_in_threadpool(build)
 
@@ -117,21 +119,26 @@ _MAX_ACK_FORM = 16_384
 
 async def ack(request: Request) -> Response:
     """``POST /ack`` (form: ``name``, ``note``, ``key``): acknowledge the job's incident with a
-    write key (the form's, else the login cookie's), then back to the job's page. Refused from
-    other sites (403); a key that cannot write gets the page again with why (401/403)."""
+    write key (the form's, else the sign-in's with the session's ``csrf`` token, as
+    ``POST /act`` takes it), then back to the job's page. Refused from other sites (403); a
+    key that cannot write gets the page again with why (401/403)."""
     state = _state(request)
     if access.cross_origin(request):
         return error_page(request, 403, "Refused", "acknowledgements must come from this site")
     form = await access.read_form(request, _MAX_ACK_FORM)
     name = form.get("name", "")
-    token = form.get("key", "").strip() or request.cookies.get(access.COOKIE, "")
+    token = form.get("key", "").strip()
     if not name:
         return error_page(request, 400, "Bad request", "which job? (name is missing)")
-    if not token:
+    if not token and not request.cookies.get(access.COOKIE):
         return error_page(request, 401, "Write key needed",
                           "acknowledging takes a write key: enter one in the form")  # fmt: skip
     try:
-        key = await state.check_key(token, "write")
+        # A key typed into the form proves itself; the sign-in cookie needs the form's token.
+        if token:
+            key = await state.check_key(token, "write")
+        else:
+            key = await access.authorize_action(request, form)
     except ApiError as exc:
         return error_page(request, exc.status, "Not acknowledged", exc.message)
     try:

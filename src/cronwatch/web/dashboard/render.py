@@ -157,7 +157,13 @@ def render_page(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """``template`` rendered with ``context`` plus ``signed_in`` (the viewer came with the
-    login cookie), with the security headers."""
-    base = {"signed_in": bool(getattr(request.state, "signed_in", False))}
+    login cookie) and ``csrf`` (the token of a session that may act, else ``None``), with the
+    security headers."""
+    viewer = getattr(request.state, "viewer", None)
+    base = {
+        "signed_in": bool(getattr(request.state, "signed_in", False)),
+        # The session's CSRF token when it may act (a write key): the actions show only then.
+        "csrf": getattr(viewer, "csrf", None),
+    }
     body = ENV.get_template(template).render({**base, **context})
     return HTMLResponse(body, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})

@@ -34,6 +34,10 @@
       el.setAttribute("data-zone", zone);
     });
     scope.querySelectorAll(".viewer-zone").forEach(function (el) { el.textContent = zone; });
+    // The snooze forms: "tomorrow 09:00" and a chosen time are on the viewer's wall clock.
+    scope.querySelectorAll("input.viewer-tz").forEach(function (el) {
+      if (zone !== "local time") el.value = zone;
+    });
   }
 
   localize(document);
@@ -46,6 +50,8 @@
   setInterval(function () {
     if (document.hidden || !window.htmx) return;
     document.querySelectorAll("[data-refresh]").forEach(function (el) {
+      // Not while a row's actions are open: the refresh would fold them away.
+      if (el.querySelector("details.row-actions[open]")) return;
       window.htmx.trigger(el, "cw:refresh");
     });
   }, REFRESH_MS);
