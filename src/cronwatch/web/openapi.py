@@ -121,10 +121,19 @@ _EVENT = {
     "properties": {
         "event_id": {"type": "integer"},
         "kind": {
-            "enum": ["change", "problem", "reminder", "escalation", "recovery", "ack", "action"],
+            "enum": [
+                "change",
+                "problem",
+                "reminder",
+                "escalation",
+                "recovery",
+                "ack",
+                "action",
+                "log",
+            ],
             "description": "ack: somebody acknowledged the incident (acknowledged_by, note); "
             "action: somebody paused, resumed, snoozed, unsnoozed, edited or deleted the job "
-            "(reason: the verb; by, note).",
+            "(reason: the verb; by, note); log: a /log ping (text: its body).",
         },
         "job": {"type": "string"},
         "host": {"type": ["string", "null"]},
