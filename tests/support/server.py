@@ -31,6 +31,7 @@ from cronwatch.web import ServerSettings, create_app
 from cronwatch.web.app import CronwatchApp
 from cronwatch.web.connections import ConnectionLimits
 from cronwatch.web.server import uvicorn_options
+from cronwatch.web.state import DEFAULT_DATABASE_TIMEOUT
 from tests.support.ports import free_port
 
 
@@ -52,6 +53,7 @@ class LiveServer:
         open_dashboard: bool = True,
         proxy_headers: bool = False,
         forwarded_allow_ips: str = "127.0.0.1",
+        database_timeout: float | None = DEFAULT_DATABASE_TIMEOUT,
     ) -> None:
         self.database_url = database_url
         self.settings = ServerSettings(
@@ -59,6 +61,7 @@ class LiveServer:
             rate_burst=rate_burst, max_body=max_body, statsd=statsd,
             limits=limits or ConnectionLimits(), open_dashboard=open_dashboard,
             proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+            database_timeout=database_timeout,
         )  # fmt: skip
         self.port = port
         self.app: CronwatchApp | None = None  # the running app (its state: app.state)

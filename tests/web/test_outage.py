@@ -9,6 +9,7 @@ import errno
 import logging
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -161,3 +162,48 @@ def test_the_alert_loop_logs_an_outage_once(
     assert [level for level, _ in lines] == ["ERROR", "WARNING"], lines
     assert "database unavailable" in lines[0][1] and "available again" in lines[1][1]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_silent_postgresql_gets_503_and_unhealthy_and_everything_recovers(
+    away: tuple[str, TcpProxy, str],
+) -> None:
+    """Packets dropped, nothing reset (the proxy stops forwarding and keeps every connection
+    open): pings, the API and /healthz are answered 503 by the server's database deadline
+    (here 2 s) instead of hanging (120 s and more before; the client's 30 s timeout would
+    fail this test), nothing is stored; when the database answers again, everything works
+    with no restart and the acknowledged pings are stored."""
+    url, proxy, _ = away
+    key = create_key(url, "ping")
+    write_key = create_key(url, "write")
+    with (
+        LiveServer(url, database_timeout=2) as live,
+        httpx.Client(base_url=live.url, timeout=30) as http,
+    ):
+        assert http.get(f"/ping/{key}/job").status_code == 200
+        proxy.pause()
+        try:
+            silent = [
+                http.get(f"/ping/{key}/job"),
+                http.get(f"/ping/{key}/job/start", params={"rid": "r1"}),
+                http.get("/healthz"),
+                http.get("/api/v1/jobs", headers={"Authorization": f"Bearer {write_key}"}),
+                http.get(f"/ping/{key}/job"),  # the writer's new connection: connect deadline
+                http.get("/healthz"),
+            ]
+        finally:
+            proxy.resume()
+        for answer in silent:
+            assert answer.status_code == 503, (answer.request.url, answer.text)
+            assert "database unavailable" in answer.text and answer.headers["retry-after"]
+        deadline = time.monotonic() + 30
+        while http.get("/healthz").status_code != 200:
+            assert time.monotonic() < deadline, "/healthz did not recover"
+            time.sleep(0.2)
+        assert http.get(f"/ping/{key}/job").status_code == 200
+        jobs = http.get("/api/v1/jobs", headers={"Authorization": f"Bearer {write_key}"})
+        assert jobs.status_code == 200
+    # The two acknowledged pings are stored. A refused one may be too: its statement, held by
+    # the network, can still reach the database when it answers again (as with lost packets
+    # that TCP retransmits), and a client retrying it then has it once (pings are idempotent
+    # only with a rid; a plain ping twice is two runs, as on any timeout).
+    assert count_runs(url) >= 2

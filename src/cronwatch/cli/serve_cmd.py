@@ -109,6 +109,16 @@ if TYPE_CHECKING:
     "(e.g. 127.0.0.1,10.0.0.0/8; * for any).",
 )
 @click.option(
+    "--database-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="Connecting to the database, and each statement, must be answered this soon, or "
+    "the request gets 503 (a database gone silent); on SQLite, how long a write waits "
+    "for another's lock.",
+)
+@click.option(
     "--future-tolerance",
     default=None,
     metavar="DURATION",
@@ -143,6 +153,7 @@ def serve(
     max_connections: int,
     proxy_headers: bool,
     forwarded_allow_ips: str,
+    database_timeout: float,
     future_tolerance: str | None,
     log_level: str,
     systemd_unit: bool,
@@ -226,6 +237,7 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
         future_tolerance=tolerance,
+        database_timeout=database_timeout,
     )
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
     server = NotifyingServer(

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cronwatch.errors import CronwatchError, StorageUnavailable
+from cronwatch.storage.deadline import deadline
 from cronwatch.storage.dialect import SQLITE_LOCK_DEADLINE, Cursor, Dialect, dialect_for
 from cronwatch.storage.url import DatabaseURL, parse_database_url
 
@@ -48,10 +49,22 @@ class Database:
     Use :func:`open_database` to get one: it also brings the schema up to date.
     """
 
-    def __init__(self, url: DatabaseURL, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT):
+    def __init__(
+        self,
+        url: DatabaseURL,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float | None = None,
+    ):
         self.url = url
         self.dialect: Dialect = dialect_for(url)
         self._connect_timeout = connect_timeout
+        # A statement (or a transaction) still unanswered after this long is cut off as an
+        # outage; on SQLite, how long a write waits for another's lock. None: no deadline
+        # (SQLite: SQLITE_LOCK_DEADLINE).
+        self._statement_timeout = statement_timeout
+        if statement_timeout is not None:
+            self.dialect.lock_deadline = statement_timeout
         self._lock = threading.RLock()
         self._snapshot = False  # inside snapshot(): a reconnect would silently leave it
         self._conn: Any = self.dialect.connect(connect_timeout)
@@ -92,8 +105,19 @@ class Database:
         Not retried automatically: keep the body short and idempotent if you retry it.
         Placeholders inside must go through :meth:`sql`.
         """
-        with self._lock, self._outages_said(), self.dialect.transaction(self._conn) as cur:
+        with (
+            self._lock,
+            self._outages_said(),
+            self._deadline(),
+            self.dialect.transaction(self._conn) as cur,
+        ):
             yield cur
+
+    def _deadline(self) -> contextlib.AbstractContextManager[None]:
+        """The statement deadline of this connection, if it has one (:mod:`deadline`)."""
+        if self._statement_timeout is None:
+            return contextlib.nullcontext()
+        return deadline(self.dialect.socket_of(self._conn), self._statement_timeout)
 
     @contextmanager
     def _outages_said(self) -> Iterator[None]:
@@ -116,7 +140,8 @@ class Database:
                 try:
                     cur = self._conn.cursor()
                     try:
-                        return self.dialect.retry_locked(functools.partial(fn, cur))
+                        with self._deadline():
+                            return self.dialect.retry_locked(functools.partial(fn, cur))
                     finally:
                         cur.close()
                 except Exception as exc:
@@ -193,9 +218,15 @@ def open_database(
     *,
     upgrade: bool = True,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: float | None = None,
 ) -> Database:
     """Connect to ``url`` and, unless ``upgrade`` is false, bring its schema to this version's
     revision (migrations run once, under a lock, however many processes start together).
+
+    ``statement_timeout`` (seconds): a statement or transaction still unanswered after that
+    long is cut off as an outage (:mod:`cronwatch.storage.deadline`); on SQLite it is how long
+    a write waits for another's lock. The server gives its connections one; the library and
+    the CLI wait (a long prune, a busy disk).
 
     Raises :class:`StorageUnavailable` when the database cannot be reached and
     :class:`SchemaError` when it was written by a newer cronwatch.
@@ -203,7 +234,7 @@ def open_database(
     from cronwatch.storage.revision import KNOWN_REVISIONS, SCHEMA_REVISION
 
     parsed = url if isinstance(url, DatabaseURL) else parse_database_url(url)
-    db = Database(parsed, connect_timeout=connect_timeout)
+    db = Database(parsed, connect_timeout=connect_timeout, statement_timeout=statement_timeout)
     try:
         current = db.schema_revision()
         if current != SCHEMA_REVISION:

@@ -94,6 +94,9 @@ class Dialect(ABC):
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
+        #: How long a write waits for a lock held by another connection before it gives up
+        #: (:meth:`retry_locked`; SQLite's busy timeout). The server sets it shorter.
+        self.lock_deadline = SQLITE_LOCK_DEADLINE
 
     # -- connecting and running ---------------------------------------------------------------
 
@@ -105,6 +108,11 @@ class Dialect(ABC):
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this driver's style."""
         return statement
+
+    def socket_of(self, conn: Any) -> int | None:
+        """The network socket of ``conn``, for a statement deadline
+        (:mod:`cronwatch.storage.deadline`); ``None`` where there is none (SQLite)."""
+        return None
 
     @abstractmethod
     def is_outage(self, exc: BaseException) -> bool:
@@ -217,7 +225,7 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
         try:
             conn = sqlite3.connect(
                 str(path),
-                timeout=SQLITE_LOCK_DEADLINE,
+                timeout=self.lock_deadline,
                 isolation_level=None,
                 check_same_thread=False,
             )
@@ -253,10 +261,10 @@ AND r.outcome <> 'running' AND r.started_us >= COALESCE(
                 if "locked" not in message and "busy" not in message:
                     raise
                 if deadline is None:
-                    deadline = time.monotonic() + SQLITE_LOCK_DEADLINE
+                    deadline = time.monotonic() + self.lock_deadline
                 elif time.monotonic() > deadline:
                     raise StorageUnavailable(
-                        f"SQLite database still locked after {SQLITE_LOCK_DEADLINE:.0f}s"
+                        f"SQLite database still locked after {self.lock_deadline:g}s"
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
@@ -407,17 +415,38 @@ WHERE ? OR j.name = ANY(?)
         super().__init__(url)
         self._sql_cache: dict[str, str] = {}
 
+    #: TCP keepalives unless the URL sets its own: a peer that vanished (its host down, a
+    #: network path gone) is noticed in about a minute instead of the kernel's two hours.
+    #: A silent peer that something in between still answers for is the statement
+    #: deadline's business (:mod:`cronwatch.storage.deadline`).
+    KEEPALIVES: ClassVar[dict[str, int]] = {
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
     def connect(self, timeout: float) -> Any:
         import psycopg  # imported here: only PostgreSQL users pay for it
+        from psycopg.conninfo import conninfo_to_dict
 
+        conninfo = self.url.conninfo or ""
+        given = conninfo_to_dict(conninfo)
+        options: dict[str, Any] = {k: v for k, v in self.KEEPALIVES.items() if k not in given}
         try:
             return psycopg.connect(
-                self.url.conninfo or "", autocommit=True, connect_timeout=max(1, round(timeout))
+                conninfo, autocommit=True, connect_timeout=max(1, round(timeout)), **options
             )
         except psycopg.Error as exc:
             raise StorageUnavailable(
                 f"cannot connect to PostgreSQL at {self.url.redacted()}: {exc}".strip()
             ) from exc
+
+    def socket_of(self, conn: Any) -> int | None:
+        try:
+            return int(conn.pgconn.socket)
+        except Exception:  # closed or broken: nothing to cut
+            return None
 
     def sql(self, statement: str) -> str:
         cached = self._sql_cache.get(statement)

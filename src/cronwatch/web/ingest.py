@@ -102,8 +102,10 @@ class Writer:
         max_batch: int = 256,
         max_pending: int = 10_000,
         health: DatabaseHealth | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.database_url = database_url
+        self.timeout = timeout  # connect and statement deadline of the writers' connections
         self.statsd = statsd
         self.health = health or DatabaseHealth()  # outages: logged once, 503 without details
         self.dialect = dialect_for(parse_database_url(database_url))
@@ -122,7 +124,7 @@ class Writer:
     def start(self) -> None:
         """Open the connections and start the threads; must be called from the event loop."""
         self._loop = asyncio.get_running_loop()
-        self._dbs = [db or open_database(self.database_url) for db in self._dbs]
+        self._dbs = [db or self._open() for db in self._dbs]
         for index in range(self.threads):
             worker = threading.Thread(
                 target=self._run, args=(index,), name=f"cronwatch-writer-{index}", daemon=True
@@ -134,7 +136,7 @@ class Writer:
         """:meth:`start`, with the connections opened off the event loop."""
         loop = asyncio.get_running_loop()
         self._dbs = await loop.run_in_executor(
-            None, lambda: [open_database(self.database_url) for _ in range(self.threads)]
+            None, lambda: [self._open() for _ in range(self.threads)]
         )
         self.start()
 
@@ -352,8 +354,18 @@ class Writer:
     def _connection(self, index: int) -> Database:
         db = self._dbs[index]
         if db is None:
-            db = self._dbs[index] = open_database(self.database_url, upgrade=False)
+            db = self._dbs[index] = self._open(upgrade=False)
         return db
+
+    def _open(self, *, upgrade: bool = True) -> Database:
+        if self.timeout is None:
+            return open_database(self.database_url, upgrade=upgrade)
+        return open_database(
+            self.database_url,
+            upgrade=upgrade,
+            connect_timeout=self.timeout,
+            statement_timeout=self.timeout,
+        )
 
     def _drop_connection(self, index: int) -> None:
         # After an outage the connection may be dead; the next batch opens a new one.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 from cronwatch.actions import JobActions
 from cronwatch.jobs import JobsService
 from cronwatch.statsd import StatsdClient
-from cronwatch.storage.connection import Database, open_database
+from cronwatch.storage.connection import DEFAULT_CONNECT_TIMEOUT, Database, open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.keys import ApiKey, KeyStore, hash_token, is_well_formed
 from cronwatch.storage.serverlock import holding_server_lock
@@ -46,6 +46,8 @@ log = logging.getLogger("cronwatch.web.state")
 DEFAULT_MAX_BODY = 100_000
 #: Requests per second per key, per process, sustained; bursts of twice that pass.
 DEFAULT_RATE_LIMIT = 1000.0
+#: The server's database deadline (``serve --database-timeout``).
+DEFAULT_DATABASE_TIMEOUT = 5.0
 #: JSON bodies nested deeper than this are refused with 400 (a job's fields need 2 levels).
 MAX_JSON_DEPTH = 32
 
@@ -78,6 +80,10 @@ class ServerSettings:
     #: ``forwarded_allow_ips`` (:mod:`cronwatch.web.forwarded`).
     proxy_headers: bool = False
     forwarded_allow_ips: str = "127.0.0.1"
+    #: Seconds to connect to the database, and for a statement (or a write's transaction) to
+    #: be answered, before the request gets 503 (a database gone silent); SQLite: how long a
+    #: write waits for another's lock. ``None``: the library's (no statement deadline).
+    database_timeout: float | None = DEFAULT_DATABASE_TIMEOUT
     #: Runs dated further ahead of this server's clock are refused with 400 (``[limits]``).
     future_tolerance: timedelta = FUTURE_TOLERANCE
 
@@ -95,6 +101,7 @@ class ServerState:
             statsd=settings.statsd,
             max_pending=settings.max_pending,
             health=self.health,
+            timeout=settings.database_timeout,
         )
         self._db: Database | None = None
         self.alert_loop: AlertLoop | None = None
@@ -124,7 +131,14 @@ class ServerState:
         open the database, say if its settings risk acknowledged runs, give declared jobs their
         rows, start the writer."""
         await run_in_threadpool(self._held.enter_context, holding_server_lock(self.writer.dialect))
-        self._db = await run_in_threadpool(open_database, self.settings.database_url)
+        timeout = self.settings.database_timeout
+        self._db = await run_in_threadpool(
+            lambda: open_database(
+                self.settings.database_url,
+                connect_timeout=DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout,
+                statement_timeout=timeout,
+            )
+        )
         for problem in await run_in_threadpool(self._db.durability_problems):
             log.warning("%s", problem)
         if self.config is not None and self.config.jobs:
