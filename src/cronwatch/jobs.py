@@ -58,7 +58,8 @@ class JobsService:
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every job: declared in the config, through the API, or seen running; by name."""
-        rows = {record.name: record for record in self.store.records()}
+        forgotten = self.store.forgotten_config_jobs(self.declared)
+        rows = {r.name: r for r in self.store.records() if r.name not in forgotten}
         names = sorted(set(rows) | set(self.declared))
         return [self._job_json(name, rows.get(name)) for name in names]
 
@@ -198,6 +199,8 @@ class JobsService:
         else:
             assert row is not None
             spec, source = (json.loads(row.spec) if row.spec else {}), row.source
+            if source == "config":
+                source = "run"  # an earlier config declared it; its runs keep it known
         return {
             "name": name,
             "uuid": row.uuid if row else None,

@@ -83,7 +83,8 @@ def statuses(database_url: str, tmp_path: Path) -> dict[str, JobStatus]:
     path.write_text(CONFIG)
     config = load_config(path)
     with cronwatch.connect(database_url, statsd=False) as m:
-        job_statuses(m.store.db, config, now=ago(hours=2))  # declared jobs first seen 2h ago
+        # Declared jobs first recorded 2h ago (as the server or the alert loop does).
+        job_statuses(m.store.db, config, now=ago(hours=2), record_declared=True)
 
         def ok_run(
             name: str, start: datetime, took: timedelta = timedelta(seconds=30), host: str = "web1"
@@ -144,7 +145,7 @@ def test_reasons_say_what_to_act_on(statuses: dict[str, JobStatus]) -> None:
     assert statuses["per-host"].reason == "per-host didn't run on db2 since 11:00 UTC (never ran)"
     assert "db1" not in statuses["per-host"].reason
     assert statuses["missing"].reason == (
-        "missing didn't run since 11:50 UTC (last run 11:20 UTC on web1)"
+        "missing didn't run since 11:35 UTC (last run 11:20 UTC on web1)"
     )
     assert statuses["failing"].reason == "failing failed on web1 at 11:56 UTC (exit 2)"
     assert statuses["hung"].reason == "hung has been running on web1 for 30m (max_runtime 10m)"
@@ -292,3 +293,31 @@ def test_a_run_dated_in_the_future_never_hides_a_later_real_outcome(database_url
     assert host.last_outcome == "failure" and host.status == "failing"
     assert host.last_completed is not None and host.last_completed <= datetime.now(UTC)
     assert host.last_started is not None and host.last_started.year == now.year
+
+
+def test_declared_jobs_come_from_the_config_in_force(database_url: str, tmp_path: Path) -> None:
+    # Issue 12: `cronwatch --config a.toml status` wrote a.toml's jobs into the database, so a
+    # job removed from the config stayed listed forever.
+    from cronwatch.alerts.observe import observe
+    from cronwatch.storage.jobs import JobStore
+
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[jobs.only-in-a]\nschedule = "every 15m"\n[jobs.both]\nschedule = "every 1h"\n')
+    b.write_text('[jobs.both]\nschedule = "every 1h"\n')
+    with cronwatch.connect(database_url, statsd=False) as m:
+        db = m.store.db
+        looked = job_statuses(db, load_config(a), now=NOW)  # a look: nothing written
+        assert {s.name: s.status for s in looked} == {"only-in-a": "new", "both": "new"}
+        assert JobStore(db).names() == []
+        # A watcher (server, alert loop, check) records them; then a.toml is replaced by b.toml.
+        job_statuses(db, load_config(a), now=ago(hours=2), record_declared=True)
+        assert JobStore(db).names() == ["both", "only-in-a"]
+        config = load_config(b)
+        shown = {s.name: s.status for s in job_statuses(db, config, now=NOW)}
+        assert shown == {"both": "missing"}  # recorded 2h ago, never ran: missing
+        observed = {o.status.name for o in observe(db, config, NOW)}
+        assert observed == {"both"}  # the alert loop agrees with the CLI
+        # A job an earlier config declared and that ran stays known, as undeclared.
+        m.record_success("only-in-a", ago(minutes=5), ago(minutes=4), "web1")
+        shown = {s.name: s.status for s in job_statuses(db, config, now=NOW)}
+        assert shown == {"both": "missing", "only-in-a": "ok"}

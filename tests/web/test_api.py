@@ -304,3 +304,23 @@ def test_runs_dated_in_the_future_are_refused_with_the_servers_time(
     response = api.post("/api/v1/runs", json=late)
     assert response.status_code == 400 and "date_completed: 2099" in response.json()["message"]
     assert count_runs(server.database_url) == 0 and count_jobs(server.database_url) == 0
+
+
+def test_the_server_lists_the_jobs_of_its_config_file_not_an_earlier_one(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Issue 12: a job removed from the config stayed listed forever. The server, like the CLI
+    # and the alert loop, knows the jobs of the file in force (and undeclared jobs with runs).
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[jobs.gone]\nschedule = "every 15m"\n[jobs.kept]\nschedule = "every 1h"\n')
+    b.write_text('[jobs.kept]\nschedule = "every 1h"\n')
+    key = create_key(database_url, "read")
+    for path, expected in ((a, ["gone", "kept"]), (b, ["kept"])):
+        live = LiveServer(database_url, config=load_config(path))
+        headers = {"Authorization": f"Bearer {key}"}
+        with live, httpx.Client(base_url=live.url, headers=headers) as h:
+            assert [j["name"] for j in h.get("/api/v1/jobs").json()["jobs"]] == expected
+            assert [j["name"] for j in h.get("/api/v1/status").json()["jobs"]] == expected
+            overview = h.get("/").text
+            assert ('href="/jobs/gone"' in overview) == ("gone" in expected)
+    assert sorted(r[0] for r in query(database_url, "SELECT name FROM jobs")) == ["gone", "kept"]

@@ -108,8 +108,15 @@ def _scheduled(
 
     config = load_config_from(ctx)
     with open_monitor(ctx) as monitor:  # its errors: UNKNOWN, in check (JSON with --json)
+        # A monitor run from cron, maybe with no server: it records when it first knew of
+        # each declared job, so that one that never runs turns CRITICAL.
         statuses = job_statuses(
-            monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
+            monitor.store.db,
+            config,
+            names=names or None,
+            tags=tags,
+            hosts=hosts,
+            record_declared=True,
         )
     state = max((s.severity for s in statuses), default=OK)
     counts = Counter(s.status for s in statuses)

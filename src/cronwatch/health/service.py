@@ -26,6 +26,7 @@ def job_statuses(
     tags: Iterable[str] = (),
     hosts: Iterable[str] = (),
     learn: bool = True,
+    record_declared: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[JobStatus]:
     """The status of every known job (declared in ``config``, or seen running), worst first.
@@ -33,13 +34,19 @@ def job_statuses(
     ``names`` picks jobs by name (an unknown name is an :class:`InvalidInput`), ``tags`` keeps
     jobs with any of those tags, ``hosts`` jobs declared on or seen on any of those hosts.
     ``learn`` relearns the baselines of jobs with enough new runs first (``progress(done,
-    total)`` reports on it). Declared jobs get a row on first sight, so that one that never
-    runs turns missing.
+    total)`` reports on it).
+
+    Declared jobs are those of ``config``, the file in force. Looking writes nothing about
+    them: a declared job without a row is judged from ``now`` (waiting for its first run).
+    ``record_declared`` (the server at start, the alert loop, ``cronwatch check``) gives
+    them their row, so that one that never runs turns missing once its first slot after
+    that is past grace. Rows of jobs an earlier config declared are not shown unless the
+    job has runs (:meth:`JobStore.facts`).
     """
     now = require_aware(now, "now") if now is not None else utcnow()
     store = JobStore(db)
     declared = dict(config.jobs) if config is not None else {}
-    if declared:
+    if declared and record_declared:
         store.sync_declared(declared.values(), now)
     if learn:
         store.refresh_baselines(now, progress=progress)

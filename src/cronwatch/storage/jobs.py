@@ -183,8 +183,12 @@ class JobStore:
     ) -> list[JobFacts]:
         """The facts of every known job (or of ``names``), in four queries.
 
-        ``declared`` specs (the config file) win over what the database holds; a declared job
-        that has no row yet is included with ``created`` = now of its first sync.
+        ``declared`` specs (the config file in force) win over what the database holds; a
+        declared job without a row yet (no server or alert loop recorded it) is included with
+        ``created`` = ``now``. A row that an earlier config file declared (``source =
+        'config'``) but this one does not is a job only while it has runs: without any, it is
+        left out (a job removed from the config is not listed forever); with runs, it is an
+        undeclared job like any seen running.
 
         Runs dated more than :data:`~cronwatch.timeutil.FUTURE_TOLERANCE` after ``now`` (or
         after the clock, whichever is later) are not facts: a summary one of them reached is
@@ -216,11 +220,15 @@ class JobStore:
             if wanted is None or row[0] in wanted
         }
         facts = []
-        for name, spec_json, created, uuid in self.db.query(
-            "SELECT name, spec, created_us, uuid FROM jobs"
+        seen: set[str] = set()
+        for name, spec_json, created, uuid, source in self.db.query(
+            "SELECT name, spec, created_us, uuid, source FROM jobs"
         ):
             if wanted is not None and name not in wanted:
                 continue
+            seen.add(name)
+            if source == "config" and name not in declared and not (hosts[name] or running[name]):
+                continue  # declared by a config file no longer in force, and never ran
             spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
             facts.append(
                 JobFacts(
@@ -232,6 +240,10 @@ class JobStore:
                     uuid=uuid,
                 )
             )
+        first_known = now or utcnow()
+        for name, spec in declared.items():
+            if name not in seen and (wanted is None or name in wanted):
+                facts.append(JobFacts(spec=spec, created=first_known))
         return facts
 
     def host_summary(self, row: tuple[Any, ...], horizon: int) -> HostSummary | None:
@@ -243,6 +255,16 @@ class JobStore:
                 return None
             row = sane
         return _host_summary(row)
+
+    def forgotten_config_jobs(self, declared: Iterable[str]) -> set[str]:
+        """Rows an earlier config file declared that ``declared`` (the config in force) does
+        not, of jobs that never ran: not jobs any more (see :meth:`facts`)."""
+        rows = self.db.query(
+            "SELECT name FROM jobs j WHERE source = 'config'"
+            " AND NOT EXISTS (SELECT 1 FROM job_hosts h WHERE h.name = j.name)"
+            " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.name = j.name)"
+        )
+        return {row[0] for row in rows} - set(declared)
 
     def _summary_until(self, row: tuple[Any, ...], horizon: int) -> tuple[Any, ...] | None:
         """The summary ``row`` of ``job_hosts`` as if no run had started or completed after
