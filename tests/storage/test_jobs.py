@@ -232,8 +232,11 @@ def test_every_job_gets_a_uuid_from_the_database_however_it_is_inserted(
     by_api = str(uuids["by-api"])
     unknown = "00000000-0000-4000-8000-000000000000"
     assert store.names_by_uuid([by_api, unknown]) == {by_api: "by-api"}
-    facts = {f.spec.name: f.uuid for f in store.facts()}
+    # by-config is a job while the config in force declares it (it never ran).
+    declared = {"by-config": auto_spec("by-config")}
+    facts = {f.spec.name: f.uuid for f in store.facts(declared)}
     assert facts == uuids
+    assert "by-config" not in {f.spec.name for f in store.facts()}
 
 
 def test_set_uuid_replaces_it_and_refuses_another_jobs(monitor: Monitor) -> None:

@@ -323,4 +323,7 @@ def test_the_server_lists_the_jobs_of_its_config_file_not_an_earlier_one(
             assert [j["name"] for j in h.get("/api/v1/status").json()["jobs"]] == expected
             overview = h.get("/").text
             assert ('href="/jobs/gone"' in overview) == ("gone" in expected)
+            metrics = h.get("/metrics").text
+            assert ('cronwatch_job_info{cronjob="gone"' in metrics) == ("gone" in expected)
+            assert 'cronwatch_job_info{cronjob="kept"' in metrics
     assert sorted(r[0] for r in query(database_url, "SELECT name FROM jobs")) == ["gone", "kept"]

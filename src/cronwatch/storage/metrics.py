@@ -38,8 +38,9 @@ _HOSTS = ", ".join(f"h.{column.strip()}" for column in _HOST_COLUMNS.split(","))
 _BASELINES = ", ".join(f"b.{column.strip()}" for column in _BASELINE_COLUMNS.split(","))
 _WIDTH_HOST = len(_HOST_COLUMNS.split(","))
 _CHUNK_QUERY = (
-    f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}"
-    " FROM (SELECT name, spec, created_us FROM jobs WHERE name > ? ORDER BY name LIMIT ?) j"
+    f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source"
+    " FROM (SELECT name, spec, created_us, source FROM jobs WHERE name > ? ORDER BY name"
+    " LIMIT ?) j"
     " LEFT JOIN job_hosts h ON h.name = j.name"
     " LEFT JOIN job_baselines b ON b.name = j.name"
     " ORDER BY j.name, h.hostname"
@@ -115,7 +116,11 @@ def _group(
             stop += 1
         spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
         spec = spec or auto_spec(name)
-        if tags is None or tags.intersection(spec.tags):
+        # As JobStore.facts: a row an earlier config declared is a job only while it has runs.
+        forgotten = (
+            row[-1] == "config" and name not in declared and row[4] is None and name not in running
+        )
+        if not forgotten and (tags is None or tags.intersection(spec.tags)):
             hosts: list[HostSummary] = []
             for host_row in rows[index:stop]:
                 if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
@@ -123,7 +128,7 @@ def _group(
                 host = summary(host_row[3 : 3 + _WIDTH_HOST])
                 if host is not None:
                     hosts.append(host)
-            baseline_row = row[3 + _WIDTH_HOST :]
+            baseline_row = row[3 + _WIDTH_HOST : -1]
             yield JobFacts(
                 spec=spec,
                 created=from_us(created),
