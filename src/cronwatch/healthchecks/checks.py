@@ -357,6 +357,7 @@ class ChecksApi:
         spec = facts.spec
         code = facts.uuid or ""
         last = [t for h in facts.hosts for t in (h.last_started, h.last_completed) if t]
+        word = STATUS_WORDS[status.status]
         result: dict[str, Any] = {
             "name": spec.name,
             "slug": spec.name,
@@ -364,10 +365,11 @@ class ChecksApi:
             "desc": "",
             "grace": int(spec.grace.total_seconds()),
             "n_pings": sum(h.runs_total for h in facts.hosts),
-            "status": STATUS_WORDS[status.status],
+            "status": word,
             "started": bool(facts.running),
             "last_ping": _iso(max(last, default=None)),
-            "next_ping": _iso(status.next_due),
+            # Healthchecks expects a next ping only of a check that is up (or in its grace)
+            "next_ping": _iso(status.next_due) if word in ("up", "grace") else None,
             "manual_resume": False,
             "methods": "",
             "subject": "",
