@@ -234,3 +234,31 @@ def test_an_unreachable_database_is_unknown_3_never_critical(url: str, tmp_path:
     answer = json.loads(as_json.stdout)
     assert (answer["state"], answer["exit_code"]) == ("UNKNOWN", 3)
     assert answer["summary"].startswith("cannot ") and "Traceback" not in as_json.stderr
+
+
+def test_status_json_shows_the_snooze_and_who_acknowledged(database_url: str) -> None:
+    from cronwatch.actions import JobActions
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.storage import open_database
+
+    now = datetime.now(UTC)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("calm", now - timedelta(minutes=2), now, hostname="h1")
+        monitor.record_failure("backup", now - timedelta(minutes=2), now, 1, hostname="h1")
+
+    def alerts() -> dict[str, dict[str, object]]:
+        shown = json.loads(invoke("status", "--json", url=database_url).output)
+        return {job["name"]: job["alerts"] for job in shown}
+
+    assert alerts()["backup"] == {"snoozed_until": None, "incident": None}
+    with open_database(database_url) as db:
+        run_alert_cycle(db, None, now)
+        JobActions(db).acknowledge("backup", "alice", "on it")
+        JobActions(db).snooze("calm", now + timedelta(hours=1), "bob", now=now)
+    shown = alerts()
+    incident = shown["backup"]["incident"]
+    assert isinstance(incident, dict)
+    assert (incident["acknowledged_by"], incident["note"], incident["status"]) == (
+        "alice", "on it", "failing")  # fmt: skip
+    assert shown["calm"] == {"snoozed_until": (now + timedelta(hours=1)).isoformat(),
+                             "incident": None}  # fmt: skip

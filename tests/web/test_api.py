@@ -327,3 +327,27 @@ def test_the_server_lists_the_jobs_of_its_config_file_not_an_earlier_one(
             assert ('cronwatch_job_info{cronjob="gone"' in metrics) == ("gone" in expected)
             assert 'cronwatch_job_info{cronjob="kept"' in metrics
     assert sorted(r[0] for r in query(database_url, "SELECT name FROM jobs")) == ["gone", "kept"]
+
+
+def test_the_apis_changes_are_actions_with_the_keys_name(server: LiveServer) -> None:
+    """Pause, unpause, PATCH and DELETE through the API are in the job's history with who;
+    a refused change records nothing."""
+    key = create_key(server.database_url, "write", "deploy-bot")
+    ping = create_key(server.database_url, "ping")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.url, timeout=30, headers=headers) as http:
+        http.get(f"/ping/{ping}/etl")
+        http.post("/api/v1/jobs/etl/pause")
+        assert http.patch("/api/v1/jobs/etl", json={"schedule": "61 * * * *"}).status_code == 400
+        http.patch("/api/v1/jobs/etl", json={"grace": "10m"})
+        http.post("/api/v1/jobs/etl/unpause")
+        events = http.get("/api/v1/jobs/etl/events").json()["events"]
+        http.delete("/api/v1/jobs/etl")
+    assert [(e["kind"], e["reason"], e["by"]) for e in events] == [
+        ("action", "resume", "deploy-bot"),
+        ("action", "edit", "deploy-bot"),
+        ("action", "pause", "deploy-bot"),
+    ]
+    assert events[1]["text"] == "etl edited (grace) by deploy-bot"
+    kinds = query(server.database_url, "SELECT reason, actor FROM events ORDER BY id DESC LIMIT 1")
+    assert kinds == [("delete", "deploy-bot")]
