@@ -149,6 +149,8 @@ def test_a_config_file_job_says_why_it_cannot_be_edited(
             assert "is declared in the config file" in page and str(path) in page
             assert "act-edit" not in page and "act-pause" not in page and "act-delete" not in page
             assert "act-snooze" in page  # a snooze is not the spec: it works here
+            row = http.get("/").text  # the overview's row: no pause offered either
+            assert "row-actions" in row and "act-snooze" in row and "act-pause" not in row
             csrf = token(http)
             refused = act(http, live, action="edit", csrf=csrf, schedule="0 4 * * *")
             assert refused.status_code == 409 and "config file" in refused.text

@@ -73,7 +73,9 @@ async def overview(request: Request) -> Response:
 
     def build() -> Response:
         page = load_overview(state.db, state.config, filters, utcnow())
-        return render_page(request, template, {"o": page})
+        # The row actions leave out pausing a config-file job: the file wins.
+        declared = frozenset(state.config.jobs) if state.config is not None else frozenset()
+        return render_page(request, template, {"o": page, "declared": declared})
 
     return await run_in_threadpool(build)
 
