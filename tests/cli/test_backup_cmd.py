@@ -184,11 +184,16 @@ def test_an_older_backup_is_migrated_and_a_damaged_database_replaced(
     assert "migrated from 0005" in result.output and f"revision {SCHEMA_REVISION}" in result.output
     (aside,) = live.parent.glob("cronwatch.db.replaced-*")
     assert aside.read_bytes().startswith(b"\x00" * 4096)
-    # A 0005 backup predates ping UUIDs: the upgrade gives its jobs new ones (a UUID is
-    # a credential, so none is guessed back); every other fact is what it was.
+    # A 0005 backup predates incidents (0007) and ping UUIDs (0009): the upgrade gives its
+    # jobs new UUIDs (a credential is never guessed back) and no incident until the next alert
+    # cycle; every fact the 0005 schema holds is what it was.
     restored = status_json(sqlite_url, config, monkeypatch)
     assert isinstance(restored, list) and isinstance(expected, list)
     assert [job.pop("uuid") for job in restored] != [job.pop("uuid") for job in expected]
+    assert all(job["alerts"]["incident"]["id"] is None for job in restored)
+    assert any(job["alerts"]["incident"]["id"] is not None for job in expected)
+    for job in restored + expected:
+        del job["alerts"]["incident"]
     assert restored == expected
     with open_database(sqlite_url) as db:
         assert db.schema_revision() == SCHEMA_REVISION
