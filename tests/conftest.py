@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from cronwatch.monitor import Monitor
     from cronwatch.storage.connection import Database
+    from tests.support.hcpeer import Peer
     from tests.support.server import LiveServer
 
 
@@ -132,6 +133,24 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=server.url, timeout=30, headers=headers) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def hc_peer() -> Iterator[Peer]:
+    """The real Healthchecks (:mod:`tests.support.hcpeer`), started once for the session from
+    a clean database: skipped when it cannot start, a failure under CI=true."""
+    from tests.support.hcpeer import start_peer
+
+    try:
+        started = start_peer()
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the Healthchecks peer is required under CI=true: {exc}")
+        pytest.skip(f"the Healthchecks peer did not start: {exc}")
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,8 @@ from tests.support.cli import invoke
 #: expectation from the code under test cannot notice a command going missing).
 COMMANDS = [
     "alerts", "backup", "check", "export", "history", "hook", "import", "import-crontab",
-    "import-kubernetes", "import-systemd", "key", "last", "migrate", "output", "prune", "record",
-    "restore", "run", "schedule", "serve", "spool", "status", "uuid",
+    "import-healthchecks", "import-kubernetes", "import-systemd", "key", "last", "migrate",
+    "output", "prune", "record", "restore", "run", "schedule", "serve", "spool", "status", "uuid",
 ]  # fmt: skip
 
 

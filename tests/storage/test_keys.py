@@ -9,6 +9,7 @@ import pytest
 
 from cronwatch.errors import InvalidInput
 from cronwatch.storage import open_database
+from cronwatch.storage.connection import Database
 from cronwatch.storage.keys import TOKEN_PATTERN, KeyStore, hash_token
 
 
@@ -103,3 +104,25 @@ def test_the_key_itself_names_it(store: KeyStore) -> None:
     other = token[:-1] + ("A" if token[-1] != "A" else "B")
     with pytest.raises(InvalidInput, match="no key of this database is that key"):
         store.resolve(other)
+
+
+def test_an_adopted_key_is_stored_hashed_and_found_by_its_token(db: Database) -> None:
+    """A Healthchecks project's ping key kept as a ping key: found by its token, its id gives
+    nothing of it away, adopting it twice stores it once; a malformed one is refused."""
+    from cronwatch.errors import InvalidInput
+    from cronwatch.storage.keys import KeyStore, is_well_formed
+
+    store = KeyStore(db)
+    token = "hcpeerpingkey29b5ec2aa"
+    key = store.adopt("ping", token)
+    assert key.id.startswith("imp_") and token[:6] not in key.id
+    assert store.adopt("ping", token) == key
+    found = store.lookup(token)
+    assert found is not None and found.id == key.id and found.allows("ping")
+    assert not found.allows("read")
+    assert is_well_formed(token)
+    assert token not in str(db.query("SELECT * FROM api_keys"))
+    for bad in ("short", "has a space in it!!", "x" * 65):
+        with pytest.raises(InvalidInput):
+            store.adopt("ping", bad)
+    assert len(store.list()) == 1

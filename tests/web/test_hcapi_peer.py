@@ -10,7 +10,6 @@ under ``CI=true``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,24 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.hcpeer import Peer, start_peer
+from tests.support.hcpeer import Peer
 from tests.support.server import LiveServer, create_key
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(scope="module")
-def peer() -> Iterator[Peer]:
-    try:
-        started = start_peer()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the Healthchecks peer is required under CI=true: {exc}")
-        pytest.skip(f"the Healthchecks peer did not start: {exc}")
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 @dataclass
@@ -53,8 +38,9 @@ class Side:
 
 
 @pytest.fixture
-def sides(peer: Peer, server: LiveServer) -> Iterator[tuple[Side, Side]]:
+def sides(hc_peer: Peer, server: LiveServer) -> Iterator[tuple[Side, Side]]:
     db = server.database_url
+    peer = hc_peer
     with httpx.Client(base_url=peer.url, timeout=60) as theirs, \
          httpx.Client(base_url=server.url, timeout=60) as ours:  # fmt: skip
         yield (

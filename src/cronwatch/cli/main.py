@@ -36,6 +36,7 @@ SUBCOMMANDS = {
     "hook": "cronwatch.cli.hook_cmd:hook",
     "import-systemd": "cronwatch.cli.systemd_cmd:import_systemd",
     "import-kubernetes": "cronwatch.cli.kubernetes_cmd:import_kubernetes",
+    "import-healthchecks": "cronwatch.cli.healthchecks_cmd:import_healthchecks",
 }
 
 

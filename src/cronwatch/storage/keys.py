@@ -88,9 +88,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: The shape of a key adopted from another system (:meth:`KeyStore.adopt`: a Healthchecks
+#: project's ping key), accepted too.
+ADOPTED_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
 def is_well_formed(token: str) -> bool:
-    """Whether ``token`` has the shape of a cronwatch key (checked before any lookup)."""
-    return TOKEN_PATTERN.fullmatch(token) is not None
+    """Whether ``token`` has the shape of a cronwatch key, or of an adopted one (checked
+    before any lookup)."""
+    return (
+        TOKEN_PATTERN.fullmatch(token) is not None or ADOPTED_PATTERN.fullmatch(token) is not None
+    )
 
 
 def check_scope(scope: str) -> Scope:
@@ -130,6 +138,32 @@ class KeyStore:
             if stored:
                 return ApiKey(key_id, name, checked, _trim(created)), token
         raise RuntimeError("could not draw an unused key id")  # pragma: no cover
+
+    def adopt(
+        self, scope: str, token: str, name: str | None = None, *, now: datetime | None = None
+    ) -> ApiKey:
+        """Store ``token``, a key made elsewhere (a Healthchecks project's ping key, so that its
+        slug URLs keep working), as a key of ``scope``; its id is ``imp_`` and 8 hex digits of
+        its digest (a prefix of a short foreign key would give too much of it away). Adopting a
+        stored key again returns it unchanged. :class:`InvalidInput` for a token that is not
+        16-64 URL-safe characters."""
+        checked = check_scope(scope)
+        if not ADOPTED_PATTERN.fullmatch(token):
+            raise InvalidInput("an adopted key must be 16-64 of A-Z a-z 0-9 _ -")
+        if name is not None:
+            name = validate_name(name, "key name")
+        digest = hash_token(token)
+        found = self.db.query(f"SELECT {_COLUMNS} FROM api_keys WHERE token_hash = ?", (digest,))
+        if found:
+            return _row_to_key(found[0])
+        self._refuse_taken(name)
+        created = now or utcnow()
+        key_id = f"imp_{digest[:8]}"
+        self.db.execute(
+            "INSERT INTO api_keys (id, name, scope, token_hash, created_us) VALUES (?, ?, ?, ?, ?)",
+            (key_id, name, checked, digest, to_us(created)),
+        )
+        return ApiKey(key_id, name, checked, _trim(created))
 
     def list(self, *, include_revoked: bool = True) -> list[ApiKey]:
         """Every key, oldest first."""
