@@ -24,6 +24,11 @@ class Conflict(CronwatchError):
     a concurrent change); nothing was written."""
 
 
+class LimitReached(CronwatchError):
+    """The change would go beyond a limit the server keeps (``[limits]``); nothing was
+    written. The message names the limit and how to change it."""
+
+
 class ConfigError(CronwatchError):
     """A configuration file or setting is wrong.
 

@@ -31,10 +31,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cronwatch.config import parse_job_table
-from cronwatch.errors import ConfigError, Conflict, InvalidInput, NotFound
+from cronwatch.errors import ConfigError, Conflict, InvalidInput, LimitReached, NotFound
 from cronwatch.names import new_uuid, validate_name, validate_uuid
 from cronwatch.specs import Config, JobSpec
 from cronwatch.specs.fields import check_json_types, spec_json
+from cronwatch.specs.limits import job_limit_message
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobRecord, JobStore
 from cronwatch.storage.runs import RunStore
@@ -48,10 +49,13 @@ _CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
 class JobsService:
     """The REST API's jobs and runs over one database, with the server's config file."""
 
-    def __init__(self, db: Database, config: Config | None = None) -> None:
+    def __init__(
+        self, db: Database, config: Config | None = None, *, max_jobs: int | None = None
+    ) -> None:
         self.db = db
         self.store = JobStore(db)
         self.config = config
+        self.max_jobs = max_jobs  # creating a job beyond this many: LimitReached
         self.declared: dict[str, JobSpec] = dict(config.jobs) if config else {}
 
     # -- reading ------------------------------------------------------------------------------
@@ -108,6 +112,12 @@ class JobsService:
         self._validate(name, fields)
         if name in self.declared:
             raise Conflict(f"job {name!r} is declared in the config file; change it there")
+        if (
+            self.max_jobs is not None
+            and self.store.count() >= self.max_jobs
+            and self.store.record(name) is None  # an existing name is a conflict, below
+        ):
+            raise LimitReached(job_limit_message(self.max_jobs))
         if not self.store.create(name, json.dumps(dict(fields)), utcnow()):
             raise Conflict(
                 f"job {name!r} already exists; change it with PATCH /api/v1/jobs/{{name}}"

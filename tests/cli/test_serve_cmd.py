@@ -184,3 +184,16 @@ def test_rate_limit_and_max_body_options_reach_the_server(tmp_path: Path) -> Non
         assert http.post(f"/ping/{too_big}/too-big", content=b"x" * 101).status_code == 413
     rows = query(url, "SELECT name, output FROM runs ORDER BY id")
     assert rows == [("limited", None), ("fits", "x" * 100)], "nothing refused was stored"
+
+
+def test_max_jobs_from_the_option_over_the_config_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    config = tmp_path / "cronwatch.toml"
+    config.write_text("[limits]\nmax_jobs = 5\n")
+    with serve(url, "--config", str(config), options=("--max-jobs", "1")) as (base, _):
+        key = create_key(url, "ping")
+        assert httpx.get(f"{base}/ping/{key}/first").status_code == 200
+        refused = httpx.get(f"{base}/ping/{key}/second")
+        assert refused.status_code == 403 and "at most 1 jobs" in refused.json()["message"]
+        assert httpx.get(f"{base}/ping/{key}/first").status_code == 200
+    assert query(url, "SELECT name FROM jobs") == [("first",)]

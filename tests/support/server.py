@@ -54,6 +54,7 @@ class LiveServer:
         proxy_headers: bool = False,
         forwarded_allow_ips: str = "127.0.0.1",
         database_timeout: float | None = DEFAULT_DATABASE_TIMEOUT,
+        max_jobs: int | None = None,
     ) -> None:
         self.database_url = database_url
         self.settings = ServerSettings(
@@ -61,7 +62,7 @@ class LiveServer:
             rate_burst=rate_burst, max_body=max_body, statsd=statsd,
             limits=limits or ConnectionLimits(), open_dashboard=open_dashboard,
             proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
-            database_timeout=database_timeout,
+            database_timeout=database_timeout, max_jobs=max_jobs,
         )  # fmt: skip
         self.port = port
         self.app: CronwatchApp | None = None  # the running app (its state: app.state)

@@ -351,3 +351,35 @@ def test_the_apis_changes_are_actions_with_the_keys_name(server: LiveServer) -> 
     assert events[1]["text"] == "etl edited (grace) by deploy-bot"
     kinds = query(server.database_url, "SELECT reason, actor FROM events ORDER BY id DESC LIMIT 1")
     assert kinds == [("delete", "deploy-bot")]
+
+
+def test_new_jobs_beyond_max_jobs_get_403_and_existing_jobs_are_still_recorded(
+    database_url: str,
+) -> None:
+    """At the limit, a ping, a recorded run or a declared job with a new name is refused with
+    403 naming the limit, and creates nothing; pings of existing jobs (also by plain pings,
+    PostgreSQL's fast path) are stored; an unknown key still gets 401, not the limit."""
+    key = create_key(database_url, "ping")
+    write = {"Authorization": f"Bearer {create_key(database_url, 'write')}"}
+    with LiveServer(database_url, max_jobs=3) as live, httpx.Client(base_url=live.url) as http:
+        for name in ("a", "b", "c"):
+            assert http.get(f"/ping/{key}/{name}").status_code == 200
+        refused = http.get(f"/ping/{key}/d")
+        assert refused.status_code == 403
+        assert "at most 3 jobs" in refused.json()["message"]
+        assert "[limits] max_jobs" in refused.json()["message"]
+        run = {"name": "e", "hostname": "h", "run_id": "r1", "outcome": "success",
+               "date_started": "2026-11-28T03:00:00Z",
+               "date_completed": "2026-11-28T03:00:01Z"}  # fmt: skip
+        assert http.post("/api/v1/runs", json=run, headers=write).status_code == 403
+        created = http.post("/api/v1/jobs", json={"name": "f"}, headers=write)
+        assert created.status_code == 403 and "at most 3 jobs" in created.json()["message"]
+        unknown = "cwp_" + "x" * 32
+        assert http.get(f"/ping/{unknown}/g").status_code == 401
+        for name in ("a", "b", "c", "a"):
+            assert http.get(f"/ping/{key}/{name}").status_code == 200
+        assert (
+            http.post("/api/v1/runs", json={**run, "name": "a"}, headers=write).status_code == 201
+        )
+    assert count_jobs(database_url) == 3
+    assert count_runs(database_url) == 8

@@ -119,6 +119,14 @@ if TYPE_CHECKING:
     "for another's lock.",
 )
 @click.option(
+    "--max-jobs",
+    default=None,
+    type=click.IntRange(1),
+    metavar="N",
+    help="A ping or API call that would create a job beyond this many gets 403 (existing "
+    "jobs are still recorded) (default: [limits] max_jobs in --config, else 10000).",
+)
+@click.option(
     "--future-tolerance",
     default=None,
     metavar="DURATION",
@@ -154,6 +162,7 @@ def serve(
     proxy_headers: bool,
     forwarded_allow_ips: str,
     database_timeout: float,
+    max_jobs: int | None,
     future_tolerance: str | None,
     log_level: str,
     systemd_unit: bool,
@@ -238,6 +247,7 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         future_tolerance=tolerance,
         database_timeout=database_timeout,
+        max_jobs=job_limits.max_jobs if max_jobs is None else max_jobs,
     )
     options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
     server = NotifyingServer(

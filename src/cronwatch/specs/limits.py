@@ -37,6 +37,15 @@ class Limits:
     future_tolerance: timedelta = FUTURE_TOLERANCE
 
 
+def job_limit_message(max_jobs: int) -> str:
+    """Why a new job is refused at the limit, and what to do."""
+    return (
+        f"job limit reached: this server keeps at most {max_jobs:,} jobs ([limits] max_jobs "
+        "in the config file, or serve --max-jobs); existing jobs are still recorded. "
+        "Delete unused jobs or raise the limit"
+    )
+
+
 def parse_limits(table: dict[str, Any]) -> Limits:
     """The ``[limits]`` table; :class:`InvalidInput` naming the field."""
     values.check_fields("limits", table, LIMITS_FIELDS)

@@ -19,7 +19,7 @@ from cronwatch.baseline import BASELINE_WINDOW, RuntimeBaseline, learn_interval
 from cronwatch.errors import InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec, default_grace
-from cronwatch.storage.connection import Database
+from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import FUTURE_TOLERANCE, from_us, to_us, utcnow
 
 #: A baseline is relearned after this many new finished runs (after every run while young).
@@ -168,6 +168,10 @@ class JobStore:
                     [(name, stamp, stamp) for name in new],
                 )
         return len(new)
+
+    def count(self) -> int:
+        """How many jobs there are."""
+        return int(self.db.query("SELECT COUNT(*) FROM jobs")[0][0])
 
     def names(self) -> list[str]:
         return [row[0] for row in self.db.query("SELECT name FROM jobs ORDER BY name")]
@@ -383,6 +387,25 @@ class JobStore:
                     rows,
                 )
         return len(rows)
+
+
+def existing_names(db: Database, cur: Cursor, names: Iterable[str]) -> set[str]:
+    """Those of ``names`` that are jobs, read with ``cur`` (inside a write's transaction)."""
+    wanted = sorted(set(names))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        cur.execute(
+            db.sql(f"SELECT name FROM jobs WHERE name IN ({', '.join('?' * len(chunk))})"), chunk
+        )
+        found.update(row[0] for row in cur.fetchall())
+    return found
+
+
+def count_jobs(db: Database, cur: Cursor) -> int:
+    """How many jobs there are, read with ``cur``."""
+    cur.execute(db.sql("SELECT COUNT(*) FROM jobs"))
+    return int(cur.fetchone()[0])
 
 
 def _learn(name: str, runs: list[tuple[Any, ...]], total: int, now: datetime) -> tuple[Any, ...]:

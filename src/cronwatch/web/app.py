@@ -19,7 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cronwatch.errors import Conflict, CronwatchError, InvalidInput, NotFound, StorageUnavailable
+from cronwatch.errors import (
+    Conflict,
+    CronwatchError,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+    StorageUnavailable,
+)
 from cronwatch.healthchecks.checks import HcError
 from cronwatch.web import api, dashboard, hcapi, pages
 from cronwatch.web.errors import ApiError, error_body
@@ -122,6 +129,8 @@ async def _cronwatch_error(request: Request, exc: Exception) -> Response:
         return _json(404, error_body("not_found", str(exc)))
     if isinstance(exc, Conflict):
         return _json(409, error_body("conflict", str(exc)))
+    if isinstance(exc, LimitReached):
+        return _json(403, error_body("forbidden", str(exc)))
     if isinstance(exc, StorageUnavailable):
         # The details (user, host, database) go to the log, once per outage; not to clients.
         state: ServerState = request.app.state.cronwatch

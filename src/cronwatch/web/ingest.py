@@ -35,11 +35,12 @@ from typing import Any
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
+from cronwatch.specs.limits import job_limit_message
 from cronwatch.statsd import StatsdClient
 from cronwatch.storage.alerts.events import EventStore, LogLine
-from cronwatch.storage.connection import Database, open_database
+from cronwatch.storage.connection import Cursor, Database, open_database
 from cronwatch.storage.dialect import dialect_for
-from cronwatch.storage.jobs import JobStore
+from cronwatch.storage.jobs import JobStore, count_jobs, existing_names
 from cronwatch.storage.keys import PERMISSIONS, lookup_keys
 from cronwatch.storage.runs import RunStore
 from cronwatch.storage.url import parse_database_url
@@ -103,8 +104,12 @@ class Writer:
         max_pending: int = 10_000,
         health: DatabaseHealth | None = None,
         timeout: float | None = None,
+        max_jobs: int | None = None,
     ) -> None:
         self.database_url = database_url
+        #: Writes that would create a job beyond this many get 403; ``None``: no limit.
+        self.max_jobs = max_jobs
+        self._known: set[str] = set()  # names known to be jobs (the limit's check skipped)
         self.timeout = timeout  # connect and statement deadline of the writers' connections
         self.statsd = statsd
         self.health = health or DatabaseHealth()  # outages: logged once, 503 without details
@@ -294,6 +299,8 @@ class Writer:
         :meth:`RunStore.insert_unpaired` (PostgreSQL only; nothing on SQLite, where the
         transaction costs no round trips)."""
         offered = _unpaired(ops) if self.dialect.bulk_plain_pings else []
+        if self.max_jobs is not None:  # a new job's first ping goes the checked way
+            offered = [(i, item) for i, item in offered if item.run.name in self._known]
         for attempt in (1, 2, 3):
             if not offered:
                 return {}
@@ -335,13 +342,14 @@ class Writer:
         self._drop_connection(index)
         return [unavailable(MESSAGE)] * len(ops)
 
-    @staticmethod
     def _transaction(
-        db: Database, ops: Sequence[WriteOp]
+        self, db: Database, ops: Sequence[WriteOp]
     ) -> tuple[list[Result], list[tuple[str, int]]]:
         with db.transaction() as cur:
             keys = lookup_keys(db, cur, (op.key_hash for op in ops if op.key_hash is not None))
             results, accepted = plan(ops, keys)
+            if self.max_jobs is not None:
+                accepted = self._within_job_limit(db, cur, ops, results, accepted)
             logs = [i for i in accepted if ops[i].log]
             if logs:
                 accepted = [i for i in accepted if not ops[i].log]
@@ -350,6 +358,37 @@ class Writer:
                     results[i] = Stored(True) if stored else not_found("no such job")
             written = RunStore(db).write(cur, [(ops[i].run, ops[i].pair_latest) for i in accepted])
         return conclude(ops, results, accepted, written)
+
+    def _within_job_limit(
+        self,
+        db: Database,
+        cur: Cursor,
+        ops: Sequence[WriteOp],
+        results: list[Result | None],
+        accepted: list[int],
+    ) -> list[int]:
+        """``accepted`` without the writes that would create a job beyond :attr:`max_jobs`
+        (refused with 403 in ``results``). Names known to be jobs cost nothing; others are
+        looked up (and the jobs counted) in the write's transaction. Several server processes
+        creating jobs at the same instant may go a batch beyond the limit, not more."""
+        assert self.max_jobs is not None
+        unknown = {ops[i].run.name for i in accepted if not ops[i].log} - self._known
+        if not unknown:
+            return accepted
+        self._known.update(existing_names(db, cur, unknown))
+        new = sorted(unknown - self._known)
+        if not new:
+            return accepted
+        room = max(0, self.max_jobs - count_jobs(db, cur))
+        allowed, refused = set(new[:room]), set(new[room:])
+        self._known.update(allowed)  # a batch rolled back leaves them here: only a check skipped
+        kept = []
+        for i in accepted:
+            if ops[i].run.name in refused and not ops[i].log:
+                results[i] = forbidden(job_limit_message(self.max_jobs))
+            else:
+                kept.append(i)
+        return kept
 
     def _connection(self, index: int) -> Database:
         db = self._dbs[index]

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cronwatch.specs import Config
+from cronwatch.specs.limits import DEFAULT_MAX_JOBS
 
 if TYPE_CHECKING:
     from cronwatch.alerts.loop import AlertLoop
@@ -84,6 +85,9 @@ class ServerSettings:
     #: be answered, before the request gets 503 (a database gone silent); SQLite: how long a
     #: write waits for another's lock. ``None``: the library's (no statement deadline).
     database_timeout: float | None = DEFAULT_DATABASE_TIMEOUT
+    #: A ping or API call that would create a job beyond this many gets 403 (``[limits]``);
+    #: ``None``: no limit.
+    max_jobs: int | None = DEFAULT_MAX_JOBS
     #: Runs dated further ahead of this server's clock are refused with 400 (``[limits]``).
     future_tolerance: timedelta = FUTURE_TOLERANCE
 
@@ -102,6 +106,7 @@ class ServerState:
             max_pending=settings.max_pending,
             health=self.health,
             timeout=settings.database_timeout,
+            max_jobs=settings.max_jobs,
         )
         self._db: Database | None = None
         self.alert_loop: AlertLoop | None = None
@@ -115,7 +120,7 @@ class ServerState:
 
     @property
     def jobs(self) -> JobsService:
-        return JobsService(self.db, self.config)
+        return JobsService(self.db, self.config, max_jobs=self.settings.max_jobs)
 
     @property
     def actions(self) -> JobActions:
