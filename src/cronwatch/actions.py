@@ -104,6 +104,16 @@ class JobActions:
         self.jobs.delete(name)
         return self._record(name, "delete", by, note, "deleted with its runs")
 
+    def snoozed_elsewhere(
+        self, name: str, until: datetime | None, by: str, now: datetime | None = None
+    ) -> Event:
+        """Record a snooze (``until``) or its lifting (``None``) written by
+        ``cronwatch alerts snooze``/``unsnooze``, which also take jobs not seen yet."""
+        if until is None:
+            return self._record(name, "unsnooze", by, None, "no longer snoozed", now)
+        shown = until.strftime("%Y-%m-%d %H:%M UTC")
+        return self._record(name, "snooze", by, None, f"snoozed until {shown}", now)
+
     def _record(
         self,
         name: str,

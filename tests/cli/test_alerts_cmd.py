@@ -148,14 +148,20 @@ def test_snooze_and_unsnooze(
     http_receiver: HttpReceiver,
 ) -> None:
     config = config_file(tmp_path, http_receiver)
-    result = invoke("alerts", "snooze", "backup", "--for", "2h", url=database_url, config=config)
+    result = invoke("alerts", "snooze", "backup", "--for", "2h", "--by", "alice",
+                    url=database_url, config=config)  # fmt: skip
     assert result.exit_code == 0 and result.output.startswith("backup: alerts snoozed until ")
     failed_backup(monitor)
     invoke("alerts", "--once", url=database_url, config=config)
     assert http_receiver.texts() == []
     status = invoke("alerts", "status", url=database_url, config=config).output
     assert "snoozed: 1" in status and "  backup until " in status
-    assert invoke("alerts", "unsnooze", "backup", url=database_url, config=config).exit_code == 0
+    lifted = invoke("alerts", "unsnooze", "backup", "--by", "bob", url=database_url, config=config)
+    assert lifted.exit_code == 0
+    # Who did it, in the history (newest first); an action is never sent anywhere.
+    history = invoke("alerts", "history", "backup", url=database_url).output
+    assert "backup no longer snoozed by bob" in history
+    assert "backup snoozed until" in history and "by alice" in history
     invoke("alerts", "--once", url=database_url, config=config)
     assert len(http_receiver.texts()) == 1
     state = AlertStore(db).state("backup")

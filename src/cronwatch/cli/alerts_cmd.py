@@ -242,9 +242,16 @@ def history(
 @click.argument("name")
 @click.option("--until", "until", metavar="TIME", help="ISO 8601 with an offset, or @unix.")
 @click.option("--for", "span", metavar="DURATION", help="From now, e.g. 2h.")
+@click.option("--by", metavar="WHO", help="Who snoozes, for the history [default: your user name].")
 @click.pass_context
-def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -> None:
-    """Silence job NAME's alerts until a time; it is announced then if still down."""
+def snooze(
+    ctx: click.Context, name: str, until: str | None, span: str | None, by: str | None
+) -> None:
+    """Silence job NAME's alerts until a time; it is announced then if still down. The snooze
+    is kept in `alerts history` with who did it."""
+    import getpass
+
+    from cronwatch.actions import JobActions
     from cronwatch.durations import parse_duration
     from cronwatch.names import validate_name
     from cronwatch.storage.alerts import AlertStore
@@ -263,19 +270,26 @@ def snooze(ctx: click.Context, name: str, until: str | None, span: str | None) -
         fail(f"--until {_when(end)} is not in the future (to lift a snooze: unsnooze {name})")
     with _open(ctx) as db:
         AlertStore(db).snooze(name, end, now)
+        JobActions(db).snoozed_elsewhere(name, end, by or getpass.getuser(), now)
     click.echo(f"{name}: alerts snoozed until {_when(end)}")
 
 
 @alerts.command()
 @click.argument("name")
+@click.option("--by", metavar="WHO", help="Who, for the history [default: your user name].")
 @click.pass_context
-def unsnooze(ctx: click.Context, name: str) -> None:
-    """Lift job NAME's snooze."""
+def unsnooze(ctx: click.Context, name: str, by: str | None) -> None:
+    """Lift job NAME's snooze (kept in `alerts history` with who did it)."""
+    import getpass
+
+    from cronwatch.actions import JobActions
     from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
     with _open(ctx) as db:
-        AlertStore(db).snooze(name, None, utcnow())
+        now = utcnow()
+        AlertStore(db).snooze(name, None, now)
+        JobActions(db).snoozed_elsewhere(name, None, by or getpass.getuser(), now)
     click.echo(f"{name}: alerts no longer snoozed")
 
 
