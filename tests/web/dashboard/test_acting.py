@@ -106,6 +106,7 @@ def test_without_this_sessions_token_nothing_happens(
         assert act(http, server, action="pause").status_code == 403
         assert act(http, server, action="pause", csrf=others).status_code == 403
         assert act(http, server, action="pause", csrf="0" * 64).status_code == 403
+        assert act(http, server, action="pause", csrf="é" * 64).status_code == 403  # not a 500
         # The right token from another site: refused on the origin alone.
         for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
                         {"Origin": "null"}):  # fmt: skip

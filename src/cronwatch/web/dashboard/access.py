@@ -173,7 +173,9 @@ async def authorize_action(request: Request, form: dict[str, str]) -> ApiKey:
     key = await _state(request).check_key(token, "write")
     session = request.cookies.get(SESSION, "")
     sent = form.get("csrf", "")
-    if len(session) < 32 or not hmac.compare_digest(sent, csrf_token(token, session)):
+    expected = csrf_token(token, session).encode()
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged value may have).
+    if len(session) < 32 or not hmac.compare_digest(sent.encode(), expected):
         raise forbidden("this form is stale or not from this site: reload the page and retry")
     return key
 
