@@ -52,6 +52,8 @@ SKIPPED = {
     ),
     "python -m bench.bench_ping     # pings/s vs a bare ASGI and a Starlette hello world, "
     "SQLite and PostgreSQL": "a benchmark: minutes of CPU",
+    "python -m bench.bench_metrics                                    # 1,000 and 20,000 jobs, "
+    "SQLite": "a benchmark: minutes of CPU",
     "cronwatch serve --systemd-unit --host 0.0.0.0 --port 8000 | sudo tee "
     "/etc/systemd/system/cronwatch.service": "installs a system service with sudo and systemctl",
     "cronwatch serve --proxy-headers          # listens on 127.0.0.1:8000; trusts 127.0.0.1 only": (
