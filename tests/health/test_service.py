@@ -144,6 +144,7 @@ def test_reasons_say_what_to_act_on(statuses: dict[str, JobStatus]) -> None:
     # The host that is missing is named, the one that ran (db1) is not: it needs no action.
     assert statuses["per-host"].reason == "per-host didn't run on db2 since 11:00 UTC (never ran)"
     assert "db1" not in statuses["per-host"].reason
+    # Missed since the first slot its last run (11:20) did not cover: 11:35, every 15m.
     assert statuses["missing"].reason == (
         "missing didn't run since 11:35 UTC (last run 11:20 UTC on web1)"
     )
