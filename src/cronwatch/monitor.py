@@ -64,31 +64,14 @@ def make_run(
         "hostname",
         max_length=MAX_HOST_LENGTH,
     )
-    started = require_aware(date_started, "date_started")
-    completed = None if date_completed is None else require_aware(date_completed, "date_completed")
-    now = utcnow()
-    refuse_future(started, "date_started", now=now, tolerance=future_tolerance, clock=clock)
-    if completed is not None:
-        refuse_future(completed, "date_completed", now=now, tolerance=future_tolerance, clock=clock)
-    if completed is not None and completed < started:
-        raise InvalidInput(
-            f"date_completed {completed.isoformat()} is before date_started {started.isoformat()}"
-        )
+    started, completed = _checked_instants(
+        date_started, date_completed, future_tolerance=future_tolerance, clock=clock
+    )
     if (completed is None) != (outcome == "running"):
         raise InvalidInput("a running run has no date_completed; a finished one needs one")
-    if outcome == "success" and exit_code not in (None, 0):
-        raise InvalidInput(f"a successful run cannot have exit code {exit_code}")
-    if outcome == "failure" and exit_code is not None:
-        if isinstance(exit_code, bool) or not isinstance(exit_code, int):
-            raise InvalidInput(f"exit_code must be an integer, not {exit_code!r}")
-        if not 1 <= exit_code <= 255:
-            raise InvalidInput(f"a failed run's exit code must be 1-255, not {exit_code}")
+    _check_exit_code(outcome, exit_code)
     run_id = uuid.uuid4().hex if run_id is None else validate_run_id(run_id, "run_id")
-    if output is not None:
-        if not isinstance(output, str):
-            raise InvalidInput(f"output must be text, not {type(output).__name__}")
-        # PostgreSQL text cannot hold NUL; a binary-ish tail must not make a run unstorable.
-        output = output[-MAX_OUTPUT_CHARS:].replace("\x00", "\ufffd")
+    output = None if output is None else _stored_output(output)
     # require_aware gave UTC datetimes, exactly what a later read returns (a datetime holds
     # microseconds, the stored precision).
     return Run(
@@ -101,6 +84,48 @@ def make_run(
         run_id=run_id,
         output=output,
     )
+
+
+def _checked_instants(
+    date_started: datetime,
+    date_completed: datetime | None,
+    *,
+    future_tolerance: timedelta,
+    clock: str,
+) -> tuple[datetime, datetime | None]:
+    """Start and completion in UTC; refused when naive, in the future or out of order."""
+    started = require_aware(date_started, "date_started")
+    completed = None if date_completed is None else require_aware(date_completed, "date_completed")
+    now = utcnow()
+    refuse_future(started, "date_started", now=now, tolerance=future_tolerance, clock=clock)
+    if completed is not None:
+        refuse_future(completed, "date_completed", now=now, tolerance=future_tolerance, clock=clock)
+        if completed < started:
+            raise InvalidInput(
+                f"date_completed {completed.isoformat()} is before date_started "
+                f"{started.isoformat()}"
+            )
+    return started, completed
+
+
+def _check_exit_code(outcome: Outcome, exit_code: int | None) -> None:
+    """Refuse an exit code that contradicts the outcome (0 or none for a success, 1-255 or
+    none for a failure)."""
+    if outcome == "success" and exit_code not in (None, 0):
+        raise InvalidInput(f"a successful run cannot have exit code {exit_code}")
+    if outcome == "failure" and exit_code is not None:
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int):
+            raise InvalidInput(f"exit_code must be an integer, not {exit_code!r}")
+        if not 1 <= exit_code <= 255:
+            raise InvalidInput(f"a failed run's exit code must be 1-255, not {exit_code}")
+
+
+def _stored_output(output: str) -> str:
+    """The end of ``output`` that is kept, storable in both databases."""
+    if not isinstance(output, str):
+        raise InvalidInput(f"output must be text, not {type(output).__name__}")
+    # PostgreSQL text cannot hold NUL; a binary-ish tail must not make a run unstorable.
+    return output[-MAX_OUTPUT_CHARS:].replace("\x00", "\ufffd")
 
 
 class Monitor:

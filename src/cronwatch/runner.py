@@ -155,10 +155,7 @@ def run_command(
         # From here on, signals go to the command, even while on_started runs; the reader
         # threads are started after the signal mask is set so they inherit it (see attach()).
         forwarder.attach(proc)
-        drain = Drain(len(pipes))
-        pumps = [Pump(read_end, our_fd, tail, drain) for read_end, our_fd in pipes]
-        for pump in pumps:
-            pump.start()
+        drain, pumps = _start_pumps(pipes, tail)
         _call_on_started(on_started)
         returncode, finished = forwarder.wait()
     finally:
@@ -169,6 +166,15 @@ def run_command(
     if returncode < 0:
         return CommandResult(128 - returncode, -returncode, tail.text(), started, finished)
     return CommandResult(returncode, None, tail.text(), started, finished)
+
+
+def _start_pumps(pipes: list[tuple[int, int]], tail: Tail) -> tuple[Drain, list[Pump]]:
+    """One started reader thread per captured stream, all feeding ``tail`` and one drain."""
+    drain = Drain(len(pipes))
+    pumps = [Pump(read_end, our_fd, tail, drain) for read_end, our_fd in pipes]
+    for pump in pumps:
+        pump.start()
+    return drain, pumps
 
 
 def _checked_args(argv: Sequence[str], tail_bytes: int) -> list[str]:

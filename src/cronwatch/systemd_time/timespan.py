@@ -68,58 +68,89 @@ def parse_timespan(text: str, *, field: str = "time span") -> timedelta:
         raise InvalidInput(
             f"{field}: expected a time span such as '1h 30min', not {type(text).__name__}"
         )
-    shown = text.strip() if len(text.strip()) <= 60 else text.strip()[:57] + "..."
-
-    def fail(reason: str) -> InvalidInput:
-        return InvalidInput(f'{field}: invalid time span "{shown}": {reason}')
-
-    pos, total, parts = 0, 0, 0
+    scan = _Scan(text, field)
+    total, parts = 0, 0
     while True:
-        while text[pos : pos + 1] and text[pos] in _SPACE:
-            pos += 1
-        if pos == len(text):
+        scan.skip_space()
+        if scan.at_end():
             break
-        if text.startswith("infinity", pos):
-            raise fail("infinity never elapses; cronwatch needs a finite interval")
-        if text[pos] in "+-":
-            raise fail("a time span cannot be negative or signed")
-        start = pos
-        while text[pos : pos + 1] and text[pos] in _DIGITS:
+        total += scan.part()
+        parts += 1
+        if total > _MAX_US:
+            raise scan.fail("it is longer than any schedule cronwatch can watch")
+    if not parts:
+        raise scan.fail("it is empty; write e.g. 15min, 1h 30min or 2d")
+    return timedelta(microseconds=total)
+
+
+class _Scan:
+    """A cursor over one span's text: reads it part by part (``<number>[<unit>]``)."""
+
+    def __init__(self, text: str, field: str) -> None:
+        self.text, self.field, self.pos = text, field, 0
+        stripped = text.strip()
+        self.shown = stripped if len(stripped) <= 60 else stripped[:57] + "..."
+
+    def fail(self, reason: str) -> InvalidInput:
+        return InvalidInput(f'{self.field}: invalid time span "{self.shown}": {reason}')
+
+    def at_end(self) -> bool:
+        return self.pos == len(self.text)
+
+    def skip_space(self) -> None:
+        self.pos = self._skip(self.pos, _SPACE)
+
+    def _skip(self, pos: int, chars: str) -> int:
+        """The first position from ``pos`` on whose character is not in ``chars``."""
+        while self.text[pos : pos + 1] and self.text[pos] in chars:
             pos += 1
-        whole = text[start:pos]
-        fraction = ""
-        if text[pos : pos + 1] == ".":
-            pos += 1
-            frac_start = pos
-            while text[pos : pos + 1] and text[pos] in _DIGITS:
-                pos += 1
-            fraction = text[frac_start:pos]
-            if not fraction:
-                raise fail("expected digits after the decimal point")
-        elif not whole:
-            raise fail(f"expected a number at {text[start : start + 20]!r}")
-        unit_at = pos
-        while text[unit_at : unit_at + 1] and text[unit_at] in _SPACE:
-            unit_at += 1
-        multiplier = _SECOND
-        for name, size in _UNITS:
-            if text.startswith(name, unit_at):
-                multiplier, pos = size, unit_at + len(name)
-                break
-        else:
-            if unit_at < len(text) and text[unit_at] not in _DIGITS + ".":
-                word = text[unit_at:].split()[0]
-                raise fail(f'unknown unit "{word}"; use us, ms, s, min, h, d, w, M (months) or y')
-            if unit_at == pos and pos < len(text):  # "12.34.56"
-                raise fail(f"expected a unit after {text[start:pos]!r}")
-        total += int(whole or "0") * multiplier
+        return pos
+
+    def part(self) -> int:
+        """The microseconds of the part at the cursor, which moves past it."""
+        text, start = self.text, self.pos
+        if text.startswith("infinity", start):
+            raise self.fail("infinity never elapses; cronwatch needs a finite interval")
+        if text[start] in "+-":
+            raise self.fail("a time span cannot be negative or signed")
+        whole, fraction = self._number()
+        multiplier = self._unit(start)
+        total = int(whole or "0") * multiplier
         scale = multiplier // 10
         for digit in fraction:
             total += int(digit) * scale
             scale //= 10
-        parts += 1
-        if total > _MAX_US:
-            raise fail("it is longer than any schedule cronwatch can watch")
-    if not parts:
-        raise fail("it is empty; write e.g. 15min, 1h 30min or 2d")
-    return timedelta(microseconds=total)
+        return total
+
+    def _number(self) -> tuple[str, str]:
+        """The digits before and after the decimal point at the cursor (either may be empty,
+        not both)."""
+        text, start = self.text, self.pos
+        self.pos = self._skip(start, _DIGITS)
+        whole = text[start : self.pos]
+        if text[self.pos : self.pos + 1] != ".":
+            if not whole:
+                raise self.fail(f"expected a number at {text[start : start + 20]!r}")
+            return whole, ""
+        frac_start = self.pos + 1
+        self.pos = self._skip(frac_start, _DIGITS)
+        fraction = text[frac_start : self.pos]
+        if not fraction:
+            raise self.fail("expected digits after the decimal point")
+        return whole, fraction
+
+    def _unit(self, start: int) -> int:
+        """The size of the unit after the number (seconds when there is none); the part
+        began at ``start``."""
+        text = self.text
+        unit_at = self._skip(self.pos, _SPACE)
+        for name, size in _UNITS:
+            if text.startswith(name, unit_at):
+                self.pos = unit_at + len(name)
+                return size
+        if unit_at < len(text) and text[unit_at] not in _DIGITS + ".":
+            word = text[unit_at:].split()[0]
+            raise self.fail(f'unknown unit "{word}"; use us, ms, s, min, h, d, w, M (months) or y')
+        if unit_at == self.pos and self.pos < len(text):  # "12.34.56"
+            raise self.fail(f"expected a unit after {text[start : self.pos]!r}")
+        return _SECOND
