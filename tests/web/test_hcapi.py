@@ -200,3 +200,21 @@ def test_badges_show_tags_to_a_badge_key_and_nothing_to_others(
     check_badge = bare.get(str(up["badge_url"]).removeprefix(server.url))
     assert check_badge.status_code == 200 and ">up</text>" in check_badge.text
     assert str(up["uuid"]) not in str(up["badge_url"]), "the badge URL does not reveal the UUID"
+
+
+def test_the_client_s_default_api_v1_is_served_too(server: LiveServer, hc: httpx.Client) -> None:
+    """The healthchecks-io client talks v1 unless told otherwise; v1 says ``started`` as a
+    status where v3 says ``"started": true``, and its URLs name v1."""
+    key = create_key(server.database_url, "write")
+    with Client(api_key=key, api_url=f"{server.url}/api/") as client:
+        check = client.create_check(CheckCreate.model_validate({"name": "v1job", "timeout": 600}))
+        assert check.update_url == f"{server.url}/api/v1/checks/{check.uuid}"
+        hc.get(f"/ping/{check.uuid}/start")
+        assert client.get_check(str(check.uuid)).status == "started"
+    v3 = hc.get(f"/api/v3/checks/{check.uuid}").json()
+    assert v3["status"] in ("new", "up") and v3["started"] is True, "never 'started' in v3"
+    assert (
+        hc.get("/api/v2/checks/")
+        .json()["checks"][0]["update_url"]
+        .endswith(f"/api/v2/checks/{check.uuid}")
+    )

@@ -57,11 +57,23 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
         for method in (route.methods or set()) - {"HEAD"}
     }
     undocumented_pages = {("/openapi.json", "get")} | pages
-    # Healthchecks' API v3 and badges are Healthchecks' to document (README: "Coming from
-    # Healthchecks"); they are checked against the real Healthchecks instead.
+    # Healthchecks' API (v3, and v1 and v2 as Healthchecks serves them) and badges are
+    # Healthchecks' to document (README: "Coming from Healthchecks"); they are checked against
+    # the real Healthchecks instead.
+    hc_paths = (
+        "/api/v3/",
+        "/api/v2/checks/",
+        "/api/v2/channels/",
+        "/api/v2/status/",
+        "/api/v1/checks/",
+        "/api/v1/channels/",
+        "/api/v1/status/",
+        "/badge/",
+        "/b/",
+    )
     healthchecks = {(path, method) for path, method in served
-                    if path.startswith(("/api/v3/", "/badge/", "/b/"))}  # fmt: skip
-    assert len(healthchecks) == 14
+                    if path.startswith(hc_paths)}  # fmt: skip
+    assert len(healthchecks) == 3 * 12 + 2
     assert served - undocumented_pages - healthchecks == documented
 
 

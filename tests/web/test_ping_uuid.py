@@ -188,9 +188,16 @@ def test_the_status_command_lists_uuids(server: LiveServer, job_uuid: str) -> No
     assert f'"uuid": "{job_uuid}"' in as_json
 
 
-def test_the_job_page_shows_the_ping_url(server: LiveServer, job_uuid: str) -> None:
-    page = httpx.get(f"{server.url}/jobs/backup", timeout=30).text
-    assert f"/ping/{job_uuid}" in page
+def test_the_job_page_shows_the_ping_url_and_the_log_lines(
+    server: LiveServer, client: httpx.Client, job_uuid: str
+) -> None:
+    before = client.get("/jobs/backup").text
+    assert f"/ping/{job_uuid}" in before
+    assert "No log lines" in before
+    client.post(f"/ping/{job_uuid}/log", content=b"<b>disk 91% full</b>")
+    page = client.get("/jobs/backup").text
+    assert "&lt;b&gt;disk 91% full&lt;/b&gt;" in page, "shown, as text"
+    assert "<b>disk" not in page
 
 
 # -- the PyPI healthchecks-io client ------------------------------------------------------------

@@ -102,10 +102,11 @@ class ChecksApi:
     """The checks of one database (with the server's config file), as API v3 shows them;
     ``site`` is the server's base URL for the URLs in the answers."""
 
-    def __init__(self, db: Database, config: Config | None, site: str) -> None:
+    def __init__(self, db: Database, config: Config | None, site: str, version: int = 3) -> None:
         self.db = db
         self.config = config
         self.site = site.rstrip("/")
+        self.version = version  # 1, 2 or 3: the API version of the URLs (and v1's "started")
         self.jobs = JobsService(db, config)
         self.store = JobStore(db)
 
@@ -157,7 +158,7 @@ class ChecksApi:
                     "date": run.date_completed.isoformat(),
                     "n": n,
                     **common,
-                    "body_url": f"{self.site}/api/v3/checks/{code}/pings/{n}/body"
+                    "body_url": f"{self.site}/api/v{self.version}/checks/{code}/pings/{n}/body"
                     if run.output
                     else None,
                 }
@@ -358,6 +359,8 @@ class ChecksApi:
         code = facts.uuid or ""
         last = [t for h in facts.hosts for t in (h.last_started, h.last_completed) if t]
         word = STATUS_WORDS[status.status]
+        if self.version == 1 and facts.running and word != "down":
+            word = "started"  # API v1 still says so; v2 and v3 say "started": true
         result: dict[str, Any] = {
             "name": spec.name,
             "slug": spec.name,
@@ -388,7 +391,7 @@ class ChecksApi:
         if readonly:
             result["unique_key"] = unique_key_of(code)
         else:
-            update_url = f"{self.site}/api/v3/checks/{code}"
+            update_url = f"{self.site}/api/v{self.version}/checks/{code}"
             result.update(
                 uuid=code,
                 ping_url=f"{self.site}/ping/{code}",

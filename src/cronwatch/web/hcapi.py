@@ -1,5 +1,8 @@
 """Healthchecks' API v3 (``/api/v3/...``) and its badges, over :mod:`cronwatch.healthchecks.checks`.
 
+The same endpoints answer under ``/api/v1/`` and ``/api/v2/`` (Healthchecks serves all three;
+the ``healthchecks-io`` client uses v1 unless told otherwise): v1 says ``started`` as a status.
+
 Keys: ``X-Api-Key: <key>`` (or ``"api_key"`` in a POST's JSON body), a cronwatch ``write`` key
 for every endpoint, a ``read`` key for the reading ones Healthchecks lets its read-only keys
 use (list and get checks, flips), where checks show ``unique_key`` instead of their UUID and
@@ -41,7 +44,9 @@ def _state(request: Request) -> ServerState:
 
 def _api(request: Request) -> ChecksApi:
     state = _state(request)
-    return ChecksApi(state.db, state.config, str(request.base_url))
+    path = request.url.path
+    version = int(path[len("/api/v")]) if path.startswith("/api/v") else 3  # /api/v<N>/...
+    return ChecksApi(state.db, state.config, str(request.base_url), version)
 
 
 async def _authorize(request: Request, *, write: bool, body: dict[str, Any] | None = None) -> bool:
@@ -243,16 +248,25 @@ async def hc_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status, headers=_CORS)
 
 
+def _versioned(version: int) -> list[Route]:
+    base = f"/api/v{version}"
+    return [
+        Route(f"{base}/checks/", checks, methods=["GET", "POST"]),
+        Route(base + "/checks/{code}", single, methods=["GET", "POST", "DELETE"]),
+        Route(base + "/checks/{code}/pause", pause, methods=["POST"]),
+        Route(base + "/checks/{code}/resume", resume, methods=["POST"]),
+        Route(base + "/checks/{code}/pings/", pings, methods=["GET"]),
+        Route(base + "/checks/{code}/pings/{n:int}/body", ping_body, methods=["GET"]),
+        Route(base + "/checks/{code}/flips/", flips, methods=["GET"]),
+        Route(f"{base}/channels/", channels, methods=["GET"]),
+        Route(f"{base}/status/", status, methods=["GET"]),
+    ]
+
+
 routes = [
-    Route("/api/v3/checks/", checks, methods=["GET", "POST"]),
-    Route("/api/v3/checks/{code}", single, methods=["GET", "POST", "DELETE"]),
-    Route("/api/v3/checks/{code}/pause", pause, methods=["POST"]),
-    Route("/api/v3/checks/{code}/resume", resume, methods=["POST"]),
-    Route("/api/v3/checks/{code}/pings/", pings, methods=["GET"]),
-    Route("/api/v3/checks/{code}/pings/{n:int}/body", ping_body, methods=["GET"]),
-    Route("/api/v3/checks/{code}/flips/", flips, methods=["GET"]),
-    Route("/api/v3/channels/", channels, methods=["GET"]),
-    Route("/api/v3/status/", status, methods=["GET"]),
+    *_versioned(3),
+    *_versioned(2),
+    *_versioned(1),
     Route("/badge/{badge_key}/{rest}", badge, methods=["GET"]),
     Route("/b/{states}/{rest}", check_badge, methods=["GET"]),
 ]

@@ -111,6 +111,15 @@ class EventStore:
         )
         return [event_from_row(row) for row in rows]
 
+    def log_lines(self, name: str, *, limit: int = 20) -> list[Event]:
+        """Job ``name``'s latest ``/log`` lines (events of kind ``log``), newest first."""
+        rows = self.db.query(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE name = ? AND kind = 'log'"
+            " ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        )
+        return [event_from_row(row) for row in rows]
+
     def events_by_id(self, ids: Sequence[int]) -> dict[int, Event]:
         """The stored events among ``ids``, by id (a deleted one is missing)."""
         if not ids:

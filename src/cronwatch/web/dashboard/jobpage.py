@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
-from cronwatch.alerts.model import JobState
+from cronwatch.alerts.model import Event, JobState
 from cronwatch.health.evaluate import evaluate, schedule_in_force
 from cronwatch.health.model import HostStatus, JobFacts, JobStatus
 from cronwatch.schedule import IntervalSchedule, Schedule
 from cronwatch.specs import Config, JobSpec
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.alerts.events import EventStore
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.web.dashboard import svg
@@ -90,6 +91,8 @@ class JobPage:
     chart_runs: int
     #: The job's alerting state: its open incident and acknowledgement (None: never seen).
     alert: JobState | None = None
+    #: Its latest ``/log`` lines (events of kind ``log``), newest first.
+    logs: tuple[Event, ...] = ()
 
 
 def load_job(
@@ -126,6 +129,7 @@ def load_job(
     runs, following = queries.runs_page(db, name, host=host or None, before=before)
     return JobPage(
         alert=AlertStore(db).state(name),
+        logs=tuple(EventStore(db).log_lines(name)),
         now=now,
         status=status,
         spec=spec,
