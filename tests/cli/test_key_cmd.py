@@ -62,3 +62,24 @@ def test_cli_refuses_a_second_active_key_of_one_name(database_url: str) -> None:
     assert twin.stdout == "", "no key printed"
     listed = json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)
     assert [k["scope"] for k in listed] == ["ping"]
+
+
+def test_cli_ping_key_restricted_to_names_is_listed_with_them(database_url: str) -> None:
+    runner = CliRunner()
+    base = ["--database-url", database_url, "key"]
+    created = runner.invoke(
+        cli,
+        [*base, "create", "--scope", "ping", "--name", "backups", "--names", "backup-*",
+         "--names", "nightly"],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "for jobs backup-*, nightly" in created.stderr
+    runner.invoke(cli, [*base, "create", "--scope", "ping", "--name", "any"])
+    listed = runner.invoke(cli, [*base, "list"]).stdout.splitlines()
+    assert listed[0].split()[-1] == "JOBS"
+    assert [line.split()[-2:] for line in listed[1:]] == [["backup-*,", "nightly"], ["any", "*"]]
+    as_json = json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)
+    assert [k["names"] for k in as_json] == [["backup-*", "nightly"], None]
+    refused = runner.invoke(cli, [*base, "create", "--scope", "write", "--names", "backup-*"])
+    assert refused.exit_code == 2 and "only ping keys can be restricted" in refused.output
+    assert len(json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)) == 2

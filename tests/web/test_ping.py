@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from cronwatch.statsd import StatsdClient
+from cronwatch.storage import open_database
+from cronwatch.storage.keys import KeyStore
 from tests.support.databases import PostgresServer
 from tests.support.receivers import StatsdReceiver
 from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query, serve
@@ -302,3 +304,28 @@ def test_paired_pings_of_one_job_and_host_never_deadlock(postgres: PostgresServe
     assert _deadlocks(url) == before, "PostgreSQL broke deadlocks between cronwatch's writers"
     outcomes = query(url, "SELECT outcome, COUNT(*) FROM runs GROUP BY outcome")
     assert outcomes == [("success", pairs_per_client * clients)], "each run once, finished"
+
+
+def test_a_ping_key_restricted_to_names_records_only_those(database_url: str) -> None:
+    """`--names 'backup-*' --names nightly`: pings and recorded runs of those names are stored
+    (plain pings, pairs); any other name gets 403 naming the patterns and writes nothing."""
+    with open_database(database_url) as db:
+        _, key = KeyStore(db).create("ping", names=["backup-*", "nightly"])
+    with LiveServer(database_url) as live, httpx.Client(base_url=live.url) as http:
+        assert http.get(f"/ping/{key}/backup-db").status_code == 200
+        assert http.get(f"/ping/{key}/nightly/start", params={"rid": "r1"}).status_code == 200
+        assert http.get(f"/ping/{key}/nightly", params={"rid": "r1"}).status_code == 200
+        for path in (f"/ping/{key}/other", f"/ping/{key}/backup/fail", f"/ping/{key}/Backup-x"):
+            refused = http.get(path)
+            assert refused.status_code == 403, path
+            assert "may only record jobs named backup-*, nightly" in refused.json()["message"]
+        run = {"name": "other", "hostname": "h", "run_id": "r2", "outcome": "success",
+               "date_started": "2026-11-28T03:00:00Z",
+               "date_completed": "2026-11-28T03:00:01Z"}  # fmt: skip
+        headers = {"Authorization": f"Bearer {key}"}
+        assert http.post("/api/v1/runs", json=run, headers=headers).status_code == 403
+        run["name"] = "backup-web"
+        assert http.post("/api/v1/runs", json=run, headers=headers).status_code == 201
+    names = query(database_url, "SELECT name, outcome FROM runs ORDER BY name")
+    assert names == [("backup-db", "success"), ("backup-web", "success"), ("nightly", "success")]
+    assert count_jobs(database_url) == 3

@@ -39,18 +39,32 @@ def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
     default=None,
     help="A label to recognise (and revoke) the key by; no two active keys share one.",
 )
+@click.option(
+    "--names",
+    "patterns",
+    multiple=True,
+    metavar="GLOB",
+    help="Ping keys: the job names it may record, a name or a glob such as 'backup-*' "
+    "(repeat for more); a ping of another name gets 403. Default: any name.",
+)
 @click.pass_context
-def create(ctx: click.Context, scope: str, name: str | None) -> None:
-    """Create a key and print it (on stdout, alone: KEY=$(cronwatch key create ...))."""
+def create(ctx: click.Context, scope: str, name: str | None, patterns: tuple[str, ...]) -> None:
+    """Create a key and print it (on stdout, alone: KEY=$(cronwatch key create ...)).
+
+    \b
+        cronwatch key create --scope ping --name backups --names 'backup-*'
+    """
     store = _store(ctx)
     try:
-        record, token = store.create(scope, name)
+        record, token = store.create(scope, name, names=patterns or None)
     finally:
         store.db.close()
     click.echo(token)
     label = f" ({record.name})" if record.name else ""
+    only = f" for jobs {', '.join(record.names)}" if record.names else ""
     click.echo(
-        f"created {scope} key {record.id}{label}; it is shown only now, store it safely", err=True
+        f"created {scope} key {record.id}{label}{only}; it is shown only now, store it safely",
+        err=True,
     )
 
 
@@ -67,12 +81,13 @@ def list_keys(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([k.to_json() for k in keys], indent=2))
         return
-    click.echo(f"{'ID':<14}{'SCOPE':<7}{'CREATED (UTC)':<21}{'REVOKED (UTC)':<21}NAME")
+    click.echo(f"{'ID':<14}{'SCOPE':<7}{'CREATED (UTC)':<21}{'REVOKED (UTC)':<21}{'NAME':<16}JOBS")
     for k in keys:
         revoked = k.revoked.strftime("%Y-%m-%d %H:%M:%S") if k.revoked else "-"
+        jobs = ", ".join(k.names) if k.names is not None else "*"
         click.echo(
             f"{k.id:<14}{k.scope:<7}{k.created.strftime('%Y-%m-%d %H:%M:%S'):<21}"
-            f"{revoked:<21}{k.name or ''}"
+            f"{revoked:<21}{k.name or '':<16}{jobs}"
         )
 
 

@@ -376,7 +376,8 @@ class PostgreSQL(Dialect):
     ).replace("?", "%s")
 
     # A finish without run id, for a job and host with nothing running and with a key that may
-    # write it, is inserted as given; anything else is left for the caller (pairing, refusals).
+    # write it (and any name: a key restricted to names is checked in the transaction's way),
+    # is inserted as given; anything else is left for the caller (pairing, refusals).
     # One statement in autocommit for all of them: the key check, the pairing check and the
     # insert in one round trip, where a transaction of separate statements costs five, and each
     # round trip is long on a machine busy serving the pings.
@@ -390,7 +391,7 @@ class PostgreSQL(Dialect):
         " e->>9 AS key_hash, e->>10 AS scopes, position"
         " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, position)) AS u"
         " WHERE (u.key_hash IS NULL OR EXISTS (SELECT 1 FROM api_keys k"
-        " WHERE k.token_hash = u.key_hash AND k.revoked_us IS NULL"
+        " WHERE k.token_hash = u.key_hash AND k.revoked_us IS NULL AND k.names IS NULL"
         " AND k.scope = ANY(string_to_array(u.scopes, ','))))"
         " AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.outcome = 'running' AND r.name = u.name"
         " AND r.hostname = u.hostname)"

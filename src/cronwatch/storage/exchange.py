@@ -63,7 +63,7 @@ JOBS = Table("jobs", "jobs", ("name",), (
 ), "(name)")  # fmt: skip
 API_KEYS = Table("api_keys", "api_keys", ("id",), (
     _f("id"), _f("name", nullable=True), _f("scope"), _f("token_hash"),
-    _f("created", "instant"), _f("revoked", "instant", True),
+    _f("created", "instant"), _f("revoked", "instant", True), _f("names", "json", True),
 ), "")  # fmt: skip
 BASELINES = Table("job_baselines", "job_baselines", ("name",), (
     _f("name"), _f("samples", "int"), _f("runtime_median_us", "int", True),

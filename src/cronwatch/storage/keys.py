@@ -14,7 +14,9 @@ call and, being salted, could not be looked up by digest in one index probe.
 
 Scopes:
 
-- ``ping``: report runs (ping URLs, ``POST /api/v1/runs``); nothing else.
+- ``ping``: report runs (ping URLs, ``POST /api/v1/runs``); nothing else. A ping key may be
+  restricted to job names (``names``: glob patterns such as ``backup-*``): a run of another
+  name is refused, so that a key handed to one team's hosts cannot write another's jobs.
 - ``read``: read the REST API (jobs, runs, status).
 - ``write``: everything: read and change the REST API, and report runs.
 - ``badge``: the status badges (``/badge/<key>/<tag>.svg``, Healthchecks' form): safe to
@@ -23,7 +25,9 @@ Scopes:
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -52,7 +56,9 @@ _RANDOM_BYTES = 24  # 32 URL-safe characters, 192 bits
 #: The shape of every key this module issues; anything else is refused without a lookup.
 TOKEN_PATTERN = re.compile(r"cw[prwb]_[A-Za-z0-9_-]{32}")
 
-_COLUMNS = "id, name, scope, created_us, revoked_us"
+_COLUMNS = "id, name, scope, created_us, revoked_us, names"
+#: The most name patterns one key may have.
+MAX_NAME_PATTERNS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +70,16 @@ class ApiKey:
     scope: Scope
     created: datetime
     revoked: datetime | None = None
+    #: The job names (glob patterns) a ping key may record; ``None``: any.
+    names: tuple[str, ...] | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked is None
+
+    def allows_name(self, name: str) -> bool:
+        """Whether this key may record runs of job ``name`` (:func:`names_allow`)."""
+        return names_allow(self.names, name)
 
     def allows(self, permission: str) -> bool:
         """Whether this key's scope grants ``permission`` (``ping``, ``read`` or ``write``)."""
@@ -80,7 +92,33 @@ class ApiKey:
             "scope": self.scope,
             "created": self.created.isoformat(),
             "revoked": self.revoked.isoformat() if self.revoked else None,
+            "names": list(self.names) if self.names is not None else None,
         }
+
+
+def names_allow(patterns: tuple[str, ...] | None, name: str) -> bool:
+    """Whether a key restricted to ``patterns`` (shell globs, case-sensitive: ``*``, ``?``,
+    ``[...]``) may record runs of job ``name``; ``None`` allows every name."""
+    return patterns is None or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def names_refusal(patterns: tuple[str, ...], name: str) -> str:
+    """Why a key restricted to ``patterns`` may not record ``name``."""
+    shown = ", ".join(patterns[:5]) + (", ..." if len(patterns) > 5 else "")
+    return f"this ping key may only record jobs named {shown}; not {name[:80]!r}"
+
+
+def check_names(scope: str, patterns: Iterable[str]) -> tuple[str, ...]:
+    """The name patterns of a new key, checked: ping keys only, each a job name that may hold
+    the glob characters, at most :data:`MAX_NAME_PATTERNS`; :class:`InvalidInput`."""
+    checked = tuple(dict.fromkeys(validate_name(p, "--names pattern") for p in patterns))
+    if scope != "ping":
+        raise InvalidInput(f"only ping keys can be restricted to names, not {scope} keys")
+    if not checked:
+        raise InvalidInput("--names: give at least one job name or glob pattern")
+    if len(checked) > MAX_NAME_PATTERNS:
+        raise InvalidInput(f"--names: at most {MAX_NAME_PATTERNS} patterns")
+    return checked
 
 
 def hash_token(token: str) -> str:
@@ -115,11 +153,19 @@ class KeyStore:
         self.db = db
 
     def create(
-        self, scope: str, name: str | None = None, *, now: datetime | None = None
+        self,
+        scope: str,
+        name: str | None = None,
+        *,
+        now: datetime | None = None,
+        names: Iterable[str] | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key of ``scope``: the stored record and the secret token, which is not kept
-        anywhere and cannot be shown again."""
+        anywhere and cannot be shown again. ``names``: the job names (globs) a ping key is
+        restricted to."""
         checked = check_scope(scope)
+        patterns = check_names(checked, names) if names is not None else None
+        stored_names = json.dumps(list(patterns)) if patterns is not None else None
         if name is not None:
             name = validate_name(name, "key name")
         created = now or utcnow()
@@ -130,13 +176,13 @@ class KeyStore:
             # A clash of 48 random bits is rare but not impossible: draw again, never overwrite.
             # The name is checked in the statement too, so that a key named meanwhile wins.
             stored = self.db.execute(
-                "INSERT INTO api_keys (id, name, scope, token_hash, created_us) "
-                "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys"
+                "INSERT INTO api_keys (id, name, scope, token_hash, created_us, names) "
+                "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM api_keys"
                 " WHERE name = ? AND revoked_us IS NULL) ON CONFLICT DO NOTHING",
-                (key_id, name, checked, hash_token(token), to_us(created), name),
+                (key_id, name, checked, hash_token(token), to_us(created), stored_names, name),
             )
             if stored:
-                return ApiKey(key_id, name, checked, _trim(created)), token
+                return ApiKey(key_id, name, checked, _trim(created), names=patterns), token
         raise RuntimeError("could not draw an unused key id")  # pragma: no cover
 
     def adopt(
@@ -246,18 +292,29 @@ class KeyStore:
         return key
 
 
-def lookup_keys(db: Database, cur: Cursor, hashes: Iterable[str]) -> dict[str, tuple[str, Any]]:
-    """``{token_hash: (scope, revoked_us)}`` of the stored keys among ``hashes``, read with
-    ``cur`` (inside the transaction that writes what the keys allow)."""
+#: What a write's transaction reads of a key: scope, revoked_us, name patterns.
+KeyFacts = tuple[str, Any, tuple[str, ...] | None]
+
+
+def lookup_keys(db: Database, cur: Cursor, hashes: Iterable[str]) -> dict[str, KeyFacts]:
+    """``{token_hash: (scope, revoked_us, names)}`` of the stored keys among ``hashes``, read
+    with ``cur`` (inside the transaction that writes what the keys allow)."""
     wanted = sorted(set(hashes))
     if not wanted:
         return {}
     marks = ", ".join("?" * len(wanted))
     cur.execute(
-        db.sql(f"SELECT token_hash, scope, revoked_us FROM api_keys WHERE token_hash IN ({marks})"),
+        db.sql(
+            "SELECT token_hash, scope, revoked_us, names FROM api_keys"
+            f" WHERE token_hash IN ({marks})"
+        ),
         wanted,
     )
-    return {row[0]: (row[1], row[2]) for row in cur.fetchall()}
+    return {row[0]: (row[1], row[2], _names(row[3])) for row in cur.fetchall()}
+
+
+def _names(stored: str | None) -> tuple[str, ...] | None:
+    return None if stored is None else tuple(json.loads(stored))
 
 
 def _trim(value: datetime) -> datetime:
@@ -265,11 +322,12 @@ def _trim(value: datetime) -> datetime:
 
 
 def _row_to_key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, name, scope, created, revoked = row
+    key_id, name, scope, created, revoked, names = row
     return ApiKey(
         id=key_id,
         name=name,
         scope=scope,
         created=from_us(created),
         revoked=from_us(revoked) if revoked is not None else None,
+        names=_names(names),
     )

@@ -110,6 +110,8 @@ api_keys = Table(
     Column("token_hash", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger, nullable=True),
+    # 0010: the job names (JSON list of globs) a ping key may record; NULL: any
+    Column("names", Text, nullable=True),
     Index("ux_api_keys_token_hash", "token_hash", unique=True),
 )
 

@@ -21,8 +21,9 @@ from cronwatch.jobs import DEFAULT_PAGE, MAX_PAGE
 from cronwatch.model import OUTCOMES, RUN_JSON_FIELDS, Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import MAX_HOST_LENGTH, MAX_NAME_LENGTH, validate_name
+from cronwatch.storage.keys import names_refusal
 from cronwatch.timeutil import parse_instant
-from cronwatch.web.errors import ApiError, bad_request
+from cronwatch.web.errors import ApiError, bad_request, forbidden
 from cronwatch.web.ingest import Stored, WriteOp
 from cronwatch.web.state import ServerState
 
@@ -171,9 +172,12 @@ async def record_run(request: Request) -> Response:
     """Store one run given whole (what ``cronwatch run`` with ``$CRONWATCH_URL`` sends):
     201 when stored now, 200 when the server already had it (a replay)."""
     state = _state(request)
-    await state.authorize(request, "ping")
+    key = await state.authorize(request, "ping")
     body = await state.read_json(request)
-    op = WriteOp(_run_from_json(body, state.settings.future_tolerance))
+    run = _run_from_json(body, state.settings.future_tolerance)
+    if key.names is not None and not key.allows_name(run.name):
+        raise forbidden(names_refusal(key.names, run.name))
+    op = WriteOp(run)
     result = await state.writer.submit(op)
     if isinstance(result, ApiError):
         raise result

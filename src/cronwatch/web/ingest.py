@@ -41,7 +41,13 @@ from cronwatch.storage.alerts.events import EventStore, LogLine
 from cronwatch.storage.connection import Cursor, Database, open_database
 from cronwatch.storage.dialect import dialect_for
 from cronwatch.storage.jobs import JobStore, count_jobs, existing_names
-from cronwatch.storage.keys import PERMISSIONS, lookup_keys
+from cronwatch.storage.keys import (
+    PERMISSIONS,
+    KeyFacts,
+    lookup_keys,
+    names_allow,
+    names_refusal,
+)
 from cronwatch.storage.runs import RunStore
 from cronwatch.storage.url import parse_database_url
 from cronwatch.storage.writes import Unpaired, Written
@@ -431,7 +437,7 @@ def new_run_id() -> str:
 
 
 def plan(
-    ops: Sequence[WriteOp], keys: dict[str, tuple[str, Any]]
+    ops: Sequence[WriteOp], keys: dict[str, KeyFacts]
 ) -> tuple[list[Result | None], list[int]]:
     """The refusals of a batch (by key), and the indexes of the writes to make, in the order to
     make them: by (job, host), so that every writer (threads, tasks, other server processes)
@@ -494,15 +500,17 @@ def _rolled_back(exc: BaseException) -> bool:
     )
 
 
-def _refusal(op: WriteOp, keys: dict[str, tuple[str, int | None]]) -> ApiError | None:
+def _refusal(op: WriteOp, keys: dict[str, KeyFacts]) -> ApiError | None:
     if op.key_hash is None:
         return None
     found = keys.get(op.key_hash)
     if found is None:
         return unauthorized("unknown ping key; create one with `cronwatch key create --scope ping`")
-    scope, revoked = found
+    scope, revoked, names = found
     if revoked is not None:
         return unauthorized("this key has been revoked")
     if op.permission not in PERMISSIONS.get(scope, frozenset()):  # type: ignore[call-overload]
         return forbidden(f"a {scope} key cannot record runs; use a ping or write key")
+    if names is not None and not names_allow(names, op.run.name):
+        return forbidden(names_refusal(names, op.run.name))
     return None
