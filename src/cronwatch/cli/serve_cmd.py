@@ -234,6 +234,8 @@ def serve(
     tolerance = job_limits.future_tolerance
     if future_tolerance is not None:
         tolerance = _duration(future_tolerance, "--future-tolerance")
+        if tolerance > timedelta(days=1):
+            raise click.BadParameter("at most 1d", param_hint="--future-tolerance")
     settings = ServerSettings(
         database_url=url,
         config=config,
