@@ -46,11 +46,14 @@ class Run:
     exit_code: int | None
     run_id: str
     output: str | None = None
+    #: False for a finish whose start nobody reported (a plain ping): its duration is
+    #: unknown, stored as NULL, never sent as a timing, shown as unknown (not "0s").
+    timed: bool = True
 
     @property
     def duration(self) -> timedelta | None:
-        """How long the run took, or ``None`` while it is running."""
-        if self.date_completed is None:
+        """How long the run took; ``None`` while it is running, or when it is not ``timed``."""
+        if self.date_completed is None or not self.timed:
             return None
         return self.date_completed - self.date_started
 

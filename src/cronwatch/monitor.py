@@ -50,6 +50,7 @@ def make_run(
     output: str | None = None,
     future_tolerance: timedelta = FUTURE_TOLERANCE,
     clock: str = "this machine's",
+    timed: bool = True,
 ) -> Run:
     """A validated :class:`Run`, instants normalised to UTC microseconds.
 
@@ -83,6 +84,7 @@ def make_run(
         exit_code=0 if outcome == "success" else exit_code,
         run_id=run_id,
         output=output,
+        timed=timed,
     )
 
 
@@ -190,8 +192,8 @@ class Monitor:
         stored_now = self.store.save(run)
         if stored_now and run.outcome == "success" and self.statsd is not None:
             duration = run.duration
-            assert duration is not None
-            self.statsd.record_activity(run.name, duration)
+            if duration is not None:  # a run of unknown duration sends no timing (not 0 ms)
+                self.statsd.record_activity(run.name, duration)
         return run
 
     def start(

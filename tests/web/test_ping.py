@@ -19,7 +19,9 @@ from tests.support.databases import PostgresServer
 from tests.support.receivers import StatsdReceiver
 from tests.support.server import LiveServer, count_jobs, count_runs, create_key, query, serve
 
-RUN_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
+RUN_COLUMNS = (
+    "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output, duration_us"
+)
 
 
 def now_us() -> int:
@@ -47,7 +49,8 @@ def test_success_ping_stores_a_run_and_creates_the_job(
     assert response.text == ("" if method == "HEAD" else "OK")
     [run] = runs(server.database_url, "backup")
     assert (run["hostname"], run["outcome"], run["exit_code"]) == ("db1", "success", 0)
-    assert run["started_us"] == run["completed_us"], "a lone finish is a zero-length run"
+    assert run["started_us"] == run["completed_us"], "a lone finish is dated by its arrival"
+    assert run["duration_us"] is None, "its duration is unknown, not 0"
     assert query(server.database_url, "SELECT name, source FROM jobs") == [("backup", "run")]
 
 
@@ -329,3 +332,30 @@ def test_a_ping_key_restricted_to_names_records_only_those(database_url: str) ->
     names = query(database_url, "SELECT name, outcome FROM runs ORDER BY name")
     assert names == [("backup-db", "success"), ("backup-web", "success"), ("nightly", "success")]
     assert count_jobs(database_url) == 3
+
+
+def test_a_plain_ping_without_a_start_sends_no_timing_and_shows_an_unknown_duration(
+    database_url: str, statsd_receiver: StatsdReceiver
+) -> None:
+    # Issue 12: a plain ping sent a 0 ms timing, pulling every mean and percentile down.
+    key = create_key(database_url, "ping")
+    read = create_key(database_url, "read")
+    statsd = StatsdClient("127.0.0.1", statsd_receiver.port, environment="prod")
+    with LiveServer(database_url, statsd=statsd) as live, httpx.Client(base_url=live.url) as http:
+        assert http.get(f"/ping/{key}/plain", params={"host": "db1"}).status_code == 200
+        assert http.get(f"/ping/{key}/plain/0", params={"rid": "lone"}).status_code == 200
+        http.get(f"/ping/{key}/timed/start", params={"rid": "t1"})
+        http.get(f"/ping/{key}/timed", params={"rid": "t1"})
+        lines = statsd_receiver.receive()
+        headers = {"Authorization": f"Bearer {read}"}
+        api = http.get("/api/v1/jobs/plain/runs", headers=headers).json()
+        status = http.get("/api/v1/status", headers=headers).json()["jobs"]
+        page = http.get("/jobs/plain").text
+    assert [line.split(":")[0] for line in lines] == ["script_activity,env=prod,name=timed"]
+    durations = query(database_url, "SELECT duration_us FROM runs WHERE name = 'plain'")
+    assert durations == [(None,), (None,)]
+    assert {run["duration_seconds"] for run in api["runs"]} == {None}
+    plain = next(job for job in status if job["name"] == "plain")
+    assert plain["last_duration_seconds"] is None and "took" not in plain["reason"]
+    assert 'title="a ping without a start: its duration is unknown">unknown<' in page
+    assert " so far</td>" not in page  # not taken for a run still going

@@ -589,14 +589,14 @@ WHERE ? OR j.name = ANY(?)
 
         try:
             cur.execute(self.INSERT_UNPAIRED, (document,))
-            stored = {row[0]: int(row[1]) for row in cur.fetchall()}
+            stored = {row[0]: row[1] for row in cur.fetchall()}
         except UniqueViolation:
             # A run id stored already: this batch is being written again after a failure that
             # hid its commit. Nothing was written now; the general way knows replays.
             return {}
         # RETURNING comes in no promised order: match rows by run id.
         return {
-            index: Written(True, stored[item.run.run_id])
+            index: Written(True, _int_or_none(stored[item.run.run_id]))
             for index, item in enumerate(offered)
             if item.run.run_id in stored
         }
@@ -613,6 +613,10 @@ def _job_host_key(name: str, hostname: str) -> int:
     """A stable signed 32-bit key of a job and host (two that collide merely take turns)."""
     digest = zlib.crc32(f"{name}\x00{hostname}".encode())
     return digest - (1 << 32) if digest >= 1 << 31 else digest
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def _job_host(item: Unpaired) -> tuple[str, str]:

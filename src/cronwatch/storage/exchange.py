@@ -106,6 +106,9 @@ DELIVERIES = Table("deliveries", "deliveries", ("event_id", "channel"), (
 RUNS = Table("runs", "runs", ("name", "started_us", "id"), (
     _f("name"), _f("hostname"), _f("run_id"), _f("outcome"), _f("exit_code", "int", True),
     _f("started", "instant"), _f("completed", "instant", True), _f("output", nullable=True),
+    # completed - started, or null for a finish of unknown duration (a plain ping); an
+    # export made before it was written has none: the import computes it (from_json).
+    _f("duration_us", "int", True),
 ), "(name, run_id)")  # fmt: skip
 #: The summaries the triggers keep; imported after the runs, over what the triggers made of
 #: them, because they also count runs pruned before the export.
@@ -215,22 +218,17 @@ class ExchangeStore:
         """Insert ``records`` into ``table`` (its rule for stored keys: skip or replace);
         how many rows were inserted or replaced."""
         columns = [f.column for f in table.fields]
-        extra: list[str] = []
-        if table is RUNS:  # stored, not exported: it is completed - started
-            extra = ["duration_us"]
         written = 0
-        per_statement = max(1, MAX_PARAMETERS // (len(columns) + len(extra)))
+        per_statement = max(1, MAX_PARAMETERS // len(columns))
         for start in range(0, len(records), per_statement):
             chunk = records[start : start + per_statement]
             params: list[Any] = []
             for record in chunk:
                 values = [_to_db(f, record[f.name]) for f in table.fields]
-                if extra:
-                    values.append(_duration(record))
                 params.extend(values)
-            row = "(" + ", ".join("?" * (len(columns) + len(extra))) + ")"
+            row = "(" + ", ".join("?" * len(columns)) + ")"
             statement = (
-                f"INSERT INTO {table.table} ({', '.join(columns + extra)}) VALUES "
+                f"INSERT INTO {table.table} ({', '.join(columns)}) VALUES "
                 + ", ".join([row] * len(chunk))
                 + _conflict(table)
             )
@@ -307,9 +305,3 @@ def _to_db(field: Field, value: Any) -> Any:
     if field.kind == "json":
         return json.dumps(value)  # as the REST API stores a spec: a round trip keeps the text
     return value
-
-
-def _duration(run: Record) -> int | None:
-    if run["completed"] is None:
-        return None
-    return int(to_us(run["completed"]) - to_us(run["started"]))

@@ -20,7 +20,9 @@ from cronwatch.storage.connection import Cursor, Database
 from cronwatch.storage.writes import Unpaired, Write, Written
 from cronwatch.timeutil import from_us, to_us
 
-_COLUMNS = "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output"
+_COLUMNS = (
+    "name, hostname, run_id, outcome, exit_code, started_us, completed_us, output, duration_us"
+)
 
 # Served by ix_runs_name_started, walked backwards: flat whatever the table's size.
 _LAST_SUCCESS = (
@@ -173,7 +175,7 @@ class RunStore:
 
 
 def _row_to_run(row: tuple[Any, ...]) -> Run:
-    name, hostname, run_id, outcome, exit_code, started, completed, output = row
+    name, hostname, run_id, outcome, exit_code, started, completed, output, duration = row
     return Run(
         name=name,
         hostname=hostname,
@@ -183,6 +185,7 @@ def _row_to_run(row: tuple[Any, ...]) -> Run:
         date_started=from_us(started),
         date_completed=from_us(completed) if completed is not None else None,
         output=output,
+        timed=completed is None or duration is not None,  # NULL: a plain ping's, unknown
     )
 
 

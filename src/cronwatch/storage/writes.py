@@ -106,7 +106,7 @@ def finished_params(run: Run) -> tuple[Any, ...]:
         run.exit_code,
         started,
         completed,
-        completed - started,
+        completed - started if run.timed else None,
         run.output,
     )
 
@@ -122,4 +122,5 @@ def written_from(run: Run, row: Any) -> Written:
     """The :class:`Written` of ``run`` from the row its statement returned (``None``: none)."""
     if row is None:
         return Written(False)
-    return Written(True, int(row[0]) if run.date_completed is not None else None)
+    duration = row[0] if run.date_completed is not None else None
+    return Written(True, int(duration) if duration is not None else None)

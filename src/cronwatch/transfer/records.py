@@ -21,7 +21,7 @@ from cronwatch.storage.exchange import (
     Record,
     Table,
 )
-from cronwatch.timeutil import parse_instant
+from cronwatch.timeutil import parse_instant, to_us
 
 _INT64 = 2**63
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
@@ -62,6 +62,9 @@ def from_json(table: Table, value: Any, where: str) -> Record:
     if unknown:
         raise InvalidInput(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}")
     record = {f.name: _in(table, f, value, where) for f in table.fields}
+    if table is RUNS and "duration_us" not in value and record["completed"] is not None:
+        # An export from before durations were exported: every finished run was timed.
+        record["duration_us"] = to_us(record["completed"]) - to_us(record["started"])
     if table is EVENTS:
         deliveries = value.get("deliveries", [])
         if not isinstance(deliveries, list):

@@ -159,6 +159,9 @@ class PingHandler:
                 hostname=host,
                 run_id=run_id or new_run_id(),
                 output=output if outcome != "running" else None,
+                # A finish knows its duration only from a start it pairs with (the database
+                # computes it then); alone it is a run of unknown duration, not of 0s.
+                timed=False,
             )
         except CronwatchError as exc:
             raise bad_request(str(exc)) from None

@@ -175,9 +175,12 @@ def chart_data(
 ) -> dict[str, object]:
     """The chart's data for ``static/dashboard.js``: instants as Unix seconds, durations as
     seconds. ``runs``: ``[start, duration, outcome, host, exit code]``, oldest first; a
-    running run's duration is how long it has been running."""
+    running run's duration is how long it has been running. A finished run of unknown
+    duration (a plain ping) has no runtime to draw: it is in the runs table, not here."""
     runs = []
     for p in points:
+        if p.duration is None and p.outcome != "running":
+            continue
         took = p.duration if p.duration is not None else now - p.started
         runs.append(
             [_epoch(p.started), round(took.total_seconds(), 3), p.outcome, p.hostname, p.exit_code]
