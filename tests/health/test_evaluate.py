@@ -303,13 +303,13 @@ def test_each_declared_host_must_run() -> None:
     rows = (ran(AT_3, host="db1"), ran(AT_3 - D, host="db2"), ran(AT_3, host="db9"))
     result = check(job, AT_3 + H, *rows)
     assert result.status == "missing"
-    assert result.reason == (
-        "backup didn't run on db2 since 03:00 UTC (last run 2026-11-27 03:00 UTC)"
-    )
+    # The reason is the host overdue the longest, the slot NEXT DUE's "overdue since" shows,
+    # not the first declared host that is missing (db2, overdue since only today 03:00).
+    assert result.reason == "backup didn't run on db3 since 2026-01-01 03:00 UTC (never ran)"
+    assert result.overdue_since == utc(2026, 1, 1, 3)
     assert result.problems == (
         result.reason,
-        # Never ran: missed since its first slot after the job became known.
-        "backup didn't run on db3 since 2026-01-01 03:00 UTC (never ran)",
+        "backup didn't run on db2 since 03:00 UTC (last run 2026-11-27 03:00 UTC)",
     )
     statuses = {h.hostname: h.status for h in result.hosts}
     assert statuses == {"db1": "ok", "db2": "missing", "db3": "missing"}  # db9 not declared

@@ -542,13 +542,17 @@ def _host_views(facts: JobFacts) -> list[_View]:
 def _each_host(job: _Job, views: list[_View]) -> _Judged:
     """Declared hosts: each owes its runs (or, with ``min_hosts``, k of them do)."""
     verdicts = [_judge(job, view) for view in views]
-    problems = [p for v in verdicts for p in v.problems]
+    # Within a status the host overdue the longest comes first, so that the job's reason
+    # names the slot of its overdue_since (NEXT DUE says "overdue since" that same slot).
+    never = datetime.max.replace(tzinfo=UTC)
+    dated = [(p, v.due or never) for v in verdicts for p in v.problems]
     overdue = min((v.due for v in verdicts if v.due is not None), default=None)
     if job.spec.min_hosts is not None:
-        problems = [p for p in problems if p[0] not in _RECENCY]
+        dated = [(p, due) for p, due in dated if p[0] not in _RECENCY]
         found, overdue = _min_hosts(job, views, verdicts)
-        problems += found
-    problems.sort(key=lambda problem: _RANK[problem[0]])
+        dated += [(p, never) for p in found]
+    dated.sort(key=lambda item: (_RANK[item[0][0]], item[1]))
+    problems = [p for p, _ in dated]
     quiet = min(verdicts, key=lambda v: _RANK[v.quiet])
     status = problems[0] if problems else (quiet.quiet, quiet.quiet_reason)
     next_due = min((v.next_due for v in verdicts if v.next_due is not None), default=None)
