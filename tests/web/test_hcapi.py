@@ -218,3 +218,15 @@ def test_the_client_s_default_api_v1_is_served_too(server: LiveServer, hc: httpx
         .json()["checks"][0]["update_url"]
         .endswith(f"/api/v2/checks/{check.uuid}")
     )
+
+
+def test_creating_a_check_beyond_max_jobs_gets_403_as_healthchecks_does(database_url: str) -> None:
+    key = create_key(database_url, "write")
+    with (
+        LiveServer(database_url, max_jobs=1) as live,
+        httpx.Client(base_url=live.url, headers={"X-Api-Key": key}) as http,
+    ):
+        assert http.post("/api/v3/checks/", json={"name": "one"}).status_code == 201
+        refused = http.post("/api/v3/checks/", json={"name": "two"})
+        assert refused.status_code == 403 and "at most 1 jobs" in refused.text
+    assert count_jobs(database_url) == 1

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronwatch.errors import Conflict, CronwatchError, NotFound
+from cronwatch.errors import Conflict, CronwatchError, LimitReached, NotFound
 from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import JobFacts, JobStatus, Status
 from cronwatch.jobs import JobsService
@@ -102,12 +102,20 @@ class ChecksApi:
     """The checks of one database (with the server's config file), as API v3 shows them;
     ``site`` is the server's base URL for the URLs in the answers."""
 
-    def __init__(self, db: Database, config: Config | None, site: str, version: int = 3) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: Config | None,
+        site: str,
+        version: int = 3,
+        *,
+        max_jobs: int | None = None,
+    ) -> None:
         self.db = db
         self.config = config
         self.site = site.rstrip("/")
         self.version = version  # 1, 2 or 3: the API version of the URLs (and v1's "started")
-        self.jobs = JobsService(db, config)
+        self.jobs = JobsService(db, config, max_jobs=max_jobs)
         self.store = JobStore(db)
 
     # -- reading ------------------------------------------------------------------------------
@@ -257,6 +265,8 @@ class ChecksApi:
             self.jobs.create(name, spec)
         except Conflict as exc:
             raise HcError(409, str(exc)) from None
+        except LimitReached as exc:  # Healthchecks: 403 when the checks limit is reached
+            raise HcError(403, str(exc)) from None
         except CronwatchError as exc:
             raise HcError(400, str(exc)) from None
         return self._json_of(name), True

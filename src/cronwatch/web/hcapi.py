@@ -46,7 +46,9 @@ def _api(request: Request) -> ChecksApi:
     state = _state(request)
     path = request.url.path
     version = int(path[len("/api/v")]) if path.startswith("/api/v") else 3  # /api/v<N>/...
-    return ChecksApi(state.db, state.config, str(request.base_url), version)
+    return ChecksApi(
+        state.db, state.config, str(request.base_url), version, max_jobs=state.settings.max_jobs
+    )
 
 
 async def _authorize(request: Request, *, write: bool, body: dict[str, Any] | None = None) -> bool:
