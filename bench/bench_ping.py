@@ -234,6 +234,21 @@ def stored_run_ids(url: str, prefix: str) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+def account(url: str, prefix: str, load: Load, connections: int) -> tuple[int, list[str], int]:
+    """One round's pings (run ids ``<prefix>-...``) against the database: how many are stored,
+    which acknowledged ones are not (must be none), and how many were stored beyond the 2xx
+    counted. With the run ids of the 2xx answers (the asyncio client) each one is looked up;
+    with wrk only the counts can be compared: the surplus may only be the answers still in
+    flight when it stopped (at most one per connection)."""
+    ids = stored_run_ids(url, prefix)
+    if load.acknowledged is not None:
+        return len(ids), sorted(load.acknowledged - ids), len(ids) - load.ok
+    surplus = len(ids) - load.ok
+    lost = [] if 0 <= surplus <= connections else [f"{prefix}: {load.ok} acknowledged, "
+                                                   f"{len(ids)} stored"]  # fmt: skip
+    return len(ids), lost, surplus
+
+
 def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadgen: str) -> bool:
     from cronwatch.storage import open_database
     from cronwatch.storage.keys import KeyStore
@@ -273,15 +288,11 @@ def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadg
                     rates[name].append(load.rate)
                     if name == "cronwatch serve pings":
                         time.sleep(0.5)  # let the last batch commit
-                        ids = stored_run_ids(url, prefix)
+                        round_stored, round_lost, surplus = account(url, prefix, load, connections)
                         acknowledged += load.ok
-                        stored += len(ids)
-                        if load.acknowledged is not None:
-                            lost += sorted(load.acknowledged - ids)
-                        else:  # wrk: by count; the surplus can only be the last in flight
-                            unaccounted += len(ids) - load.ok
-                            if not 0 <= len(ids) - load.ok <= connections:
-                                lost.append(f"{prefix}: {load.ok} acknowledged, {len(ids)} stored")
+                        stored += round_stored
+                        lost += round_lost
+                        unaccounted += surplus
     medians = {name: statistics.median(values) for name, values in rates.items()}
     pings = medians["cronwatch serve pings"]
     # The ratios are taken round by round (the three servers measured one after the other,
