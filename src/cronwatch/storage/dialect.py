@@ -548,11 +548,10 @@ WHERE ? OR j.name = ANY(?)
         with the start and the finish of one run in two transactions (``/start`` sent in the
         background, then the finish), each waited for the other, and PostgreSQL broke the
         deadlock after ``deadlock_timeout`` (a second) while every other write queued behind.
-        Every writer of runs to a job and host (the server's batches, the library's record)
-        now takes this lock first and all of them in one order, so two of them on the same
-        job and host follow each other, and none waits on another while holding what that
-        one waits for. The plain pings' statement (:meth:`insert_unpaired`) takes none: its
-        run ids are fresh, so nobody waits for its rows."""
+        Every writer of runs to a job and host (the server's batches and plain pings'
+        statement, the library's record) now takes this lock first and all of them in one
+        order, so two of them on the same job and host follow each other, and none waits on
+        another while holding what that one waits for."""
         keys = sorted({_job_host_key(run.name, run.hostname) for run, _ in writes})
         cur.execute(self.LOCK_JOB_HOSTS, (self.JOB_HOST_LOCKS, keys))
 
@@ -574,7 +573,11 @@ WHERE ? OR j.name = ANY(?)
         finish instead: a window of milliseconds between two pings of one job. When one of the
         run ids is stored already (a batch written again), nothing is stored and ``{}``
         returned. Offer only runs with distinct run ids, and no finish whose job and host also
-        has a start in the same batch (it may pair with it)."""
+        has a start in the same batch (it may pair with it). The statement takes the advisory
+        locks of its jobs and hosts first (:meth:`lock_job_hosts`), pipelined before the same
+        Sync: still one round trip, and no writer waits for another in two orders (a new
+        job's first runs on two hosts, in here and in a transaction, would otherwise each wait
+        for the other's ``jobs`` row and summary row)."""
         if not offered:
             return {}
         order = sorted(range(len(offered)), key=lambda i: _job_host(offered[i]))
@@ -587,9 +590,12 @@ WHERE ? OR j.name = ANY(?)
         document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         from psycopg.errors import UniqueViolation
 
+        conn = cur.connection  # type: ignore[attr-defined]
         try:
-            cur.execute(self.INSERT_UNPAIRED, (document,))
-            stored = {row[0]: row[1] for row in cur.fetchall()}
+            with conn.pipeline():
+                self.lock_job_hosts(cur, [(item.run, True) for item in offered])
+                cur.execute(self.INSERT_UNPAIRED, (document,))
+                stored = {row[0]: row[1] for row in cur.fetchall()}
         except UniqueViolation:
             # A run id stored already: this batch is being written again after a failure that
             # hid its commit. Nothing was written now; the general way knows replays.
