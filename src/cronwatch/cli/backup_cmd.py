@@ -35,9 +35,11 @@ def backup(ctx: click.Context, file: Path, force: bool) -> None:
 
     with ProgressLine(size, BIG_COPY) as show:
         report = backup_database(
-            ctx.find_root().obj.resolved_database_url(), file, force=force,
+            ctx.find_root().obj.resolved_database_url(),
+            file,
+            force=force,
             progress=lambda done, total: show("backup", done, total),
-        )  # fmt: skip
+        )
     click.echo(
         f"backed up to {report.path}: {size(report.size)}, {report.runs:,} runs, "
         f"{report.jobs:,} jobs, schema revision {report.revision}"
@@ -56,9 +58,10 @@ def restore(ctx: click.Context, file: Path) -> None:
 
     with ProgressLine(lambda n: f"{n:,} rows", BIG_RESTORE) as show:
         report = restore_database(
-            ctx.find_root().obj.resolved_database_url(), file,
+            ctx.find_root().obj.resolved_database_url(),
+            file,
             progress=lambda done, total: show("restore", done, total),
-        )  # fmt: skip
+        )
     migrated = f" (migrated from {report.migrated_from})" if report.migrated_from else ""
     click.echo(
         f"restored {file} into {report.database}: {report.runs:,} runs, {report.jobs:,} jobs, "

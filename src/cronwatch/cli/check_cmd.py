@@ -276,8 +276,8 @@ def status(
         click.echo("no jobs" + (" with problems" if problems else " known yet"), err=True)
         return
     now = utcnow()
-    rows = [("JOB", *(("UUID",) if show_uuid else ()), "STATUS", "HOSTS", "LAST RUN", "TOOK",
-             "NEXT DUE", "REASON")]  # fmt: skip
+    uuid_header = ("UUID",) if show_uuid else ()
+    rows = [("JOB", *uuid_header, "STATUS", "HOSTS", "LAST RUN", "TOOK", "NEXT DUE", "REASON")]
     for s in statuses:
         rows.append(
             (

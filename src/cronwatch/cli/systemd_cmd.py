@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,6 +32,9 @@ from cronwatch.cli.importing import (
     merge_and_report,
     write_option,
 )
+
+if TYPE_CHECKING:
+    from cronwatch.systemd_units.importer import ImportedTimer
 
 
 @click.command("import-systemd")
@@ -63,9 +67,17 @@ from cronwatch.cli.importing import (
     "systemd evaluates them in local time].",
 )
 @click.pass_context
-def import_systemd(ctx: click.Context, units: tuple[str, ...], write: bool, wrap: bool,
-                   wrap_into: str | None, env_file: str | None, user: bool, every: bool,
-                   timezone: str | None) -> None:  # fmt: skip
+def import_systemd(
+    ctx: click.Context,
+    units: tuple[str, ...],
+    write: bool,
+    wrap: bool,
+    wrap_into: str | None,
+    env_file: str | None,
+    user: bool,
+    every: bool,
+    timezone: str | None,
+) -> None:
     """Turn systemd timers into [jobs.NAME] tables of the config file.
 
     The job is named after the timer (apt-daily.timer: apt-daily), scheduled by its
@@ -147,8 +159,9 @@ def _hook_command(ctx: click.Context, env_file: str | None) -> list[str]:
     return command
 
 
-def _wrap(found: list, command: list[str], env_file: str | None,  # type: ignore[type-arg]
-          into: str | None) -> None:  # fmt: skip
+def _wrap(
+    found: list[ImportedTimer], command: list[str], env_file: str | None, into: str | None
+) -> None:
     from cronwatch.systemd_units import service_dropin
     from cronwatch.systemd_units.wrap import DROPIN_NAME
 

@@ -36,12 +36,17 @@ def export(ctx: click.Context, file: str | None, runs: bool, force: bool) -> Non
 
     if file not in (None, "-"):
         _refuse_database_files(ctx.find_root().obj.resolved_database_url(), Path(file))
-    with open_monitor(ctx) as monitor, _output(file, force) as out, \
-            ProgressLine(_count, BIG_SECTION) as show:  # fmt: skip
+    with (
+        open_monitor(ctx) as monitor,
+        _output(file, force) as out,
+        ProgressLine(_count, BIG_SECTION) as show,
+    ):
         report = export_database(
-            monitor.store.db, out, runs=runs,
+            monitor.store.db,
+            out,
+            runs=runs,
             progress=lambda section, done, total: show(f"export: {section}", done, total),
-        )  # fmt: skip
+        )
     counts = ", ".join(f"{report.counts[s]:,} {s.replace('_', ' ')}" for s in sections_of(report))
     where = "stdout" if file in (None, "-") else file
     click.echo(f"exported to {where}: {counts}", err=True)
@@ -88,9 +93,12 @@ def _output(file: str | None, force: bool) -> Iterator[TextIO]:
 
 @click.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8", lazy=False))
-@click.option("--merge", is_flag=True,
-              help="Import into a database that is not empty: add what it lacks (what it holds "
-              "wins; runs are added by name and run id, never twice).")  # fmt: skip
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Import into a database that is not empty: add what it lacks (what it holds "
+    "wins; runs are added by name and run id, never twice).",
+)
 @click.pass_context
 def import_(ctx: click.Context, file: TextIO, merge: bool) -> None:
     """Read an export of `cronwatch export` (FILE, or - for stdin) into the database, in one
@@ -99,9 +107,11 @@ def import_(ctx: click.Context, file: TextIO, merge: bool) -> None:
 
     with open_monitor(ctx) as monitor, ProgressLine(_count, BIG_SECTION) as show:
         report = import_database(
-            monitor.store.db, file, merge=merge,
+            monitor.store.db,
+            file,
+            merge=merge,
             progress=lambda section, done, total: show(f"import: {section}", done, total),
-        )  # fmt: skip
+        )
     parts = []
     for section in sections_of(report):
         read, added = report.read[section], report.added[section]

@@ -69,17 +69,62 @@ DEFAULT_TIMEOUT, DEFAULT_GRACE = 86_400, 3_600
 #: How many pings ``pings`` lists (Healthchecks' default ping log limit).
 PING_LOG_LIMIT = 100
 
-_STRINGS = ("channels", "desc", "failure_kw", "methods", "name", "schedule", "slug",
-            "start_kw", "subject", "subject_fail", "success_kw", "tags", "tz")  # fmt: skip
-_BOOLEANS = ("filter_subject", "filter_body", "filter_http_body", "filter_default_fail",
-             "manual_resume")  # fmt: skip
+_STRINGS = (
+    "channels",
+    "desc",
+    "failure_kw",
+    "methods",
+    "name",
+    "schedule",
+    "slug",
+    "start_kw",
+    "subject",
+    "subject_fail",
+    "success_kw",
+    "tags",
+    "tz",
+)
+_BOOLEANS = (
+    "filter_subject",
+    "filter_body",
+    "filter_http_body",
+    "filter_default_fail",
+    "manual_resume",
+)
 #: The order Healthchecks validates fields in (the first error is the one reported).
-_ORDER = ("channels", "desc", "failure_kw", "filter_subject", "filter_body", "filter_http_body",
-          "filter_default_fail", "grace", "manual_resume", "methods", "name", "schedule", "slug",
-          "start_kw", "subject", "subject_fail", "success_kw", "tags", "timeout", "tz",
-          "unique")  # fmt: skip
-_MAX_LENGTH = {"name": 100, "schedule": 100, "slug": 100, "failure_kw": 200, "start_kw": 200,
-               "success_kw": 200, "subject": 200, "subject_fail": 200}  # fmt: skip
+_ORDER = (
+    "channels",
+    "desc",
+    "failure_kw",
+    "filter_subject",
+    "filter_body",
+    "filter_http_body",
+    "filter_default_fail",
+    "grace",
+    "manual_resume",
+    "methods",
+    "name",
+    "schedule",
+    "slug",
+    "start_kw",
+    "subject",
+    "subject_fail",
+    "success_kw",
+    "tags",
+    "timeout",
+    "tz",
+    "unique",
+)
+_MAX_LENGTH = {
+    "name": 100,
+    "schedule": 100,
+    "slug": 100,
+    "failure_kw": 200,
+    "start_kw": 200,
+    "success_kw": 200,
+    "subject": 200,
+    "subject_fail": 200,
+}
 _UNIQUE = ("name", "slug", "tags", "timeout", "grace")
 
 
@@ -157,8 +202,13 @@ class ChecksApi:
         pings: list[dict[str, Any]] = []
         for run_key, run in page:
             rid = run.run_id if UUID_PATTERN.fullmatch(run.run_id) else None
-            common = {"scheme": "http", "remote_addr": run.hostname, "method": "", "ua": "",
-                      "rid": rid}  # fmt: skip
+            common = {
+                "scheme": "http",
+                "remote_addr": run.hostname,
+                "method": "",
+                "ua": "",
+                "rid": rid,
+            }
             if run.date_completed is not None:
                 n = 2 * run_key
                 finish: dict[str, Any] = {
@@ -177,8 +227,15 @@ class ChecksApi:
                     finish["exitstatus"] = run.exit_code
                 pings.append(finish)
             if run.date_completed is None or run.date_completed > run.date_started:
-                pings.append({"type": "start", "date": run.date_started.isoformat(),
-                              "n": 2 * run_key - 1, **common, "body_url": None})  # fmt: skip
+                pings.append(
+                    {
+                        "type": "start",
+                        "date": run.date_started.isoformat(),
+                        "n": 2 * run_key - 1,
+                        **common,
+                        "body_url": None,
+                    }
+                )
         return pings[:PING_LOG_LIMIT]
 
     def ping_body(self, uuid: str, n: int) -> str:

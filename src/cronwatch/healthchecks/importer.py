@@ -151,8 +151,14 @@ def apply(db: Database, imported: Sequence[Imported]) -> list[tuple[str, str]]:
         owner = store.by_uuid(job.uuid)
         if owner is not None:
             same = owner.name == job.name
-            report.append((job.name, "exists already" if same else
-                           f"not created: its UUID belongs to job {owner.name!r}"))  # fmt: skip
+            report.append(
+                (
+                    job.name,
+                    "exists already"
+                    if same
+                    else f"not created: its UUID belongs to job {owner.name!r}",
+                )
+            )
             continue
         if store.record(job.name) is not None:
             report.append((job.name, "not created: a job of that name exists"))

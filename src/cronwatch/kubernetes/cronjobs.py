@@ -63,8 +63,9 @@ def cronjob_job(
         grace = max(MIN_GRACE, deadline)
         fields.append(("grace", format_duration(grace)))
         comments.append(f"grace: startingDeadlineSeconds={int(deadline.total_seconds())}")
-    template = _mapping(_mapping(spec.get("jobTemplate"), "spec.jobTemplate").get("spec"),
-                        "spec.jobTemplate.spec")  # fmt: skip
+    template = _mapping(
+        _mapping(spec.get("jobTemplate"), "spec.jobTemplate").get("spec"), "spec.jobTemplate.spec"
+    )
     active = _seconds(template, "activeDeadlineSeconds", "spec.jobTemplate.spec")
     if active is not None and active > timedelta(0):
         fields.append(("max_runtime", format_duration(active)))

@@ -57,6 +57,8 @@ def _f(name: str, kind: Kind = "text", nullable: bool = False, column: str | Non
     return Field(name, column or default, kind, nullable)
 
 
+# The tables below keep `# fmt: skip`: each is a table of fields, several to a line, that
+# ruff would stretch to one field a line (about 100 lines more, and no longer readable as rows).
 JOBS = Table("jobs", "jobs", ("name",), (
     _f("name"), _f("source"), _f("spec", "json", True), _f("created", "instant"),
     _f("updated", "instant"), _f("uuid", nullable=True),

@@ -201,8 +201,10 @@ def _refuse_live_alert_loops(dialect: Dialect) -> None:
         with Database(dialect.url) as db:
             if (db.schema_revision() or "") < "0004":
                 return  # no heartbeats before revision 0004
-            beats = [(w.name, w.hostname, w.pid, w.last_beat)
-                     for w in WorkerStore(db).workers(now - RECENT_BEAT)]  # fmt: skip
+            beats = [
+                (w.name, w.hostname, w.pid, w.last_beat)
+                for w in WorkerStore(db).workers(now - RECENT_BEAT)
+            ]
     except (CronwatchError, sqlite3.Error):
         return  # unreadable: no loop is using it either; the restore replaces it
     alive = live_alert_loops(beats, now)

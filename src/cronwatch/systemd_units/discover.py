@@ -202,8 +202,15 @@ def listed_timers(*, user: bool = False) -> list[str]:
     columns before, dates or ``n/a``, have spaces of their own): the name is the second last
     word. :class:`InvalidInput` when systemctl cannot be run or fails.
     """
-    argv = ["systemctl", *(["--user"] if user else []), "list-timers", "--all", "--plain",
-            "--no-legend", "--no-pager"]  # fmt: skip
+    argv = [
+        "systemctl",
+        *(["--user"] if user else []),
+        "list-timers",
+        "--all",
+        "--plain",
+        "--no-legend",
+        "--no-pager",
+    ]
     try:
         done = subprocess.run(
             argv, capture_output=True, timeout=SYSTEMCTL_TIMEOUT, check=False, text=True

@@ -57,9 +57,10 @@ def import_timers(
     result = TimerImport()
     dirs = discover.unique_dirs(discover.user_unit_dirs() if user else discover.SYSTEM_UNIT_DIRS)
     units = (
-        _named(arguments, dirs, result) if arguments else _host_timers(dirs, result, user, every,
-                                                                       use_systemctl)
-    )  # fmt: skip
+        _named(arguments, dirs, result)
+        if arguments
+        else _host_timers(dirs, result, user, every, use_systemctl)
+    )
     seen: set[str] = set()
     for unit in units:
         if unit.name in seen:
@@ -69,8 +70,9 @@ def import_timers(
     return result
 
 
-def _named(arguments: Sequence[str], dirs: list[Path], result: TimerImport) -> list[
-        discover.UnitFiles]:  # fmt: skip
+def _named(
+    arguments: Sequence[str], dirs: list[Path], result: TimerImport
+) -> list[discover.UnitFiles]:
     units: list[discover.UnitFiles] = []
     for argument in arguments:
         path = Path(argument)
@@ -124,8 +126,11 @@ def _host_timers(
         names = sorted(set(enabled) | set(discover.timer_files(dirs))) if every else enabled
         result.sources.append("the unit directories")
         if not every:
-            left = [n for n in discover.timer_files(dirs)
-                    if n not in enabled and not discover.is_template(n)]  # fmt: skip
+            left = [
+                n
+                for n in discover.timer_files(dirs)
+                if n not in enabled and not discover.is_template(n)
+            ]
             if left:
                 result.notes.append(
                     f"not enabled, so not imported (--all imports them): {', '.join(left)}"

@@ -47,8 +47,16 @@ BATCH = 500
 Progress = Callable[[str, int, int], None]
 
 _BY_SECTION = {table.section: table for table in TABLES}
-_HEADER = ("format", "version", "exported_at", "cronwatch_version", "schema_revision",
-           "database", "runs_included", "counts")  # fmt: skip
+_HEADER = (
+    "format",
+    "version",
+    "exported_at",
+    "cronwatch_version",
+    "schema_revision",
+    "database",
+    "runs_included",
+    "counts",
+)
 
 
 @dataclass
@@ -183,8 +191,15 @@ def _check_header(header: dict[str, Any]) -> dict[str, int]:
 class _Importer:
     """One import's sections into one transaction."""
 
-    def __init__(self, store: ExchangeStore, cur: Cursor, merge: bool, counts: dict[str, int],
-                 report: ImportReport, progress: Progress | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: ExchangeStore,
+        cur: Cursor,
+        merge: bool,
+        counts: dict[str, int],
+        report: ImportReport,
+        progress: Progress | None,
+    ) -> None:
         self.store, self.cur, self.merge = store, cur, merge
         self.counts, self.report, self.progress = counts, report, progress
         self.known_jobs: set[str] = set()

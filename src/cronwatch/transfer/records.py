@@ -130,9 +130,15 @@ def _check(table: Table, record: Record, where: str) -> None:
         from cronwatch.monitor import make_run
 
         try:
-            make_run(record["name"], record["started"], record["completed"],
-                     outcome=record["outcome"], exit_code=record["exit_code"],
-                     hostname=record["hostname"], run_id=record["run_id"])  # fmt: skip
+            make_run(
+                record["name"],
+                record["started"],
+                record["completed"],
+                outcome=record["outcome"],
+                exit_code=record["exit_code"],
+                hostname=record["hostname"],
+                run_id=record["run_id"],
+            )
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc}") from None
     elif table is JOBS:

@@ -74,13 +74,19 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_deliveries_due", "deliveries", ["next_attempt_us"],
-        sqlite_where=_PENDING, postgresql_where=_PENDING,
-    )  # fmt: skip
+        "ix_deliveries_due",
+        "deliveries",
+        ["next_attempt_us"],
+        sqlite_where=_PENDING,
+        postgresql_where=_PENDING,
+    )
     op.create_index(
-        "ix_deliveries_order", "deliveries", ["channel", "name", "event_id"],
-        sqlite_where=_PENDING, postgresql_where=_PENDING,
-    )  # fmt: skip
+        "ix_deliveries_order",
+        "deliveries",
+        ["channel", "name", "event_id"],
+        sqlite_where=_PENDING,
+        postgresql_where=_PENDING,
+    )
     op.create_table(
         "alert_outages",
         sa.Column("started_us", sa.BigInteger, primary_key=True, autoincrement=False),
