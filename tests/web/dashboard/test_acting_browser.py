@@ -110,6 +110,10 @@ def test_a_write_key_pauses_snoozes_acknowledges_and_resumes(browser: Any, site:
     page.locator("#actions form.act-resume button").wait_for()
     assert page.evaluate("window.cwMarker") == 1  # the same document: not reloaded
     assert status(site)["status"] == "paused"
+    # The hosts' rows and the history follow in place: no host left FAILING beside PAUSED.
+    hosts = page.locator("#hosts .hosts-table tbody").inner_text()
+    assert "paused" in hosts.lower() and "failing" not in hosts.lower(), hosts
+    assert "paused by alice" in page.locator("#history").inner_text()
 
     # Snooze until tomorrow 09:00 on the viewer's clock (New York), not the server's (UTC).
     page.locator("#actions form.act-snooze button[value=tomorrow]").click()
