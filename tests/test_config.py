@@ -199,8 +199,9 @@ def test_min_hosts_k_of_n(tmp_path: Path) -> None:
         (
             '[jobs.backup]\nshedule = "0 3 * * *"',
             'jobs.backup: unknown field "shedule"; did you mean "schedule"? (allowed: '
-            "alert_after, alert_on, alerts, escalate_after, escalate_to, grace, hosts, "
-            "max_runtime, min_hosts, min_runtime, on_calendar, paused, recover_after, repeat, "
+            "alert_after, alert_on, alerts, description, escalate_after, escalate_to, grace, "
+            "hosts, max_runtime, min_hosts, min_runtime, on_calendar, paused, recover_after, "
+            "repeat, "
             "schedule, snooze_until, tags, timezone)",
         ),
         (

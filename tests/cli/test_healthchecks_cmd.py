@@ -33,7 +33,7 @@ EXPECTED = {
     "mig-report": {"schedule": "30 6 * * 1-5", "timezone": "Europe/Riga", "grace": 600},
     "mig-cal": {"on_calendar": "Mon..Fri 09:00", "timezone": "UTC", "grace": 3600},
     "mig-paused": {"schedule": "every 3600s", "grace": 3600, "paused": True},
-    "mig-kw": {"schedule": "every 3600s", "grace": 3600},
+    "mig-kw": {"schedule": "every 3600s", "grace": 3600, "description": "kept elsewhere"},
     "No Slug Here": {"schedule": "every 7200s", "grace": 3600},
 }
 
@@ -68,7 +68,7 @@ def test_checks_move_over_and_their_curl_lines_land_in_cronwatch(
     assert done.exit_code == 0, done.output
     assert "created 6 job(s) of 6" in done.stderr
     assert "mig-kw: keyword filters (email pings, body keywords) not carried over" in done.stderr
-    assert "mig-kw: description not kept" in done.stderr
+    assert "description" not in done.stderr, "the description is carried over"
     assert 'mig-kw: methods = "POST" not carried over' in done.stderr
     stored = dict(query(url, "SELECT name, uuid FROM jobs"))
     assert stored == checks_in_peer, "every check keeps its UUID"

@@ -21,9 +21,10 @@ def test_each_kind_of_check_becomes_a_job_and_losses_are_noted() -> None:
     assert (a.name, a.uuid, a.fields) == ("a", UUID, {"schedule": "every 600s", "grace": 60,
                                                       "tags": ["x", "y"]})  # fmt: skip
     assert b.name == "B b" and b.fields == {"schedule": "0 3 * * *", "timezone": "Europe/Riga",
-                                            "grace": 60, "paused": True}  # fmt: skip
+                                            "grace": 60, "paused": True,
+                                            "description": "d"}  # fmt: skip
     integrations = "integrations not carried over (use the config file's channels)"
-    assert b.notes == ("description not kept", integrations)
+    assert b.notes == (integrations,)
     assert cal.fields["on_calendar"] == ["Mon 09:00", "Tue 10:00"]
     assert cal.notes == ("manual_resume not carried over (a ping never resumes a paused job)",)
 

@@ -38,6 +38,7 @@ EVERY_FIELD = {
     "max_runtime": 7200.0,
     "min_runtime": 60.0,
     "tags": ["db"],
+    "description": "the nightly dump\nof every database",
     "paused": True,
     "alerts": ["ops"],
     "alert_after": 2,
@@ -94,7 +95,10 @@ def test_defaults_are_left_out_but_the_timezone() -> None:
         ({"grace": True}, "grace: expected a duration such as '15m' or a number of seconds"),
         ({"hosts": ["a", 2]}, "hosts: expected a list of strings"),
         ({"min_hosts": "1"}, "min_hosts: expected integer"),
-        ({"alert_after": 2}, 'unknown job field "alert_after" (allowed: alerts, grace, hosts,'),
+        (
+            {"alert_after": 2},
+            'unknown job field "alert_after" (allowed: alerts, description, grace, hosts,',
+        ),
         ({"max_runtme": "1h"}, 'unknown job field "max_runtme"'),
     ],
 )

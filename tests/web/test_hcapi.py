@@ -230,3 +230,19 @@ def test_creating_a_check_beyond_max_jobs_gets_403_as_healthchecks_does(database
         refused = http.post("/api/v3/checks/", json={"name": "two"})
         assert refused.status_code == 403 and "at most 1 jobs" in refused.text
     assert count_jobs(database_url) == 1
+
+
+def test_desc_is_the_job_s_description(
+    server: LiveServer, hc: httpx.Client, api: httpx.Client
+) -> None:
+    check = create(hc, name="described", timeout=600, desc="dumps <every> database")
+    assert check["desc"] == "dumps <every> database"
+    assert api.get("/api/v1/jobs/described").json()["spec"]["description"] == check["desc"]
+    assert "dumps &lt;every&gt; database" in api.get("/jobs/described").text
+    changed = hc.post(f"/api/v3/checks/{check['uuid']}", json={"desc": ""}).json()
+    assert (
+        changed["desc"] == ""
+        and "description" not in api.get("/api/v1/jobs/described").json()["spec"]
+    )
+    refused = hc.post(f"/api/v3/checks/{check['uuid']}", json={"desc": "a\x00b"})
+    assert refused.status_code == 400

@@ -91,10 +91,19 @@ def both(
 
 def test_the_same_session_gets_the_same_answers(sides: tuple[Side, Side], dialect: str) -> None:
     slug = f"peer-{dialect}"
-    body = {"name": slug, "slug": slug, "tags": "peer nightly", "timeout": 3600, "grace": 120}
+    body = {
+        "name": slug,
+        "slug": slug,
+        "tags": "peer nightly",
+        "timeout": 3600,
+        "grace": 120,
+        "desc": "compared",
+    }
     created = both(sides, lambda s: s.api("POST", "checks/", json=body), "create")
     assert created[0].status_code == 201
     assert_same_shape(created[0].json(), created[1].json(), "create")
+    for field in ("name", "slug", "tags", "desc", "grace", "timeout", "status", "channels"):
+        assert created[0].json()[field] == created[1].json()[field], field
     uuids = [r.json()["uuid"] for r in created]
 
     def check(index: int) -> dict[str, Any]:

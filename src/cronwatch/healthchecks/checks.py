@@ -15,9 +15,10 @@ word is ``status``, cronwatch's own is ``cronwatch_status`` with its reason
 Changes (create, update) take Healthchecks' fields, checked as Healthchecks checks them (the
 same ``{"error": "json validation error: ..."}`` answers), and write the job's cronwatch
 fields: ``timeout`` becomes ``schedule = "every <timeout>s"``, a cron ``schedule`` and ``tz``
-become ``schedule`` and ``timezone``, an OnCalendar one ``on_calendar``, ``channels`` (names
-of the config file's channels, or ``*``) ``alerts``. Fields cronwatch has no use for
-(``desc``, ``manual_resume``, ``methods``, the keyword filters) are accepted and not kept; a
+become ``schedule`` and ``timezone``, an OnCalendar one ``on_calendar``, ``desc``
+``description``, ``channels`` (names of the config file's channels, or ``*``) ``alerts``.
+Fields cronwatch has no use for (``manual_resume``, ``methods``, the keyword filters) are
+accepted and not kept; a
 job is not renamed (a different ``name`` or ``slug`` on update is refused).
 
 Errors are :class:`HcError`: the status code and message Healthchecks answers.
@@ -432,7 +433,7 @@ class ChecksApi:
             "name": spec.name,
             "slug": spec.name,
             "tags": " ".join(spec.tags),
-            "desc": "",
+            "desc": spec.description or "",
             "grace": int(spec.grace.total_seconds()),
             "n_pings": sum(h.runs_total for h in facts.hosts),
             "status": word,
@@ -582,6 +583,8 @@ def _cronwatch_fields(
         out["grace"] = fields["grace"]
     elif creating:
         out["grace"] = DEFAULT_GRACE
+    if "desc" in fields:
+        out["description"] = fields["desc"] or None
     if "tags" in fields:
         out["tags"] = list(dict.fromkeys(t for t in fields["tags"].split(" ") if t)) or None
     channels = fields.get("channels")

@@ -9,9 +9,10 @@ jobs (declared as through the API, ``source`` ``api``) with their UUIDs. A check
 - name: the check's slug, else its name (a check with neither is skipped);
 - ``timeout`` -> ``schedule = "every <timeout>s"``; a cron ``schedule`` with ``tz`` ->
   ``schedule`` and ``timezone``; an ``OnCalendar`` one -> ``on_calendar``;
-- ``grace`` -> ``grace``, ``tags`` -> ``tags``, a paused check -> ``paused = true``.
+- ``grace`` -> ``grace``, ``tags`` -> ``tags``, ``desc`` -> ``description``, a paused check
+  -> ``paused = true``.
 
-Not carried over, and said so per check: the description, the integrations (cronwatch's
+Not carried over, and said so per check: the integrations (cronwatch's
 channels are its config file's), ``manual_resume``, ``methods = "POST"``, the keyword filters
 (email pings and body keywords), and the check's history (pings, flips).
 """
@@ -124,8 +125,8 @@ def _fields(check: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         fields["tags"] = list(dict.fromkeys(tags))
     if check.get("status") == "paused":
         fields["paused"] = True
-    if check.get("desc"):
-        notes.append("description not kept")
+    if isinstance(check.get("desc"), str) and check["desc"]:
+        fields["description"] = check["desc"]
     if check.get("channels"):
         notes.append("integrations not carried over (use the config file's channels)")
     if check.get("manual_resume"):

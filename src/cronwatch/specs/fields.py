@@ -360,6 +360,16 @@ JOB_FIELDS: Sequence[JobField] = (
         _list("tags"),
     ),
     JobField(
+        "description",
+        STRING,
+        "Free text about the job, for people (Healthchecks' desc): at most 2000 characters, no "
+        "control characters but tabs and newlines. Default: none.",
+        _alone(values.text),
+        _none,
+        _plain("description"),
+        limits={"maxLength": values.MAX_TEXT},
+    ),
+    JobField(
         "paused",
         BOOLEAN,
         "A paused job is never late or missing and never alerts. Default: false.",

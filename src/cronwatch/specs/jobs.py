@@ -46,6 +46,7 @@ class JobSpec:
     # The on_calendar field: its schedule is also ``schedule`` (what the health checks read);
     # kept apart so that the job shows the field it was given.
     on_calendar: OnCalendarSchedule | None = None
+    description: str | None = None  # free text for people (Healthchecks' desc)
 
 
 def default_grace(schedule: Schedule | None) -> timedelta:

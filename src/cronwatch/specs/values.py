@@ -8,6 +8,7 @@ false, not a string"). The config loader prefixes the file name; the REST API an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -71,6 +72,23 @@ def positive_duration(where: str, value: object) -> timedelta:
     if not result:
         raise InvalidInput(f"{where}: must be longer than zero")
     return result
+
+
+#: The longest free text a job field takes (``description``).
+MAX_TEXT = 2000
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def text(where: str, value: object) -> str:
+    """Free text: at most :data:`MAX_TEXT` characters, no control characters but tabs and
+    newlines."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: expected a string, not {type_name(value)}")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{where}: at most {MAX_TEXT} characters, not {len(value)}")
+    if _TEXT_CONTROL.search(value):
+        raise InvalidInput(f"{where}: no control characters but tabs and newlines")
+    return value
 
 
 def boolean(where: str, value: object) -> bool:
