@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cronwatch.config
 from cronwatch.config import config_path_from_env, load_config
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.schedule import CronSchedule, IntervalSchedule, parse_schedule
@@ -23,22 +26,17 @@ from cronwatch.specs import (
 )
 from cronwatch.specs.fields import ALERT_FIELDS, API_FIELDS
 
-FULL = """
-[jobs.backup]
-schedule = "0 3 * * *"        # or "every 15m"
-timezone = "Europe/London"
-grace = "30m"
-hosts = ["db1", "db2"]        # each must run it; or min_hosts = 1
-max_runtime = "2h"
-min_runtime = "1m"
-tags = ["db"]
-paused = false
-alerts = ["ops"]
 
-[channels.ops]
-type = "webhook"              # or "email" (to = ["ops@example.com"]), "command"
-url = "https://hooks.example.com/cronwatch"
-"""
+def _first_example(doc: str | None) -> str:
+    """The first ``::`` block of a docstring, dedented: the example the module shows."""
+    assert doc is not None
+    lines = doc.split("::\n\n", 1)[1].splitlines()
+    block = itertools.takewhile(lambda line: not line or line.startswith("    "), lines)
+    return textwrap.dedent("\n".join(block)).strip() + "\n"
+
+
+#: The example of config.py's docstring: the test proves that what the docs show loads.
+FULL = _first_example(cronwatch.config.__doc__)
 
 
 def write(tmp_path: Path, text: str, name: str = "cronwatch.toml") -> Path:

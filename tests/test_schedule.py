@@ -93,12 +93,24 @@ def test_cron_keeps_expression_and_timezone() -> None:
         ("every 0s", "longer than zero"),
         ("every -5m", "must not be negative"),
         ("every fortnight", "invalid duration"),
+        # systemd: a bare calendar expression gets a hint; timer lines are read as a unit file
+        ("daily", 'write "OnCalendar=daily"'),
+        ("Mon..Fri 09:00", 'write "OnCalendar=Mon..Fri 09:00"'),
+        ("OnCalendar=", "is empty"),
+        ("OnCalendar=Mon..Fry", 'unknown weekday "Fry"'),
+        ("OnBootSec=15min", "fire once"),
+        ("OnUnitActiveSec=0", "longer than zero"),
+        ("OnUnitActiveSec=5x", 'unknown unit "x"'),
+        ("OnCalendar=daily\nOnUnitActiveSec=1h", "fires on either"),
+        ("Persistent=true", "expected a timer setting"),
+        ("OnCalendar=daily\n0 3 * * *", "line 2"),
     ],
 )
 def test_invalid_schedules_raise_invalid_input(text: str, fragment: str) -> None:
     with pytest.raises(InvalidInput) as info:
         parse_schedule(text, field="jobs.backup.schedule")
-    assert str(info.value).startswith("jobs.backup.schedule: ")
+    # The field comes first, and the line too when the text is several timer lines.
+    assert str(info.value).startswith(("jobs.backup.schedule: ", "jobs.backup.schedule, line "))
     assert fragment in str(info.value)
 
 

@@ -132,28 +132,6 @@ def test_timer_lines_are_systemd_schedules() -> None:
     assert parse_schedule("OnUnitInactiveSec=90") == IntervalSchedule(timedelta(seconds=90))
 
 
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("daily", 'write "OnCalendar=daily"'),
-        ("Mon..Fri 09:00", 'write "OnCalendar=Mon..Fri 09:00"'),
-        ("OnCalendar=", "is empty"),
-        ("OnCalendar=Mon..Fry", 'unknown weekday "Fry"'),
-        ("OnBootSec=15min", "fire once"),
-        ("OnUnitActiveSec=0", "longer than zero"),
-        ("OnUnitActiveSec=5x", 'unknown unit "x"'),
-        ("OnCalendar=daily\nOnUnitActiveSec=1h", "fires on either"),
-        ("Persistent=true", "expected a timer setting"),
-        ("OnCalendar=daily\n0 3 * * *", "line 2"),
-    ],
-)
-def test_schedule_text_errors(text: str, fragment: str) -> None:
-    with pytest.raises(InvalidInput) as info:
-        parse_schedule(text, field="jobs.x.schedule")
-    assert str(info.value).startswith("jobs.x.schedule")
-    assert fragment in str(info.value)
-
-
 def test_cron_errors_without_a_calendar_reading_are_unchanged() -> None:
     with pytest.raises(InvalidInput) as info:
         parse_schedule("61 * * * *")

@@ -19,6 +19,10 @@ then, holding SQLite's write lock, the database as it is is copied aside and its
 rows are replaced by the backup's, and the transaction commits. A writer waiting on the lock
 meanwhile commits into the restored database afterwards: no acknowledged run lands in neither
 file. A database too damaged to be rewritten is moved aside by renaming instead.
+
+Backup and restore are one module because they are one file format seen both ways: a restore
+checks exactly what a backup writes (a self-contained rollback-journal file at a known schema
+revision), and both share the file handling (the live file, refusing its own files, fsync, temporaries).
 """
 
 from __future__ import annotations

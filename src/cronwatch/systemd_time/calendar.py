@@ -13,6 +13,10 @@ name where one exists, as systemd does on a host in UTC; and a seconds field wit
 60,000 values a minute (finer than one a millisecond) is refused.
 
 :meth:`CalendarSpec.normalized` prints the same "Normalized form" as ``systemd-analyze``.
+
+Longer than most modules on purpose: it is one concept, the grammar, and the parser and the
+normalized form are its two directions (each field is read and printed by the same rules, so
+they are kept side by side, where a change to one shows whether the other must follow).
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ walk finds without that flaw: a job whose timer stopped is then reported missing
 exact on days without a DST change, and replays systemd's walk on the days with one and for the
 expressions whose steps make systemd skip slots on any day (see
 :func:`~cronwatch.systemd_time.emulate.skips_slots`).
+
+One concept, one class (:class:`CalendarWalk`): the fast field matching and the days it hands
+over to the emulation must agree on every instant, so they are read together.
 """
 
 from __future__ import annotations
