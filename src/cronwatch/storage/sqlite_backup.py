@@ -22,7 +22,8 @@ file. A database too damaged to be rewritten is moved aside by renaming instead.
 
 Backup and restore are one module because they are one file format seen both ways: a restore
 checks exactly what a backup writes (a self-contained rollback-journal file at a known schema
-revision), and both share the file handling (the live file, refusing its own files, fsync, temporaries).
+revision), and both share the file handling (the live file, refusing its own files, fsync,
+temporaries).
 """
 
 from __future__ import annotations
