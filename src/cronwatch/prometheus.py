@@ -15,8 +15,8 @@ name), like kube-state-metrics' CronJob metrics:
 - ``cronwatch_job_info{cronjob, schedule, timezone, paused, tags} 1``: the schedule as written
   ("" when none is declared), ``paused`` "true"/"false", ``tags`` as ``,db,nightly,`` (the
   separator at both ends, as Prometheus's own ``__meta_*_tags``: match one tag with
-  ``tags=~".*,db,.*"``; "" without tags), e.g. to route alerts by tag with
-  ``... * on (cronjob) group_left (tags) cronwatch_job_info``;
+  ``tags=~".*,db,.*"``; "" without tags; a tag with a comma in it reads as two), e.g. to route
+  alerts by tag with ``... * on (cronjob) group_left (tags) cronwatch_job_info``;
 - ``cronwatch_job_status{cronjob, status}``: 1 for the current status, 0 for the 10 others;
 - ``cronwatch_job_severity{cronjob}``: 0 OK, 1 warning, 2 critical;
 - ``cronwatch_job_next_expected_timestamp_seconds{cronjob}``: when the next run is due (the
