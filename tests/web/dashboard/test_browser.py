@@ -9,6 +9,7 @@ an error. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -136,7 +137,7 @@ def test_the_job_page_draws_its_chart(site: Any, watched: Watched) -> None:
     legend = page.locator(".u-legend").inner_text().lower()
     for label in ("run", "failed", "missed slot", "normal low", "max runtime", "min runtime"):
         assert label in legend, label
-    missed = len(fleet.missed_backups)
+    missed = 2 * len(fleet.missed_backups)  # on each of its two declared hosts
     assert f"{missed} missed slots marked" in page.locator(".caption").inner_text()
     hosts = page.locator("table.hosts-table tbody tr")
     assert hosts.count() == 2 and "db2" in hosts.nth(1).inner_text()
@@ -219,7 +220,7 @@ def test_without_javascript_everything_but_the_refresh_works(site: Any, browser:
     p.goto(live.url + "/jobs/backup")
     static_chart = p.locator("svg.chart-static")
     assert static_chart.is_visible()  # the <noscript> stand-in for the uPlot chart
-    assert static_chart.locator("line.missed").count() == 2
+    assert static_chart.locator("line.missed").count() == 4  # 2 slots, on each of 2 hosts
     assert static_chart.locator("circle.run-fail").count() == 1
     assert p.locator("#chart").is_hidden()
     assert "UTC" in p.locator("table.upcoming").inner_text()
@@ -262,3 +263,47 @@ def test_signing_in_with_a_read_key(tmp_path: Path, browser: Any) -> None:
         p.wait_for_url("**/login")
         context.close()
         page.assert_clean()
+
+
+def test_the_chart_fits_the_runs_draws_each_hosts_misses_and_reads_cleanly(
+    tmp_path: Path, watched: Watched
+) -> None:
+    # Issue 12: a max_runtime of 2h squashed 14-minute runs against the axis; per-host missed
+    # slots were not drawn; "not learned yet" sat beside typical runtimes; the y-axis label
+    # was clipped; ticks at 2h 13m; the legend showed dashes with nothing hovered.
+    from cronwatch.config import load_config
+
+    url = f"sqlite:///{tmp_path / 'chart.db'}"
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(
+        '[jobs.etl]\nschedule = "0 * * * *"\ngrace = "10m"\nhosts = ["db1", "db2"]\n'
+        'max_runtime = "2h"\n'
+    )
+    now = utcnow().replace(minute=30, second=0, microsecond=0)
+    with cronwatch.connect(url, statsd=False) as monitor:
+        for hours in range(12, 0, -1):
+            slot = now.replace(minute=0) - timedelta(hours=hours)
+            took = timedelta(minutes=14, seconds=hours * 7)
+            monitor.record_success("etl", slot, slot + took, "db1")
+            if hours % 3:  # db2 misses every third slot
+                monitor.record_success("etl", slot, slot + took, "db2")
+    with LiveServer(url, config=load_config(path)) as live:
+        page = watched.page
+        page.goto(live.url + "/jobs/etl")
+        page.locator("#chart canvas").first.wait_for()
+        chart = page.locator("#chart")
+        legend = page.locator(".u-legend").inner_text()
+        assert "—" not in legend and "--" not in legend  # nothing hovered: no dashes
+        assert "2h (above the chart)" in legend  # the bound is told, not drawn to scale
+        ticks = chart.evaluate(
+            """el => { const u = el.querySelector('.u-wrap'); return u ? u.innerText : ''; }"""
+        )
+        assert "2h 13m" not in ticks
+        facts = page.locator(".facts").inner_text()
+        assert "not learned yet" not in facts and "typically 14m" in facts
+        block = page.locator("#chart-data").text_content() or ""
+        shot = screenshot(page, "job-chart-scaled")
+    data = json.loads(block)
+    # db2 missed every third slot, and neither host ran this hour's slot yet (past grace).
+    assert sorted(data["missedOn"]) == ["db1"] + ["db2"] * 4  # from the first run charted
+    assert shot.exists()

@@ -29,7 +29,7 @@ from cronwatch.storage.alerts.events import EventStore
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.web.dashboard import svg
-from cronwatch.web.dashboard.missed import Missed, missed_slots
+from cronwatch.web.dashboard.missed import Missed, missed_slots, per_host
 
 #: Upcoming slots listed.
 UPCOMING = 5
@@ -121,7 +121,20 @@ def load_job(
     points = queries.chart_runs(db, name)
     since = points[0].started if points else facts.created
     missed = Missed()
-    if not spec.paused:  # nothing is expected of a paused job
+    if not spec.paused and spec.hosts:  # each declared host owes its runs: its own misses
+        missed = per_host(
+            {
+                host: missed_slots(
+                    schedule,
+                    [p.started for p in points if p.hostname == host],
+                    since=since,
+                    now=now,
+                    grace=grace,
+                )
+                for host in spec.hosts
+            }
+        )
+    elif not spec.paused:  # nothing is expected of a paused job
         missed = missed_slots(
             schedule, [p.started for p in points], since=since, now=now, grace=grace
         )
@@ -190,6 +203,7 @@ def chart_data(
         "end": _epoch(now),
         "runs": runs,
         "missed": [_epoch(t) for t in missed.slots],
+        "missedOn": list(missed.on()),
         "missedTruncated": missed.truncated,
         "band": list(band) if band is not None else None,
         "min": bounds[0],

@@ -38,6 +38,22 @@ class Missed:
 
     slots: tuple[datetime, ...] = ()
     truncated: bool = False
+    #: The host that missed each slot (parallel to ``slots``); ``None``: the job as a whole
+    #: (any host may run it).
+    hosts: tuple[str | None, ...] = ()
+
+    def on(self) -> tuple[str | None, ...]:
+        """The host of each slot (``None`` throughout for a job any host may run)."""
+        return self.hosts or (None,) * len(self.slots)
+
+
+def per_host(found: dict[str, Missed]) -> Missed:
+    """The missed slots of each declared host in one list, oldest first, each with its host;
+    at most :data:`MAX_MISSED` (the latest)."""
+    pairs = sorted((t, host) for host, missed in found.items() for t in missed.slots)
+    truncated = any(m.truncated for m in found.values()) or len(pairs) > MAX_MISSED
+    pairs = pairs[-MAX_MISSED:]
+    return Missed(tuple(t for t, _ in pairs), truncated, tuple(h for _, h in pairs))
 
 
 def missed_slots(

@@ -76,6 +76,26 @@
     return Math.floor(h / 24) + "d " + (h % 24) + "h";
   }
 
+  // Ticks at round durations (1m, 5m, 1h, ...), never at 2h 13m: the step is the first of
+  // these that gives at most six ticks, and the top of the scale a whole number of steps.
+  var STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+               43200, 86400, 172800, 604800];
+  function niceStep(top) {
+    for (var i = 0; i < STEPS.length; i++) if (top / STEPS[i] <= 6) return STEPS[i];
+    return Math.ceil(top / 6 / 604800) * 604800;
+  }
+  function tickLabel(seconds) {
+    if (seconds === 0) return "0";
+    var d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600);
+    var m = Math.floor(seconds % 3600 / 60), s = Math.round(seconds % 60);
+    var parts = [];
+    if (d) parts.push(d + "d");
+    if (h) parts.push(h + "h");
+    if (m) parts.push(m + "m");
+    if (s) parts.push(s + "s");
+    return parts.join(" ");
+  }
+
   function constant(length, value) {
     var out = new Array(length);
     for (var i = 0; i < length; i++) out[i] = value;
@@ -92,7 +112,10 @@
     var events = d.runs.map(function (r) {
       return { t: r[0], y: r[1], kind: r[2], host: r[3], exit: r[4] };
     });
-    d.missed.forEach(function (t) { events.push({ t: t, y: 0, kind: "missed" }); });
+    d.missed.forEach(function (t, i) {
+      var host = d.missedOn ? d.missedOn[i] : null;
+      events.push({ t: t, y: 0, kind: "missed", host: host });
+    });
     events.sort(function (a, b) { return a.t - b.t; });
     if (!events.length) {
       holder.classList.add("chart-empty");
@@ -105,14 +128,17 @@
     var xs = events.map(function (e) { return e.t; });
     var n = xs.length;
     var data = [xs, only("success"), only("failure"), only("running"), only("missed")];
+    // Nothing hovered, or nothing of this series at the hovered point: an empty cell, not a
+    // column of dashes.
     function detail(u, v, si, i) {
-      if (v == null || i == null) return "—";
+      if (v == null || i == null) return "";
       var e = events[i];
       var text = duration(v) + (e.host ? " on " + e.host : "");
       return e.exit != null && e.kind === "failure" ? text + " (exit " + e.exit + ")" : text;
     }
     var series = [
-      {},
+      { label: "time",
+        value: function (u, v) { return v == null ? "" : formatter.format(new Date(v * 1000)); } },
       { label: "run", stroke: "#2563eb", width: 1.5, spanGaps: true,
         points: { show: true, size: 5, fill: "#2563eb" }, value: detail },
       { label: "failed", stroke: "#dc2626", paths: function () { return null; },
@@ -121,26 +147,36 @@
         points: { show: true, size: 9, fill: "#ffffff", width: 2 }, value: detail },
       { label: "missed slot", stroke: "#ea580c", paths: function () { return null; },
         points: { show: true, size: 11, fill: "#ea580c" },
-        value: function (u, v) { return v == null ? "—" : "missed"; } },
+        value: function (u, v, si, i) {
+          if (v == null || i == null) return "";
+          return events[i].host ? "missed on " + events[i].host : "missed";
+        } },
     ];
     var bands = [];
+    // The scale fits the runs (and the learned band); a bound far above them would squash
+    // them against the axis, so it is drawn at the top edge and its legend says so.
     var top = Math.max.apply(null, d.runs.map(function (r) { return r[1]; }).concat([1]));
+    if (d.band) top = Math.max(top, d.band[1]);
+    if (d.max != null && d.max <= top * 1.5) top = Math.max(top, d.max);
+    if (d.min != null) top = Math.max(top, d.min);
+    var step = niceStep(top * 1.08);
+    var yMax = Math.ceil(top * 1.08 / step) * step;
+    function fixed(text) { return function () { return text; }; }
     if (d.band) {
       data.push(constant(n, d.band[0]), constant(n, d.band[1]));
-      var line = { stroke: "rgba(22,163,74,0.55)", width: 1, dash: [4, 4], points: { show: false },
-                   value: function (u, v) { return duration(v); } };
-      series.push(Object.assign({ label: "normal low" }, line));
-      series.push(Object.assign({ label: "normal high" }, line));
+      var line = { stroke: "rgba(22,163,74,0.55)", width: 1, dash: [4, 4], points: { show: false } };
+      series.push(Object.assign({ label: "normal low", value: fixed(tickLabel(Math.round(d.band[0]))) }, line));
+      series.push(Object.assign({ label: "normal high", value: fixed(tickLabel(Math.round(d.band[1]))) }, line));
       bands.push({ series: [series.length - 1, series.length - 2], fill: "rgba(22,163,74,0.12)" });
-      top = Math.max(top, d.band[1]);
     }
     [["max", "max runtime"], ["min", "min runtime"]].forEach(function (bound) {
       var value = d[bound[0]];
       if (value == null) return;
-      data.push(constant(n, value));
-      series.push({ label: bound[1], stroke: "#b91c1c", width: 1, dash: [6, 4],
-                    points: { show: false }, value: function (u, v) { return duration(v); } });
-      top = Math.max(top, value);
+      var above = value > yMax;
+      data.push(constant(n, above ? yMax : value));
+      series.push({ label: bound[1], stroke: "#b91c1c", width: above ? 2 : 1, dash: [6, 4],
+                    points: { show: false },
+                    value: fixed(tickLabel(value) + (above ? " (above the chart)" : "")) });
     });
     var start = Math.min(d.start, xs[0]);
     var end = Math.max(d.end, xs[n - 1]);
@@ -154,11 +190,23 @@
       bands: bands,
       scales: {
         x: { time: true, range: function () { return [start, end]; } },
-        y: { range: function () { return [0, top * 1.12]; } },
+        y: { range: function () { return [0, yMax]; } },
       },
       axes: [
         {},
-        { size: 64, values: function (u, splits) { return splits.map(duration); } },
+        { label: "runtime", labelSize: 20, gap: 6,
+          splits: function () {
+            var out = [];
+            for (var v = 0; v <= yMax + 1e-9; v += step) out.push(v);
+            return out;
+          },
+          values: function (u, splits) { return splits.map(tickLabel); },
+          // As wide as the longest tick label, so that none is clipped.
+          size: function (u, values) {
+            var longest = 1;
+            (values || []).forEach(function (v) { longest = Math.max(longest, String(v).length); });
+            return 28 + longest * 8;
+          } },
       ],
       legend: { live: true },
       cursor: { points: { size: 8 } },
