@@ -83,3 +83,26 @@ def test_ping_uuids_and_log_lines_travel_with_the_export(
     with open_database(fourth) as db, pytest.raises(cronwatch.InvalidInput, match="uuid"):
         import_database(db, io.StringIO(json.dumps(bad)))
     assert table_rows(fourth, "jobs", "name") == [], "a refused import writes nothing"
+
+
+def test_action_events_travel_with_the_export(
+    database_url: str, dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A database where someone paused a job (an ``action`` event, with who) exports and
+    imports whole: the import must not refuse the event's kind and write nothing."""
+    from cronwatch.actions import JobActions
+
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        monitor.record_success("job", NOW, NOW, "h")
+        JobActions(monitor.store.db).pause("job", "alice", "disk swap")
+    buffer = io.StringIO()
+    with open_database(database_url) as db:
+        export_database(db, buffer, runs=True)
+    target = other_database(dialect, tmp_path, request)
+    with open_database(target) as db:
+        import_database(db, io.StringIO(buffer.getvalue()))
+    events = "kind, actor, note, text"
+    assert ("action", "alice", "disk swap", "job paused by alice: disk swap") in table_rows(
+        target, "events", events
+    )
+    assert table_rows(target, "events", events) == table_rows(database_url, "events", events)

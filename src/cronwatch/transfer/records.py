@@ -36,6 +36,7 @@ _CHOICES = {
         "reminder",
         "escalation",
         "ack",
+        "action",
         "log",
     ),
     (DELIVERIES.section, "status"): ("pending", "sent", "failed"),
