@@ -156,16 +156,23 @@ def test_pings_list_their_bodies_and_durations(server: LiveServer, hc: httpx.Cli
     hc.post(f"/ping/{code}/start", params={"rid": rid})
     time.sleep(0.05)
     hc.post(f"/ping/{code}/2", params={"rid": rid}, content=b"exit two")
+    hc.post(f"/ping/{code}/log", content=b"a log line")
     hc.get(f"/ping/{code}")
     pings = hc.get(f"/api/v3/checks/{code}/pings/").json()["pings"]
-    assert [p["type"] for p in pings] == ["success", "fail", "start"]
-    fail = pings[1]
+    assert [p["type"] for p in pings] == ["success", "log", "fail", "start"]
+    assert len({p["n"] for p in pings}) == 4, "every ping its own n"
+    fail, log = pings[2], pings[1]
     assert fail["rid"] == rid and fail["duration"] >= 0.05 and fail["exitstatus"] == 2
-    assert pings[0]["body_url"] is None and pings[2]["body_url"] is None
-    body = httpx.get(fail["body_url"], headers=hc.headers, timeout=30)
-    assert (body.status_code, body.text) == (200, "exit two")
-    missing = hc.get(f"/api/v3/checks/{code}/pings/{pings[0]['n']}/body")
-    assert missing.status_code == 404
+    assert pings[0]["body_url"] is None and pings[3]["body_url"] is None
+    for ping, text in ((fail, "exit two"), (log, "a log line")):
+        body = httpx.get(ping["body_url"], headers=hc.headers, timeout=30)
+        assert (body.status_code, body.text) == (200, text)
+    for n in (pings[0]["n"], pings[3]["n"], 10**9):
+        assert hc.get(f"/api/v3/checks/{code}/pings/{n}/body").status_code == 404
+    other = create(hc, name="other", timeout=600)["uuid"]
+    assert hc.get(f"/api/v3/checks/{other}/pings/{log['n']}/body").status_code == 404, (
+        "a body is only its own check's"
+    )
     shown = hc.get(f"/api/v3/checks/{code}").json()
     # Two runs a moment apart on a 10-minute schedule: cronwatch says too_often, which is
     # Healthchecks' "up"; the richer status is in its own field.

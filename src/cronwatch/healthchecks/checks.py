@@ -195,31 +195,26 @@ class ChecksApi:
 
     def pings(self, uuid: str) -> list[dict[str, Any]]:
         """The check's latest pings, newest first: each run is its start (when it was
-        started apart) and its finish; ``n`` is ``2 * id`` of the run for the finish and one
-        less for the start, so a ping's body (its run's output) is found by ``n``."""
+        started apart) and its finish, each ``/log`` line a ``log`` ping. ``n`` tells them
+        apart, so that a ping's body is found by it: ``3 * id`` of the run for a finish (its
+        output), one less for its start, ``3 * id - 2`` of the event for a log line."""
         check = self._by_uuid(uuid)
         name, code = check.facts.spec.name, str(check.facts.uuid)
+        base = f"{self.site}/api/v{self.version}/checks/{code}/pings"
         page, _ = RunStore(self.db).page(name, limit=PING_LOG_LIMIT)
         pings: list[dict[str, Any]] = []
         for run_key, run in page:
             rid = run.run_id if UUID_PATTERN.fullmatch(run.run_id) else None
-            common = {
-                "scheme": "http",
-                "remote_addr": run.hostname,
-                "method": "",
-                "ua": "",
-                "rid": rid,
-            }
+            common = {"scheme": "http", "remote_addr": run.hostname, "method": "", "ua": "",
+                      "rid": rid}  # fmt: skip
             if run.date_completed is not None:
-                n = 2 * run_key
+                n = 3 * run_key
                 finish: dict[str, Any] = {
                     "type": "success" if run.outcome == "success" else "fail",
                     "date": run.date_completed.isoformat(),
                     "n": n,
                     **common,
-                    "body_url": f"{self.site}/api/v{self.version}/checks/{code}/pings/{n}/body"
-                    if run.output
-                    else None,
+                    "body_url": f"{base}/{n}/body" if run.output else None,
                 }
                 if run.date_completed > run.date_started:
                     seconds = (run.date_completed - run.date_started).total_seconds()
@@ -228,26 +223,31 @@ class ChecksApi:
                     finish["exitstatus"] = run.exit_code
                 pings.append(finish)
             if run.date_completed is None or run.date_completed > run.date_started:
-                pings.append(
-                    {
-                        "type": "start",
-                        "date": run.date_started.isoformat(),
-                        "n": 2 * run_key - 1,
-                        **common,
-                        "body_url": None,
-                    }
-                )
+                pings.append({"type": "start", "date": run.date_started.isoformat(),
+                              "n": 3 * run_key - 1, **common, "body_url": None})  # fmt: skip
+        for event in EventStore(self.db).log_lines(name, limit=PING_LOG_LIMIT):
+            assert event.id is not None
+            n = 3 * event.id - 2
+            pings.append({"type": "log", "date": event.at.isoformat(), "n": n, "scheme": "http",
+                          "remote_addr": event.hostname, "method": "", "ua": "", "rid": None,
+                          "body_url": f"{base}/{n}/body" if event.text else None})  # fmt: skip
+        pings.sort(key=lambda ping: ping["date"], reverse=True)
         return pings[:PING_LOG_LIMIT]
 
     def ping_body(self, uuid: str, n: int) -> str:
-        """The body of ping ``n`` (its run's output); 404 when it has none."""
+        """The body of ping ``n`` (a run's output, a log line's text); 404 when it has none."""
         check = self._by_uuid(uuid)
-        output = None
-        if n > 0 and n % 2 == 0:
-            output = RunStore(self.db).output_by_key(check.facts.spec.name, n // 2)
-        if not output:
+        name = check.facts.spec.name
+        body = None
+        if n > 0 and n % 3 == 0:
+            body = RunStore(self.db).output_by_key(name, n // 3)
+        elif n > 0 and n % 3 == 1:
+            found = EventStore(self.db).events_by_id([(n + 2) // 3]).get((n + 2) // 3)
+            if found is not None and found.name == name and found.kind == "log":
+                body = found.text
+        if not body:
             raise HcError(404, "not found")
-        return output
+        return body
 
     def flips(self, uuid: str, query: Mapping[str, str]) -> list[dict[str, Any]]:
         """The check's status changes, newest first, as ``{"timestamp", "up"}``; ``seconds``,
