@@ -147,3 +147,36 @@ def test_job_fields_are_the_field_table_and_state_its_rules() -> None:
     ):
         assert not validator.is_valid(body), body
     assert validator.is_valid({"name": "x", "timezone": "America/Argentina/Buenos_Aires"})
+
+
+def test_a_run_input_is_valid_exactly_when_the_server_takes_its_outcome() -> None:
+    # Issue 12: the schema allowed exit code 0 with outcome failure, which the server refuses.
+    # Every combination of outcome, exit code and completion: the schema and make_run agree.
+    from datetime import UTC, datetime
+
+    from cronwatch.monitor import make_run
+
+    validator = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/RunInput", "components": {"schemas": SCHEMAS}}
+    )
+    started = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    completed = datetime(2026, 11, 28, 3, 5, tzinfo=UTC)
+    checked = 0
+    for outcome in ("success", "failure", "running"):
+        for exit_code in (None, 0, 1, 2, 255):
+            for done in (None, completed):
+                body: dict[str, object] = {
+                    "name": "backup", "hostname": "db1", "run_id": "r1", "outcome": outcome,
+                    "date_started": started.isoformat(), "exit_code": exit_code,
+                }  # fmt: skip
+                if done is not None:
+                    body["date_completed"] = done.isoformat()
+                try:
+                    make_run("backup", started, done, outcome=outcome, exit_code=exit_code,  # type: ignore[arg-type]
+                             hostname="db1", run_id="r1")  # fmt: skip
+                    taken = True
+                except InvalidInput:
+                    taken = False
+                assert validator.is_valid(body) == taken, body
+                checked += 1
+    assert checked == 30

@@ -249,6 +249,32 @@ SCHEMAS: dict[str, Any] = {
             "duration_seconds": {"type": ["number", "null"], "description": "Ignored."},
             "output": {"type": ["string", "null"]},
         },
+        "description": "The rules the server enforces, beyond the types: a running run has no "
+        "date_completed and a finished one needs it, not before date_started; a success's "
+        "exit_code is 0 or null, a failure's 1-255 or null; neither instant may be more than "
+        "the server's future tolerance (5 minutes by default) ahead of its clock.",
+        "allOf": [
+            {
+                "if": {"properties": {"outcome": {"const": "running"}}},
+                "then": {"properties": {"date_completed": {"type": "null"}}},
+                "else": {
+                    "required": ["date_completed"],
+                    "properties": {"date_completed": _INSTANT},
+                },
+            },
+            {
+                "if": {"properties": {"outcome": {"const": "success"}}},
+                "then": {"properties": {"exit_code": {"enum": [0, None]}}},
+            },
+            {
+                "if": {"properties": {"outcome": {"const": "failure"}}},
+                "then": {
+                    "properties": {
+                        "exit_code": {"type": ["integer", "null"], "minimum": 1, "maximum": 255}
+                    }
+                },
+            },
+        ],
     },
     "Recorded": {
         "type": "object",
