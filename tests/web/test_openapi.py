@@ -172,7 +172,7 @@ def test_a_run_input_is_valid_exactly_when_the_server_takes_its_outcome() -> Non
                 if done is not None:
                     body["date_completed"] = done.isoformat()
                 try:
-                    make_run("backup", started, done, outcome=outcome, exit_code=exit_code,  # type: ignore[arg-type]
+                    make_run("backup", started, done, outcome=outcome, exit_code=exit_code,
                              hostname="db1", run_id="r1")  # fmt: skip
                     taken = True
                 except InvalidInput:
