@@ -26,12 +26,7 @@ from cronwatch.schedule import (
 )
 from cronwatch.systemd_time import parse_calendar
 from cronwatch.timeutil import to_us
-
-H, M, D = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[arg-type, misc]
+from tests.support.health import D, H, M, utc
 
 
 def cal(expression: str, zone: str = "UTC") -> OnCalendarSchedule:

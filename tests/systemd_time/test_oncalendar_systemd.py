@@ -22,6 +22,7 @@ from cronwatch.errors import InvalidInput
 from cronwatch.schedule import OnCalendarSchedule, parse_schedule
 from cronwatch.systemd_time import parse_calendar, parse_timespan
 from tests.support.databases import IN_CI
+from tests.support.health import utc
 
 ITERATIONS = 50
 _ELAPSE = re.compile(
@@ -47,10 +48,6 @@ def systemd_analyze() -> str:
         pytest.skip(problem)
     assert path is not None
     return path
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[arg-type, misc]
 
 
 def run_systemd(

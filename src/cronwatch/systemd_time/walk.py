@@ -397,8 +397,3 @@ class CalendarWalk:
         if found is None and walker.gave_up:
             found = SystemdWalk(self.spec, self.zone, stale_isdst=False).run(t)
         return found
-
-
-def _at_or_after(values: tuple[int, ...], value: int) -> int | None:
-    i = bisect_left(values, value)
-    return values[i] if i < len(values) else None
