@@ -16,6 +16,10 @@ from cronwatch.schedule import (
     parse_schedule,
 )
 from tests.support.health import utc
+from tests.support.schedules import (
+    assert_next_and_previous_agree,
+    assert_slots_count_and_chain_agree,
+)
 
 # --- cron slots and DST ----------------------------------------------------------------------
 
@@ -174,14 +178,7 @@ _crons = st.builds(CronSchedule, st.sampled_from(_EXPRESSIONS), st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @given(_crons, _cron_instants)
 def test_cron_next_and_previous_agree(schedule: CronSchedule, t: datetime) -> None:
-    following = schedule.next_after(t)
-    previous = schedule.previous_at_or_before(t)
-    assert previous <= t < following
-    assert schedule.previous_at_or_before(following) == following
-    assert schedule.previous_at_or_before(previous) == previous
-    # No slot hides between them.
-    assert schedule.next_after(previous) == following
-    assert schedule.slots_between(previous, t) == []
+    assert_next_and_previous_agree(schedule, t)
 
 
 @settings(max_examples=200, deadline=None)
@@ -194,14 +191,4 @@ def test_cron_next_and_previous_agree(schedule: CronSchedule, t: datetime) -> No
 def test_cron_slots_count_and_chain_agree(
     schedule: CronSchedule, a: datetime, span: timedelta, split: float
 ) -> None:
-    b = a + span
-    slots = schedule.slots_between(a, b, limit=None)
-    assert len(slots) == schedule.count_slots_between(a, b)
-    # The list is exactly the chain of next_after() calls: ordered, distinct, within (a, b].
-    chain = []
-    cursor = a
-    while (cursor := schedule.next_after(cursor)) <= b:
-        chain.append(cursor)
-    assert slots == chain
-    mid = a + span * split
-    assert schedule.count_slots_between(a, mid) + schedule.count_slots_between(mid, b) == len(slots)
+    assert_slots_count_and_chain_agree(schedule, a, span, split)

@@ -27,6 +27,10 @@ from cronwatch.schedule import (
 from cronwatch.systemd_time import parse_calendar
 from cronwatch.timeutil import to_us
 from tests.support.health import D, H, M, utc
+from tests.support.schedules import (
+    assert_next_and_previous_agree,
+    assert_slots_count_and_chain_agree,
+)
 
 
 def cal(expression: str, zone: str = "UTC") -> OnCalendarSchedule:
@@ -350,13 +354,7 @@ def test_fast_answers_are_systemds_answers(schedule: OnCalendarSchedule, t: date
 @settings(max_examples=400, deadline=None)
 @given(calendars, instants)
 def test_next_and_previous_agree(schedule: OnCalendarSchedule, t: datetime) -> None:
-    following = schedule.next_after(t)
-    previous = schedule.previous_at_or_before(t)
-    assert previous <= t < following
-    assert schedule.previous_at_or_before(following) == following
-    assert schedule.previous_at_or_before(previous) == previous
-    assert schedule.next_after(previous) == following  # no slot hides between them
-    assert schedule.slots_between(previous, t) == []
+    assert_next_and_previous_agree(schedule, t)
 
 
 @settings(max_examples=200, deadline=None)
@@ -365,12 +363,4 @@ def test_next_and_previous_agree(schedule: OnCalendarSchedule, t: datetime) -> N
 def test_slots_counts_and_chains_agree(
     schedule: OnCalendarSchedule, a: datetime, span: timedelta, split: float
 ) -> None:
-    b = a + span
-    slots = schedule.slots_between(a, b, limit=None)
-    assert len(slots) == schedule.count_slots_between(a, b)
-    chain, cursor = [], a
-    while (cursor := schedule.next_after(cursor)) <= b:
-        chain.append(cursor)
-    assert slots == chain
-    mid = a + span * split
-    assert schedule.count_slots_between(a, mid) + schedule.count_slots_between(mid, b) == len(slots)
+    assert_slots_count_and_chain_agree(schedule, a, span, split)
