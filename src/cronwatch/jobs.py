@@ -112,6 +112,8 @@ class JobsService:
         self._validate(name, fields)
         if name in self.declared:
             raise Conflict(f"job {name!r} is declared in the config file; change it there")
+        if self._forgotten(name):
+            self.store.delete(name)  # an earlier config's row, never run: not a job any more
         if (
             self.max_jobs is not None
             and self.store.count() >= self.max_jobs
@@ -169,9 +171,14 @@ class JobsService:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _forgotten(self, name: str) -> bool:
+        """Whether ``name`` is only the row of an earlier config file's job that never ran
+        (not a job: see :meth:`JobStore.facts`)."""
+        return name not in self.declared and name in self.store.forgotten_config_jobs(self.declared)
+
     def _row(self, name: str, *, required: bool) -> JobRecord | None:
         record = self.store.record(name)
-        if record is not None:
+        if record is not None and not (record.source == "config" and self._forgotten(name)):
             return record
         if required and name not in self.declared:
             raise NotFound(f"no job named {name[:200]!r}")

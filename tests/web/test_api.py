@@ -326,6 +326,7 @@ def test_the_server_lists_the_jobs_of_its_config_file_not_an_earlier_one(
             metrics = h.get("/metrics").text
             assert ('cronwatch_job_info{cronjob="gone"' in metrics) == ("gone" in expected)
             assert 'cronwatch_job_info{cronjob="kept"' in metrics
+            assert h.get("/api/v1/jobs/gone").status_code == (200 if "gone" in expected else 404)
     assert sorted(r[0] for r in query(database_url, "SELECT name FROM jobs")) == ["gone", "kept"]
 
 
@@ -383,3 +384,20 @@ def test_new_jobs_beyond_max_jobs_get_403_and_existing_jobs_are_still_recorded(
         )
     assert count_jobs(database_url) == 3
     assert count_runs(database_url) == 8
+
+
+def test_a_name_an_earlier_config_declared_can_be_created_through_the_api(
+    database_url: str, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[jobs.gone]\nschedule = "every 15m"\n')
+    b.write_text("")
+    with LiveServer(database_url, config=load_config(a)):
+        pass  # serve records the declared job's row
+    key = create_key(database_url, "write")
+    live = LiveServer(database_url, config=load_config(b))
+    with live, httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {key}"}) as h:
+        assert h.get("/api/v1/jobs/gone").status_code == 404  # not a job any more
+        created = h.post("/api/v1/jobs", json={"name": "gone", "schedule": "every 1h"})
+        assert created.status_code == 201, created.text  # no conflict with an invisible row
+        assert created.json()["source"] == "api"
