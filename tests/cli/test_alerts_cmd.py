@@ -168,7 +168,7 @@ def test_snooze_and_unsnooze(
     assert state is not None and state.snooze_until is None
 
 
-def test_snooze_refuses_bad_input(tmp_path: Path, database_url: str) -> None:
+def test_snooze_refuses_bad_input(tmp_path: Path, database_url: str, db: Database) -> None:
     both = invoke("alerts", "snooze", "backup", "--for", "1h", "--until", "now", url=database_url)
     assert both.exit_code == 2 and "give --until TIME or --for DURATION" in both.output
     past = invoke("alerts", "snooze", "backup", "--until", "2020-01-01T00:00:00Z", url=database_url)
@@ -177,6 +177,13 @@ def test_snooze_refuses_bad_input(tmp_path: Path, database_url: str) -> None:
     assert naive.exit_code == 2 and "has no timezone" in naive.output
     bad_name = invoke("alerts", "snooze", "a/b", "--for", "1h", url=database_url)
     assert bad_name.exit_code == 2 and "must not contain '/'" in bad_name.output
+    # A job nobody knows (a typo): refused, and no snooze or action is written for it.
+    for args in (("snooze", "bakcup", "--for", "1h"), ("unsnooze", "bakcup")):
+        unknown = invoke("alerts", *args, url=database_url)
+        assert unknown.exit_code == 2, unknown.output
+        assert "no job named 'bakcup'" in unknown.output and "snoozed" not in unknown.output
+    assert AlertStore(db).state("bakcup") is None
+    assert "bakcup" not in invoke("alerts", "history", url=database_url).output
 
 
 def test_retry_requeues_given_up_deliveries(

@@ -268,9 +268,12 @@ def snooze(
     )
     if end <= now:
         fail(f"--until {_when(end)} is not in the future (to lift a snooze: unsnooze {name})")
+    config = load_config_from(ctx)
     with _open(ctx) as db:
+        actions = JobActions(db, config)
+        actions.jobs.get(name)  # NotFound (exit 2): a typo must not snooze a job nobody has
         AlertStore(db).snooze(name, end, now)
-        JobActions(db).snoozed_elsewhere(name, end, by or getpass.getuser(), now)
+        actions.snoozed_elsewhere(name, end, by or getpass.getuser(), now)
     click.echo(f"{name}: alerts snoozed until {_when(end)}")
 
 
@@ -286,10 +289,13 @@ def unsnooze(ctx: click.Context, name: str, by: str | None) -> None:
     from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
+    config = load_config_from(ctx)
     with _open(ctx) as db:
         now = utcnow()
+        actions = JobActions(db, config)
+        actions.jobs.get(name)  # NotFound (exit 2), as snooze
         AlertStore(db).snooze(name, None, now)
-        JobActions(db).snoozed_elsewhere(name, None, by or getpass.getuser(), now)
+        actions.snoozed_elsewhere(name, None, by or getpass.getuser(), now)
     click.echo(f"{name}: alerts no longer snoozed")
 
 
