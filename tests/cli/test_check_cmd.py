@@ -211,6 +211,27 @@ def test_an_unknown_job_is_unknown_in_both_forms(database_url: str, config: Path
     assert declared.exit_code == 2 and "report didn't run in the last 30m" in declared.output
 
 
+def test_a_tag_or_host_that_matches_no_job_is_unknown_not_ok(
+    database_url: str, config: Path
+) -> None:
+    """A mistyped --tag or --host must not make a check that is OK forever, watching
+    nothing: UNKNOWN (3) naming the filter; `status` says the filter matched nothing, not
+    that no job is known."""
+    record(database_url, "backup", "db1", 5)
+    for args in (["--tag", "dbb"], ["--host", "db9"], ["--tag", "db", "--host", "db9"]):
+        result = invoke("check", *args, url=database_url, config=config)
+        assert result.exit_code == 3, (args, result.output)
+        assert result.output.startswith("CRONWATCH UNKNOWN - no job matches --")
+        assert "OK" not in result.output
+    as_json = invoke("check", "--tag", "dbb", "--json", url=database_url, config=config)
+    assert json.loads(as_json.output)["summary"] == "no job matches --tag 'dbb'"
+    assert invoke("check", "--tag", "db", url=database_url, config=config).exit_code != 3
+    shown = invoke("status", "--tag", "dbb", url=database_url, config=config)
+    assert shown.exit_code == 0 and "no jobs match --tag 'dbb'" in shown.output
+    assert "known yet" not in shown.output
+    assert invoke("check", url=database_url).exit_code == 0  # no filter: as before
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from cronwatch.cli.common import fail, load_config_from, open_monitor
-from cronwatch.errors import CronwatchError, InvalidInput
+from cronwatch.errors import CronwatchError, InvalidInput, NotFound
 from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -118,6 +118,9 @@ def _scheduled(
             hosts=hosts,
             record_declared=True,
         )
+    if not statuses and (tags or hosts):
+        # A mistyped --tag or --host would otherwise be OK forever, watching nothing.
+        raise NotFound(f"no job matches {_filters(tags, hosts)}")
     state = max((s.severity for s in statuses), default=OK)
     counts = Counter(s.status for s in statuses)
     problems = [s for s in statuses if s.severity > OK]
@@ -151,6 +154,11 @@ def _scheduled(
             "jobs": [s.to_json() for s in statuses],
         },
     )
+
+
+def _filters(tags: tuple[str, ...], hosts: tuple[str, ...]) -> str:
+    """The --tag and --host options given, as typed (for "no job matches ...")."""
+    return " ".join([f"--tag {t!r}" for t in tags] + [f"--host {h!r}" for h in hosts])
 
 
 def _job_perfdata(status: JobStatus) -> str:
@@ -273,7 +281,9 @@ def status(
         click.echo(json.dumps(shown, indent=2))
         return
     if not statuses:
-        click.echo("no jobs" + (" with problems" if problems else " known yet"), err=True)
+        matching = f" match {_filters(tags, hosts)}" if tags or hosts else ""
+        known = " known yet" if not (matching or problems) else ""
+        click.echo(f"no jobs{matching}{' with problems' if problems else ''}{known}", err=True)
         return
     now = utcnow()
     uuid_header = ("UUID",) if show_uuid else ()
