@@ -144,9 +144,18 @@ def test_job_fields_are_the_field_table_and_state_its_rules() -> None:
         {"name": "x", "grace": -1},
         {"name": "x", "tags": ["a", "a"]},
         {"name": "x", "alert_after": 2},  # config file only
+        {"name": "x", "schedule": "@daily", "on_calendar": "daily"},  # one or the other
+        {"name": "x", "min_hosts": 1},  # needs hosts
+        {"name": "x", "description": "bell\u0007"},  # no control characters
     ):
         assert not validator.is_valid(body), body
     assert validator.is_valid({"name": "x", "timezone": "America/Argentina/Buenos_Aires"})
+    assert validator.is_valid({"name": "x", "hosts": ["a", "b"], "min_hosts": 1})
+    assert validator.is_valid({"name": "x", "description": "two\tlines\nof text"})
+    ack = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/Ack", "components": {"schemas": SCHEMAS}}
+    )
+    assert ack.is_valid({"note": "on it\nlooking"}) and not ack.is_valid({"note": "esc\u001b"})
 
 
 def test_a_run_input_is_valid_exactly_when_the_server_takes_its_outcome() -> None:

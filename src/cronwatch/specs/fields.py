@@ -367,7 +367,7 @@ JOB_FIELDS: Sequence[JobField] = (
         _alone(values.text),
         _none,
         _plain("description"),
-        limits={"maxLength": values.MAX_TEXT},
+        limits={"maxLength": values.MAX_TEXT, "pattern": values.TEXT_PATTERN},
     ),
     JobField(
         "paused",

@@ -77,6 +77,8 @@ def positive_duration(where: str, value: object) -> timedelta:
 #: The longest free text a job field takes (``description``).
 MAX_TEXT = 2000
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: The same rule as a JSON Schema pattern (what the OpenAPI document states).
+TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 
 
 def text(where: str, value: object) -> str:

@@ -25,6 +25,7 @@ from cronwatch.names import (
     RUN_ID_CHARACTERS,
 )
 from cronwatch.specs.fields import json_schemas, name_schema
+from cronwatch.specs.values import TEXT_PATTERN
 from cronwatch.storage.keys import TOKEN_PATTERN
 from cronwatch.version import __version__
 
@@ -172,6 +173,7 @@ SCHEMAS: dict[str, Any] = {
             "note": {
                 "type": ["string", "null"],
                 "maxLength": 1000,
+                "pattern": TEXT_PATTERN,
                 "description": "Why, or what is being done (no control characters but tabs "
                 "and newlines).",
             }
@@ -182,6 +184,12 @@ SCHEMAS: dict[str, Any] = {
         "required": ["name"],
         "additionalProperties": False,
         "properties": {"name": name_schema(), **JOB_FIELD_SCHEMAS},
+        # The rules between fields that a schema can state; the others are in the fields'
+        # descriptions (min_hosts at most the number of hosts, min_runtime <= max_runtime).
+        "not": {"required": ["schedule", "on_calendar"]},
+        "dependentRequired": {"min_hosts": ["hosts"]},
+        "description": "A job: at most one of schedule and on_calendar; min_hosts needs hosts "
+        "(and is at most their number); min_runtime is at most max_runtime.",
     },
     "JobPatch": {
         "type": "object",
