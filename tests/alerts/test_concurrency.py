@@ -1,6 +1,7 @@
 """Several alert loops on one database, each with its own connection, racing on purpose: every
 status change is recorded once and every notification delivered exactly once. On PostgreSQL
-(where replicas really share one database) and on SQLite."""
+(where replicas really share one database) and on SQLite; with full cycles and with incremental
+ones (which look only at the jobs due: the same conditional flips decide each change once)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from cronwatch.alerts.cycle import build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import deliver_due
@@ -59,7 +62,9 @@ def in_lockstep(
     return errors
 
 
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
 def test_loops_racing_record_each_change_once_and_deliver_each_event_once(
+    incremental: bool,
     tmp_path: Path,
     database_url: str,
     db: Database,
@@ -84,6 +89,8 @@ def test_loops_racing_record_each_change_once_and_deliver_each_event_once(
             T0 + minute * MINUTE + timedelta(seconds=45),
             worker=worker,
             channels=build_channels(config),
+            # incremental: each loop's first cycle is full, then only the jobs due
+            full=not incremental or minute == 0,
         )
 
     assert in_lockstep(database_url, cycle, MINUTES, record) == []

@@ -25,10 +25,17 @@ from typing import Any
 
 from cronwatch.alerts import messages
 from cronwatch.alerts.channels import Channel, build_channel
+from cronwatch.alerts.deadline import next_deadline
 from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
 from cronwatch.alerts.details import event_details
 from cronwatch.alerts.model import JOB_ROW, Details, Event, JobState
-from cronwatch.alerts.observe import Observation, failure_streak, observe, resume_deadline
+from cronwatch.alerts.observe import (
+    Observation,
+    failure_streak,
+    observe,
+    resume_deadline,
+    sync_declared,
+)
 from cronwatch.alerts.rules import announce_to_new_channels, decide, decide_host, first_state
 from cronwatch.specs import AlertSettings, Config, JobAlerting, MaintenanceWindow
 from cronwatch.specs.retention import DEFAULT_KEEP_EVENTS
@@ -37,7 +44,7 @@ from cronwatch.storage.alerts.states import ALERTING, STATUS, Flip, state_from_r
 from cronwatch.storage.alerts.workers import Outage, process_worker_name
 from cronwatch.storage.connection import Database
 from cronwatch.storage.runs import RunStore
-from cronwatch.timeutil import require_aware, utcnow
+from cronwatch.timeutil import require_aware, to_us, utcnow
 
 #: A cycle at least this long beats again at its end.
 LONG_CYCLE = timedelta(seconds=1)
@@ -53,6 +60,7 @@ class CycleSummary:
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     outage: Outage | None = None
     seconds: float = 0.0
+    full: bool = True  # every job evaluated (else only those due)
 
     @property
     def notifications(self) -> list[Event]:
@@ -74,6 +82,7 @@ class CycleSummary:
                 "ended": self.outage.ended.isoformat(),
             },
             "seconds": round(self.seconds, 3),
+            "full": self.full,
         }
 
 
@@ -92,9 +101,17 @@ def run_alert_cycle(
     worker: str | None = None,
     channels: Mapping[str, Channel] | None = None,
     retry: RetryPolicy | None = None,
+    full: bool = True,
 ) -> CycleSummary:
-    """Run one cycle at ``now`` (default: the current time): beat, evaluate every job, record
+    """Run one cycle at ``now`` (default: the current time): beat, evaluate the jobs, record
     and announce what changed (following :mod:`cronwatch.alerts.rules`), send what is due.
+
+    ``full`` evaluates every job; otherwise (an *incremental* cycle) only the jobs whose next
+    deadline has passed or that were changed since they were last evaluated
+    (:mod:`cronwatch.alerts.deadline`), which decides exactly what a full cycle decides at a
+    cost that follows what changed, not the number of jobs. A cycle that finds an outage of
+    cronwatch is full; only full cycles sync the jobs declared in ``config``. Every cycle
+    stores the next deadline of each job it evaluated.
 
     ``worker`` names the heartbeat row (default: one per process); ``channels`` defaults to
     those of ``config``.
@@ -108,12 +125,20 @@ def run_alert_cycle(
     worker = worker or process_worker_name()
     summary.outage = store.beat(worker, now, settings.outage_after)
     outage = store.latest_outage()
+    full = full or summary.outage is not None
+    summary.full = full
 
-    observations = observe(db, config, now)
+    if full:
+        sync_declared(db, config, now)
+    # The counters before the facts: a run recorded from here on leaves its job due.
+    due = store.due_jobs(None if full else now)
+    names = None if full else sorted(due)
+    observations = observe(db, config, now, names=names) if full or names else []
     summary.jobs = len(observations)
-    rows = store.state_rows()
+    rows = store.state_rows(names)
     firsts: list[JobState] = []
     flips: list[Flip] = []
+    looked: list[tuple[Observation, JobState | None, _Context | None, JobAlerting]] = []
     for obs in observations:
         status = obs.status
         policy = settings.for_job(obs.spec)
@@ -125,6 +150,8 @@ def run_alert_cycle(
             and not row[ALERTING]
             and status.status not in policy.alert_on
         )
+        state: JobState | None = None
+        context: _Context | None = None
         if not quiet:
             if row is None:
                 prev = first_state(status.name, JOB_ROW, status.status, status.reason, now)
@@ -133,8 +160,11 @@ def run_alert_cycle(
                 prev = state_from_row(row)
             context = _Context(db, obs, prev, policy, windows, outage, now)
             decision = decide(prev, status.status, status.reason, policy, context, now)
+            state = prev
             if decision is not None:
                 flips.append(Flip(prev.version, decision.state, decision.event, decision.channels))
+                state = decision.state
+        looked.append((obs, state, context, policy))
         for host in status.hosts:
             if not host.hostname:
                 continue
@@ -152,6 +182,7 @@ def run_alert_cycle(
     flips += _new_channels(store, db, observations, rows, flips, settings, windows, outage, now)
     store.insert_states(firsts, now)
     summary.events = store.apply(flips, now)
+    _store_deadlines(store, looked, flips, summary.events, due, now)
     if channels is None:
         channels = build_channels(config)
     summary.delivery = deliver_due(db, channels, now, retry=retry)
@@ -208,6 +239,41 @@ def _new_channels(
         if decision is not None:
             found.append(Flip(prev.version, decision.state, decision.event, decision.channels))
     return found
+
+
+def _store_deadlines(
+    store: AlertStore,
+    looked: list[tuple[Observation, JobState | None, _Context | None, JobAlerting]],
+    flips: list[Flip],
+    written: list[Event],
+    due: dict[str, tuple[int, int | None]],
+    now: datetime,
+) -> None:
+    """Store the next deadline of each job evaluated. A job one of whose flips was not written
+    (another loop changed its row first) keeps its deadline: it is looked at again next cycle,
+    from the row as the other loop left it."""
+    done = {(event.name, event.hostname) for event in written}
+    lost = {f.state.name for f in flips if (f.state.name, f.state.hostname) not in done}
+    deadlines = []
+    for obs, state, context, policy in looked:
+        name = obs.spec.name
+        if name in lost or name not in due:
+            continue
+        hold = context.hold() if context is not None else None
+        deadline = next_deadline(
+            obs.facts,
+            obs.status.status,
+            state,
+            policy,
+            context.windows if context is not None else [],
+            hold[0] if hold is not None else None,
+            now,
+        )
+        changes, stored = due[name]
+        us = None if deadline is None else to_us(deadline)
+        if us != stored:
+            deadlines.append((name, changes, us))
+    store.set_deadlines(deadlines)
 
 
 class _Context:

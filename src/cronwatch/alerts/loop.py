@@ -1,5 +1,10 @@
 """The alert loop: :func:`~cronwatch.alerts.cycle.run_alert_cycle` every ``interval``.
 
+A cycle evaluates only the jobs whose next deadline passed or that received runs since they
+were last evaluated (see :mod:`cronwatch.alerts.deadline`); the loop's first cycle, and one
+every :data:`FULL_EVERY` after it, evaluates every job, as a safety net (and to sync the
+jobs declared in the config).
+
 Every :data:`PRUNE_EVERY` the loop also deletes the history the ``[retention]`` settings no
 longer keep (:func:`cronwatch.retention.prune`), so a server that runs for years keeps a
 database of a steady size.
@@ -33,6 +38,8 @@ log = logging.getLogger("cronwatch.alerts")
 
 #: How often the loop prunes old runs and events.
 PRUNE_EVERY = timedelta(hours=1)
+#: How often a cycle evaluates every job, not only those due.
+FULL_EVERY = timedelta(hours=1)
 
 
 class AlertLoop:
@@ -65,6 +72,7 @@ class AlertLoop:
         self._outage = False
         self.last_prune: PruneReport | None = None
         self._next_prune = 0.0  # time.monotonic() of the next prune: the first cycle prunes
+        self._next_full = 0.0  # time.monotonic() of the next full cycle: the first is one
         self._channels: dict[str, Channel] = build_channels(config)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,9 +117,17 @@ class AlertLoop:
         try:
             if self._db is None:
                 self._db = open_database(self.database_url)
+            full = time.monotonic() >= self._next_full
             summary = run_alert_cycle(
-                self._db, self.config, worker=self.name, channels=self._channels, retry=self.retry
+                self._db,
+                self.config,
+                worker=self.name,
+                channels=self._channels,
+                retry=self.retry,
+                full=full,
             )
+            if full:
+                self._next_full = time.monotonic() + FULL_EVERY.total_seconds()
         except StorageUnavailable as exc:
             # An outage (database away, disk full): one line when it starts, not a traceback
             # every cycle; the connection is reopened next time.

@@ -7,6 +7,7 @@ facts: the failure streak and the end of a hold are computed from them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,14 +31,26 @@ class Observation:
         return self.facts.spec
 
 
-def observe(db: Database, config: Config | None, now: datetime) -> list[Observation]:
-    """Every known job's facts and status at ``now``."""
+def observe(
+    db: Database, config: Config | None, now: datetime, *, names: Sequence[str] | None = None
+) -> list[Observation]:
+    """Every known job's facts and status at ``now``, or only those of ``names``. Stale
+    baselines are relearned first (among ``names``: the runs that make a baseline stale make
+    its job due). Declared jobs are synced by the caller (:func:`sync_declared`)."""
     store = JobStore(db)
     declared = dict(config.jobs) if config is not None else {}
-    if declared:
-        store.sync_declared(declared.values(), now)
-    store.refresh_baselines(now)
-    return [Observation(facts, evaluate(facts, now)) for facts in store.facts(declared, now=now)]
+    stale = store.stale_baselines(names)
+    if stale:
+        store.refresh_baselines(now, names=stale)
+    facts = store.facts(declared, names=names, now=now)
+    return [Observation(f, evaluate(f, now)) for f in facts]
+
+
+def sync_declared(db: Database, config: Config | None, now: datetime) -> None:
+    """Give every job declared in ``config`` its row, so that one that never runs turns
+    missing."""
+    if config is not None and config.jobs:
+        JobStore(db).sync_declared(config.jobs.values(), now)
 
 
 def _phased(schedule: Schedule, anchor: datetime) -> Schedule:

@@ -27,6 +27,7 @@ def job_statuses(
     hosts: Iterable[str] = (),
     learn: bool = True,
     record_declared: bool = False,
+    skip_unknown: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[JobStatus]:
     """The status of every known job (declared in ``config``, or seen running), worst first.
@@ -42,17 +43,19 @@ def job_statuses(
     them their row, so that one that never runs turns missing once its first slot after
     that is past grace. Rows of jobs an earlier config declared are not shown unless the
     job has runs (:meth:`JobStore.facts`).
+    ``skip_unknown`` leaves out names no longer known (a page of jobs, one deleted since).
     """
     now = require_aware(now, "now") if now is not None else utcnow()
     store = JobStore(db)
     declared = dict(config.jobs) if config is not None else {}
     if declared and record_declared:
         store.sync_declared(declared.values(), now)
-    if learn:
-        store.refresh_baselines(now, progress=progress)
     wanted = list(names) if names is not None else None
+    if learn:
+        stale = store.stale_baselines(wanted)
+        store.refresh_baselines(now, names=stale, progress=progress)
     facts = store.facts(declared, names=wanted, now=now)
-    if wanted:
+    if wanted and not skip_unknown:
         unknown = sorted(set(wanted) - {f.spec.name for f in facts})
         if unknown:
             raise InvalidInput(f"no job named {', '.join(repr(n) for n in unknown)} is known")
@@ -71,3 +74,37 @@ def _matches(facts: JobFacts, tags: set[str], hosts: set[str]) -> bool:
         if not hosts & involved:
             return False
     return True
+
+
+def settled_statuses(
+    db: Database, config: Config | None = None, *, now: datetime | None = None
+) -> list[JobStatus] | None:
+    """Every job's status, worst first, at the cost of the jobs that can have changed: the
+    status the alert loop stored for each job whose next deadline is still ahead (it cannot
+    have changed since: see :mod:`cronwatch.alerts.deadline`), and the evaluation of the
+    others. The settled ones carry their name, status and reason only.
+
+    ``None`` when no alert loop beat within ``[alerts] outage_after``: the stored statuses
+    may then be old; use :func:`job_statuses`.
+    """
+    from cronwatch.specs import AlertSettings
+    from cronwatch.storage.alerts import AlertStore
+
+    now = require_aware(now, "now") if now is not None else utcnow()
+    store = AlertStore(db)
+    settings = config.alerts if config is not None else AlertSettings()
+    beat = store.last_heartbeat()
+    if beat is None or now - beat > settings.outage_after:
+        return None
+    declared = dict(config.jobs) if config is not None else {}
+    settled, due = store.settled_statuses(now)
+    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
+    due += [name for name in declared if name not in settled and name not in due]
+    statuses = job_statuses(db, config, now=now, names=due, skip_unknown=True) if due else []
+    statuses += [
+        JobStatus(name=name, status=status, reason=reason)
+        for name, (status, reason) in settled.items()
+        if status in _RANK
+    ]
+    statuses.sort(key=lambda s: (_RANK[s.status], s.name))
+    return statuses

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,9 @@ from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec, default_grace
 from cronwatch.storage.connection import Cursor, Database
 from cronwatch.timeutil import FUTURE_TOLERANCE, from_us, to_us, utcnow
+
+#: Names per ``IN (...)`` list when reading the facts of some jobs.
+_NAMES_CHUNK = 500
 
 #: A baseline is relearned after this many new finished runs (after every run while young).
 RELEARN_AFTER = 5
@@ -86,6 +89,16 @@ class JobStore:
         rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs")
         return [_record(row) for row in rows]
 
+    def records_after(self, after: str | None, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` rows of ``jobs`` whose names follow ``after``, by name: keyset
+        pagination (a job added between two pages is on the later page if its name sorts after
+        the first page, never twice; none is skipped)."""
+        where, params = ("WHERE name > ? ", (after, limit)) if after is not None else ("", (limit,))
+        rows = self.db.query(
+            f"SELECT {_RECORD_COLUMNS} FROM jobs {where}ORDER BY name LIMIT ?", params
+        )
+        return [_record(row) for row in rows]
+
     def record(self, name: str) -> JobRecord | None:
         """The row of job ``name``, or ``None``."""
         rows = self.db.query(f"SELECT {_RECORD_COLUMNS} FROM jobs WHERE name = ?", (name,))
@@ -135,8 +148,10 @@ class JobStore:
         """Set job ``name``'s ``spec`` if it is still ``was``: two concurrent changes cannot
         silently drop one. ``False`` (nothing changed) if it was changed or deleted meanwhile."""
         same = self.db.dialect.NULL_SAFE_EQUAL
+        # Due at the next alert cycle: a new spec can change the job's status at once.
         changed = self.db.execute(
-            f"UPDATE jobs SET spec = ?, updated_us = ? WHERE name = ? AND spec {same} ?",
+            f"UPDATE jobs SET spec = ?, updated_us = ?, check_due_us = 0, changes = changes + 1"
+            f" WHERE name = ? AND spec {same} ?",
             (spec, to_us(now), name, was),
         )
         return bool(changed)
@@ -201,36 +216,57 @@ class JobStore:
         hand-made row) cannot stay the job's latest news and hide the real outcomes after it.
         """
         declared = declared or {}
-        wanted = set(names) if names is not None else None
         horizon = to_us(max(now or utcnow(), utcnow()) + FUTURE_TOLERANCE)
+        wanted: set[str] | None = None
+        if names is not None:
+            # A few jobs (an incremental alert cycle, a page): read only theirs, by key.
+            wanted = set(names)
+            ordered = sorted(wanted)
+            facts: list[JobFacts] = []
+            for start in range(0, len(ordered), _NAMES_CHUNK):
+                chunk = ordered[start : start + _NAMES_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                facts += self._facts(declared, horizon, f" WHERE name IN ({marks})", chunk)
+        else:
+            facts = self._facts(declared, horizon, "", ())
+        # Declared jobs without a row yet are judged from now (waiting for their first run).
+        seen = {f.spec.name for f in facts}
+        first_known = now or utcnow()
+        for name, spec in declared.items():
+            if name not in seen and (wanted is None or name in wanted):
+                facts.append(JobFacts(spec=spec, created=first_known))
+        return facts
+
+    def _facts(
+        self, declared: dict[str, JobSpec], horizon: int, where: str, params: Sequence[str]
+    ) -> list[JobFacts]:
+        running_where = f"{where} AND" if where else " WHERE"
         hosts: dict[str, list[HostSummary]] = defaultdict(list)
-        for row in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts"):
-            if wanted is None or row[0] in wanted:
-                if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
-                    sane = self._summary_until(row, horizon)
-                    if sane is None:
-                        continue  # nothing but future runs on that host
-                    row = sane
-                hosts[row[0]].append(_host_summary(row))
+        for row in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts{where}", params):
+            if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
+                sane = self._summary_until(row, horizon)
+                if sane is None:
+                    continue  # nothing but future runs on that host
+                row = sane
+            hosts[row[0]].append(_host_summary(row))
         running: dict[str, list[RunningRun]] = defaultdict(list)
         for name, hostname, run_id, started in self.db.query(
-            "SELECT name, hostname, run_id, started_us FROM runs WHERE outcome = 'running'"
+            "SELECT name, hostname, run_id, started_us FROM runs"
+            f"{running_where} outcome = 'running'",
+            params,
         ):
-            if (wanted is None or name in wanted) and started <= horizon:
+            if started <= horizon:
                 running[name].append(RunningRun(hostname, run_id, from_us(started)))
         baselines = {
             row[0]: _baseline(row)
-            for row in self.db.query(f"SELECT {_BASELINE_COLUMNS} FROM job_baselines")
-            if wanted is None or row[0] in wanted
+            for row in self.db.query(
+                f"SELECT {_BASELINE_COLUMNS} FROM job_baselines{where}", params
+            )
         }
         facts = []
-        seen: set[str] = set()
         for name, spec_json, created, uuid, source in self.db.query(
-            "SELECT name, spec, created_us, uuid, source FROM jobs"
+            f"SELECT name, spec, created_us, uuid, source FROM jobs{where}", params
         ):
-            if wanted is not None and name not in wanted:
-                continue
-            seen.add(name)
             if source == "config" and name not in declared and not (hosts[name] or running[name]):
                 continue  # declared by a config file no longer in force, and never ran
             spec = declared.get(name) or (_spec_from_json(name, spec_json) if spec_json else None)
@@ -327,12 +363,23 @@ class JobStore:
 
     # -- learning -----------------------------------------------------------------------------
 
-    def stale_baselines(self) -> list[str]:
-        """Jobs whose baseline should be (re)learned: enough new finished runs since."""
-        totals = self.db.query(
+    def stale_baselines(self, among: Sequence[str] | None = None) -> list[str]:
+        """Jobs (``among`` those given) whose baseline should be (re)learned: enough new
+        finished runs since."""
+        select = (
             "SELECT h.name, SUM(h.runs_total), b.runs_total_at FROM job_hosts h "
-            "LEFT JOIN job_baselines b ON b.name = h.name GROUP BY h.name, b.runs_total_at"
+            "LEFT JOIN job_baselines b ON b.name = h.name{where}"
+            " GROUP BY h.name, b.runs_total_at"
         )
+        if among is None:
+            totals = self.db.query(select.format(where=""))
+        else:
+            totals = []
+            for start in range(0, len(among), _NAMES_CHUNK):
+                chunk = list(among[start : start + _NAMES_CHUNK])
+                marks = ", ".join("?" * len(chunk))
+                where = f" WHERE h.name IN ({marks})"
+                totals += self.db.query(select.format(where=where), chunk)
         stale = []
         for name, total, learned_at in totals:
             total = int(total or 0)
@@ -357,7 +404,19 @@ class JobStore:
         :data:`BASELINE_WINDOW` finished runs; the number relearned. ``progress(done, total)``
         is called along the way for long runs."""
         todo = list(names) if names is not None else self.stale_baselines()
-        totals = dict(self.db.query("SELECT name, SUM(runs_total) FROM job_hosts GROUP BY name"))
+        if not todo:
+            return 0
+        totals: dict[str, Any] = {}
+        for start in range(0, len(todo), _NAMES_CHUNK):
+            chunk = todo[start : start + _NAMES_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            totals.update(
+                self.db.query(
+                    "SELECT name, SUM(runs_total) FROM job_hosts"
+                    f" WHERE name IN ({marks}) GROUP BY name",
+                    chunk,
+                )
+            )
         rows = []
         for index, name in enumerate(todo, 1):
             runs = self.db.query(

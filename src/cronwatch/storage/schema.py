@@ -63,6 +63,11 @@ jobs = Table(
     # 0009: the job's ping UUID (``/ping/<uuid>``), set by the database when not given
     Column("uuid", String(36), nullable=True),
     Index("ux_jobs_uuid", "uuid", unique=True),
+    # 0010: the next instant the job can change by itself (0: now; NULL: never), and a counter
+    # bumped by every recorded run (:mod:`cronwatch.storage.alerts.deadlines`)
+    Column("check_due_us", BigInteger, nullable=True, server_default="0"),
+    Column("changes", BigInteger, nullable=False, server_default="0"),
+    Index("ix_jobs_check_due", "check_due_us"),
 )
 
 #: One row per job and host, maintained by triggers on ``runs`` (migration 0002).

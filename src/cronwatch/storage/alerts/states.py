@@ -74,13 +74,22 @@ class StateStore:
         """Every row of ``job_states``, by (name, hostname)."""
         return {key: state_from_row(row) for key, row in self.state_rows().items()}
 
-    def state_rows(self) -> dict[tuple[str, str], tuple[Any, ...]]:
-        """Every row of ``job_states`` as it comes (:data:`STATE_COLUMNS`), by (name, hostname):
-        a cycle turns into :class:`JobState` only the few rows it has to decide about."""
-        return {
-            (row[0], row[1]): row
-            for row in self.db.query(f"SELECT {STATE_COLUMNS} FROM job_states")
-        }
+    def state_rows(
+        self, names: Sequence[str] | None = None
+    ) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """Every row of ``job_states`` (of the jobs ``names``) as it comes
+        (:data:`STATE_COLUMNS`), by (name, hostname): a cycle turns into :class:`JobState`
+        only the few rows it has to decide about."""
+        select = f"SELECT {STATE_COLUMNS} FROM job_states"
+        if names is None:
+            return {(row[0], row[1]): row for row in self.db.query(select)}
+        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for start in range(0, len(names), FLIP_CHUNK):
+            chunk = names[start : start + FLIP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.db.query(f"{select} WHERE name IN ({marks})", chunk):
+                rows[(row[0], row[1])] = row
+        return rows
 
     def state(self, name: str, hostname: str = "") -> JobState | None:
         rows = self.db.query(
@@ -184,7 +193,11 @@ class StateStore:
         return replace(event, id=event_id)
 
     def snooze(self, name: str, until: datetime | None, now: datetime) -> None:
-        """Silence ``name`` until ``until`` (``None``: lift the snooze)."""
+        """Silence ``name`` until ``until`` (``None``: lift the snooze); the job is due at the
+        next alert cycle (a recovery held by the snooze is then sent)."""
+        self.db.execute(
+            "UPDATE jobs SET check_due_us = 0, changes = changes + 1 WHERE name = ?", (name,)
+        )
         self.db.execute(
             "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
             " alerting, snooze_until_us, updated_us) VALUES (?, '', 'new', '', ?, 0, 0, ?, ?)"

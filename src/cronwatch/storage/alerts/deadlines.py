@@ -1,0 +1,84 @@
+"""Each job's next deadline (columns ``check_due_us`` and ``changes`` of ``jobs``, migration
+0010): which jobs an incremental alert cycle has to look at.
+
+``check_due_us`` is the next instant the job can change by itself (``NULL``: never by itself);
+0 means "now". Recording a run sets it to 0 and bumps ``changes`` (a trigger on
+``job_hosts``), and so do :meth:`DeadlineStore.make_due` (a snooze, a spec changed through the
+API) and a new job (the column's default). The alert cycle reads the due jobs with their
+``changes`` *before* it reads their facts, and writes each new deadline only where ``changes``
+is still that value: a run recorded while the cycle evaluated leaves the job due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from cronwatch.storage.connection import Database
+from cronwatch.timeutil import to_us
+
+#: Deadlines written per transaction, and names per ``IN (...)`` list.
+CHUNK = 500
+
+
+class DeadlineStore:
+    """The next deadlines of the jobs of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def due_jobs(self, now: datetime | None) -> dict[str, tuple[int, int | None]]:
+        """The jobs due at ``now`` (every job with ``None``), each with its ``changes`` counter
+        and its stored deadline in microseconds: one range read of the index, whatever the
+        number of jobs."""
+        select = "SELECT name, changes, check_due_us FROM jobs"
+        if now is None:
+            rows = self.db.query(select)
+        else:
+            rows = self.db.query(f"{select} WHERE check_due_us <= ?", (to_us(now),))
+        return {
+            name: (int(changes), None if due is None else int(due)) for name, changes, due in rows
+        }
+
+    def set_deadlines(self, deadlines: Iterable[tuple[str, int, int | None]]) -> None:
+        """Write each ``(name, changes, deadline in microseconds)`` where the job's counter is
+        still ``changes``."""
+        params = [(due, name, changes) for name, changes, due in sorted(deadlines)]
+        statement = self.db.sql("UPDATE jobs SET check_due_us = ? WHERE name = ? AND changes = ?")
+        for start in range(0, len(params), CHUNK * 10):
+            with self.db.transaction() as cur:
+                cur.executemany(statement, params[start : start + CHUNK * 10])  # type: ignore[attr-defined]
+
+    def make_due(self, names: Sequence[str]) -> None:
+        """Make ``names`` due now (something the loop does not see coming changed them)."""
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start : start + CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            self.db.execute(
+                f"UPDATE jobs SET check_due_us = 0, changes = changes + 1 WHERE name IN ({marks})",
+                chunk,
+            )
+
+    def deadline(self, name: str) -> int | None:
+        """Job ``name``'s stored deadline in microseconds (``None``: none, or no such job)."""
+        rows = self.db.query("SELECT check_due_us FROM jobs WHERE name = ?", (name,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def settled_statuses(self, now: datetime) -> tuple[dict[str, tuple[str, str]], list[str]]:
+        """What the alert loop's last cycles settled, in one query: ``(settled, due)`` where
+        ``settled`` maps each job whose deadline is still ahead (or that has none) to its stored
+        ``(status, reason)`` (it cannot have changed since), and ``due`` lists the other jobs
+        (deadline passed, changed since, or never looked at), to evaluate."""
+        rows = self.db.query(
+            "SELECT j.name, j.check_due_us, s.status, s.reason FROM jobs j"
+            " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+        )
+        stamp = to_us(now)
+        settled: dict[str, tuple[str, str]] = {}
+        due: list[str] = []
+        for name, check_due, status, reason in rows:
+            if status is not None and (check_due is None or int(check_due) > stamp):
+                settled[name] = (status, reason)
+            else:
+                due.append(name)
+        return settled, due

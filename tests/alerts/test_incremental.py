@@ -1,0 +1,277 @@
+"""Incremental alert cycles (only the jobs whose next deadline passed or that got runs) decide
+exactly what full cycles (every job) decide.
+
+The property test replays one random history on two databases of the same kind, with the same
+clock: on one every cycle is full, on the other every cycle is incremental (except those that
+find an outage of cronwatch, full by design). Jobs cover what the deadline must foresee: cron
+and interval schedules, declared hosts and ``min_hosts``, a hung limit, ``alert_after``,
+``recover_after``, reminders, a maintenance window, snoozes, an undeclared job whose schedule
+is learned. The events each cycle writes must be the same, in the same order, and so must the
+alerting states at the end. What must not happen: an incremental cycle deciding later (or
+never) what a full cycle decides, or deciding something a full cycle does not.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cronwatch.alerts.cycle import run_alert_cycle
+from cronwatch.alerts.loop import AlertLoop
+from cronwatch.alerts.model import Event
+from cronwatch.monitor import Monitor
+from cronwatch.specs import Config
+from cronwatch.storage import open_database
+from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.connection import Database
+from cronwatch.storage.runs import RunStore
+from tests.support.alerting import MINUTE, T0, ran, write_config
+from tests.support.databases import PostgresServer, empty_tables
+
+CONFIG = """
+[alerts]
+repeat = "25m"
+outage_after = "2h"
+
+[jobs.cron5]
+schedule = "*/5 * * * *"
+grace = "2m"
+max_runtime = "7m"
+
+[jobs.every10]
+schedule = "every 10m"
+grace = "1m"
+alert_after = 2
+recover_after = 2
+hosts = ["a", "b"]
+
+[jobs.hourly]
+schedule = "0 * * * *"
+grace = "10m"
+hosts = ["a", "b"]
+min_hosts = 1
+
+[jobs.paused]
+schedule = "*/5 * * * *"
+paused = true
+
+[[maintenance]]
+jobs = ["cron5"]
+start = 2026-11-28T10:50:00Z
+end = 2026-11-28T11:10:00Z
+"""
+
+JOBS = ["cron5", "every10", "hourly", "paused", "auto"]
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: str
+    host: str
+    ok: bool
+    started_ago: int  # seconds before the step's clock
+    took: int
+
+
+@dataclass(frozen=True)
+class Started:
+    job: str
+    host: str
+    started_ago: int
+
+
+@dataclass(frozen=True)
+class Snooze:
+    job: str
+    minutes: int  # 0: lift the snooze
+
+
+@dataclass(frozen=True)
+class Step:
+    gap: int  # seconds since the previous cycle
+    actions: tuple[Finished | Started | Snooze, ...]
+
+
+jobs = st.sampled_from(JOBS)
+hosts = st.sampled_from(["a", "b"])
+actions = st.one_of(
+    st.builds(
+        Finished,
+        jobs,
+        hosts,
+        st.booleans(),
+        st.integers(0, 900),
+        st.integers(0, 600),
+    ),
+    st.builds(Started, jobs, hosts, st.integers(0, 900)),
+    st.builds(Snooze, jobs, st.sampled_from([0, 5, 30])),
+)
+steps = st.lists(
+    st.builds(
+        Step,
+        # mostly a cycle's interval or a few minutes; sometimes long, now and then an outage
+        # of cronwatch (over outage_after)
+        st.one_of(
+            st.integers(1, 300),
+            st.integers(300, 3000),
+            st.integers(3000, 9000),
+        ),
+        st.lists(actions, max_size=3).map(tuple),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def apply(
+    db: Database, monitor: Monitor, action: Finished | Started | Snooze, now: datetime
+) -> None:
+    if isinstance(action, Finished):
+        started = now - timedelta(seconds=action.started_ago)
+        completed = min(now, started + timedelta(seconds=action.took))
+        ran(
+            monitor,
+            action.job,
+            started - T0,
+            ok=action.ok,
+            host=action.host,
+            took=completed - started,
+        )
+    elif isinstance(action, Started):
+        monitor.start(
+            action.job, action.host, date_started=now - timedelta(seconds=action.started_ago)
+        )
+    else:
+        until = now + action.minutes * MINUTE if action.minutes else None
+        AlertStore(db).snooze(action.job, until, now)
+
+
+def seen(event: Event) -> tuple[Any, ...]:
+    return (
+        event.name,
+        event.hostname,
+        event.kind,
+        event.old_status,
+        event.new_status,
+        event.text,
+        event.note,
+        event.at,
+        event.incident,
+    )
+
+
+def states(db: Database) -> list[tuple[Any, ...]]:
+    return [
+        (s.name, s.hostname, s.status, s.alerting, s.notified, s.incident, s.recovering_since)
+        for s in sorted(AlertStore(db).states().values(), key=lambda s: (s.name, s.hostname))
+    ]
+
+
+@pytest.fixture
+def two_urls(dialect: str, request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    """Two migrated databases of the kind under test (emptied by each example)."""
+    if dialect == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield [f"sqlite:///{os.path.join(directory, n)}.db" for n in ("full", "incremental")]
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    urls = [server.create_database(), server.create_database()]
+    for url in urls:
+        open_database(url).close()
+    yield urls
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=steps)
+def test_incremental_cycles_decide_what_full_cycles_decide(
+    two_urls: list[str], tmp_path: Path, history: list[Step]
+) -> None:
+    config = write_config(tmp_path, CONFIG)
+    for url in two_urls:
+        if url.startswith("postgresql"):
+            empty_tables(url)
+        else:
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    with (
+        open_database(two_urls[0]) as full_db,
+        open_database(two_urls[1]) as inc_db,
+    ):
+        full_monitor, inc_monitor = Monitor(RunStore(full_db)), Monitor(RunStore(inc_db))
+        now = T0
+        # Both start with a full cycle, as a loop does.
+        assert _cycle(full_db, config, now, True) == _cycle(inc_db, config, now, True)
+        evaluated = 0
+        for index, step in enumerate(history):
+            now += timedelta(seconds=step.gap)
+            for action in step.actions:
+                apply(full_db, full_monitor, action, now)
+                apply(inc_db, inc_monitor, action, now)
+            full = run_alert_cycle(full_db, config, now, worker="w", full=True)
+            incremental = run_alert_cycle(inc_db, config, now, worker="w", full=False)
+            assert [seen(e) for e in incremental.events] == [seen(e) for e in full.events], (
+                f"step {index} at {now}: the incremental cycle decided otherwise"
+            )
+            evaluated += incremental.jobs
+        assert states(inc_db) == states(full_db)
+        assert evaluated <= len(JOBS) * len(history)
+
+
+def _cycle(db: Database, config: Config, now: datetime, full: bool) -> list[tuple[Any, ...]]:
+    return [seen(e) for e in run_alert_cycle(db, config, now, worker="w", full=full).events]
+
+
+def test_a_steady_incremental_cycle_evaluates_only_what_is_due(
+    tmp_path: Path, db: Database, monitor: Monitor
+) -> None:
+    """Nothing due: nothing evaluated. A run makes its job due; a passed deadline too. Not:
+    every job every cycle."""
+    config = write_config(
+        tmp_path,
+        '[alerts]\noutage_after = "2h"\n'
+        + "".join(f'[jobs.j{n}]\nschedule = "0 * * * *"\ngrace = "5m"\n' for n in range(20)),
+    )
+    for n in range(20):
+        ran(monitor, f"j{n}", timedelta(0))
+    first = run_alert_cycle(db, config, T0 + MINUTE, worker="w", full=True)
+    assert first.jobs == 20 and first.full
+    steady = run_alert_cycle(db, config, T0 + 2 * MINUTE, worker="w", full=False)
+    assert steady.jobs == 0 and not steady.full, "nothing changed: nothing evaluated"
+    ran(monitor, "j3", 2 * MINUTE)
+    after_run = run_alert_cycle(db, config, T0 + 3 * MINUTE, worker="w", full=False)
+    assert after_run.jobs == 1, "the run made only its job due"
+    # 10:00 + grace: the latest slot past its grace moves then (an early look, finding nothing)
+    assert AlertStore(db).deadline("j3") == _us(T0 + 5 * MINUTE)
+    assert run_alert_cycle(db, config, T0 + 5 * MINUTE, worker="w", full=False).events == []
+    at_slot = run_alert_cycle(db, config, T0 + 60 * MINUTE, worker="w", full=False)
+    assert at_slot.jobs == 20, "the next slot is every job's deadline"
+    missing = run_alert_cycle(db, config, T0 + 65 * MINUTE, worker="w", full=False)
+    assert missing.jobs == 20 and {e.kind for e in missing.events} == {"problem"}
+    assert len(missing.events) == 20, "each job announced missing, once"
+
+
+def test_a_loop_is_full_first_then_incremental(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, '[jobs.a]\nschedule = "0 3 * * *"\n')
+    loop = AlertLoop(database_url, config, interval=timedelta(seconds=1))
+    try:
+        first, second = loop.run_once(), loop.run_once()
+    finally:
+        loop._close()
+    assert first is not None and first.full and first.jobs == 1
+    assert second is not None and not second.full and second.jobs == 0
+
+
+def _us(t: datetime) -> int:
+    from cronwatch.timeutil import to_us
+
+    return to_us(t)
