@@ -25,13 +25,21 @@ a refused change writes nothing.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cronwatch.config import parse_job_table
-from cronwatch.errors import ConfigError, Conflict, InvalidInput, LimitReached, NotFound
+from cronwatch.errors import (
+    ConfigError,
+    Conflict,
+    CronwatchError,
+    InvalidInput,
+    LimitReached,
+    NotFound,
+)
 from cronwatch.names import new_uuid, validate_name, validate_uuid
 from cronwatch.specs import Config, JobSpec
 from cronwatch.specs.fields import check_json_types, spec_json
@@ -43,6 +51,8 @@ from cronwatch.timeutil import to_us, utcnow
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
+#: A filtered page of statuses looks at most this many times its size of jobs.
+SCAN_FACTOR = 20
 _CURSOR = re.compile(r"(-?[0-9]{1,19})_([0-9]{1,19})")
 
 
@@ -95,11 +105,62 @@ class JobsService:
         following = f"{to_us(page[-1][1].date_started)}_{page[-1][0]}" if more else None
         return {"runs": [run.to_json() for _, run in page], "next": following}
 
+    def jobs_page(self, *, limit: int, cursor: str | None = None) -> dict[str, Any]:
+        """One page of jobs by name, after ``cursor`` (``next`` of the previous page), and the
+        cursor of the next page (``None`` on the last one)."""
+        records = self.store.records_after(_after(cursor), limit + 1)
+        page, more = records[:limit], len(records) > limit
+        return {
+            "jobs": [self._job_json(r.name, r) for r in page],
+            "next": _cursor(page[-1].name) if more else None,
+        }
+
     def statuses(self, *, tags: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[Any]:
         """The health of every job (see :func:`cronwatch.health.service.job_statuses`)."""
         from cronwatch.health.service import job_statuses
 
         return [s.to_json() for s in job_statuses(self.db, self.config, tags=tags, hosts=hosts)]
+
+    def statuses_page(
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        tags: Iterable[str] = (),
+        hosts: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """One page of job statuses by name, after ``cursor``: only the jobs of the page are
+        read and evaluated. With ``tags`` or ``hosts`` a page may hold fewer than ``limit``
+        jobs (at most :data:`SCAN_FACTOR` times ``limit`` jobs are looked at per page); follow
+        ``next`` until it is ``None``."""
+        from cronwatch.health.service import job_statuses
+
+        after = _after(cursor)
+        tags, hosts = list(tags), list(hosts)
+        budget = limit * SCAN_FACTOR if tags or hosts else limit
+        found: list[Any] = []
+        while len(found) < limit and budget > 0:
+            records = self.store.records_after(after, min(limit, budget))
+            if not records:
+                break
+            statuses = job_statuses(
+                self.db,
+                self.config,
+                names=[r.name for r in records],
+                tags=tags,
+                hosts=hosts,
+                learn=False,
+                skip_unknown=True,
+            )
+            by_name = {s.name: s for s in statuses}
+            for record in records:
+                after, budget = record.name, budget - 1
+                if record.name in by_name:
+                    found.append(by_name[record.name].to_json())
+                    if len(found) == limit:
+                        break
+        more = after is not None and bool(self.store.records_after(after, 1))
+        return {"jobs": found, "next": _cursor(after) if more and after is not None else None}
 
     # -- changing -----------------------------------------------------------------------------
 
@@ -227,6 +288,23 @@ class JobsService:
             "created": row.created.isoformat() if row else None,
             "updated": row.updated.isoformat() if row else None,
         }
+
+
+def _cursor(name: str) -> str:
+    """The opaque cursor of a page ending at job ``name``."""
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> str | None:
+    """The job name a cursor from :func:`_cursor` stands for; :class:`InvalidInput` for
+    anything else."""
+    if cursor is None:
+        return None
+    try:
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return validate_name(name, "cursor")
+    except (ValueError, CronwatchError):
+        raise InvalidInput(f"cursor {cursor[:40]!r} is not a cursor from a previous page") from None
 
 
 def _valid_name(name: object) -> str:

@@ -283,3 +283,41 @@ def test_status_json_shows_the_snooze_and_who_acknowledged(database_url: str) ->
         "alice", "on it", "failing")  # fmt: skip
     assert shown["calm"] == {"snoozed_until": (now + timedelta(hours=1)).isoformat(),
                              "incident": None}  # fmt: skip
+
+
+def test_status_limit_shows_the_worst_first_and_counts_the_rest(
+    database_url: str, config: Path
+) -> None:
+    record(database_url, "backup", "db1", 5)
+    record(database_url, "backup", "db2", 200)
+    for n in range(4):
+        record(database_url, f"extra-{n}", "web1", 5)
+    result = invoke("status", "--limit", "2", url=database_url, config=config)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("backup") and "MISSING" in lines[1], "the problem comes first"
+    assert len(lines) == 4 and lines[-1] == "... and 4 more (--limit 2)", "not every job"
+    as_json = invoke("status", "--limit", "1", "--json", url=database_url, config=config)
+    assert [job["name"] for job in json.loads(as_json.output)] == ["backup"]
+    assert invoke("status", "--limit", "0", url=database_url, config=config).exit_code == 2
+
+
+def test_check_with_an_alert_loop_reads_what_it_settled(database_url: str, config: Path) -> None:
+    """With an alert loop beating, `check` reads the statuses it stored for the jobs that
+    cannot have changed and evaluates the rest: the same answer as without the loop."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.config import load_config
+    from cronwatch.storage import open_database
+
+    record(database_url, "backup", "db1", 5)
+    record(database_url, "backup", "db2", 200)
+    record(database_url, "report", "web1", 5)
+    without_loop = invoke("check", url=database_url, config=config)
+    with open_database(database_url) as db:
+        run_alert_cycle(db, load_config(config), worker="w")
+    with_loop = invoke("check", url=database_url, config=config)
+    assert with_loop.exit_code == without_loop.exit_code == 2
+    assert with_loop.output.splitlines()[0] == without_loop.output.splitlines()[0]
+    record(database_url, "backup", "db2", 1)  # fixed since the loop's cycle: evaluated again
+    fixed = invoke("check", url=database_url, config=config)
+    assert fixed.exit_code == 0, fixed.output

@@ -322,3 +322,43 @@ def test_declared_jobs_come_from_the_config_in_force(database_url: str, tmp_path
         m.record_success("only-in-a", ago(minutes=5), ago(minutes=4), "web1")
         shown = {s.name: s.status for s in job_statuses(db, config, now=NOW)}
         assert shown == {"both": "missing", "only-in-a": "ok"}
+
+
+def test_settled_statuses_are_the_statuses_at_the_cost_of_what_changed(
+    tmp_path: Path, database_url: str
+) -> None:
+    """With an alert loop beating, the settled statuses equal a full evaluation's at any later
+    instant (jobs past their deadline or with new runs are evaluated, the rest read); without
+    a recent heartbeat there is no answer (stored statuses may be old)."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.service import settled_statuses
+    from cronwatch.storage import open_database
+
+    path = tmp_path / "cronwatch.toml"
+    path.write_text(
+        '[alerts]\noutage_after = "3h"\n'
+        + "".join(f'[jobs.j{n}]\nschedule = "every 15m"\ngrace = "5m"\n' for n in range(6))
+    )
+    config = load_config(path)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        for n in range(6):
+            start = ago(minutes=2 + n * 4)
+            monitor.record_success(f"j{n}", start, start + timedelta(seconds=5), "h1")
+        with open_database(database_url) as db:
+            assert settled_statuses(db, config, now=NOW) is None, "no loop ever beat"
+            run_alert_cycle(db, config, NOW, worker="w", full=True)
+            start = NOW + timedelta(minutes=1)
+            monitor.record_failure("j0", start, start + timedelta(seconds=5), 1, "h1")
+            seen = set()
+            for minutes in (2, 9, 14, 26, 70):
+                at = NOW + timedelta(minutes=minutes)
+                settled = settled_statuses(db, config, now=at)
+                assert settled is not None
+                full = job_statuses(db, config, now=at)
+                assert [(s.name, s.status) for s in settled] == [
+                    (s.name, s.status) for s in full
+                ], f"at +{minutes} min"
+                seen |= {s.status for s in full}
+            assert seen >= {"ok", "missing", "failing"}, "the statuses changed meanwhile"
+            late = NOW + timedelta(hours=4)
+            assert settled_statuses(db, config, now=late) is None, "the loop stopped beating"

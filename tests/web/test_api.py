@@ -29,7 +29,7 @@ def test_create_get_list_a_job(server: LiveServer, api: httpx.Client) -> None:
         "backup", "api", False, fields)  # fmt: skip
     assert job["created"] == job["updated"] and job["created"].endswith("+00:00")
     assert api.get("/api/v1/jobs/backup").json() == job
-    assert api.get("/api/v1/jobs").json() == {"jobs": [job]}
+    assert api.get("/api/v1/jobs").json() == {"jobs": [job], "next": None}
     assert jobs_table(server.database_url) == [("backup", "api", json.dumps(fields))]
 
 
@@ -401,3 +401,60 @@ def test_a_name_an_earlier_config_declared_can_be_created_through_the_api(
         created = h.post("/api/v1/jobs", json={"name": "gone", "schedule": "every 1h"})
         assert created.status_code == 201, created.text  # no conflict with an invisible row
         assert created.json()["source"] == "api"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/status"])
+def test_pages_list_every_job_exactly_once_while_jobs_are_added(
+    server: LiveServer, api: httpx.Client, path: str
+) -> None:
+    """Keyset pages by name: each job there at the start is on exactly one page, whatever is
+    added between two fetches (before or after the cursor); none twice, none skipped; only the
+    page's jobs are listed (``limit``), and the last page says so (``next`` null)."""
+    first = [f"job-{n:03d}" for n in range(0, 60, 2)]
+    for name in first:
+        assert api.post("/api/v1/jobs", json={"name": name}).status_code == 201
+    seen: list[str] = []
+    added: list[str] = []
+    params: dict[str, Any] = {"limit": 7}
+    pages = 0
+    while True:
+        page = api.get(path, params=params).json()
+        names = [job["name"] for job in page["jobs"]]
+        assert len(names) <= 7 and names == sorted(names), "a page is sorted by name"
+        seen += names
+        pages += 1
+        # Between fetches, jobs sorting before the cursor, after it, and at the very end.
+        for name in (f"job-{pages * 3:03d}x", f"job-{pages * 11:03d}y", f"zz-{pages}"):
+            if api.post("/api/v1/jobs", json={"name": name}).status_code == 201:
+                added.append(name)
+        if page["next"] is None:
+            break
+        params = {"limit": 7, "cursor": page["next"]}
+        assert pages < 50, "the pages end"
+    assert len(seen) == len(set(seen)), "no job twice"
+    assert set(first) <= set(seen), "every job there from the start, once"
+    assert set(seen) <= set(first) | set(added)
+    assert any(name.startswith("zz-") for name in seen), "jobs added after the cursor are seen"
+    whole = api.get(path).json()
+    assert whole["next"] is None and len(whole["jobs"]) == len(first) + len(added)
+
+
+def test_a_bad_cursor_or_limit_is_refused(api: httpx.Client) -> None:
+    for params in ({"cursor": "!!"}, {"cursor": "AAAA"}, {"limit": "0"}, {"limit": "501"}):
+        for path in ("/api/v1/jobs", "/api/v1/status"):
+            response = api.get(path, params=params)
+            assert response.status_code == 400, (path, params, response.text)
+
+
+def test_a_filtered_status_page_follows_the_cursor(api: httpx.Client) -> None:
+    for n in range(12):
+        api.post("/api/v1/jobs", json={"name": f"j{n:02d}", "tags": ["t"] if n % 4 == 0 else []})
+    found: list[str] = []
+    params: dict[str, Any] = {"limit": 2, "tag": "t"}
+    while True:
+        page = api.get("/api/v1/status", params=params).json()
+        found += [job["name"] for job in page["jobs"]]
+        if page["next"] is None:
+            break
+        params = {**params, "cursor": page["next"]}
+    assert found == ["j00", "j04", "j08"], "only the tagged jobs, each once, in name order"

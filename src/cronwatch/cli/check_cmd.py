@@ -80,7 +80,7 @@ def check(
         if window is not None:
             state, line, details, payload = _ad_hoc(ctx, names, window)
         else:
-            state, line, details, payload = _scheduled(ctx, names, tags, hosts)
+            state, line, details, payload = _scheduled(ctx, names, tags, hosts, as_json)
     except (CronwatchError, SystemExit) as exc:
         if isinstance(exc, SystemExit):
             raise
@@ -102,22 +102,32 @@ def check(
 
 
 def _scheduled(
-    ctx: click.Context, names: tuple[str, ...], tags: tuple[str, ...], hosts: tuple[str, ...]
+    ctx: click.Context,
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    hosts: tuple[str, ...],
+    as_json: bool,
 ) -> tuple[int, str, list[str], dict[str, Any]]:
-    from cronwatch.health.service import job_statuses
+    from cronwatch.health.service import job_statuses, settled_statuses
 
     config = load_config_from(ctx)
     with open_monitor(ctx) as monitor:  # its errors: UNKNOWN, in check (JSON with --json)
-        # A monitor run from cron, maybe with no server: it records when it first knew of
-        # each declared job, so that one that never runs turns CRITICAL.
-        statuses = job_statuses(
-            monitor.store.db,
-            config,
-            names=names or None,
-            tags=tags,
-            hosts=hosts,
-            record_declared=True,
-        )
+        db = monitor.store.db
+        # Every job, in words: what the alert loop settled, plus the jobs that can have
+        # changed since (100,000 jobs in about a second); the whole evaluation otherwise. A
+        # monitor run from cron, maybe with no server: it records when it first knew of each
+        # declared job, so that one that never runs turns CRITICAL.
+        whole = not (names or tags or hosts or as_json)
+        statuses = settled_statuses(db, config, record_declared=True) if whole else None
+        if statuses is None:
+            statuses = job_statuses(
+                db,
+                config,
+                names=names or None,
+                tags=tags,
+                hosts=hosts,
+                record_declared=True,
+            )
     if not statuses and (tags or hosts):
         # A mistyped --tag or --host would otherwise be OK forever, watching nothing.
         raise NotFound(f"no job matches {_filters(tags, hosts)}")
@@ -241,6 +251,12 @@ def _when(value: datetime) -> str:
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only jobs with this tag.")
 @click.option("--host", "hosts", multiple=True, metavar="H", help="Only jobs on this host.")
 @click.option("--problems", is_flag=True, help="Only jobs that are not fine.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the first N jobs (worst first); a last line counts the others.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the statuses as JSON.")
 @click.option("--uuid", "show_uuid", is_flag=True, help="Add each job's ping UUID.")
 @click.pass_context
@@ -250,10 +266,12 @@ def status(
     tags: tuple[str, ...],
     hosts: tuple[str, ...],
     problems: bool,
+    limit: int | None,
     as_json: bool,
     show_uuid: bool,
 ) -> None:
-    """Show every job's status, worst first, as a table for people."""
+    """Show every job's status, worst first, as a table for people (``--limit N``: the first
+    N; ``--problems``: only those not fine)."""
     from cronwatch.alerts.model import alerting_json
     from cronwatch.durations import format_duration
     from cronwatch.health.service import job_statuses
@@ -272,6 +290,9 @@ def status(
         alerting = AlertStore(monitor.store.db).states() if as_json else {}
     if problems:
         statuses = [s for s in statuses if s.severity > OK]
+    left_out = 0
+    if limit is not None and len(statuses) > limit:
+        statuses, left_out = statuses[:limit], len(statuses) - limit
     if as_json:
         now = utcnow()
         shown = [
@@ -305,6 +326,8 @@ def status(
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         click.echo("  ".join([*cells, row[-1]]))
+    if left_out:
+        click.echo(f"... and {left_out} more (--limit {limit})")
 
 
 def _due(status: JobStatus) -> str:

@@ -77,7 +77,11 @@ def _matches(facts: JobFacts, tags: set[str], hosts: set[str]) -> bool:
 
 
 def settled_statuses(
-    db: Database, config: Config | None = None, *, now: datetime | None = None
+    db: Database,
+    config: Config | None = None,
+    *,
+    now: datetime | None = None,
+    record_declared: bool = False,
 ) -> list[JobStatus] | None:
     """Every job's status, worst first, at the cost of the jobs that can have changed: the
     status the alert loop stored for each job whose next deadline is still ahead (it cannot
@@ -85,7 +89,7 @@ def settled_statuses(
     others. The settled ones carry their name, status and reason only.
 
     ``None`` when no alert loop beat within ``[alerts] outage_after``: the stored statuses
-    may then be old; use :func:`job_statuses`.
+    may then be old; use :func:`job_statuses`. ``record_declared`` as there.
     """
     from cronwatch.specs import AlertSettings
     from cronwatch.storage.alerts import AlertStore
@@ -100,7 +104,13 @@ def settled_statuses(
     settled, due = store.settled_statuses(now)
     # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
     due += [name for name in declared if name not in settled and name not in due]
-    statuses = job_statuses(db, config, now=now, names=due, skip_unknown=True) if due else []
+    statuses = (
+        job_statuses(
+            db, config, now=now, names=due, skip_unknown=True, record_declared=record_declared
+        )
+        if due
+        else []
+    )
     statuses += [
         JobStatus(name=name, status=status, reason=reason)
         for name, (status, reason) in settled.items()

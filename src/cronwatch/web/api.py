@@ -40,9 +40,29 @@ def _name(request: Request) -> str:
 
 
 async def list_jobs(request: Request) -> Response:
+    """Every job by name; with ``limit`` or ``cursor``, one page of them and ``next``."""
     state = _state(request)
     await state.authorize(request, "read")
-    return JSONResponse({"jobs": await run_in_threadpool(state.jobs.jobs)})
+    paging = _paging(request)
+    if paging is None:
+        return JSONResponse({"jobs": await run_in_threadpool(state.jobs.jobs), "next": None})
+    limit, cursor = paging
+    return JSONResponse(
+        await run_in_threadpool(lambda: state.jobs.jobs_page(limit=limit, cursor=cursor))
+    )
+
+
+def _paging(request: Request) -> tuple[int, str | None] | None:
+    """``(limit, cursor)`` of a paged listing, or ``None`` when the request asks for neither
+    (the whole list, as before paging existed)."""
+    query = request.query_params
+    if "limit" not in query and "cursor" not in query:
+        return None
+    limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    cursor = query.get("cursor")
+    if cursor is not None and len(cursor) > 400:
+        raise bad_request("cursor: not a cursor from a previous page")
+    return limit, cursor
 
 
 async def create_job(request: Request) -> Response:
@@ -160,12 +180,21 @@ async def job_runs(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
+    """Every job's status, worst first; with ``limit`` or ``cursor``, one page of them by name
+    (only that page's jobs are evaluated) and ``next``."""
     state = _state(request)
     await state.authorize(request, "read")
     tags = [_checked(t, "tag", MAX_NAME_LENGTH) for t in request.query_params.getlist("tag")]
     hosts = [_checked(h, "host", MAX_HOST_LENGTH) for h in request.query_params.getlist("host")]
-    jobs = await run_in_threadpool(lambda: state.jobs.statuses(tags=tags, hosts=hosts))
-    return JSONResponse({"jobs": jobs})
+    paging = _paging(request)
+    if paging is None:
+        jobs = await run_in_threadpool(lambda: state.jobs.statuses(tags=tags, hosts=hosts))
+        return JSONResponse({"jobs": jobs, "next": None})
+    limit, cursor = paging
+    page = await run_in_threadpool(
+        lambda: state.jobs.statuses_page(limit=limit, cursor=cursor, tags=tags, hosts=hosts)
+    )
+    return JSONResponse(page)
 
 
 async def record_run(request: Request) -> Response:

@@ -43,6 +43,26 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 _INSTANT = {"type": "string", "format": "date-time"}
 _INSTANT_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
 _SECONDS_OR_NULL = {"type": ["number", "null"]}
+_NEXT_PAGE = {
+    "type": ["string", "null"],
+    "description": "`cursor` of the next page; null on the last page and on a whole list.",
+}
+#: ``limit`` and ``cursor`` of the paged listings (jobs, statuses): keyset pages by job name,
+#: stable while jobs are added (each job is on exactly one page).
+_LIST_PAGE = [
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "Page size; without `limit` and `cursor` the whole list comes at once.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "`next` of the previous page.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,400}$"},
+    },
+]
 _RUN_ID = {
     "type": "string",
     "pattern": f"^[{RUN_ID_CHARACTERS}]{{1,{MAX_RUN_ID_LENGTH}}}$",
@@ -216,8 +236,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "JobList": {
         "type": "object",
-        "required": ["jobs"],
-        "properties": {"jobs": {"type": "array", "items": _ref("Job")}},
+        "required": ["jobs", "next"],
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("Job")},
+            "next": _NEXT_PAGE,
+        },
     },
     "Run": {
         "type": "object",
@@ -293,8 +316,11 @@ SCHEMAS: dict[str, Any] = {
     "JobStatus": _JOB_STATUS,
     "StatusList": {
         "type": "object",
-        "required": ["jobs"],
-        "properties": {"jobs": {"type": "array", "items": _ref("JobStatus")}},
+        "required": ["jobs", "next"],
+        "properties": {
+            "jobs": {"type": "array", "items": _ref("JobStatus")},
+            "next": _NEXT_PAGE,
+        },
     },
 }
 
@@ -378,8 +404,9 @@ def _job_paths() -> dict[str, Any]:
             "get": _operation(
                 "Every job",
                 "listJobs",
-                {"200": _json("The jobs, by name.", "JobList")},
-                (401, 403, 429),
+                {"200": _json("The jobs, by name (one page with `limit` or `cursor`).", "JobList")},
+                (400, 401, 403, 429),
+                parameters=_LIST_PAGE,
             ),
             "post": _operation(
                 "Declare a job",
@@ -511,11 +538,21 @@ def _status_paths() -> dict[str, Any]:
     return {
         "/api/v1/status": {
             "get": _operation(
-                "The health of every job, worst first",
+                "The health of every job, worst first; or one page of it, by name",
                 "status",
-                {"200": _json("Every job's status.", "StatusList")},
+                {
+                    "200": _json(
+                        "Every job's status, worst first; with `limit` or `cursor`, one page of"
+                        " jobs by name (a page filtered by tag or host may hold fewer).",
+                        "StatusList",
+                    )
+                },
                 (400, 401, 403, 429),
-                parameters=[_repeated("tag", MAX_NAME_LENGTH), _repeated("host", MAX_HOST_LENGTH)],
+                parameters=[
+                    _repeated("tag", MAX_NAME_LENGTH),
+                    _repeated("host", MAX_HOST_LENGTH),
+                    *_LIST_PAGE,
+                ],
             ),
         },
     }
