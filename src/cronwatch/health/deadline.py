@@ -7,8 +7,8 @@ instant fixed by the facts; the deadline is the earliest of those instants still
 - a schedule slot (the current slot moves: ``ok`` turns ``late``) and a slot plus the grace
   (the latest slot past grace moves: ``late`` or ``new`` turns ``missing``, and a missing job
   misses one more slot). Cron and calendar slots are absolute; interval slots are counted from
-  an anchor, and every anchor a view of the job can have is taken (its creation, each host's
-  last start, each running run's start);
+  an anchor: each judged view's last start (a running run's counts), or the job's creation
+  for a view that never started;
 - the start of each running run plus its hung limit (``running`` turns ``hung``).
 
 Everything else (failing, too_often, slow, fast, a learned baseline, a spec) changes only with
@@ -37,10 +37,7 @@ def status_deadline(facts: JobFacts, now: datetime) -> datetime | None:
     found: list[datetime] = []
     schedule, grace = schedule_in_force(facts)
     if isinstance(schedule, IntervalSchedule):
-        anchors = {facts.created}
-        anchors.update(h.last_started for h in facts.hosts if h.last_started is not None)
-        anchors.update(run.started for run in facts.running)
-        for anchor in anchors:
+        for anchor in _anchors(facts):
             found.append(_next_on_grid(anchor, schedule.period, timedelta(0), now))
             found.append(_next_on_grid(anchor, schedule.period, grace, now))
     elif schedule is not None:
@@ -49,6 +46,22 @@ def status_deadline(facts: JobFacts, now: datetime) -> datetime | None:
     if limit is not None:
         found += [run.started + limit for run in facts.running if run.started + limit > now]
     return min(found, default=None)
+
+
+def _anchors(facts: JobFacts) -> set[datetime]:
+    """The instants interval slots can be counted from: each judged view's last start (a
+    running run's counts), or the job's creation for a view that never started. Declared
+    hosts are judged one by one; otherwise the job is judged as one (its latest start)."""
+    starts: dict[str, datetime] = {}
+    for host in facts.hosts:
+        if host.last_started is not None:
+            starts[host.hostname] = host.last_started
+    for run in facts.running:
+        if run.hostname not in starts or run.started > starts[run.hostname]:
+            starts[run.hostname] = run.started
+    if facts.spec.hosts:
+        return {starts.get(host, facts.created) for host in facts.spec.hosts}
+    return {max(starts.values())} if starts else {facts.created}
 
 
 def hung_limit(facts: JobFacts) -> timedelta | None:

@@ -25,6 +25,7 @@ One concept (the table and the four ways it is read), hence its length: most of 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -174,6 +175,18 @@ def _calendars_json(spec: JobSpec) -> str | list[str] | None:
     return expressions[0] if len(expressions) == 1 else list(expressions)
 
 
+@functools.lru_cache(maxsize=4096)
+def _known_schedule(text: str, timezone: str) -> Schedule | None:
+    """``parse_schedule(text, timezone)`` when valid, else ``None`` (the caller parses again for
+    the error in its own words). Memoised: the specs of 100,000 jobs stored through the API are
+    parsed on every full evaluation, and they share a handful of schedules (a cron validation
+    costs a few hundred microseconds). Schedules are immutable, so sharing one is safe."""
+    try:
+        return parse_schedule(text, timezone)
+    except InvalidInput:
+        return None
+
+
 def _schedule(where: str, value: object, job: JobDraft) -> Schedule:
     if job.values["on_calendar"] is not None:
         field = where.rsplit(".", 1)[0] + ".on_calendar"
@@ -181,7 +194,12 @@ def _schedule(where: str, value: object, job: JobDraft) -> Schedule:
             f"{where}: give either schedule or on_calendar, not both ({field} is set too)"
         )
     # parse_schedule refuses a value that is not a string itself, in its own words.
-    schedule = parse_schedule(cast(str, value), job.values["timezone"], field=where)
+    if isinstance(value, str) and isinstance(job.values["timezone"], str):
+        schedule = _known_schedule(value, job.values["timezone"])
+    else:
+        schedule = None
+    if schedule is None:
+        schedule = parse_schedule(cast(str, value), job.values["timezone"], field=where)
     if isinstance(schedule, IntervalSchedule):
         _within_a_century(where, schedule.period)
     return schedule
