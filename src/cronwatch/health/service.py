@@ -81,6 +81,7 @@ def settled_statuses(
     config: Config | None = None,
     *,
     now: datetime | None = None,
+    learn: bool = True,
     record_declared: bool = False,
 ) -> list[JobStatus] | None:
     """Every job's status, worst first, at the cost of the jobs that can have changed: the
@@ -89,7 +90,8 @@ def settled_statuses(
     others. The settled ones carry their name, status and reason only.
 
     ``None`` when no alert loop beat within ``[alerts] outage_after``: the stored statuses
-    may then be old; use :func:`job_statuses`. ``record_declared`` as there.
+    may then be old; use :func:`job_statuses`. ``learn`` and ``record_declared`` as there
+    (among the jobs evaluated).
     """
     from cronwatch.specs import AlertSettings
     from cronwatch.storage.alerts import AlertStore
@@ -106,7 +108,13 @@ def settled_statuses(
     due += [name for name in declared if name not in settled and name not in due]
     statuses = (
         job_statuses(
-            db, config, now=now, names=due, skip_unknown=True, record_declared=record_declared
+            db,
+            config,
+            now=now,
+            names=due,
+            skip_unknown=True,
+            learn=learn,
+            record_declared=record_declared,
         )
         if due
         else []

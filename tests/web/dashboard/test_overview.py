@@ -125,13 +125,15 @@ def test_the_overview_makes_as_many_queries_for_300_jobs_as_for_10(database_url:
         with counting(db) as calls:
             large = load_overview(db, None, Filters(), now)
         many = calls()
-    assert (len(small.rows), len(large.rows)) == (10, 300)
+    assert (len(small.rows), len(large.rows)) == (10, 100), "a page of 100 jobs"
+    assert (small.next, large.shown, large.total) == (None, 300, 300)
+    assert large.next is not None, "the next page's cursor"
     assert all(str(row.spark).startswith("<svg") for row in large.rows)
     assert few == many, f"{few} queries for 10 jobs, {many} for 300"
     assert many <= 8
 
 
-def test_a_thousand_jobs_render_in_one_request_without_a_query_per_job(
+def test_a_thousand_jobs_page_in_one_request_without_a_query_per_job(
     database_url: str,
 ) -> None:
     with open_database(database_url) as db:
@@ -150,8 +152,9 @@ def test_a_thousand_jobs_render_in_one_request_without_a_query_per_job(
             took = time.perf_counter() - began
         many = calls()
     assert small.status_code == large.status_code == 200
-    assert len(re.findall(r'<tr class="job ', large.text)) == 1000
-    assert large.text.count('<svg class="spark"') == 1000
+    assert len(re.findall(r'<tr class="job ', large.text)) == 100, "one page of 1,000 jobs"
+    assert large.text.count('<svg class="spark"') == 100
+    assert 'class="next-page"' in large.text and "1000 of 1000 jobs" in large.text
     assert few == many, f"{few} queries for 10 jobs, {many} for 1,000"
     print(
         f"\n1,000 jobs on {live.settings.database_url.split(':')[0]}: {took * 1000:.0f} ms, "
@@ -179,3 +182,66 @@ def test_filtering_does_not_add_queries(database_url: str, status: str) -> None:
         and (status == "problems" or row.status.status == status)
     }
     assert shown == expected == {"job-0000"}  # the one that failed last on host-0
+
+
+def _every_page(
+    db: Database, filters: Filters, now: datetime, between: Callable[[int], None]
+) -> list[str]:
+    names: list[str] = []
+    after = None
+    for page_number in range(1, 100):
+        page = load_overview(db, None, filters, now, after=after, page_size=40)
+        assert len(page.rows) <= 40
+        names += [row.status.name for row in page.rows]
+        between(page_number)
+        if page.next is None:
+            return names
+        after = page.next
+    raise AssertionError("the pages never end")
+
+
+@pytest.mark.parametrize("with_loop", [False, True], ids=["evaluated", "settled"])
+def test_pages_show_every_job_exactly_once_while_jobs_are_added(
+    database_url: str, with_loop: bool
+) -> None:
+    """Keyset pages by (status, name), worst first: each job there at the start is on exactly
+    one page whatever is added between two pages; none twice, none skipped. Both ways of
+    reading statuses: every job evaluated, and what an alert loop settled."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.model import PRIORITY
+
+    now = T0 + timedelta(hours=5, minutes=30)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 150)
+        if with_loop:
+            run_alert_cycle(db, None, now, worker="w")
+        first = {
+            row.status.name for row in load_overview(db, None, Filters(), now, page_size=500).rows
+        }
+        added: list[str] = []
+
+        def add(page_number: int) -> None:
+            start = 150 + page_number * 3
+            add_jobs(db, start, 3)  # names after the first jobs; some fail (sorted first)
+            added.extend(f"job-{j:04d}" for j in range(start, start + 3))
+
+        names = _every_page(db, Filters(), now, add)
+        pages = [load_overview(db, None, Filters(), now, page_size=40)]
+        assert pages[0].rows[0].status.severity > 0, "problems first"
+    assert len(names) == len(set(names)), "no job twice"
+    assert first <= set(names), "every job there from the start, once"
+    assert set(names) <= first | set(added)
+    ranks = {status: n for n, status in enumerate(PRIORITY)}
+    assert pages[0].counts and sum(pages[0].counts.values()) == pages[0].total
+    assert list(pages[0].counts) == sorted(pages[0].counts, key=ranks.__getitem__)
+
+
+def test_a_filtered_page_keeps_its_filters_in_the_next_link(database_url: str) -> None:
+    now = T0 + timedelta(hours=5, minutes=30)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 120)
+        failing = Filters(statuses=("failing",))
+        names = _every_page(db, failing, now, lambda page: None)
+        page = load_overview(db, None, failing, now, page_size=5)
+    assert names == sorted(f"job-{j:04d}" for j in range(0, 120, 7)), "only failing, each once"
+    assert page.next is not None and "status=failing" in failing.query(after=page.next)

@@ -62,7 +62,8 @@ def dashboard_page(handler: Endpoint) -> Endpoint:
 
 @dashboard_page
 async def overview(request: Request) -> Response:
-    """``/``: every job, worst first, filtered by the query (see :mod:`.overview`). An htmx
+    """``/``: a page of jobs, worst first, filtered by the query (``after``: the page after
+    that cursor; see :mod:`.overview`). An htmx
     request (the live refresh) gets only the part that changes, ``_jobs.html``."""
     state = _state(request)
     try:
@@ -72,7 +73,8 @@ async def overview(request: Request) -> Response:
     template = "_jobs.html" if access.is_htmx(request) else "overview.html"
 
     def build() -> Response:
-        page = load_overview(state.db, state.config, filters, utcnow())
+        after = request.query_params.get("after")
+        page = load_overview(state.db, state.config, filters, utcnow(), after=after)
         # The row actions leave out pausing a config-file job: the file wins.
         declared = frozenset(state.config.jobs) if state.config is not None else frozenset()
         return render_page(request, template, {"o": page, "declared": declared})

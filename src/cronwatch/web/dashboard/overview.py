@@ -1,8 +1,13 @@
-"""The overview's data: every job's status, filtered, with its sparkline; no HTTP here.
+"""The overview's data: a page of jobs' statuses, filtered, with their sparklines; no HTTP here.
 
-Cost: :func:`load_overview` makes the fixed number of queries of
-:func:`~cronwatch.health.service.job_statuses` plus one (:func:`queries.recent_runs`),
-whatever the number of jobs. It reads only: baselines are used as last learned (by the alert
+Pages: :data:`PAGE_SIZE` jobs, worst first then by name, keyset-paged by (status, name) with
+the ``after`` cursor of the page before; the counts per status cover every job in scope.
+
+Cost: with an alert loop beating and no tag or host filter, one query for every job's settled
+status (:func:`~cronwatch.health.service.settled_statuses`), the evaluation of the jobs that
+can have changed, and the page's jobs read in full; otherwise the fixed number of queries of
+:func:`~cronwatch.health.service.job_statuses` (every job evaluated). Plus one
+(:func:`queries.recent_runs`). It reads only: baselines are used as last learned (by the alert
 loop, ``/metrics``, the API or ``cronwatch check``), never relearned by a page view.
 
 Filters (query parameters of ``/``, so that a plain GET form works without JavaScript):
@@ -27,13 +32,16 @@ from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
 from cronwatch.health.model import PRIORITY, SEVERITY, HostStatus, JobStatus, Status
-from cronwatch.health.service import job_statuses
+from cronwatch.health.service import job_statuses, settled_statuses
 from cronwatch.specs import Config
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
 from cronwatch.web.dashboard import svg
 
 PROBLEMS = "problems"
+#: Jobs per page of the overview.
+PAGE_SIZE = 100
+_RANK = {status: index for index, status in enumerate(PRIORITY)}
 #: Hosts listed in a row; the rest are counted ("+3 more").
 HOSTS_SHOWN = 6
 _MAX_PARAM = 255
@@ -126,23 +134,66 @@ class Overview:
     total: int  # jobs known
     in_scope: int  # jobs passing the tag/host/name filters
     counts: dict[Status, int]  # per status, among those in scope, worst first
-    tags: list[str] = field(default_factory=list)  # every tag, for the filter form
-    hosts: list[str] = field(default_factory=list)  # every host, for the filter form
+    tags: list[str] = field(default_factory=list)  # tags known, for the filter form
+    hosts: list[str] = field(default_factory=list)  # hosts known, for the filter form
+    shown: int = 0  # jobs passing every filter (on every page)
+    first: bool = True  # this is the first page
+    next: str | None = None  # ``after`` of the next page; None on the last one
+    after: str | None = None  # the cursor this page follows (None: the first page)
+    page_size: int = PAGE_SIZE
 
     @property
     def problems(self) -> int:
         return sum(n for status, n in self.counts.items() if SEVERITY[status] > 0)
 
 
-def load_overview(db: Database, config: Config | None, filters: Filters, now: datetime) -> Overview:
-    """Every job's status at ``now``, filtered by ``filters``, worst first."""
-    statuses = job_statuses(db, config, now=now, learn=False)
+def load_overview(
+    db: Database,
+    config: Config | None,
+    filters: Filters,
+    now: datetime,
+    *,
+    after: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Overview:
+    """One page of the jobs' statuses at ``now``, filtered by ``filters``, worst first: the
+    ``page_size`` jobs that follow ``after`` (a :attr:`Overview.next` cursor) in (status,
+    name) order, and the counts per status of every job in scope.
+
+    With an alert loop beating and no tag or host filter, the statuses are those the loop
+    settled (:func:`~cronwatch.health.service.settled_statuses`: one query, and the evaluation
+    of only the jobs that can have changed) and only the page's jobs are read in full;
+    otherwise every job is evaluated, as before paging.
+    """
+    settled = None
+    if not (filters.tag or filters.host):
+        settled = settled_statuses(db, config, now=now, learn=False)
+    statuses = settled if settled is not None else job_statuses(db, config, now=now, learn=False)
     scoped = [s for s in statuses if filters.in_scope(s)]
     counter = Counter(s.status for s in scoped)
     counts = {status: counter[status] for status in PRIORITY if counter[status]}
     shown = [s for s in scoped if filters.shows(s)]
+    matching = len(shown)
+    start = _position(after)
+    if start is not None:
+        shown = [s for s in shown if (_RANK[s.status], s.name) > start]
+    page, more = shown[:page_size], len(shown) > page_size
+    if settled is not None and page:
+        # The settled statuses carry name, status and reason: read the page's jobs in full.
+        full = {
+            s.name: s
+            for s in job_statuses(
+                db,
+                config,
+                now=now,
+                names=[s.name for s in page],
+                learn=False,
+                skip_unknown=True,
+            )
+        }
+        page = [full.get(s.name, s) for s in page]
     # Every job's sparklines when every job is shown (the cheapest form of the query).
-    names = None if len(shown) == len(statuses) else [s.name for s in shown]
+    names = None if len(page) == len(statuses) else [s.name for s in page]
     recent = queries.recent_runs(db, names)
     rows = [
         Row(
@@ -151,8 +202,10 @@ def load_overview(db: Database, config: Config | None, filters: Filters, now: da
             hosts=s.hosts[:HOSTS_SHOWN],
             more_hosts=max(0, len(s.hosts) - HOSTS_SHOWN),
         )
-        for s in shown
+        for s in page
     ]
+    listed = statuses if settled is None else page
+    declared = config.jobs.values() if config is not None else ()
     return Overview(
         now=now,
         filters=filters,
@@ -160,6 +213,28 @@ def load_overview(db: Database, config: Config | None, filters: Filters, now: da
         total=len(statuses),
         in_scope=len(scoped),
         counts=counts,
-        tags=sorted({tag for s in statuses for tag in s.tags}),
-        hosts=sorted({h.hostname for s in statuses for h in s.hosts}),
+        tags=sorted(
+            {tag for s in listed for tag in s.tags} | {t for j in declared for t in j.tags}
+        ),
+        hosts=sorted({h.hostname for s in listed for h in s.hosts}),
+        shown=matching,
+        first=start is None,
+        next=_cursor(page[-1]) if more and page else None,
+        after=after if start is not None else None,
+        page_size=page_size,
     )
+
+
+def _cursor(status: JobStatus) -> str:
+    """The ``after`` of the page that follows ``status``."""
+    return f"{status.status}:{status.name}"
+
+
+def _position(after: str | None) -> tuple[int, str] | None:
+    """(rank, name) of an ``after`` cursor; ``None`` (the first page) for none or a bad one."""
+    if not after:
+        return None
+    status, sep, name = after.partition(":")
+    if not sep or status not in _RANK:
+        return None
+    return _RANK[status], name
