@@ -18,7 +18,7 @@ import click
 
 from cronwatch.cli.common import fail, load_config_from, open_monitor
 from cronwatch.errors import CronwatchError, InvalidInput, NotFound
-from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus
+from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus, SettledStatus
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -118,9 +118,12 @@ def _scheduled(
         # monitor run from cron, maybe with no server: it records when it first knew of each
         # declared job, so that one that never runs turns CRITICAL.
         whole = not (names or tags or hosts or as_json)
-        statuses = settled_statuses(db, config, record_declared=True) if whole else None
-        if statuses is None:
-            statuses = job_statuses(
+        settled = settled_statuses(db, config, record_declared=True) if whole else None
+        statuses: list[JobStatus | SettledStatus] = []
+        if settled is not None:
+            statuses += settled
+        else:
+            statuses += job_statuses(
                 db,
                 config,
                 names=names or None,
@@ -161,7 +164,7 @@ def _scheduled(
         details,
         {
             "counts": {st: counts[st] for st in PRIORITY},
-            "jobs": [s.to_json() for s in statuses],
+            "jobs": [s.to_json() for s in statuses if isinstance(s, JobStatus)],
         },
     )
 
@@ -171,7 +174,7 @@ def _filters(tags: tuple[str, ...], hosts: tuple[str, ...]) -> str:
     return " ".join([f"--tag {t!r}" for t in tags] + [f"--host {h!r}" for h in hosts])
 
 
-def _job_perfdata(status: JobStatus) -> str:
+def _job_perfdata(status: JobStatus | SettledStatus) -> str:
     from cronwatch.timeutil import utcnow
 
     parts = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from cronwatch.baseline import RuntimeBaseline
 from cronwatch.model import Outcome
@@ -224,3 +224,34 @@ def _iso(value: datetime | None) -> str | None:
 
 def _seconds(value: timedelta | None) -> float | None:
     return value.total_seconds() if value is not None else None
+
+
+class SettledStatus(NamedTuple):
+    """A job's status as the alert loop stored it, for a job that cannot have changed since
+    (:func:`cronwatch.health.service.settled_statuses`): its name, status and reason, cheap
+    to hold by the 100,000. Read in full with :func:`~cronwatch.health.service.job_statuses`
+    when more is needed."""
+
+    name: str
+    status: Status
+    reason: str
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.status]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def hosts(self) -> tuple[HostStatus, ...]:
+        return ()
+
+    @property
+    def last_success(self) -> datetime | None:
+        return None
+
+    @property
+    def last_duration(self) -> timedelta | None:
+        return None

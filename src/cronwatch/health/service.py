@@ -8,7 +8,7 @@ from datetime import datetime
 
 from cronwatch.errors import InvalidInput
 from cronwatch.health.evaluate import evaluate
-from cronwatch.health.model import PRIORITY, JobFacts, JobStatus
+from cronwatch.health.model import PRIORITY, JobFacts, JobStatus, SettledStatus
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
@@ -83,11 +83,12 @@ def settled_statuses(
     now: datetime | None = None,
     learn: bool = True,
     record_declared: bool = False,
-) -> list[JobStatus] | None:
+) -> list[JobStatus | SettledStatus] | None:
     """Every job's status, worst first, at the cost of the jobs that can have changed: the
     status the alert loop stored for each job whose next deadline is still ahead (it cannot
     have changed since: see :mod:`cronwatch.alerts.deadline`), and the evaluation of the
-    others. The settled ones carry their name, status and reason only.
+    others. The settled ones are :class:`~cronwatch.health.model.SettledStatus` (name, status,
+    reason).
 
     ``None`` when no alert loop beat within ``[alerts] outage_after``: the stored statuses
     may then be old; use :func:`job_statuses`. ``learn`` and ``record_declared`` as there
@@ -106,8 +107,9 @@ def settled_statuses(
     settled, due = store.settled_statuses(now)
     # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
     due += [name for name in declared if name not in settled and name not in due]
-    statuses = (
-        job_statuses(
+    statuses: list[JobStatus | SettledStatus] = []
+    if due:
+        statuses += job_statuses(
             db,
             config,
             now=now,
@@ -116,11 +118,8 @@ def settled_statuses(
             learn=learn,
             record_declared=record_declared,
         )
-        if due
-        else []
-    )
     statuses += [
-        JobStatus(name=name, status=status, reason=reason)
+        SettledStatus(name, status, reason)
         for name, (status, reason) in settled.items()
         if status in _RANK
     ]

@@ -280,10 +280,6 @@ class JobStore:
                     uuid=uuid,
                 )
             )
-        first_known = now or utcnow()
-        for name, spec in declared.items():
-            if name not in seen and (wanted is None or name in wanted):
-                facts.append(JobFacts(spec=spec, created=first_known))
         return facts
 
     def host_summary(self, row: tuple[Any, ...], horizon: int) -> HostSummary | None:

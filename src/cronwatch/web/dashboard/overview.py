@@ -31,7 +31,14 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
-from cronwatch.health.model import PRIORITY, SEVERITY, HostStatus, JobStatus, Status
+from cronwatch.health.model import (
+    PRIORITY,
+    SEVERITY,
+    HostStatus,
+    JobStatus,
+    SettledStatus,
+    Status,
+)
 from cronwatch.health.service import job_statuses, settled_statuses
 from cronwatch.specs import Config
 from cronwatch.storage import dashboard as queries
@@ -97,7 +104,7 @@ class Filters:
                     pairs.append((key, str(item)))
         return urlencode(pairs)
 
-    def in_scope(self, status: JobStatus) -> bool:
+    def in_scope(self, status: JobStatus | SettledStatus) -> bool:
         """Whether ``status`` passes the tag, host and name filters (not the status one)."""
         if self.tag and self.tag not in status.tags:
             return False
@@ -105,7 +112,7 @@ class Filters:
             return False
         return not self.q or self.q.casefold() in status.name.casefold()
 
-    def shows(self, status: JobStatus) -> bool:
+    def shows(self, status: JobStatus | SettledStatus) -> bool:
         """Whether ``status`` passes the status filter."""
         if not self.statuses:
             return True
@@ -168,7 +175,8 @@ def load_overview(
     settled = None
     if not (filters.tag or filters.host):
         settled = settled_statuses(db, config, now=now, learn=False)
-    statuses = settled if settled is not None else job_statuses(db, config, now=now, learn=False)
+    statuses: list[JobStatus | SettledStatus] = []
+    statuses += settled if settled is not None else job_statuses(db, config, now=now, learn=False)
     scoped = [s for s in statuses if filters.in_scope(s)]
     counter = Counter(s.status for s in scoped)
     counts = {status: counter[status] for status in PRIORITY if counter[status]}
@@ -178,22 +186,31 @@ def load_overview(
     if start is not None:
         shown = [s for s in shown if (_RANK[s.status], s.name) > start]
     page, more = shown[:page_size], len(shown) > page_size
-    if settled is not None and page:
-        # The settled statuses carry name, status and reason: read the page's jobs in full.
-        full = {
+    # A settled status is a name, a status and a reason: read the page's jobs in full (a job
+    # deleted since is left out).
+    settled_names = [s.name for s in page if isinstance(s, SettledStatus)]
+    full = (
+        {
             s.name: s
             for s in job_statuses(
                 db,
                 config,
                 now=now,
-                names=[s.name for s in page],
+                names=settled_names,
                 learn=False,
                 skip_unknown=True,
             )
         }
-        page = [full.get(s.name, s) for s in page]
+        if settled_names
+        else {}
+    )
+    shown_page = [
+        s if isinstance(s, JobStatus) else full[s.name]
+        for s in page
+        if isinstance(s, JobStatus) or s.name in full
+    ]
     # Every job's sparklines when every job is shown (the cheapest form of the query).
-    names = None if len(page) == len(statuses) else [s.name for s in page]
+    names = None if len(shown_page) == len(statuses) else [s.name for s in shown_page]
     recent = queries.recent_runs(db, names)
     rows = [
         Row(
@@ -202,9 +219,9 @@ def load_overview(
             hosts=s.hosts[:HOSTS_SHOWN],
             more_hosts=max(0, len(s.hosts) - HOSTS_SHOWN),
         )
-        for s in page
+        for s in shown_page
     ]
-    listed = statuses if settled is None else page
+    listed = statuses if settled is None else shown_page
     declared = config.jobs.values() if config is not None else ()
     return Overview(
         now=now,
@@ -225,7 +242,7 @@ def load_overview(
     )
 
 
-def _cursor(status: JobStatus) -> str:
+def _cursor(status: JobStatus | SettledStatus) -> str:
     """The ``after`` of the page that follows ``status``."""
     return f"{status.status}:{status.name}"
 
