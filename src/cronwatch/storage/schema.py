@@ -63,7 +63,7 @@ jobs = Table(
     # 0009: the job's ping UUID (``/ping/<uuid>``), set by the database when not given
     Column("uuid", String(36), nullable=True),
     Index("ux_jobs_uuid", "uuid", unique=True),
-    # 0010: the next instant the job can change by itself (0: now; NULL: never), and a counter
+    # 0011: the next instant the job can change by itself (0: now; NULL: never), and a counter
     # bumped by every recorded run (:mod:`cronwatch.storage.alerts.deadlines`)
     Column("check_due_us", BigInteger, nullable=True, server_default="0"),
     Column("changes", BigInteger, nullable=False, server_default="0"),

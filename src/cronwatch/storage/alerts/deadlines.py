@@ -1,5 +1,5 @@
 """Each job's next deadline (columns ``check_due_us`` and ``changes`` of ``jobs``, migration
-0010): which jobs an incremental alert cycle has to look at.
+0011): which jobs an incremental alert cycle has to look at.
 
 ``check_due_us`` is the next instant the job can change by itself (``NULL``: never by itself);
 0 means "now". Recording a run sets it to 0 and bumps ``changes`` (a trigger on

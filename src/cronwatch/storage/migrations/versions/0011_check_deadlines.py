@@ -12,8 +12,8 @@ reading the job's facts, so a run recorded while it evaluated is never overwritt
 Existing rows get ``check_due_us`` 0: every job is evaluated once after the upgrade. The index
 makes "which jobs are due" cost what the answer costs, not what the number of jobs costs.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
