@@ -72,6 +72,15 @@ def test_a_name_and_an_output_made_of_html_are_text_everywhere(http: httpx.Clien
         assert "<script>alert" not in output and "<img" not in output
 
 
+def test_the_chart_caption_counts_its_runs_in_words(http: httpx.Client) -> None:
+    """One run is "the one run so far", never "the last 1 runs"; more are counted."""
+    single = http.get("/jobs/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E").text
+    assert "The one run so far." in single and "The last 1 runs" not in single
+    many = http.get("/jobs/cleanup-tmp").text
+    assert re.search(r"The last (\d+) runs by start time\.", many)
+    assert "The one run so far." not in many
+
+
 def test_names_with_url_characters_link_to_their_own_page(
     database_url: str, http: httpx.Client
 ) -> None:
