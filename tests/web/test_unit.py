@@ -7,11 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from cronwatch.web.unit import service_unit
+from cronwatch.web.unit import hidden_from_service, service_unit
 from tests.support.databases import IN_CI
 
 
@@ -94,3 +95,22 @@ def test_a_database_url_stays_out_of_the_unit(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0
     assert "hunter2" not in result.stdout and "CRONWATCH_DATABASE_URL" in result.stderr
+
+
+def test_a_config_file_or_cronwatch_under_tmp_is_warned_about(tmp_path: Path) -> None:
+    """PrivateTmp=yes gives the service an empty /tmp of its own: a config file (or a
+    cronwatch) there now is not there for it. The unit is still printed; the warning says why
+    it would not start. Paths outside /tmp and /var/tmp get no warning."""
+    assert hidden_from_service("/tmp/u/venv/bin/cronwatch") == "/tmp"
+    assert hidden_from_service("/var/tmp/cronwatch.toml") == "/var/tmp"
+    for fine in ("/opt/cronwatch/bin/cronwatch", "/etc/cronwatch/cronwatch.toml", "/tmpx/a"):
+        assert hidden_from_service(fine) is None, fine
+    with tempfile.TemporaryDirectory(dir="/tmp") as directory:
+        config = Path(directory) / "cronwatch.toml"
+        config.write_text('[jobs.backup]\nschedule = "0 3 * * *"\n')
+        result = printed_unit(config=config)
+        assert result.returncode == 0 and "ExecStart=" in result.stdout
+        assert f"warning: the config file {config} is under /tmp" in result.stderr
+        assert "PrivateTmp=yes" in result.stderr and "warning" not in result.stdout
+    # This test's cronwatch (the project's venv, outside /tmp) is not warned about.
+    assert "status=203/EXEC" not in printed_unit().stderr

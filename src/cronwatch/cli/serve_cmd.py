@@ -289,12 +289,29 @@ def _unit(ctx: click.Context, port: int) -> str:
     import os
 
     from cronwatch.paths import cronwatch_command
-    from cronwatch.web.unit import ENV_FILE, service_unit
+    from cronwatch.web.unit import ENV_FILE, hidden_from_service, service_unit
 
     command = cronwatch_command()
     root = ctx.find_root().obj
+    # PrivateTmp=yes gives the service an empty /tmp: what is there now, it would not find.
+    where = hidden_from_service(command[0])
+    if where is not None:
+        click.echo(
+            f"warning: {command[0]} is under {where}, which the unit's PrivateTmp=yes hides "
+            "from the service: it would fail to start (status=203/EXEC); install cronwatch "
+            "elsewhere, e.g. python3 -m venv /opt/cronwatch",
+            err=True,
+        )
     if root.config_path:
         command += ["--config", os.path.abspath(root.config_path)]
+        where = hidden_from_service(root.config_path)
+        if where is not None:
+            click.echo(
+                f"warning: the config file {command[-1]} is under {where}, which the unit's "
+                "PrivateTmp=yes hides from the service: it would not start; move it, e.g. to "
+                "/etc/cronwatch/cronwatch.toml",
+                err=True,
+            )
     command.append("serve")
     for param in ctx.command.params:
         name = param.name or ""

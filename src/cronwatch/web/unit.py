@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from cronwatch.systemd_units.wrap import exec_argument
@@ -27,6 +28,8 @@ from cronwatch.systemd_units.wrap import exec_argument
 #: Where the printed unit is meant to be installed, and its environment file.
 UNIT_PATH = "/etc/systemd/system/cronwatch.service"
 ENV_FILE = "/etc/cronwatch/cronwatch.env"
+#: What ``PrivateTmp=yes`` replaces with empty directories of the service's own.
+PRIVATE_TMP = ("/tmp", "/var/tmp")
 #: Ports below this need CAP_NET_BIND_SERVICE.
 _PRIVILEGED_PORTS = 1024
 
@@ -91,3 +94,13 @@ def service_unit(
         "[Install]\n"
         "WantedBy=multi-user.target\n"
     )
+
+
+def hidden_from_service(path: str) -> str | None:
+    """The directory of :data:`PRIVATE_TMP` that holds ``path`` (the service, with its own
+    empty ``/tmp``, cannot see it there), or ``None``."""
+    for real in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+        for directory in PRIVATE_TMP:
+            if real.startswith(directory + "/"):
+                return directory
+    return None
