@@ -162,7 +162,8 @@ def format_duration(td: timedelta) -> str:
     ("12.5s"); under a second, milliseconds ("850ms"), and under a millisecond microseconds.
     Negative durations get a leading ``-``.
     """
-    us = td // timedelta(microseconds=1)
+    # Exact integer microseconds, without building a divisor per call (reasons are hot).
+    us = (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
     # Work on the integer: -timedelta.min does not fit in a timedelta.
     return "-" + _format_us(-us) if us < 0 else _format_us(us)
 

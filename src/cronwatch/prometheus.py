@@ -48,6 +48,7 @@ So a job exports 14 series (13 without a schedule) plus, per host, 17 (6 with
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -208,12 +209,9 @@ def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: b
     """Every series of one job, added to ``out``."""
     spec, lines = facts.spec, out.lines
     job = f'cronjob="{_escape(spec.name)}"'
-    schedule = _escape(spec.schedule.expression) if spec.schedule is not None else ""
-    tags = _escape(f",{','.join(spec.tags)},") if spec.tags else ""
-    paused = "true" if spec.paused else "false"
+    schedule = spec.schedule.expression if spec.schedule is not None else ""
     lines[INFO].append(
-        f'cronwatch_job_info{{{job},schedule="{schedule}",timezone="{_escape(spec.timezone)}",'
-        f'paused="{paused}",tags="{tags}"}} 1\n'
+        f"cronwatch_job_info{{{job}{_info(schedule, spec.timezone, spec.paused, spec.tags)}"
     )
     if status is not None:
         lines[STATUS].append(f"cronwatch_job_status{{{job}".join(_ENUM[status.status]))
@@ -226,21 +224,44 @@ def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: b
     if not per_host:
         _summary(lines, job, _combined(facts.hosts), len(facts.running))
         return
-    summaries = {row.hostname: row for row in facts.hosts}
+    rows, judged = facts.hosts, status.hosts if status is not None else ()
+    if (
+        len(rows) == 1
+        and not facts.running
+        and (not judged or (len(judged) == 1 and judged[0].hostname == rows[0].hostname))
+    ):
+        # The common case, by far: one host, nothing running; its labels formatted once.
+        labels = f'{job},host="{_escape(rows[0].hostname)}"'
+        _summary(lines, labels, rows[0], 0)
+        if judged:
+            lines[HOST_STATUS].append(
+                f"cronwatch_job_host_status{{{labels}".join(_ENUM[judged[0].status])
+            )
+        return
+    summaries = {row.hostname: row for row in rows}
     running: dict[str, int] = {}
     for run in facts.running:
         running[run.hostname] = running.get(run.hostname, 0) + 1
     # Every host the job is known on: each that ran or started it, each declared one.
     hosts = summaries.keys() | running.keys()
-    if status is not None:
-        hosts |= {host.hostname for host in status.hosts}
+    hosts |= {host.hostname for host in judged}
+    host_labels = {hostname: f'{job},host="{_escape(hostname)}"' for hostname in hosts}
     for hostname in sorted(hosts) if len(hosts) > 1 else hosts:
-        labels = f'{job},host="{_escape(hostname)}"'
-        _summary(lines, labels, summaries.get(hostname), running.get(hostname, 0))
-    if status is not None:
-        for host in status.hosts:
-            labels = f'cronwatch_job_host_status{{{job},host="{_escape(host.hostname)}"'
-            lines[HOST_STATUS].append(labels.join(_ENUM[host.status]))
+        _summary(lines, host_labels[hostname], summaries.get(hostname), running.get(hostname, 0))
+    for host in judged:
+        labels = f"cronwatch_job_host_status{{{host_labels[host.hostname]}"
+        lines[HOST_STATUS].append(labels.join(_ENUM[host.status]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _info(schedule: str, timezone: str, paused: bool, tags: tuple[str, ...]) -> str:
+    """The labels of ``cronwatch_job_info`` after ``cronjob``, and its value: formatted once
+    per distinct set (most jobs of a fleet share a schedule, timezone and tags)."""
+    joined = _escape(f",{','.join(tags)},") if tags else ""
+    return (
+        f',schedule="{_escape(schedule)}",timezone="{_escape(timezone)}",'
+        f'paused="{"true" if paused else "false"}",tags="{joined}"}} 1\n'
+    )
 
 
 def _summary(lines: list[list[str]], labels: str, row: HostSummary | None, running: int) -> None:

@@ -69,7 +69,9 @@ def to_us(value: datetime) -> int:
 
 def from_us(value: int) -> datetime:
     """The aware UTC datetime for microseconds since the epoch."""
-    return EPOCH + timedelta(microseconds=value)
+    # Positional (days, seconds, microseconds): the keyword form costs several times more, and
+    # a scrape of a large fleet converts hundreds of thousands of instants.
+    return EPOCH + timedelta(0, 0, value)
 
 
 def utcnow() -> datetime:

@@ -99,6 +99,11 @@ def next_slot(schedule: Schedule, t: datetime) -> datetime:
 
 
 @functools.lru_cache(maxsize=1024)
+def _tolerance(schedule: Schedule) -> timedelta:
+    return schedule.early_tolerance()  # a cron period hint walks slots too
+
+
+@functools.lru_cache(maxsize=1024)
 def _describe(schedule: Schedule) -> str:
     return schedule.describe()  # cron explanations cost as much as a slot walk
 
@@ -161,7 +166,7 @@ class _Job:
         self.schedule, self.grace = schedule, grace
         self.learned_schedule = spec.schedule is None and schedule is not None
         self.period = schedule.period if isinstance(schedule, IntervalSchedule) else None
-        self.tolerance = schedule.early_tolerance() if schedule else timedelta(0)
+        self.tolerance = _tolerance(schedule) if schedule else timedelta(0)
         band = self.band = baseline.runtime if baseline is not None else None
         self.hung_limit: timedelta | None = spec.max_runtime
         if spec.max_runtime is None and band is not None:
@@ -493,7 +498,8 @@ def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
 
     Pure: reads only ``facts`` and ``now`` (aware; a naive ``now`` raises ``InvalidInput``).
     """
-    now = require_aware(now, "now")
+    if type(now) is not datetime or now.tzinfo is not UTC:  # else aware, in UTC: as it is
+        now = require_aware(now, "now")
     job, spec = _Job(facts, now), facts.spec
     views = _host_views(facts)
     whole = _combine(views, now) if views else _View(None, None, [])

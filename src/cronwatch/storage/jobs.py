@@ -20,7 +20,7 @@ from cronwatch.errors import InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec, default_grace
 from cronwatch.storage.connection import Cursor, Database
-from cronwatch.timeutil import FUTURE_TOLERANCE, from_us, to_us, utcnow
+from cronwatch.timeutil import EPOCH, FUTURE_TOLERANCE, from_us, to_us, utcnow
 
 #: Names per ``IN (...)`` list when reading the facts of some jobs.
 _NAMES_CHUNK = 500
@@ -505,6 +505,7 @@ def _baseline(row: tuple[Any, ...]) -> Baseline:
 
 
 def _host_summary(row: tuple[Any, ...]) -> HostSummary:
+    # Positional, conversions inline: called once per job and host of every check and scrape.
     (
         _,
         hostname,
@@ -522,19 +523,19 @@ def _host_summary(row: tuple[Any, ...]) -> HostSummary:
         failures_total,
     ) = row
     return HostSummary(
-        hostname=hostname,
-        first_seen=from_us(first_seen),
-        last_started=_instant(last_started),
-        prev_started=_instant(prev_started),
-        last_completed=_instant(last_completed),
-        last_outcome=last_outcome,
-        last_exit_code=last_exit_code,
-        last_duration=timedelta(microseconds=last_duration) if last_duration is not None else None,
-        last_success_started=_instant(last_success_started),
-        last_success_completed=_instant(last_success_completed),
-        consecutive_failures=int(consecutive_failures),
-        runs_total=int(runs_total),
-        failures_total=int(failures_total),
+        hostname,
+        EPOCH + timedelta(0, 0, first_seen),
+        None if last_started is None else EPOCH + timedelta(0, 0, last_started),
+        None if prev_started is None else EPOCH + timedelta(0, 0, prev_started),
+        None if last_completed is None else EPOCH + timedelta(0, 0, last_completed),
+        last_outcome,
+        last_exit_code,
+        None if last_duration is None else timedelta(0, 0, last_duration),
+        None if last_success_started is None else EPOCH + timedelta(0, 0, last_success_started),
+        None if last_success_completed is None else EPOCH + timedelta(0, 0, last_success_completed),
+        int(consecutive_failures),
+        int(runs_total),
+        int(failures_total),
     )
 
 
