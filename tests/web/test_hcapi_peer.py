@@ -161,6 +161,10 @@ def test_the_same_session_gets_the_same_answers(sides: tuple[Side, Side], dialec
     assert words() == ("down", "down")
     ping("/ping/{key}/{slug}")
     assert words() == ("up", "up")
+    made = ping("/ping/{key}/{slug}-made", "GET", params={"create": "1"})
+    assert [(r.status_code, r.text) for r in made] == [(201, "Created")] * 2
+    made = ping("/ping/{key}/{slug}-made", "GET", params={"create": "1"})
+    assert [(r.status_code, r.text) for r in made] == [(200, "OK")] * 2
     for refused in ("/ping/" + UNKNOWN, "/ping/" + UNKNOWN + "/start", "/ping/{uuid}/256",
                     "/ping/{uuid}/nope", "/ping/{uuid}/start/x"):  # fmt: skip
         ping(refused)
@@ -200,6 +204,12 @@ def test_the_same_session_gets_the_same_answers(sides: tuple[Side, Side], dialec
     assert_same_shape(theirs, ours, "delete")
     both(sides, lambda s: s.api("GET", f"checks/{uuids[sides.index(s)]}"), "get deleted")
     both(sides, lambda s: s.http.get(f"/ping/{uuids[sides.index(s)]}"), "ping deleted")
+    made_uuids = [
+        s.api("GET", "checks/", params={"slug": f"{slug}-made"}).json()["checks"][0]["uuid"]
+        for s in sides
+    ]
+    for side, code in zip(sides, made_uuids, strict=True):
+        assert side.api("DELETE", f"checks/{code}").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -252,3 +252,17 @@ def test_the_healthchecks_io_client_pings_by_uuid_and_slug(
     ]
     assert [row[:3] for row in outcomes(server, "backup")] == expected
     assert count_jobs(server.database_url) == 1
+
+
+def test_create_1_is_answered_201_created_when_the_ping_made_the_job(
+    server: LiveServer, client: httpx.Client, key: str
+) -> None:
+    first = client.get(f"/ping/{key}/provisioned", params={"create": "1"})
+    assert (first.status_code, first.text) == (201, "Created")
+    assert first.headers["ping-body-limit"] == str(server.settings.max_body)
+    again = client.get(f"/ping/{key}/provisioned", params={"create": "1"})
+    assert (again.status_code, again.text) == (200, "OK"), "only the ping that made it"
+    plain = client.get(f"/ping/{key}/unprovisioned")
+    assert (plain.status_code, plain.text) == (200, "OK"), "without create=1: OK, as before"
+    assert client.get(f"/ping/cwp_{'x' * 32}/other", params={"create": "1"}).status_code == 401
+    assert count_runs(server.database_url) == 3 and count_jobs(server.database_url) == 2

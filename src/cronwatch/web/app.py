@@ -45,7 +45,9 @@ class CronwatchApp:
     def __init__(self, state: ServerState) -> None:
         settings = state.settings
         self.state = state
-        self.ping = PingHandler(state.writer, state.limiter, max_body=settings.max_body)
+        self.ping = PingHandler(
+            state.writer, state.limiter, max_body=settings.max_body, job_exists=state.job_exists
+        )
         self.starlette = _starlette(state)
         self.forwarded = (
             ForwardedHeaders(TrustedProxies(settings.forwarded_allow_ips))

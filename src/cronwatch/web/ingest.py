@@ -80,6 +80,7 @@ class WriteOp:
     permission: str = "ping"
     uuid: str | None = None
     log: bool = False
+    create: bool = False  # ``?create=1``: only the ping handler's answer reads it
 
 
 Result = Stored | ApiError

@@ -17,6 +17,8 @@ Answers are Healthchecks' too: ``200 OK`` with ``Ping-Body-Limit`` (the largest 
 whole, in bytes) and ``Access-Control-Allow-Origin: *``.
 
     ?host=H   the host the job ran on (default: the client's IP address as the server sees it)
+    ?create=1 (slug form) answered ``201 Created`` when the ping created its job, as Healthchecks
+              answers its auto-provisioning (the job is created by any first ping anyway)
     ?rid=R    a run id pairing a start with its finish (1-64 of A-Z a-z 0-9 . _ : ~ -, the
               library's rule: :func:`cronwatch.names.validate_run_id`)
     body      the run's output (a finish); the last 10,000 characters are kept
@@ -77,10 +79,26 @@ _OK_BODY = b"OK"
 class PingHandler:
     """ASGI callable for every path under ``/ping/``."""
 
-    def __init__(self, writer: Writer, limiter: RateLimiter, *, max_body: int) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        limiter: RateLimiter,
+        *,
+        max_body: int,
+        job_exists: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.writer = writer
         self.limiter = limiter
         self.max_body = max_body
+        #: Whether a job of that name exists: asked only for a slug ping with ``?create=1``
+        #: (Healthchecks' auto-provisioning), which is answered ``201 Created`` for a new job.
+        self.job_exists = job_exists
+        self.created_headers = [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", b"7"),
+            (b"ping-body-limit", str(max_body).encode()),
+            (b"access-control-allow-origin", b"*"),
+        ]
         self.ok_headers = [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", b"2"),
@@ -92,6 +110,12 @@ class PingHandler:
         head = scope["method"] == "HEAD"
         try:
             op = await self._parse(scope, receive)
+            new_job = (
+                op.create
+                and op.uuid is None
+                and self.job_exists is not None
+                and not await self.job_exists(op.run.name)
+            )
             result = await self.writer.submit(op)
             if isinstance(result, ApiError):
                 raise result
@@ -102,6 +126,11 @@ class PingHandler:
         except Exception:  # a bug: answer 500 in JSON, like every other error
             log.exception("ping %s failed", scope.get("path"))
             await _send_error(send, ApiError(500, "internal", "internal error"), head=head)
+            return
+        if new_job:  # as Healthchecks answers a ?create=1 ping that created its check
+            await send({"type": "http.response.start", "status": 201,
+                        "headers": self.created_headers})  # fmt: skip
+            await send({"type": "http.response.body", "body": b"" if head else b"Created"})
             return
         await send({"type": "http.response.start", "status": 200, "headers": self.ok_headers})
         await send({"type": "http.response.body", "body": b"" if head else _OK_BODY})
@@ -143,7 +172,7 @@ class PingHandler:
         if wait:
             raise rate_limited(wait)
 
-        host, run_id = _query(scope.get("query_string", b""))
+        host, run_id, create = _query(scope.get("query_string", b""))
         if host is None:
             client = scope.get("client")
             host = client[0] if client else "unknown"
@@ -166,12 +195,13 @@ class PingHandler:
         except CronwatchError as exc:
             raise bad_request(str(exc)) from None
         if log_line:
-            return WriteOp(run, key_hash=key_hash, uuid=uuid, log=True)
+            return WriteOp(run, key_hash=key_hash, uuid=uuid, log=True, create=create)
         return WriteOp(
             run,
             pair_latest=run_id is None and outcome != "running",
             key_hash=key_hash,
             uuid=uuid,
+            create=create,
         )
 
     async def _body(self, scope: Scope, receive: Receive) -> str | None:
@@ -230,10 +260,12 @@ def _action(action: str | None) -> tuple[Outcome, int | None]:
     raise not_found(f"unknown ping action {action[:40]!r}; {_USAGE}")
 
 
-def _query(query_string: bytes) -> tuple[str | None, str | None]:
+def _query(query_string: bytes) -> tuple[str | None, str | None, bool]:
+    """``?host=``, ``?rid=`` and whether ``?create=1`` was given."""
     if not query_string:
-        return None, None
+        return None, None, False
     host = run_id = None
+    create = False
     try:
         pairs = parse_qsl(
             query_string.decode("latin-1"),
@@ -251,7 +283,9 @@ def _query(query_string: bytes) -> tuple[str | None, str | None]:
                 run_id = validate_run_id(value, "rid")
             except InvalidInput as exc:
                 raise bad_request(str(exc)) from None
-    return host, run_id
+        elif key == "create":
+            create = value == "1"
+    return host, run_id, create
 
 
 async def _send_error(send: Send, exc: ApiError, *, head: bool) -> None:

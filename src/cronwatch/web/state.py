@@ -167,6 +167,11 @@ class ServerState:
             self._db = None
         self._held.close()
 
+    async def job_exists(self, name: str) -> bool:
+        """Whether job ``name`` is stored (read off the event loop)."""
+        record = await run_in_threadpool(JobStore(self.db).record, name)
+        return record is not None
+
     async def authorize(self, request: Request, permission: str) -> ApiKey:
         """The key of ``Authorization: Bearer <key>`` if it grants ``permission``; otherwise
         401 (missing, unknown or revoked key), 403 (scope too narrow) or 429 (rate limit)."""
