@@ -17,6 +17,10 @@ from tests.support.cli import invoke
 from tests.support.hcpeer import Peer
 from tests.support.server import LiveServer, count_jobs, query
 
+# The first test to use the peer builds its virtualenv (about 25 s on a quiet machine, minutes
+# on a loaded one): more than the default timeout may be needed.
+pytestmark = pytest.mark.timeout(900)
+
 CHECKS: list[dict[str, Any]] = [
     {"name": "Backup", "slug": "mig-backup", "tags": "db nightly", "timeout": 86400,
      "grace": 3600},

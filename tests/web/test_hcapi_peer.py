@@ -20,6 +20,10 @@ import pytest
 from tests.support.hcpeer import Peer
 from tests.support.server import LiveServer, create_key
 
+# The first test to use the peer builds its virtualenv (about 25 s on a quiet machine, minutes
+# on a loaded one): more than the default timeout may be needed.
+pytestmark = pytest.mark.timeout(900)
+
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
