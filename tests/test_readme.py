@@ -60,6 +60,9 @@ SKIPPED = {
         "serves until stopped"
     ),
     "server {": "an nginx configuration",
+    "cronwatch import-healthchecks --url https://hc.example.com --api-key hcw_...            "
+    "# lists, writes nothing": "needs a running Healthchecks (tests/cli/"
+    "test_healthchecks_cmd.py imports from the real one)",
     '$ cronwatch alerts ack backup --note "disk full on db2, cleaning up"': "needs a server at "
     "cron.example.com and an open incident",
     "$ cronwatch --config jobs.toml alerts                 # the loop, until SIGTERM "
