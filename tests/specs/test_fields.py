@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import jsonschema_rs
 import pytest
 
 import cronwatch
@@ -106,6 +107,20 @@ def test_json_types_are_checked_before_parsing(fields: dict[str, object], messag
     with pytest.raises(InvalidInput) as info:
         check_json_types(fields)
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("tag", ["a,b", "a b", "a\u2003b", "nightly\u00a0db"])
+def test_a_tag_with_a_comma_or_whitespace_is_refused(tag: str) -> None:
+    """/metrics joins tags with commas (",a,b,"), Healthchecks' API with spaces: a tag holding
+    either would read as two. The parser and the API's JSON Schema refuse it alike."""
+    with pytest.raises(InvalidInput) as info:
+        parse_job("x", {"tags": ["db", tag]})
+    assert str(info.value).startswith("jobs.x.tags[1]: a tag must not contain a comma")
+    schema = jsonschema_rs.Draft202012Validator(FIELDS_BY_NAME["tags"].json_schema())
+    assert not schema.is_valid(["db", tag])
+    for fine in (["db", "nightly-db", "café", "team:ops"], []):
+        assert parse_job("x", {"tags": fine}).tags == tuple(fine)
+        assert schema.is_valid(fine)
 
 
 def test_null_is_a_type_only_for_a_patch() -> None:

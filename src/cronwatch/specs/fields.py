@@ -372,10 +372,12 @@ JOB_FIELDS: Sequence[JobField] = (
     JobField(
         "tags",
         NAMES,
-        "Labels to filter and group jobs by (unique once in Unicode NFC). Default: none.",
-        _alone(values.names),
+        "Labels to filter and group jobs by (unique once in Unicode NFC; no comma or "
+        "whitespace, which join tags in `/metrics` and Healthchecks' API). Default: none.",
+        _alone(values.tags),
         _empty,
         _list("tags"),
+        limits={"items": {**name_schema(), "not": {"pattern": values.TAG_SEPARATORS.pattern}}},
     ),
     JobField(
         "description",

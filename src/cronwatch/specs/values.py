@@ -59,6 +59,23 @@ def names(where: str, value: object, *, max_length: int = MAX_NAME_LENGTH) -> tu
     return tuple(result)
 
 
+#: What separates tags where they are joined: ``/metrics``' ``tags`` label (``,db,nightly,``)
+#: and Healthchecks' ``tags`` string (``db nightly``); so no tag may hold one.
+TAG_SEPARATORS = re.compile(r"[,\s]")
+
+
+def tags(where: str, value: object) -> tuple[str, ...]:
+    """Distinct tags: :func:`names` without a comma or whitespace (:data:`TAG_SEPARATORS`)."""
+    result = names(where, value)
+    for index, tag in enumerate(result):
+        if TAG_SEPARATORS.search(tag):
+            raise InvalidInput(
+                f"{where}[{index}]: a tag must not contain a comma or whitespace "
+                f"(tags are joined by them): {tag!r}"[:300]
+            )
+    return result
+
+
 def duration(where: str, value: object) -> timedelta:
     """A duration: ``"15m"``, ``"1h30m"`` or a number of seconds; zero allowed."""
     if not isinstance(value, str | int | float):
