@@ -655,6 +655,30 @@ def test_reasons_are_never_empty_and_problems_name_the_job(case: tuple[JobFacts,
         assert [h.hostname for h in result.hosts] == list(facts.spec.hosts)
 
 
+@given(random_facts())
+def test_without_words_only_the_quiet_reasons_are_left_out(
+    case: tuple[JobFacts, datetime],
+) -> None:
+    facts, now = case
+    full, lean = evaluate(facts, now), evaluate(facts, now, words=False)
+
+    def quiet(status: Status, reason: str) -> str:
+        # Only the words of "ok" and "new" go; a problem's, "running"'s, "paused" stay.
+        return "" if status in ("ok", "new") else reason
+
+    # Every field but the reasons is the same: statuses, times, problems, hosts.
+    assert lean == dataclasses.replace(
+        full,
+        reason=quiet(full.status, full.reason),
+        hosts=tuple(
+            dataclasses.replace(host, reason=quiet(host.status, host.reason)) for host in full.hosts
+        ),
+    )
+    assert lean.problems == full.problems
+    if full.status not in ("ok", "new"):
+        assert lean.reason == full.reason  # never empty where there is something to say
+
+
 def test_naive_now_is_refused() -> None:
     with pytest.raises(InvalidInput):
         check(spec(), datetime(2026, 11, 28, 12))

@@ -156,9 +156,11 @@ class _Job:
         "schedule",
         "spec",
         "tolerance",
+        "words",
     )
 
-    def __init__(self, facts: JobFacts, now: datetime) -> None:
+    def __init__(self, facts: JobFacts, now: datetime, words: bool = True) -> None:
+        self.words = words
         spec = self.spec = facts.spec
         self.name, self.now, self.created = spec.name, now, facts.created
         baseline = facts.baseline
@@ -234,10 +236,11 @@ class _View:
         self.last_on = self.prev_on = host or ""
         # The row of the last finished run: carries outcome, duration, exit code.
         self.finished = row if row is not None and row.last_completed is not None else None
-        newest = max((run.started for run in running), default=None)
-        # Normally the summary already holds the start of a live run; if not, count it.
-        if newest is not None and (self.last is None or newest > self.last):
-            self.prev, self.last = self.last, newest
+        if running:
+            newest = max(run.started for run in running)
+            # Normally the summary already holds the start of a live run; if not, count it.
+            if self.last is None or newest > self.last:
+                self.prev, self.last = self.last, newest
 
 
 def _combine(views: list[_View], now: datetime) -> _View:
@@ -298,7 +301,8 @@ def _judge(
         problems.extend(_runtime(job, finished.hostname, duration))
     if verdict.quiet != "running":
         verdict.quiet, verdict.quiet_reason = _quiet(job, view, verdict, first_due)
-    problems.sort(key=lambda problem: _RANK[problem[0]])
+    if len(problems) > 1:
+        problems.sort(key=lambda problem: _RANK[problem[0]])
     return verdict
 
 
@@ -442,6 +446,8 @@ def _runtime(job: _Job, host: str, duration: timedelta) -> list[_Problem]:
 
 def _quiet(job: _Job, view: _View, verdict: _Verdict, first_due: datetime | None) -> _Problem:
     """What a job without problems is doing: ok (with its last run), or new."""
+    if not job.words:
+        return ("new" if view.last is None else "ok"), ""
     now, finished = job.now, view.finished
     if view.last is None:
         if first_due is None:
@@ -493,14 +499,17 @@ def _min_hosts(
     return [], None
 
 
-def evaluate(facts: JobFacts, now: datetime) -> JobStatus:
+def evaluate(facts: JobFacts, now: datetime, *, words: bool = True) -> JobStatus:
     """The status of one job at ``now``, following the rules of the module docstring.
 
     Pure: reads only ``facts`` and ``now`` (aware; a naive ``now`` raises ``InvalidInput``).
+    ``words=False`` leaves out the words of a job without problems (its ``reason`` and its
+    hosts' are "" when ok or new; problems keep theirs), for a caller that reads only
+    statuses and times (``/metrics``); every other field is the same as with ``True``.
     """
     if type(now) is not datetime or now.tzinfo is not UTC:  # else aware, in UTC: as it is
         now = require_aware(now, "now")
-    job, spec = _Job(facts, now), facts.spec
+    job, spec = _Job(facts, now, words), facts.spec
     views = _host_views(facts)
     whole = _combine(views, now) if views else _View(None, None, [])
     judged = _each_host(job, views) if spec.hosts else _any_host(job, views, whole)
@@ -540,6 +549,9 @@ _Judged = tuple[list[_Problem], _Problem, datetime | None, datetime | None, list
 
 def _host_views(facts: JobFacts) -> list[_View]:
     """One view per host: the declared hosts, else every host seen (with its live runs)."""
+    if len(facts.hosts) == 1 and not facts.running and not facts.spec.hosts:
+        only = facts.hosts[0]  # the common case, by far: one host seen, nothing running
+        return [_View(only.hostname, only, [])]
     rows = {row.hostname: row for row in facts.hosts}
     live: dict[str, list[RunningRun]] = {}
     for run in facts.running:
