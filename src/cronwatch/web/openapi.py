@@ -399,6 +399,11 @@ def _operation(
 
 def _job_paths() -> dict[str, Any]:
     """Declaring, reading, changing, pausing and forgetting jobs."""
+    return {**_job_collection_paths(), **_job_action_paths(), **_job_history_paths()}
+
+
+def _job_collection_paths() -> dict[str, Any]:
+    """The collection of jobs and one job in it: list, declare, read, change, forget."""
     return {
         "/api/v1/jobs": {
             "get": _operation(
@@ -433,6 +438,12 @@ def _job_paths() -> dict[str, Any]:
                 (401, 403, 404, 409, 429),
             ),
         },
+    }
+
+
+def _job_action_paths() -> dict[str, Any]:
+    """The actions on one job: pause, unpause, a new ping UUID, acknowledging its incident."""
+    return {
         "/api/v1/jobs/{name}/pause": {
             "parameters": [_NAME_PARAM],
             "post": _operation(
@@ -469,6 +480,12 @@ def _job_paths() -> dict[str, Any]:
                 body_required=False,
             ),
         },
+    }
+
+
+def _job_history_paths() -> dict[str, Any]:
+    """The job's alert history."""
+    return {
         "/api/v1/jobs/{name}/events": {
             "parameters": [_NAME_PARAM],
             "get": _operation(

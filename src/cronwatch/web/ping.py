@@ -40,11 +40,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from cronwatch.errors import CronwatchError, InvalidInput
-from cronwatch.model import Outcome
+from cronwatch.model import Outcome, Run
 from cronwatch.monitor import make_run
 from cronwatch.names import validate_run_id
 from cronwatch.storage.keys import hash_token, is_well_formed
@@ -136,39 +136,14 @@ class PingHandler:
         await send({"type": "http.response.body", "body": b"" if head else _OK_BODY})
 
     async def _parse(self, scope: Scope, receive: Receive) -> WriteOp:
-        if scope["method"] not in METHODS:
-            raise ApiError(
-                405,
-                "method_not_allowed",
-                f"use GET, POST or HEAD; {_USAGE}",
-                headers={"Allow": "GET, POST, HEAD"},
-            )
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        parts = raw.partition(b"?")[0][len(PREFIX) :].split(b"/")
-        uuid: str | None = None
-        key_hash: str | None = None
-        if _UUID.fullmatch(parts[0]):
-            # /ping/<uuid>[/<action>]; "/ping/<uuid>/" is a success, as in Healthchecks
-            if len(parts) > 2:
-                raise not_found(f"not a ping URL; {_USAGE}")
-            uuid = name = parts[0].decode()  # the name is a stand-in until the writer's lookup
-            action = _decode(parts[1], "the action") if len(parts) == 2 and parts[1] else None
-            limited = uuid
-        else:
-            if len(parts) not in (2, 3):
-                raise not_found(f"not a ping URL; {_USAGE}")
-            token = _decode(parts[0], "the ping key")
-            name = _decode(parts[1], "the job name")
-            action = _decode(parts[2], "the action") if len(parts) == 3 else None
-            # The key's shape is checked here, its existence and scope in the write transaction.
-            if not is_well_formed(token):
-                raise unauthorized(
-                    "unknown ping key; create one with `cronwatch key create --scope ping`"
-                )
-            limited = key_hash = hash_token(token)
-        log_line = action == "log"
-        outcome, exit_code = ("success", None) if log_line else _action(action)
-        wait = self.limiter.acquire(limited)
+        """The write a ping asks for. Checked in this order, so that a request is refused for
+        the first thing wrong with it: method, URL (whose job, which action), rate limit,
+        query, body, the run itself."""
+        _check_method(scope["method"])
+        target = _target(scope.get("raw_path") or scope["path"].encode())
+        log_line = target.action == "log"
+        outcome, exit_code = ("success", None) if log_line else _action(target.action)
+        wait = self.limiter.acquire(target.limited)
         if wait:
             raise rate_limited(wait)
 
@@ -177,30 +152,14 @@ class PingHandler:
             client = scope.get("client")
             host = client[0] if client else "unknown"
         output = await self._body(scope, receive)
-        now = utcnow()
-        try:
-            run = make_run(
-                name,
-                now,
-                None if outcome == "running" else now,
-                outcome=outcome,
-                exit_code=exit_code,
-                hostname=host,
-                run_id=run_id or new_run_id(),
-                output=output if outcome != "running" else None,
-                # A finish knows its duration only from a start it pairs with (the database
-                # computes it then); alone it is a run of unknown duration, not of 0s.
-                timed=False,
-            )
-        except CronwatchError as exc:
-            raise bad_request(str(exc)) from None
+        run = _ping_run(target.name, outcome, exit_code, host, run_id, output)
         if log_line:
-            return WriteOp(run, key_hash=key_hash, uuid=uuid, log=True, create=create)
+            return WriteOp(run, key_hash=target.key_hash, uuid=target.uuid, log=True, create=create)
         return WriteOp(
             run,
             pair_latest=run_id is None and outcome != "running",
-            key_hash=key_hash,
-            uuid=uuid,
+            key_hash=target.key_hash,
+            uuid=target.uuid,
             create=create,
         )
 
@@ -236,6 +195,77 @@ class PingHandler:
                 break
         body = b"".join(chunks)
         return body.decode("utf-8", errors="replace") if body else None
+
+
+class _Target(NamedTuple):
+    """Whose job a ping URL names and what it says happened."""
+
+    name: str  # for the UUID form, the UUID: a stand-in until the writer's lookup
+    uuid: str | None
+    key_hash: str | None  # the slug form's ping key, hashed
+    action: str | None  # the action segment, percent-decoded (None: none given, a success)
+    limited: str  # what the rate limit counts: the UUID, or the key's hash
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"use GET, POST or HEAD; {_USAGE}",
+            headers={"Allow": "GET, POST, HEAD"},
+        )
+
+
+def _target(raw_path: bytes) -> _Target:
+    """The job and action of ``/ping/<uuid>[/<action>]`` or ``/ping/<key>/<name>[/<action>]``:
+    404 for any other shape, 401 for a key of the wrong shape (its existence and scope are
+    checked in the write transaction)."""
+    parts = raw_path.partition(b"?")[0][len(PREFIX) :].split(b"/")
+    if _UUID.fullmatch(parts[0]):
+        # /ping/<uuid>[/<action>]; "/ping/<uuid>/" is a success, as in Healthchecks
+        if len(parts) > 2:
+            raise not_found(f"not a ping URL; {_USAGE}")
+        uuid = parts[0].decode()
+        action = _decode(parts[1], "the action") if len(parts) == 2 and parts[1] else None
+        return _Target(uuid, uuid, None, action, uuid)
+    if len(parts) not in (2, 3):
+        raise not_found(f"not a ping URL; {_USAGE}")
+    token = _decode(parts[0], "the ping key")
+    name = _decode(parts[1], "the job name")
+    action = _decode(parts[2], "the action") if len(parts) == 3 else None
+    if not is_well_formed(token):
+        raise unauthorized("unknown ping key; create one with `cronwatch key create --scope ping`")
+    key_hash = hash_token(token)
+    return _Target(name, None, key_hash, action, key_hash)
+
+
+def _ping_run(
+    name: str,
+    outcome: Outcome,
+    exit_code: int | None,
+    host: str,
+    run_id: str | None,
+    output: str | None,
+) -> Run:
+    """The validated run a ping reports, timed now; 400 for what the run rules refuse."""
+    now = utcnow()
+    try:
+        return make_run(
+            name,
+            now,
+            None if outcome == "running" else now,
+            outcome=outcome,
+            exit_code=exit_code,
+            hostname=host,
+            run_id=run_id or new_run_id(),
+            output=output if outcome != "running" else None,
+            # A finish knows its duration only from a start it pairs with (the database
+            # computes it then); alone it is a run of unknown duration, not of 0s.
+            timed=False,
+        )
+    except CronwatchError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def _decode(segment: bytes, what: str) -> str:
