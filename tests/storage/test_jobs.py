@@ -253,3 +253,18 @@ def test_set_uuid_replaces_it_and_refuses_another_jobs(monitor: Monitor) -> None
         store.set_uuid("b", wanted, T0)
     assert store.record("b") is not None and store.record("b").uuid != wanted  # type: ignore[union-attr]
     assert not store.set_uuid("nosuch", "0a1b2c3d-0000-4000-8000-00000000000b", T0)
+
+
+def test_a_stored_spec_that_no_longer_validates_fails_no_view(monitor: Monitor) -> None:
+    """A job declared through the API before a rule tightened (a tag "a,b", since refused)
+    still reads, its tags split as /metrics showed them; one that cannot be read at all reads
+    as undeclared. Neither raises out of facts() (that failed `cronwatch status` whole)."""
+    import json
+
+    store = JobStore(monitor.store.db)
+    store.create("legacy", json.dumps({"schedule": "every 1h", "tags": ["a,b", "db", "a"]}), T0)
+    store.create("broken", json.dumps({"schedule": "every banana"}), T0)
+    facts = {f.spec.name: f.spec for f in store.facts()}
+    assert facts["legacy"].tags == ("a", "b", "db")
+    assert facts["legacy"].schedule is not None  # the rest of its spec is kept
+    assert facts["broken"].schedule is None  # undeclared: nothing expected of it

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cronwatch.baseline import BASELINE_WINDOW, RuntimeBaseline, learn_interval
-from cronwatch.errors import InvalidInput
+from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.health.model import Baseline, HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec, default_grace
 from cronwatch.storage.connection import Cursor, Database
@@ -549,10 +549,23 @@ def _instant(value: int | None) -> datetime | None:
 
 
 def _spec_from_json(name: str, text: str) -> JobSpec | None:
-    """An API-declared job's spec (stored as the config file's fields, as JSON)."""
+    """An API-declared job's spec (stored as the config file's fields, as JSON), or ``None``
+    when it no longer validates: that job then reads as undeclared instead of failing every
+    view. Tags stored before a comma or whitespace was refused in one are read split on them,
+    as ``/metrics`` always showed them."""
     from cronwatch.config import parse_job_table
+    from cronwatch.specs.values import TAG_SEPARATORS
 
     try:
-        return parse_job_table(name, json.loads(text), source="database")
-    except (InvalidInput, ValueError):
+        fields = json.loads(text)
+        return parse_job_table(name, fields, source="database")
+    except (ConfigError, InvalidInput, ValueError):
+        pass
+    tags = fields.get("tags") if isinstance(fields, dict) else None
+    if not (isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)):
+        return None
+    split = dict.fromkeys(part for tag in tags for part in TAG_SEPARATORS.split(tag) if part)
+    try:
+        return parse_job_table(name, {**fields, "tags": list(split)}, source="database")
+    except (ConfigError, InvalidInput, ValueError):
         return None
