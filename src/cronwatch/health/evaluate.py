@@ -429,18 +429,20 @@ def _runtime(job: _Job, host: str, duration: timedelta) -> list[_Problem]:
     else against its learned band (:meth:`~cronwatch.baseline.RuntimeBaseline.classify`)."""
     spec, band = job.spec, job.band
     learned = band.classify(duration.total_seconds()) if band is not None else "normal"
+    slow = duration > spec.max_runtime if spec.max_runtime is not None else learned == "slow"
+    fast = duration < spec.min_runtime if spec.min_runtime is not None else learned == "fast"
+    if not slow and not fast:
+        return []  # the common case: no words to write
     took = f"{job.name} took {_fd(duration)} on {host}"
     found: list[_Problem] = []
-    if spec.max_runtime is not None:
-        if duration > spec.max_runtime:
-            found.append(("slow", f"{took} (max_runtime {_fd(spec.max_runtime)})"))
-    elif learned == "slow":
-        found.append(("slow", f"{took}, {job.usual()}"))
-    if spec.min_runtime is not None:
-        if duration < spec.min_runtime:
-            found.append(("fast", f"{took} (min_runtime {_fd(spec.min_runtime)})"))
-    elif learned == "fast":
-        found.append(("fast", f"{took}, {job.usual()}"))
+    if slow:
+        bound = spec.max_runtime
+        note = f" (max_runtime {_fd(bound)})" if bound is not None else f", {job.usual()}"
+        found.append(("slow", took + note))
+    if fast:
+        bound = spec.min_runtime
+        note = f" (min_runtime {_fd(bound)})" if bound is not None else f", {job.usual()}"
+        found.append(("fast", took + note))
     return found
 
 
