@@ -67,6 +67,17 @@ def test_record_last_and_history(database_url: str) -> None:
     )
 
 
+def test_history_on_a_host_with_no_runs_names_the_host(database_url: str) -> None:
+    """`--host` that ran nothing says so: not "no runs of 'backup'", which it has."""
+    invoke("record", "backup", "--started", "now", "--completed", "now", "--host", "db1",
+           url=database_url)  # fmt: skip
+    other = invoke("history", "backup", "--host", "db9", url=database_url)
+    assert other.exit_code == 0 and "no runs of 'backup' on 'db9' recorded" in other.output
+    assert "db1" in invoke("history", "backup", "--host", "db1", url=database_url).output
+    none = invoke("history", "nothing", url=database_url)
+    assert "no runs of 'nothing' recorded" in none.output
+
+
 def test_last_of_an_unknown_job_exits_1(database_url: str) -> None:
     result = CliRunner().invoke(cli, ["--database-url", database_url, "last", "nothing"])
     assert result.exit_code == 1

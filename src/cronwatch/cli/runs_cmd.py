@@ -197,7 +197,8 @@ def history(ctx: click.Context, name: str, limit: int, host: str | None, as_json
             click.echo(json.dumps(run.to_json()))
         return
     if not runs:
-        click.echo(f"no runs of {name!r} recorded", err=True)
+        on = f" on {host!r}" if host is not None else ""  # the job may well have others
+        click.echo(f"no runs of {name!r}{on} recorded", err=True)
         return
     rows = [("STARTED (UTC)", "HOST", "OUTCOME", "EXIT", "DURATION")]
     for run in runs:
