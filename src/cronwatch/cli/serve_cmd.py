@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cronwatch.cli.common import load_config_from
 
 if TYPE_CHECKING:
-    from cronwatch.specs import Config
+    from cronwatch.specs import Config, Limits
+    from cronwatch.web import ServerSettings
+    from cronwatch.web.connections import ConnectionLimits
 
 
 @click.command()
@@ -146,27 +149,7 @@ if TYPE_CHECKING:
     "(Type=notify, hardened, /var/lib/cronwatch as data directory) instead of serving.",
 )
 @click.pass_context
-def serve(
-    ctx: click.Context,
-    host: str,
-    port: int,
-    max_body: int,
-    rate_limit: float,
-    access_log: bool,
-    alerts: bool,
-    require_read_key: bool,
-    max_header_size: int,
-    header_timeout: float,
-    body_timeout: float,
-    max_connections: int,
-    proxy_headers: bool,
-    forwarded_allow_ips: str,
-    database_timeout: float,
-    max_jobs: int | None,
-    future_tolerance: str | None,
-    log_level: str,
-    systemd_unit: bool,
-) -> None:
+def serve(ctx: click.Context, /, **options: Any) -> None:
     """Serve the dashboard (/), ping URLs, the REST API (/api/v1, /openapi.json), /metrics
     and /healthz.
 
@@ -194,74 +177,128 @@ def serve(
         cronwatch serve --systemd-unit --host 0.0.0.0 --port 8000 \\
             | sudo tee /etc/systemd/system/cronwatch.service
     """
-    if systemd_unit:
-        click.echo(_unit(ctx, port), nl=False)
+    opts = ServeOptions(**options)
+    if opts.systemd_unit:
+        click.echo(_unit(ctx, opts.port), nl=False)
         return
-    import uvicorn
-
-    from cronwatch.specs import Limits
-    from cronwatch.statsd import StatsdClient
-    from cronwatch.web import ServerSettings, create_app
-    from cronwatch.web.connections import ConnectionLimits, fit_file_limit
-    from cronwatch.web.dashboard.access import is_loopback
-    from cronwatch.web.server import NotifyingServer, log_config, uvicorn_options
-
     url = ctx.find_root().obj.resolved_database_url()
     config = load_config_from(ctx)
-    if proxy_headers:
-        _check_trusted_proxies(forwarded_allow_ips)
+    if opts.proxy_headers:
+        _check_trusted_proxies(opts.forwarded_allow_ips)
     _migrate(url)
-    if log_level in ("info", "debug"):
+    if opts.log_level in ("info", "debug"):
         click.echo(f"INFO:     {_uses(ctx, url, config)}", err=True)
-    # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
-    open_dashboard = is_loopback(host) and not require_read_key and not proxy_headers
-    connections, warning = fit_file_limit(max_connections)
-    if warning:
-        click.echo(f"WARNING:  {warning}", err=True)
-    if alerts:
-        from cronwatch.alerts.health import channel_warning
+    _run(_settings(opts, url, config), opts)
 
-        unheard = channel_warning(config)
-        if unheard:
-            click.echo(f"WARNING:  {unheard}", err=True)
-    limits = ConnectionLimits(
-        max_header_bytes=max_header_size,
-        header_timeout=header_timeout,
-        body_timeout=body_timeout,
-        max_connections=connections,
-    )
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The options of ``cronwatch serve``, as click parsed them (see their help above)."""
+
+    host: str
+    port: int
+    max_body: int
+    rate_limit: float
+    access_log: bool
+    alerts: bool
+    require_read_key: bool
+    max_header_size: int
+    header_timeout: float
+    body_timeout: float
+    max_connections: int
+    proxy_headers: bool
+    forwarded_allow_ips: str
+    database_timeout: float
+    max_jobs: int | None
+    future_tolerance: str | None
+    log_level: str
+    systemd_unit: bool
+
+
+def _settings(opts: ServeOptions, url: str, config: Config | None) -> ServerSettings:
+    """The server's settings from the options and the config file's ``[limits]``; warns of
+    a connection limit cut to the file limit, and of alerts no channel would deliver."""
+    from cronwatch.specs import Limits
+    from cronwatch.statsd import StatsdClient
+    from cronwatch.web import ServerSettings
+    from cronwatch.web.dashboard.access import is_loopback
+
+    # Behind a proxy every request comes from the proxy's (loopback) address: not local users.
+    open_dashboard = is_loopback(opts.host) and not opts.require_read_key and not opts.proxy_headers
+    limits = _connection_limits(opts)
+    if opts.alerts:
+        _warn_unheard(config)
     job_limits = config.limits if config is not None else Limits()
-    tolerance = job_limits.future_tolerance
-    if future_tolerance is not None:
-        tolerance = _duration(future_tolerance, "--future-tolerance")
-        if tolerance > timedelta(days=1):
-            raise click.BadParameter("at most 1d", param_hint="--future-tolerance")
-    settings = ServerSettings(
+    return ServerSettings(
         database_url=url,
         config=config,
-        max_body=max_body,
-        rate_limit=rate_limit,
+        max_body=opts.max_body,
+        rate_limit=opts.rate_limit,
         statsd=StatsdClient.from_env(),
-        alerts=alerts,
+        alerts=opts.alerts,
         open_dashboard=open_dashboard,
         limits=limits,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        future_tolerance=tolerance,
-        database_timeout=database_timeout,
-        max_jobs=job_limits.max_jobs if max_jobs is None else max_jobs,
+        proxy_headers=opts.proxy_headers,
+        forwarded_allow_ips=opts.forwarded_allow_ips,
+        future_tolerance=_future_tolerance(opts.future_tolerance, job_limits),
+        database_timeout=opts.database_timeout,
+        max_jobs=job_limits.max_jobs if opts.max_jobs is None else opts.max_jobs,
     )
-    options = uvicorn_options(settings, log_level=log_level, access_log=access_log)
+
+
+def _connection_limits(opts: ServeOptions) -> ConnectionLimits:
+    """The limits on connections; ``--max-connections`` cut to what the process's file limit
+    allows, with a warning."""
+    from cronwatch.web.connections import ConnectionLimits, fit_file_limit
+
+    connections, warning = fit_file_limit(opts.max_connections)
+    if warning:
+        click.echo(f"WARNING:  {warning}", err=True)
+    return ConnectionLimits(
+        max_header_bytes=opts.max_header_size,
+        header_timeout=opts.header_timeout,
+        body_timeout=opts.body_timeout,
+        max_connections=connections,
+    )
+
+
+def _warn_unheard(config: Config | None) -> None:
+    """A warning when the alert loop would have no channel to deliver through."""
+    from cronwatch.alerts.health import channel_warning
+
+    unheard = channel_warning(config)
+    if unheard:
+        click.echo(f"WARNING:  {unheard}", err=True)
+
+
+def _future_tolerance(option: str | None, job_limits: Limits) -> timedelta:
+    """``--future-tolerance`` (at most 1d), else the config file's."""
+    if option is None:
+        return job_limits.future_tolerance
+    tolerance = _duration(option, "--future-tolerance")
+    if tolerance > timedelta(days=1):
+        raise click.BadParameter("at most 1d", param_hint="--future-tolerance")
+    return tolerance
+
+
+def _run(settings: ServerSettings, opts: ServeOptions) -> None:
+    """Serve until stopped, as ``uvicorn.run`` does around its server: Ctrl-C ends quietly, a
+    failed start exits 3."""
+    import uvicorn
+
+    from cronwatch.web import create_app
+    from cronwatch.web.server import NotifyingServer, log_config, uvicorn_options
+
+    options = uvicorn_options(settings, log_level=opts.log_level, access_log=opts.access_log)
     server = NotifyingServer(
         uvicorn.Config(
             create_app(settings),
-            host=host,
-            port=port,
-            log_config=log_config(log_level),
+            host=opts.host,
+            port=opts.port,
+            log_config=log_config(opts.log_level),
             **options,
         )
     )
-    # What uvicorn.run does around its server: Ctrl-C ends quietly, a failed start exits 3.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

@@ -115,29 +115,10 @@ def load_job(
     status = evaluate(facts, now)
     spec = facts.spec
     schedule, grace = schedule_in_force(facts)
-    band = None
-    if facts.baseline is not None and facts.baseline.runtime is not None:
-        band = (facts.baseline.runtime.low, facts.baseline.runtime.high)
+    band = _band(facts)
     points = queries.chart_runs(db, name)
     since = points[0].started if points else facts.created
-    missed = Missed()
-    if not spec.paused and spec.hosts:  # each declared host owes its runs: its own misses
-        missed = per_host(
-            {
-                host: missed_slots(
-                    schedule,
-                    [p.started for p in points if p.hostname == host],
-                    since=since,
-                    now=now,
-                    grace=grace,
-                )
-                for host in spec.hosts
-            }
-        )
-    elif not spec.paused:  # nothing is expected of a paused job
-        missed = missed_slots(
-            schedule, [p.started for p in points], since=since, now=now, grace=grace
-        )
+    missed = _missed(spec, schedule, grace, points, since=since, now=now)
     bounds = (_secs(spec.min_runtime), _secs(spec.max_runtime))
     runs, following = queries.runs_page(db, name, host=host or None, before=before)
     return JobPage(
@@ -167,6 +148,42 @@ def load_job(
         ),
         chart_runs=len(points),
     )
+
+
+def _band(facts: JobFacts) -> tuple[float, float] | None:
+    """The learned normal runtime, in seconds (``None`` until learned)."""
+    if facts.baseline is not None and facts.baseline.runtime is not None:
+        return (facts.baseline.runtime.low, facts.baseline.runtime.high)
+    return None
+
+
+def _missed(
+    spec: JobSpec,
+    schedule: Schedule | None,
+    grace: timedelta,
+    points: list[queries.RunPoint],
+    *,
+    since: datetime,
+    now: datetime,
+) -> Missed:
+    """The slots missed among the chart's runs: none for a paused job (nothing is expected of
+    it), each declared host's own when it has hosts (each owes its runs), else the job's."""
+    if spec.paused:
+        return Missed()
+    if spec.hosts:
+        return per_host(
+            {
+                host: missed_slots(
+                    schedule,
+                    [p.started for p in points if p.hostname == host],
+                    since=since,
+                    now=now,
+                    grace=grace,
+                )
+                for host in spec.hosts
+            }
+        )
+    return missed_slots(schedule, [p.started for p in points], since=since, now=now, grace=grace)
 
 
 def _secs(value: timedelta | None) -> float | None:
