@@ -1,19 +1,15 @@
-"""The pure parts of the API v3 mapping: statuses, unique keys, field validation."""
+"""The pure parts of the API v3 mapping: statuses, unique keys, derived ids."""
 
 from __future__ import annotations
 
 from typing import get_args
 
-import pytest
-
 from cronwatch.health.model import Status
 from cronwatch.healthchecks.checks import (
     STATUS_WORDS,
-    HcError,
     badge_id,
     channel_id,
     unique_key_of,
-    validate,
 )
 
 
@@ -32,11 +28,3 @@ def test_derived_ids_are_stable_and_reveal_nothing() -> None:
     code = "68b4708e-33e3-42bd-93dd-dff04e7d4a5e"
     assert badge_id(code) == badge_id(code) != code
     assert channel_id("ops") == channel_id("ops") != channel_id("dev")
-
-
-def test_validation_reports_the_first_field_in_healthchecks_order() -> None:
-    # grace comes before timeout in Healthchecks' order, whatever the body's order
-    with pytest.raises(HcError, match="grace is too small"):
-        validate({"timeout": 1, "grace": 1})
-    assert validate({"api_key": "x", "name": "a", "unknown": 1}) == {"name": "a"}
-    assert validate({"schedule": "Mon..Fri 09:00", "tz": "Europe/Riga"})["tz"] == "Europe/Riga"

@@ -14,14 +14,13 @@ word is ``status``, cronwatch's own is ``cronwatch_status`` with its reason
 
 Changes (create, update) take Healthchecks' fields, checked as Healthchecks checks them (the
 same ``{"error": "json validation error: ..."}`` answers), and write the job's cronwatch
-fields: ``timeout`` becomes ``schedule = "every <timeout>s"``, a cron ``schedule`` and ``tz``
-become ``schedule`` and ``timezone``, an OnCalendar one ``on_calendar``, ``desc``
-``description``, ``channels`` (names of the config file's channels, or ``*``) ``alerts``.
-Fields cronwatch has no use for (``manual_resume``, ``methods``, the keyword filters) are
-accepted and not kept; a
-job is not renamed (a different ``name`` or ``slug`` on update is refused).
+fields (:mod:`cronwatch.healthchecks.fields`); a job is not renamed (a different ``name`` or
+``slug`` on update is refused). Errors are :class:`~cronwatch.healthchecks.fields.HcError`:
+the status code and message Healthchecks answers.
 
-Errors are :class:`HcError`: the status code and message Healthchecks answers.
+One concept, hence its length (a little over 400 lines): the checks as the API shows them,
+each read and change the API offers (checks, pings, flips, badges, channels) mapped onto
+cronwatch's jobs, runs and events; the request fields live in ``fields``.
 """
 
 from __future__ import annotations
@@ -37,6 +36,13 @@ from typing import Any
 from cronwatch.errors import Conflict, CronwatchError, LimitReached, NotFound
 from cronwatch.health.evaluate import evaluate
 from cronwatch.health.model import JobFacts, JobStatus, Status
+from cronwatch.healthchecks.fields import (
+    DEFAULT_TIMEOUT,
+    MAX_SECONDS,
+    HcError,
+    cronwatch_fields,
+    validate,
+)
 from cronwatch.jobs import JobsService
 from cronwatch.names import UUID_PATTERN, validate_name
 from cronwatch.schedule import CronSchedule, IntervalSchedule, OnCalendarSchedule
@@ -64,78 +70,8 @@ STATUS_WORDS: dict[Status, str] = {
     "hung": "down",
 }
 
-#: Healthchecks' bounds of ``timeout`` and ``grace`` (seconds), and its defaults for a new check.
-MIN_SECONDS, MAX_SECONDS = 60, 31_536_000
-DEFAULT_TIMEOUT, DEFAULT_GRACE = 86_400, 3_600
 #: How many pings ``pings`` lists (Healthchecks' default ping log limit).
 PING_LOG_LIMIT = 100
-
-_STRINGS = (
-    "channels",
-    "desc",
-    "failure_kw",
-    "methods",
-    "name",
-    "schedule",
-    "slug",
-    "start_kw",
-    "subject",
-    "subject_fail",
-    "success_kw",
-    "tags",
-    "tz",
-)
-_BOOLEANS = (
-    "filter_subject",
-    "filter_body",
-    "filter_http_body",
-    "filter_default_fail",
-    "manual_resume",
-)
-#: The order Healthchecks validates fields in (the first error is the one reported).
-_ORDER = (
-    "channels",
-    "desc",
-    "failure_kw",
-    "filter_subject",
-    "filter_body",
-    "filter_http_body",
-    "filter_default_fail",
-    "grace",
-    "manual_resume",
-    "methods",
-    "name",
-    "schedule",
-    "slug",
-    "start_kw",
-    "subject",
-    "subject_fail",
-    "success_kw",
-    "tags",
-    "timeout",
-    "tz",
-    "unique",
-)
-_MAX_LENGTH = {
-    "name": 100,
-    "schedule": 100,
-    "slug": 100,
-    "failure_kw": 200,
-    "start_kw": 200,
-    "success_kw": 200,
-    "subject": 200,
-    "subject_fail": 200,
-}
-_UNIQUE = ("name", "slug", "tags", "timeout", "grace")
-
-
-class HcError(Exception):
-    """A refusal as Healthchecks answers it: ``status`` and ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +254,7 @@ class ChecksApi:
             name = validate_name(name, "name")
         except CronwatchError as exc:
             raise HcError(400, f"json validation error: {exc}") from None
-        spec = _cronwatch_fields(fields, {}, creating=True)
+        spec = cronwatch_fields(fields, {}, creating=True)
         try:
             self.jobs.create(name, spec)
         except Conflict as exc:
@@ -402,7 +338,7 @@ class ChecksApi:
                 raise HcError(400, f"cronwatch cannot rename a job ({name!r}); {field} differs")
         record = self.store.record(name)
         current = json.loads(record.spec) if record is not None and record.spec else {}
-        patch = _cronwatch_fields(fields, current, creating=False)
+        patch = cronwatch_fields(fields, current, creating=False)
         if patch:
             self._change(lambda: self.jobs.update(name, patch))
         return self._json_of(name)
@@ -423,13 +359,27 @@ class ChecksApi:
         ``unique_key`` instead of the UUID and the URLs), plus ``cronwatch_status`` and
         ``cronwatch_reason``."""
         facts, status = check.facts, check.status
-        spec = facts.spec
         code = facts.uuid or ""
+        result = self._shown(facts, status, code)
+        if status.last_duration:
+            result["last_duration"] = int(status.last_duration.total_seconds())
+        if readonly:
+            result["unique_key"] = unique_key_of(code)
+        else:
+            result.update(self._urls(code, facts.spec.alerts))
+        result.update(_schedule_fields(facts))
+        result["cronwatch_status"] = status.status
+        result["cronwatch_reason"] = status.reason
+        return result
+
+    def _shown(self, facts: JobFacts, status: JobStatus, code: str) -> dict[str, Any]:
+        """The fields every key sees: the job's, its status in Healthchecks' word, its pings."""
+        spec = facts.spec
         last = [t for h in facts.hosts for t in (h.last_started, h.last_completed) if t]
         word = STATUS_WORDS[status.status]
         if self.version == 1 and facts.running and word != "down":
             word = "started"  # API v1 still says so; v2 and v3 say "started": true
-        result: dict[str, Any] = {
+        return {
             "name": spec.name,
             "slug": spec.name,
             "tags": " ".join(spec.tags),
@@ -441,163 +391,52 @@ class ChecksApi:
             "last_ping": _iso(max(last, default=None)),
             # Healthchecks expects a next ping only of a check that is up (or in its grace)
             "next_ping": _iso(status.next_due) if word in ("up", "grace") else None,
-            "manual_resume": False,
-            "methods": "",
-            "subject": "",
-            "subject_fail": "",
-            "start_kw": "",
-            "success_kw": "",
-            "failure_kw": "",
-            "filter_subject": False,
-            "filter_body": False,
-            "filter_http_body": False,
-            "filter_default_fail": False,
+            **_UNUSED_FIELDS,
             "badge_url": f"{self.site}/b/2/{badge_id(code)}.svg",
         }
-        if status.last_duration:
-            result["last_duration"] = int(status.last_duration.total_seconds())
-        if readonly:
-            result["unique_key"] = unique_key_of(code)
-        else:
-            update_url = f"{self.site}/api/v{self.version}/checks/{code}"
-            result.update(
-                uuid=code,
-                ping_url=f"{self.site}/ping/{code}",
-                update_url=update_url,
-                pause_url=update_url + "/pause",
-                resume_url=update_url + "/resume",
-                channels=",".join(channel_id(name) for name in spec.alerts),
-            )
-        schedule = spec.schedule
-        if isinstance(schedule, CronSchedule):
-            result.update(schedule=schedule.expression, tz=spec.timezone)
-        elif isinstance(schedule, OnCalendarSchedule):
-            text = schedule.expression.removeprefix("OnCalendar=")
-            result.update(schedule=text, tz=spec.timezone)
-        else:
-            period = schedule.period if isinstance(schedule, IntervalSchedule) else None
-            if period is None and facts.baseline is not None:
-                period = facts.baseline.interval
-            result["timeout"] = int(period.total_seconds()) if period else DEFAULT_TIMEOUT
-        result["cronwatch_status"] = status.status
-        result["cronwatch_reason"] = status.reason
-        return result
+
+    def _urls(self, code: str, alerts: Iterable[str]) -> dict[str, Any]:
+        """What only a read-write key sees: the UUID, the check's URLs, its channels."""
+        update_url = f"{self.site}/api/v{self.version}/checks/{code}"
+        return {
+            "uuid": code,
+            "ping_url": f"{self.site}/ping/{code}",
+            "update_url": update_url,
+            "pause_url": update_url + "/pause",
+            "resume_url": update_url + "/resume",
+            "channels": ",".join(channel_id(name) for name in alerts),
+        }
 
 
-def validate(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a create or update request, checked in Healthchecks' order; the first
-    problem as Healthchecks words it (``json validation error: timeout is too small``)."""
-    fields: dict[str, Any] = {}
-    for field in _ORDER:
-        if field not in body:
-            continue
-        value = body[field]
-        if field in _STRINGS:
-            if not isinstance(value, str):
-                raise _invalid(f"{field} is not a string")
-            if len(value) > _MAX_LENGTH.get(field, 10**9):
-                raise _invalid(f"{field} is too long")
-        elif field in _BOOLEANS:
-            if not isinstance(value, bool):
-                raise _invalid(f"{field} is not a boolean")
-        elif field in ("timeout", "grace"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _invalid(f"{field} is not a number")
-            if value < MIN_SECONDS:
-                raise _invalid(f"{field} is too small")
-            if value > MAX_SECONDS:
-                raise _invalid(f"{field} is too large")
-        elif field == "unique":
-            if not isinstance(value, list):
-                raise _invalid("unique is not an array")
-            if any(item not in _UNIQUE for item in value):
-                raise _invalid("an item in 'unique' has unexpected value")
-        if field == "methods" and value not in ("", "POST"):
-            raise _invalid("methods has unexpected value")
-        if field == "slug" and not all(c in _SLUG_CHARS for c in value):
-            raise _invalid("slug does not match pattern")
-        if field == "schedule":
-            _check_schedule(value)
-        if field == "tz":
-            _check_timezone(value)
-        fields[field] = value
-    return fields
+#: The fields of a check cronwatch has no use for, as Healthchecks shows them unset.
+_UNUSED_FIELDS: dict[str, Any] = {
+    "manual_resume": False,
+    "methods": "",
+    "subject": "",
+    "subject_fail": "",
+    "start_kw": "",
+    "success_kw": "",
+    "failure_kw": "",
+    "filter_subject": False,
+    "filter_body": False,
+    "filter_http_body": False,
+    "filter_default_fail": False,
+}
 
 
-_SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
-
-
-def _invalid(message: str) -> HcError:
-    return HcError(400, f"json validation error: {message}")
-
-
-def _is_cron(schedule: str) -> bool:
-    # Healthchecks' guess: one line of five fields is cron, anything else OnCalendar.
-    return "\n" not in schedule.strip() and len(schedule.split()) == 5
-
-
-def _check_schedule(schedule: str) -> None:
-    from cronwatch.config import parse_job_table
-
-    field = "schedule" if _is_cron(schedule) else "on_calendar"
-    value: Any = schedule if field == "schedule" else _calendar_lines(schedule)
-    try:
-        parse_job_table("check", {field: value}, source="request")
-    except (CronwatchError, ValueError):
-        raise _invalid("schedule is not a valid cron or OnCalendar expression") from None
-
-
-def _calendar_lines(schedule: str) -> list[str]:
-    return [line.strip() for line in schedule.splitlines() if line.strip()]
-
-
-def _check_timezone(tz: str) -> None:
-    from cronwatch.config import parse_job_table
-
-    try:
-        parse_job_table("check", {"timezone": tz}, source="request")
-    except (CronwatchError, ValueError):
-        raise _invalid("tz is not a valid timezone") from None
-
-
-def _cronwatch_fields(
-    fields: Mapping[str, Any], current: Mapping[str, Any], *, creating: bool
-) -> dict[str, Any]:
-    """The cronwatch fields (config file names) that ``fields`` set: a new job's whole set
-    (with Healthchecks' defaults: a day's timeout, an hour's grace), or the patch of an
-    existing one (``None`` removes a field)."""
-    out: dict[str, Any] = {}
-    schedule = fields.get("schedule")
-    if schedule:
-        if _is_cron(schedule):
-            out.update(schedule=schedule, on_calendar=None)
-        else:
-            out.update(on_calendar=_calendar_lines(schedule), schedule=None)
-    elif "timeout" in fields:
-        out.update(schedule=f"every {fields['timeout']}s", on_calendar=None)
-    elif creating:
-        out["schedule"] = f"every {DEFAULT_TIMEOUT}s"
-    if "tz" in fields:
-        out["timezone"] = fields["tz"]
-    if "grace" in fields:
-        out["grace"] = fields["grace"]
-    elif creating:
-        out["grace"] = DEFAULT_GRACE
-    if "desc" in fields:
-        out["description"] = fields["desc"] or None
-    if "tags" in fields:
-        out["tags"] = list(dict.fromkeys(t for t in fields["tags"].split(" ") if t)) or None
-    channels = fields.get("channels")
-    if channels is not None:
-        if channels == "*":
-            out["alerts"] = None  # every channel of [alerts]
-        elif channels == "":
-            out["alerts"] = None
-        else:
-            out["alerts"] = [c for c in channels.split(",") if c] or None
-    if creating:
-        return {k: v for k, v in out.items() if v is not None}
-    return {k: v for k, v in out.items() if v is not None or k in current}
+def _schedule_fields(facts: JobFacts) -> dict[str, Any]:
+    """``schedule`` and ``tz`` of a cron or OnCalendar job, else ``timeout``: the job's
+    interval, the learned one, or Healthchecks' default."""
+    spec = facts.spec
+    schedule = spec.schedule
+    if isinstance(schedule, CronSchedule):
+        return {"schedule": schedule.expression, "tz": spec.timezone}
+    if isinstance(schedule, OnCalendarSchedule):
+        return {"schedule": schedule.expression.removeprefix("OnCalendar="), "tz": spec.timezone}
+    period = schedule.period if isinstance(schedule, IntervalSchedule) else None
+    if period is None and facts.baseline is not None:
+        period = facts.baseline.interval
+    return {"timeout": int(period.total_seconds()) if period else DEFAULT_TIMEOUT}
 
 
 def unique_key_of(code: str) -> str:

@@ -27,7 +27,7 @@ from cronwatch.errors import (
     NotFound,
     StorageUnavailable,
 )
-from cronwatch.healthchecks.checks import HcError
+from cronwatch.healthchecks.fields import HcError
 from cronwatch.web import api, dashboard, hcapi, pages
 from cronwatch.web.errors import ApiError, error_body
 from cronwatch.web.forwarded import ForwardedHeaders, TrustedProxies

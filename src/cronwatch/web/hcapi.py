@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cronwatch.healthchecks.checks import ChecksApi, HcError, badge_id
+from cronwatch.healthchecks.checks import ChecksApi, badge_id
+from cronwatch.healthchecks.fields import HcError
 from cronwatch.names import UUID_PATTERN
 from cronwatch.storage.keys import hash_token, is_well_formed
 from cronwatch.web.state import ServerState
