@@ -48,6 +48,12 @@ Job status
     k are neither missing nor late. ``problems`` holds every problem's reason, worst first.
     ``learned`` is true when the schedule is learned or the learned band stands in for a
     missing ``max_runtime`` or ``min_runtime``.
+
+One concept, hence its length (about 600 lines, a tenth of them this statement of the rules):
+the health rules are one decision, read together. The checks depend on each other (late only
+when not missing, fast never for a failure, ``min_hosts`` judging again the rows of each host,
+"any host" judging a combined view), so they sit side by side with the one entry point,
+:func:`evaluate`; the facts and the statuses they produce are :mod:`cronwatch.health.model`'s.
 """
 
 from __future__ import annotations

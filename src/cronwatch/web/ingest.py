@@ -16,6 +16,13 @@ differs per database in :mod:`cronwatch.storage.dialect` (on PostgreSQL the plai
 batch go in first through one statement of their own, :meth:`RunStore.insert_unpaired
 <cronwatch.storage.runs.RunStore.insert_unpaired>`). A batch that fails as a whole is retried
 one write at a time, so that a single bad record cannot refuse the others.
+
+One concept, hence its length (a little over 500 lines): the group-commit writer and the
+batch it commits. Queueing and answering requests, the threads and their connections,
+planning a batch (key refusals, lock order: :func:`plan`), its transaction and the job limit,
+the retry one write at a time and the results (:func:`conclude`) are one contract, that an
+acknowledged write is stored and a refused one left no trace; split, each half would state
+only half of it.
 """
 
 from __future__ import annotations
