@@ -16,6 +16,8 @@ Measured, alternating the sizes so both see the same machine load:
   changed); target: at most 2x;
 - the first page (100 jobs) of ``/api/v1/status`` (``JobsService.statuses_page``, in
   process); target: at most 2x;
+- the overview's first page (its data, ``load_overview``: 100 jobs, the counts per status of
+  every job; the alert loop beating); target: at most 2x;
 - ``cronwatch check`` of every job as a process (start-up included), after one alert cycle at
   the real time (as a running loop leaves it); target: under 3 s at the large size.
 
@@ -48,6 +50,7 @@ from cronwatch.jobs import JobsService
 from cronwatch.storage import open_database
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import to_us, utcnow
+from cronwatch.web.dashboard.overview import Filters, load_overview
 
 HOSTS = 1000
 SCHEDULES = [("*/15 * * * *", 900), ("0 * * * *", 3600), ("every 15m", 900), ("every 1h", 3600)]
@@ -182,6 +185,8 @@ def bench(dialect: str, sizes: list[int], rounds: int) -> list[bool]:
             for fleet in fleets:
                 page = functools.partial(JobsService(fleet.db).statuses_page, limit=100)
                 fleet.record("page", seconds(page))
+                overview = functools.partial(load_overview, fleet.db, None, Filters(), fleet.now)
+                fleet.record("overview", seconds(overview))
         for _ in range(max(1, rounds // 3)):
             for fleet in fleets:
                 fleet.record("check", fleet.check())
@@ -202,6 +207,7 @@ def bench(dialect: str, sizes: list[int], rounds: int) -> list[bool]:
         ("steady", f"steady cycle, nothing changed (median of {rounds})", 2.0),
         ("changed", f"cycle after {CHANGED} jobs got a run", 2.0),
         ("page", "/api/v1/status first page of 100", 2.0),
+        ("overview", "overview first page (100 jobs, counts)", 2.0),
     ):
         a, b = median(small, key), median(large, key)
         ok = b <= target * a
