@@ -67,8 +67,9 @@ def _summary_line(summary: CycleSummary) -> str:
 @click.option("--json", "as_json", is_flag=True, help="With --once: the cycle's summary as JSON.")
 @click.pass_context
 def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) -> None:
-    """Run the alert loop: evaluate every job each interval, record status changes, and
-    notify the jobs' channels of problems and recoveries (see `alerts status`).
+    """Run the alert loop: each interval, evaluate the jobs that can have changed (every job
+    in the first cycle and hourly), record status changes, and notify the jobs' channels of
+    problems and recoveries (see `alerts status`).
 
     \b
         cronwatch --config jobs.toml alerts                 until stopped (SIGTERM, Ctrl-C)
