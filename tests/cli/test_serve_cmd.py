@@ -47,6 +47,33 @@ def test_serve_refuses_a_bad_config_before_opening_the_port(tmp_path: Path) -> N
     assert "jobs.backup.schedule" in result.stderr and "Uvicorn running" not in result.stderr
 
 
+def test_a_port_in_use_stops_serve_before_its_alert_loop_runs(tmp_path: Path) -> None:
+    """Another process (another cronwatch, maybe with another config) has the port: this one
+    says so in a line and exits 3 without running an alert cycle, which would have recorded
+    this database's failing job as its own events (a recovery or a problem of its config)."""
+    import socket
+
+    import cronwatch
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    now = datetime.now(UTC)
+    with cronwatch.connect(url, statsd=False) as monitor:
+        monitor.record_failure("backup", now - timedelta(minutes=2), now, 3, "db1")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cronwatch.cli", "--database-url", url, "serve", "--port",
+             str(port)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert f"cronwatch: error: cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Application startup complete" not in result.stderr
+    assert query(url, "SELECT kind FROM events") == [], "no alert cycle ran"
+
+
 def test_serve_reports_an_unreachable_database(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cronwatch.cli", "--database-url",

@@ -290,17 +290,24 @@ def _run(settings: ServerSettings, opts: ServeOptions) -> None:
     from cronwatch.web.server import NotifyingServer, log_config, uvicorn_options
 
     options = uvicorn_options(settings, log_level=opts.log_level, access_log=opts.access_log)
-    server = NotifyingServer(
-        uvicorn.Config(
-            create_app(settings),
-            host=opts.host,
-            port=opts.port,
-            log_config=log_config(opts.log_level),
-            **options,
-        )
+    config = uvicorn.Config(
+        create_app(settings),
+        host=opts.host,
+        port=opts.port,
+        log_config=log_config(opts.log_level),
+        **options,
     )
+    server = NotifyingServer(config)
+    # The port is bound before the app starts: when it is taken (another cronwatch serving,
+    # maybe with another config), this one must stop before its alert loop runs a cycle that
+    # flips the other's alert states (a recovery sent nowhere, then the problem paged again).
+    try:
+        sock = config.bind_socket()
+    except SystemExit:  # uvicorn has logged why (address in use, a host that cannot be bound)
+        click.echo(f"cronwatch: error: cannot listen on {opts.host}:{opts.port}", err=True)
+        raise SystemExit(3) from None
     with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+        server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(3)
 
