@@ -11,8 +11,7 @@ instant (a job is never split between two chunks).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -78,25 +77,11 @@ def facts_in_chunks(
         for name, hostname, run_id, started in db.query(_RUNNING_QUERY, (rows[0][0], after)):
             if started <= horizon:
                 running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
-        facts = list(
-            _group(rows, declared, tags, running, functools.partial(_summary, store, horizon))
-        )
+        facts = list(_group(rows, declared, tags, running, store, horizon))
         if facts:
             yield facts
         if len({row[0] for row in rows}) < chunk:
             return
-
-
-def _summary(store: JobStore, horizon: int, row: tuple[Any, ...]) -> HostSummary | None:
-    # Every instant of a summary is at most its last start or its last completion (the
-    # latest of each): when neither is past the horizon, no future-dated run reached it, and
-    # the row is read as it is without looking at each instant (the common case, by far).
-    last_started, last_completed = row[3], row[5]
-    if (last_started is None or last_started <= horizon) and (
-        last_completed is None or last_completed <= horizon
-    ):
-        return _host_summary(row)
-    return store.host_summary(row, horizon)
 
 
 def _group(
@@ -104,9 +89,11 @@ def _group(
     declared: Mapping[str, JobSpec],
     tags: frozenset[str] | None,
     running: dict[str, list[RunningRun]],
-    summary: Callable[[tuple[Any, ...]], HostSummary | None],
+    store: JobStore,
+    horizon: int,
 ) -> Iterator[JobFacts]:
-    """The chunk's joined rows (one per job and host, ordered by job) as one facts per job."""
+    """The chunk's joined rows (one per job and host, ordered by job) as one facts per job;
+    runs dated past ``horizon`` (microseconds) left out of the summaries, as ``store`` does."""
     index, end = 0, len(rows)
     while index < end:
         row = rows[index]
@@ -125,8 +112,16 @@ def _group(
             for host_row in rows[index:stop]:
                 if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
                     continue
-                host = summary(host_row[3 : 3 + _WIDTH_HOST])
-                if host is not None:
+                # Every instant of a summary is at most its last start or its last completion
+                # (the latest of each): when neither is past the horizon, no future-dated run
+                # reached it, and the row is read as it is (the common case, by far).
+                last_started, last_completed = host_row[6], host_row[8]
+                summary = host_row[3 : 3 + _WIDTH_HOST]
+                if (last_started is None or last_started <= horizon) and (
+                    last_completed is None or last_completed <= horizon
+                ):
+                    hosts.append(_host_summary(summary))
+                elif (host := store.host_summary(summary, horizon)) is not None:
                     hosts.append(host)
             baseline_row = row[3 + _WIDTH_HOST : -1]
             yield JobFacts(
