@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from cronwatch.errors import CronwatchError, InvalidInput
@@ -140,10 +140,12 @@ class PingHandler:
         the first thing wrong with it: method, URL (whose job, which action), rate limit,
         query, body, the run itself."""
         _check_method(scope["method"])
-        target = _target(scope.get("raw_path") or scope["path"].encode())
-        log_line = target.action == "log"
-        outcome, exit_code = ("success", None) if log_line else _action(target.action)
-        wait = self.limiter.acquire(target.limited)
+        name, uuid, key_hash, action, limited = _target(
+            scope.get("raw_path") or scope["path"].encode()
+        )
+        log_line = action == "log"
+        outcome, exit_code = ("success", None) if log_line else _action(action)
+        wait = self.limiter.acquire(limited)
         if wait:
             raise rate_limited(wait)
 
@@ -152,14 +154,14 @@ class PingHandler:
             client = scope.get("client")
             host = client[0] if client else "unknown"
         output = await self._body(scope, receive)
-        run = _ping_run(target.name, outcome, exit_code, host, run_id, output)
+        run = _ping_run(name, outcome, exit_code, host, run_id, output)
         if log_line:
-            return WriteOp(run, key_hash=target.key_hash, uuid=target.uuid, log=True, create=create)
+            return WriteOp(run, key_hash=key_hash, uuid=uuid, log=True, create=create)
         return WriteOp(
             run,
             pair_latest=run_id is None and outcome != "running",
-            key_hash=target.key_hash,
-            uuid=target.uuid,
+            key_hash=key_hash,
+            uuid=uuid,
             create=create,
         )
 
@@ -197,14 +199,11 @@ class PingHandler:
         return body.decode("utf-8", errors="replace") if body else None
 
 
-class _Target(NamedTuple):
-    """Whose job a ping URL names and what it says happened."""
-
-    name: str  # for the UUID form, the UUID: a stand-in until the writer's lookup
-    uuid: str | None
-    key_hash: str | None  # the slug form's ping key, hashed
-    action: str | None  # the action segment, percent-decoded (None: none given, a success)
-    limited: str  # what the rate limit counts: the UUID, or the key's hash
+#: Whose job a ping URL names and what it says happened: the job's name (for the UUID form the
+#: UUID, a stand-in until the writer's lookup), its UUID, the slug form's ping key hashed, the
+#: action segment percent-decoded (None: a success), and what the rate limit counts (the UUID,
+#: or the key's hash). A plain tuple: this is the hot path.
+_Target = tuple[str, str | None, str | None, str | None, str]
 
 
 def _check_method(method: str) -> None:
@@ -228,7 +227,7 @@ def _target(raw_path: bytes) -> _Target:
             raise not_found(f"not a ping URL; {_USAGE}")
         uuid = parts[0].decode()
         action = _decode(parts[1], "the action") if len(parts) == 2 and parts[1] else None
-        return _Target(uuid, uuid, None, action, uuid)
+        return uuid, uuid, None, action, uuid
     if len(parts) not in (2, 3):
         raise not_found(f"not a ping URL; {_USAGE}")
     token = _decode(parts[0], "the ping key")
@@ -237,7 +236,7 @@ def _target(raw_path: bytes) -> _Target:
     if not is_well_formed(token):
         raise unauthorized("unknown ping key; create one with `cronwatch key create --scope ping`")
     key_hash = hash_token(token)
-    return _Target(name, None, key_hash, action, key_hash)
+    return name, None, key_hash, action, key_hash
 
 
 def _ping_run(
