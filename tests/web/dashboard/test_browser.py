@@ -279,10 +279,12 @@ def test_the_chart_fits_the_runs_draws_each_hosts_misses_and_reads_cleanly(
         '[jobs.etl]\nschedule = "0 * * * *"\ngrace = "10m"\nhosts = ["db1", "db2"]\n'
         'max_runtime = "2h"\n'
     )
-    now = utcnow().replace(minute=30, second=0, microsecond=0)
+    # The server reads the real clock: the latest slot must be past its 10 minutes' grace
+    # whatever minute of the hour the test runs at (the next one is then not due yet).
+    latest = (utcnow() - timedelta(minutes=11)).replace(minute=0, second=0, microsecond=0)
     with cronwatch.connect(url, statsd=False) as monitor:
         for hours in range(12, 0, -1):
-            slot = now.replace(minute=0) - timedelta(hours=hours)
+            slot = latest - timedelta(hours=hours)
             took = timedelta(minutes=14, seconds=hours * 7)
             monitor.record_success("etl", slot, slot + took, "db1")
             if hours % 3:  # db2 misses every third slot
@@ -304,6 +306,6 @@ def test_the_chart_fits_the_runs_draws_each_hosts_misses_and_reads_cleanly(
         block = page.locator("#chart-data").text_content() or ""
         shot = screenshot(page, "job-chart-scaled")
     data = json.loads(block)
-    # db2 missed every third slot, and neither host ran this hour's slot yet (past grace).
+    # db2 missed every third slot, and neither host ran the latest slot (past grace).
     assert sorted(data["missedOn"]) == ["db1"] + ["db2"] * 4  # from the first run charted
     assert shot.exists()
