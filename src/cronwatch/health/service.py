@@ -3,12 +3,14 @@ relearned where stale, each job evaluated, problems first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from cronwatch.errors import InvalidInput
 from cronwatch.health.evaluate import evaluate
-from cronwatch.health.model import PRIORITY, JobFacts, JobStatus, SettledStatus
+from cronwatch.health.model import PRIORITY, JobFacts, JobStatus, SettledStatus, Status
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
@@ -125,3 +127,72 @@ def settled_statuses(
     ]
     statuses.sort(key=lambda s: (_RANK[s.status], s.name))
     return statuses
+
+
+@dataclass(frozen=True, slots=True)
+class SettledPage:
+    """A page of statuses in (:data:`PRIORITY`, name) order, from the alert loop's stored
+    statuses, and the counts per status of every job."""
+
+    counts: dict[Status, int]
+    statuses: list[JobStatus | SettledStatus]  # up to ``limit + 1``: one more says "more"
+
+
+def settled_page(
+    db: Database,
+    config: Config | None,
+    *,
+    now: datetime,
+    statuses: Sequence[Status],
+    after: tuple[int, str] | None,
+    limit: int,
+) -> SettledPage | None:
+    """The ``limit + 1`` first jobs with a status in ``statuses`` that follow ``after`` (rank in
+    :data:`PRIORITY`, name), and every job's count per status, at the cost of the page and the
+    jobs that can have changed, not of the number of jobs: the counts of the settled jobs from
+    one aggregate query, the page's settled jobs from a range of an index per status, and the
+    evaluation (``learn=False``) of the due ones (as :func:`settled_statuses`).
+
+    ``None`` when no alert loop beat within ``[alerts] outage_after`` (use
+    :func:`job_statuses`)."""
+    from cronwatch.specs import AlertSettings
+    from cronwatch.storage.alerts import AlertStore
+
+    store = AlertStore(db)
+    settings = config.alerts if config is not None else AlertSettings()
+    beat = store.last_heartbeat()
+    if beat is None or now - beat > settings.outage_after:
+        return None
+    counts, stateless = store.settled_counts(now)
+    due = [*store.due_jobs(now), *stateless]
+    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
+    declared = list(config.jobs) if config is not None else []
+    if declared:
+        known = store.existing(declared)
+        due += [name for name in declared if name not in known]
+    evaluated = (
+        job_statuses(db, config, now=now, names=due, skip_unknown=True, learn=False) if due else []
+    )
+    # A job is either evaluated (due) or settled: the two never list the same job.
+    totals = Counter(counts)
+    totals.update(s.status for s in evaluated)
+    wanted = set(statuses)
+    start = after if after is not None else (-1, "")
+    page: list[JobStatus | SettledStatus] = [
+        s for s in evaluated if s.status in wanted and (_RANK[s.status], s.name) > start
+    ]
+    for rank, status in enumerate(PRIORITY):
+        if status not in wanted or rank < start[0]:
+            continue
+        if sum(1 for s in page if _RANK[s.status] < rank) > limit:
+            break  # the page is full with worse statuses
+        following = start[1] if rank == start[0] else ""
+        page += [
+            SettledStatus(name, status, reason)
+            for name, reason in store.settled_by_status(now, status, following, limit + 1)
+        ]
+    page.sort(key=lambda s: (_RANK[s.status], s.name))
+    return SettledPage(
+        counts={status: totals[status] for status in PRIORITY if totals[status]},
+        statuses=page[: limit + 1],
+    )

@@ -5,7 +5,19 @@ SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches th
 """
 
 #: The Alembic head revision. Bump it with every new migration.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 #: Every revision ever released, oldest first: a database at one of these can be upgraded.
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0009", "0010", "0011")
+KNOWN_REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0009",
+    "0010",
+    "0011",
+    "0012",
+)

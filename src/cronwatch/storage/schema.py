@@ -149,6 +149,8 @@ job_states = Table(
     Column("escalated_us", BigInteger, nullable=True),
     Column("announced_us", BigInteger, nullable=True),
     Column("updated_us", BigInteger, nullable=False),
+    # 0012: the overview's pages of stored statuses (:mod:`cronwatch.storage.alerts.deadlines`)
+    Index("ix_job_states_status", "hostname", "status", "name"),
 )
 
 #: Status changes and notifications: the history and the alert queue at once.

@@ -82,3 +82,56 @@ class DeadlineStore:
             else:
                 due.append(name)
         return settled, due
+
+    def settled_counts(self, now: datetime) -> tuple[dict[str, int], list[str]]:
+        """The jobs settled at ``now`` (deadline ahead or none, a stored status) counted per
+        stored status, in one aggregate query, and the names of the jobs whose deadline is
+        ahead but that have no stored status (rare: to evaluate, like the due ones)."""
+        rows = self.db.query(
+            "SELECT s.status, COUNT(*) FROM jobs j"
+            " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+            " WHERE j.check_due_us IS NULL OR j.check_due_us > ? GROUP BY s.status",
+            (to_us(now),),
+        )
+        counts = {status: int(n) for status, n in rows if status is not None}
+        stateless: list[str] = []
+        if any(status is None for status, _ in rows):
+            stateless = [
+                name
+                for (name,) in self.db.query(
+                    "SELECT j.name FROM jobs j"
+                    " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+                    " WHERE (j.check_due_us IS NULL OR j.check_due_us > ?) AND s.name IS NULL",
+                    (to_us(now),),
+                )
+            ]
+        return counts, stateless
+
+    def settled_by_status(
+        self, now: datetime, status: str, after: str, limit: int
+    ) -> list[tuple[str, str]]:
+        """Up to ``limit`` ``(name, reason)`` of the jobs settled at ``now`` with stored
+        ``status`` whose name sorts after ``after``, by name: a range of the index
+        ``ix_job_states_status`` (migration 0012), whatever the number of jobs."""
+        rows = self.db.query(
+            "SELECT s.name, s.reason FROM job_states s JOIN jobs j ON j.name = s.name"
+            " WHERE s.hostname = '' AND s.status = ? AND s.name > ?"
+            " AND (j.check_due_us IS NULL OR j.check_due_us > ?)"
+            " ORDER BY s.name LIMIT ?",
+            (status, after, to_us(now), limit),
+        )
+        return [(name, reason) for name, reason in rows]
+
+    def existing(self, names: Sequence[str]) -> set[str]:
+        """Those of ``names`` that are rows of ``jobs``."""
+        found: set[str] = set()
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start : start + CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                name
+                for (name,) in self.db.query(
+                    f"SELECT name FROM jobs WHERE name IN ({marks})", chunk
+                )
+            )
+        return found

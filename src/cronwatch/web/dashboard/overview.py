@@ -39,7 +39,7 @@ from cronwatch.health.model import (
     SettledStatus,
     Status,
 )
-from cronwatch.health.service import job_statuses, settled_statuses
+from cronwatch.health.service import job_statuses, settled_page, settled_statuses
 from cronwatch.specs import Config
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
@@ -114,11 +114,15 @@ class Filters:
 
     def shows(self, status: JobStatus | SettledStatus) -> bool:
         """Whether ``status`` passes the status filter."""
+        return self.shows_status(status.status)
+
+    def shows_status(self, status: Status) -> bool:
+        """Whether a job of status ``status`` passes the status filter."""
         if not self.statuses:
             return True
-        if PROBLEMS in self.statuses and status.severity > 0:
+        if PROBLEMS in self.statuses and SEVERITY[status] > 0:
             return True
-        return status.status in self.statuses
+        return status in self.statuses
 
 
 @dataclass(frozen=True)
@@ -172,19 +176,30 @@ def load_overview(
     of only the jobs that can have changed) and only the page's jobs are read in full;
     otherwise every job is evaluated, as before paging.
     """
-    settled = None
-    if not (filters.tag or filters.host):
-        settled = settled_statuses(db, config, now=now, learn=False)
-    statuses: list[JobStatus | SettledStatus] = []
-    statuses += settled if settled is not None else job_statuses(db, config, now=now, learn=False)
-    scoped = [s for s in statuses if filters.in_scope(s)]
-    counter = Counter(s.status for s in scoped)
-    counts = {status: counter[status] for status in PRIORITY if counter[status]}
-    shown = [s for s in scoped if filters.shows(s)]
-    matching = len(shown)
     start = _position(after)
-    if start is not None:
-        shown = [s for s in shown if (_RANK[s.status], s.name) > start]
+    paged = settled = None
+    if not (filters.tag or filters.host or filters.q):
+        wanted = [status for status in PRIORITY if filters.shows_status(status)]
+        paged = settled_page(db, config, now=now, statuses=wanted, after=start, limit=page_size)
+    statuses: list[JobStatus | SettledStatus] = []
+    if paged is not None:
+        counts = paged.counts
+        total = scoped_count = sum(counts.values())
+        matching = sum(n for status, n in counts.items() if status in wanted)
+        shown = paged.statuses
+    else:
+        if not (filters.tag or filters.host):
+            settled = settled_statuses(db, config, now=now, learn=False)
+        statuses += (
+            settled if settled is not None else job_statuses(db, config, now=now, learn=False)
+        )
+        scoped = [s for s in statuses if filters.in_scope(s)]
+        counter = Counter(s.status for s in scoped)
+        counts = {status: counter[status] for status in PRIORITY if counter[status]}
+        shown = [s for s in scoped if filters.shows(s)]
+        total, scoped_count, matching = len(statuses), len(scoped), len(shown)
+        if start is not None:
+            shown = [s for s in shown if (_RANK[s.status], s.name) > start]
     page, more = shown[:page_size], len(shown) > page_size
     # A settled status is a name, a status and a reason: read the page's jobs in full (a job
     # deleted since is left out).
@@ -210,7 +225,7 @@ def load_overview(
         if isinstance(s, JobStatus) or s.name in full
     ]
     # Every job's sparklines when every job is shown (the cheapest form of the query).
-    names = None if len(shown_page) == len(statuses) else [s.name for s in shown_page]
+    names = None if len(shown_page) == total else [s.name for s in shown_page]
     recent = queries.recent_runs(db, names)
     rows = [
         Row(
@@ -221,14 +236,14 @@ def load_overview(
         )
         for s in shown_page
     ]
-    listed = statuses if settled is None else shown_page
+    listed = statuses if paged is None and settled is None else shown_page
     declared = config.jobs.values() if config is not None else ()
     return Overview(
         now=now,
         filters=filters,
         rows=rows,
-        total=len(statuses),
-        in_scope=len(scoped),
+        total=total,
+        in_scope=scoped_count,
         counts=counts,
         tags=sorted(
             {tag for s in listed for tag in s.tags} | {t for j in declared for t in j.tags}
