@@ -245,3 +245,52 @@ def test_a_filtered_page_keeps_its_filters_in_the_next_link(database_url: str) -
         page = load_overview(db, None, failing, now, page_size=5)
     assert names == sorted(f"job-{j:04d}" for j in range(0, 120, 7)), "only failing, each once"
     assert page.next is not None and "status=failing" in failing.query(after=page.next)
+
+
+@pytest.mark.parametrize("statuses", [(), ("problems",), ("ok", "failing")])
+def test_settled_pages_are_the_evaluated_order_and_counts(
+    database_url: str, statuses: tuple[str, ...]
+) -> None:
+    """With an alert loop beating, the pages come from the stored statuses (an index range
+    per status) and the due jobs evaluated: together they must list exactly the jobs, in
+    exactly the order, and count exactly what evaluating every job gives; no job twice, none
+    missing, no stale stored status where a run changed the job after the cycle."""
+    from collections import Counter
+
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.model import PRIORITY
+    from cronwatch.health.service import job_statuses, settled_page
+
+    now = T0 + timedelta(hours=4, minutes=30)
+    filters = Filters(statuses=statuses)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 90)
+        run_alert_cycle(db, None, now, worker="w")
+        # After the cycle: new jobs (never looked at) and new runs of settled jobs, one a
+        # failure of a job stored "ok": all due, to evaluate, not to take from the store.
+        add_jobs(db, 90, 10)
+        start = to_us(T0 + timedelta(hours=4, minutes=10))
+        failure = ("job-0001", "host-1", "r5", "failure", 1, start, start + 60_000_000)
+        db.execute(db.sql(_INSERT), (*failure, 60_000_000, None))
+        assert (
+            settled_page(db, None, now=now, statuses=PRIORITY, after=None, limit=5) is not None
+        ), "the loop's statuses are used"
+        truth = job_statuses(db, None, now=now, learn=False)
+        names: list[str] = []
+        after = None
+        for _ in range(20):
+            page = load_overview(db, None, filters, now, after=after, page_size=17)
+            names += [row.status.name for row in page.rows]
+            assert page.total == len(truth)
+            assert page.counts == {
+                status: n
+                for status, n in sorted(
+                    Counter(s.status for s in truth).items(), key=lambda i: PRIORITY.index(i[0])
+                )
+            }
+            if page.next is None:
+                break
+            after = page.next
+    expected = [s.name for s in truth if filters.shows(s)]
+    assert "job-0001" in {s.name for s in truth if s.status == "failing"}
+    assert names == expected
