@@ -163,13 +163,14 @@ def settled_page(
     beat = store.last_heartbeat()
     if beat is None or now - beat > settings.outage_after:
         return None
-    counts, stateless = store.settled_counts(now)
-    due = [*store.due_jobs(now), *stateless]
-    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
+    due = list(store.due_jobs(now))
+    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too;
+    # a stored status of theirs has no job row: count by the join (``exact``).
     declared = list(config.jobs) if config is not None else []
-    if declared:
-        known = store.existing(declared)
-        due += [name for name in declared if name not in known]
+    known = store.existing(declared) if declared else set()
+    absent = [name for name in declared if name not in known]
+    counts, stateless = store.settled_counts(now, due, exact=bool(absent))
+    due += [*stateless, *absent]
     evaluated = (
         job_statuses(db, config, now=now, names=due, skip_unknown=True, learn=False) if due else []
     )
