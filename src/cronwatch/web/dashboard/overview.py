@@ -3,12 +3,16 @@
 Pages: :data:`PAGE_SIZE` jobs, worst first then by name, keyset-paged by (status, name) with
 the ``after`` cursor of the page before; the counts per status cover every job in scope.
 
-Cost: with an alert loop beating and no tag or host filter, one query for every job's settled
-status (:func:`~cronwatch.health.service.settled_statuses`), the evaluation of the jobs that
-can have changed, and the page's jobs read in full; otherwise the fixed number of queries of
-:func:`~cronwatch.health.service.job_statuses` (every job evaluated). Plus one
-(:func:`queries.recent_runs`). It reads only: baselines are used as last learned (by the alert
-loop, ``/metrics``, the API or ``cronwatch check``), never relearned by a page view.
+Cost: with an alert loop beating and no tag, host or name filter, what the page costs, not what
+the number of jobs costs (:func:`~cronwatch.health.service.settled_page`): the counts per
+status from one aggregate query over the stored statuses, the page's jobs from a range of the
+``job_states (hostname, status, name)`` index per status (migration 0012), and the evaluation
+of the jobs that can have changed and of the page's jobs; with a name filter, one query for
+every job's settled status (:func:`~cronwatch.health.service.settled_statuses`); otherwise
+the fixed number of queries of :func:`~cronwatch.health.service.job_statuses` (every job
+evaluated). Plus one (:func:`queries.recent_runs`). It reads only: baselines are used as
+last learned (by the alert loop, ``/metrics``, the API or ``cronwatch check``), never
+relearned by a page view.
 
 Filters (query parameters of ``/``, so that a plain GET form works without JavaScript):
 
@@ -171,10 +175,11 @@ def load_overview(
     ``page_size`` jobs that follow ``after`` (a :attr:`Overview.next` cursor) in (status,
     name) order, and the counts per status of every job in scope.
 
-    With an alert loop beating and no tag or host filter, the statuses are those the loop
-    settled (:func:`~cronwatch.health.service.settled_statuses`: one query, and the evaluation
-    of only the jobs that can have changed) and only the page's jobs are read in full;
-    otherwise every job is evaluated, as before paging.
+    With an alert loop beating and no tag, host or name filter, the order, the page and the
+    counts come from the statuses the loop stored, read by index
+    (:func:`~cronwatch.health.service.settled_page`), and only the page's jobs (and those that
+    can have changed) are evaluated; with a name filter, every job's stored status is read
+    (:func:`~cronwatch.health.service.settled_statuses`); otherwise every job is evaluated.
     """
     start = _position(after)
     paged = settled = None
