@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,10 +345,16 @@ def main() -> None:
         print(requests, ok, seconds)
         print(*acknowledged, sep="\n")
         return
+    run_from_command_line(bench, duration=6.0, rounds=5)
+
+
+def run_from_command_line(bench: Callable[..., bool], *, duration: float, rounds: int) -> None:
+    """The command line every ping benchmark shares: dialects, rounds, load generator; exits
+    with the verdicts of ``bench(dialect, ...)`` on each dialect."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--duration", type=float, default=6.0)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=duration)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--loadgen", choices=["wrk", "python"],
                         default="wrk" if shutil.which("wrk") else "python")  # fmt: skip

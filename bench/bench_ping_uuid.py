@@ -14,15 +14,21 @@ ratios.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
 
-from bench.bench_ping import _median_ratio, account, free_port, python_loadgen, running, wrk
-from bench.common import exit_with_verdicts, report, scratch_database, verdict
+from bench.bench_ping import (
+    _median_ratio,
+    account,
+    free_port,
+    python_loadgen,
+    run_from_command_line,
+    running,
+    wrk,
+)
+from bench.common import report, scratch_database, verdict
 
 TARGET_RATIO = 0.90
 
@@ -87,19 +93,7 @@ def bench(dialect: str, *, duration: float, rounds: int, connections: int, loadg
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--loadgen", choices=["wrk", "python"],
-                        default="wrk" if shutil.which("wrk") else "python")  # fmt: skip
-    args = parser.parse_args()
-    dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
-    options = {"duration": args.duration, "rounds": args.rounds,
-               "connections": args.connections, "loadgen": args.loadgen}  # fmt: skip
-    results = [bench(dialect, **options) for dialect in dialects]
-    exit_with_verdicts(results)
+    run_from_command_line(bench, duration=3.0, rounds=3)
 
 
 if __name__ == "__main__":
