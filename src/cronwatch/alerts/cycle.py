@@ -123,69 +123,154 @@ def run_alert_cycle(
     store = AlertStore(db)
     summary = CycleSummary(at=now, jobs=0)
     worker = worker or process_worker_name()
-    summary.outage = store.beat(worker, now, settings.outage_after)
-    outage = store.latest_outage()
-    full = full or summary.outage is not None
-    summary.full = full
-
-    if full:
-        sync_declared(db, config, now)
-    # The counters before the facts: a run recorded from here on leaves its job due.
-    due = store.due_jobs(None if full else now)
-    names = None if full else sorted(due)
-    observations = observe(db, config, now, names=names) if full or names else []
-    summary.jobs = len(observations)
-    rows = store.state_rows(names)
-    firsts: list[JobState] = []
-    flips: list[Flip] = []
-    looked: list[tuple[Observation, JobState | None, _Context | None, JobAlerting]] = []
-    for obs in observations:
-        status = obs.status
-        policy = settings.for_job(obs.spec)
-        row = rows.get((status.name, JOB_ROW))
-        # The common case, decided on the raw row: same status, nothing announced, no problem.
-        quiet = (
-            row is not None
-            and row[STATUS] == status.status
-            and not row[ALERTING]
-            and status.status not in policy.alert_on
-        )
-        state: JobState | None = None
-        context: _Context | None = None
-        if not quiet:
-            if row is None:
-                prev = first_state(status.name, JOB_ROW, status.status, status.reason, now)
-                firsts.append(prev)
-            else:
-                prev = state_from_row(row)
-            context = _Context(db, obs, prev, policy, windows, outage, now)
-            decision = decide(prev, status.status, status.reason, policy, context, now)
-            state = prev
-            if decision is not None:
-                flips.append(Flip(prev.version, decision.state, decision.event, decision.channels))
-                state = decision.state
-        looked.append((obs, state, context, policy))
-        for host in status.hosts:
-            if not host.hostname:
-                continue
-            row = rows.get((status.name, host.hostname))
-            if row is not None and row[STATUS] == host.status:
-                continue
-            if row is None:
-                prev = first_state(status.name, host.hostname, host.status, host.reason, now)
-                firsts.append(prev)
-            else:
-                prev = state_from_row(row)
-            change = decide_host(prev, host.status, host.reason, now)
-            if change is not None:
-                flips.append(Flip(prev.version, change.state, change.event))
-    flips += _new_channels(store, db, observations, rows, flips, settings, windows, outage, now)
-    store.insert_states(firsts, now)
-    summary.events = store.apply(flips, now)
-    _store_deadlines(store, looked, flips, summary.events, due, now)
+    outage = _beat(store, summary, worker, settings, full, now)
+    plan = _evaluate_due(db, store, config, summary, settings, windows, outage, now)
+    store.insert_states(plan.firsts, now)
+    summary.events = store.apply(plan.flips, now)
+    _store_deadlines(store, plan.looked, plan.flips, summary.events, plan.due, now)
     if channels is None:
         channels = build_channels(config)
     summary.delivery = deliver_due(db, channels, now, retry=retry)
+    _finish(store, config, worker, summary, started, now)
+    return summary
+
+
+#: What a cycle looked at for one job: its observation, its state after this cycle's decision
+#: (``None`` when the quiet path skipped deciding), the context it was decided in and its policy.
+_Looked = tuple[Observation, "JobState | None", "_Context | None", JobAlerting]
+
+
+@dataclass
+class _Plan:
+    """What the evaluation of one cycle decided, before anything of it is written."""
+
+    due: dict[str, tuple[int, int | None]]  # counters and stored deadline by job (store.due_jobs)
+    firsts: list[JobState] = field(default_factory=list)  # rows to create (first seen)
+    flips: list[Flip] = field(default_factory=list)  # conditional updates to apply, in order
+    looked: list[_Looked] = field(default_factory=list)  # every job evaluated, in order
+
+
+def _beat(
+    store: AlertStore,
+    summary: CycleSummary,
+    worker: str,
+    settings: AlertSettings,
+    full: bool,
+    now: datetime,
+) -> Outage | None:
+    """Write ``worker``'s heartbeat at ``now``; set ``summary.outage`` to the outage of
+    cronwatch this beat ended (if any) and ``summary.full`` to whether this cycle is full (asked
+    for, or forced by that outage). Return the latest outage recorded, which holds problems."""
+    summary.outage = store.beat(worker, now, settings.outage_after)
+    outage = store.latest_outage()
+    summary.full = full or summary.outage is not None
+    return outage
+
+
+def _evaluate_due(
+    db: Database,
+    store: AlertStore,
+    config: Config | None,
+    summary: CycleSummary,
+    settings: AlertSettings,
+    windows: tuple[MaintenanceWindow, ...],
+    outage: Outage | None,
+    now: datetime,
+) -> _Plan:
+    """Observe the jobs this cycle evaluates (every job when ``summary.full``, after syncing
+    the declared ones; else only the due ones), set ``summary.jobs``, and decide each one's
+    flips (job row, then host rows) and the reminders to new channels. Writes nothing but the
+    declared-job sync; reads the due counters before the facts."""
+    full = summary.full
+    if full:
+        sync_declared(db, config, now)
+    # The counters before the facts: a run recorded from here on leaves its job due.
+    plan = _Plan(due=store.due_jobs(None if full else now))
+    names = None if full else sorted(plan.due)
+    observations = observe(db, config, now, names=names) if full or names else []
+    summary.jobs = len(observations)
+    rows = store.state_rows(names)
+    for obs in observations:
+        policy = settings.for_job(obs.spec)
+        row = rows.get((obs.status.name, JOB_ROW))
+        plan.looked.append(_evaluate_job(db, obs, row, policy, windows, outage, plan, now))
+        _evaluate_hosts(obs, rows, plan, now)
+    plan.flips += _new_channels(
+        store, db, observations, rows, plan.flips, settings, windows, outage, now
+    )
+    return plan
+
+
+def _evaluate_job(
+    db: Database,
+    obs: Observation,
+    row: Any,
+    policy: JobAlerting,
+    windows: tuple[MaintenanceWindow, ...],
+    outage: Outage | None,
+    plan: _Plan,
+    now: datetime,
+) -> _Looked:
+    """Decide the job row of ``obs`` against its stored ``row`` (``None``: never seen, so a
+    first state is added to ``plan.firsts``); a decision is appended to ``plan.flips``. Return
+    what was looked at; the state and context are ``None`` on the quiet path (same status,
+    nothing announced, no problem), which is decided on the raw row without building either."""
+    status = obs.status
+    # The common case, decided on the raw row: same status, nothing announced, no problem.
+    quiet = (
+        row is not None
+        and row[STATUS] == status.status
+        and not row[ALERTING]
+        and status.status not in policy.alert_on
+    )
+    if quiet:
+        return (obs, None, None, policy)
+    if row is None:
+        prev = first_state(status.name, JOB_ROW, status.status, status.reason, now)
+        plan.firsts.append(prev)
+    else:
+        prev = state_from_row(row)
+    context = _Context(db, obs, prev, policy, windows, outage, now)
+    decision = decide(prev, status.status, status.reason, policy, context, now)
+    state = prev
+    if decision is not None:
+        plan.flips.append(Flip(prev.version, decision.state, decision.event, decision.channels))
+        state = decision.state
+    return (obs, state, context, policy)
+
+
+def _evaluate_hosts(
+    obs: Observation, rows: Mapping[tuple[str, str], Any], plan: _Plan, now: datetime
+) -> None:
+    """Decide each named host of ``obs`` whose status differs from its stored row (or that has
+    none: a first state goes to ``plan.firsts``); changes are appended to ``plan.flips``."""
+    status = obs.status
+    for host in status.hosts:
+        if not host.hostname:
+            continue
+        row = rows.get((status.name, host.hostname))
+        if row is not None and row[STATUS] == host.status:
+            continue
+        if row is None:
+            prev = first_state(status.name, host.hostname, host.status, host.reason, now)
+            plan.firsts.append(prev)
+        else:
+            prev = state_from_row(row)
+        change = decide_host(prev, host.status, host.reason, now)
+        if change is not None:
+            plan.flips.append(Flip(prev.version, change.state, change.event))
+
+
+def _finish(
+    store: AlertStore,
+    config: Config | None,
+    worker: str,
+    summary: CycleSummary,
+    started: float,
+    now: datetime,
+) -> None:
+    """Prune events older than the retention, set ``summary.seconds`` (since ``started``, a
+    :func:`time.perf_counter` reading) and, after a long cycle, beat ``worker`` again."""
     # Events older than the retention go (their deliveries with them, once settled).
     store.prune_events(now - (config.retention.events if config else DEFAULT_KEEP_EVENTS))
     summary.seconds = time.perf_counter() - started
@@ -193,7 +278,6 @@ def run_alert_cycle(
         # A cycle that sent a lot can take minutes: beat again at its end, so that the next
         # cycle does not take the time spent here for an outage of cronwatch.
         store.touch(worker, now + timedelta(seconds=summary.seconds))
-    return summary
 
 
 def _new_channels(
@@ -243,7 +327,7 @@ def _new_channels(
 
 def _store_deadlines(
     store: AlertStore,
-    looked: list[tuple[Observation, JobState | None, _Context | None, JobAlerting]],
+    looked: list[_Looked],
     flips: list[Flip],
     written: list[Event],
     due: dict[str, tuple[int, int | None]],
