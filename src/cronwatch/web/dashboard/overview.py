@@ -182,30 +182,113 @@ def load_overview(
     (:func:`~cronwatch.health.service.settled_statuses`); otherwise every job is evaluated.
     """
     start = _position(after)
-    paged = settled = None
+    selection = _select(db, config, filters, now, start, page_size)
+    page = selection.shown[:page_size]
+    more = len(selection.shown) > page_size
+    shown_page = _in_full(db, config, page, now)
+    rows = _rows(db, shown_page, selection.total)
+    listed = selection.evaluated if selection.evaluated is not None else shown_page
+    declared = config.jobs.values() if config is not None else ()
+    return Overview(
+        now=now,
+        filters=filters,
+        rows=rows,
+        total=selection.total,
+        in_scope=selection.in_scope,
+        counts=selection.counts,
+        tags=sorted(
+            {tag for s in listed for tag in s.tags} | {t for j in declared for t in j.tags}
+        ),
+        hosts=sorted({h.hostname for s in listed for h in s.hosts}),
+        shown=selection.matching,
+        first=start is None,
+        next=_cursor(page[-1]) if more and page else None,
+        after=after if start is not None else None,
+        page_size=page_size,
+    )
+
+
+@dataclass
+class _Selection:
+    """The jobs an overview page is cut from, and the figures of every job in scope."""
+
+    counts: dict[Status, int]  # per status, among those in scope, worst first
+    total: int  # jobs known
+    in_scope: int  # jobs passing the tag/host/name filters
+    matching: int  # jobs passing every filter
+    #: Jobs passing every filter from the cursor on, in page order (at least the page's).
+    shown: list[JobStatus | SettledStatus]
+    #: Every job, evaluated in full, when they all were (the tags and hosts of the filter form
+    #: are then read from them); ``None`` when only the page's jobs will be.
+    evaluated: list[JobStatus | SettledStatus] | None = None
+
+
+def _select(
+    db: Database,
+    config: Config | None,
+    filters: Filters,
+    now: datetime,
+    start: tuple[int, str] | None,
+    page_size: int,
+) -> _Selection:
+    """The jobs after ``start`` that pass ``filters``, and the counts: by index from the stored
+    statuses when there is no tag, host or name filter and an alert loop is beating
+    (:func:`~cronwatch.health.service.settled_page`, at most ``page_size`` jobs), else from
+    every job's status (:func:`_select_all`)."""
     if not (filters.tag or filters.host or filters.q):
         wanted = [status for status in PRIORITY if filters.shows_status(status)]
         paged = settled_page(db, config, now=now, statuses=wanted, after=start, limit=page_size)
+        if paged is not None:
+            counts = paged.counts
+            total = sum(counts.values())
+            matching = sum(n for status, n in counts.items() if status in wanted)
+            return _Selection(counts, total, total, matching, list(paged.statuses))
+    return _select_all(db, config, filters, now, start)
+
+
+def _select_all(
+    db: Database,
+    config: Config | None,
+    filters: Filters,
+    now: datetime,
+    start: tuple[int, str] | None,
+) -> _Selection:
+    """The jobs after ``start`` that pass ``filters``, from every job's status: the stored
+    (settled) ones when there is no tag or host filter and a loop is beating
+    (:func:`~cronwatch.health.service.settled_statuses`), else every job evaluated
+    (:func:`~cronwatch.health.service.job_statuses`, which :attr:`_Selection.evaluated` then
+    holds). Never relearns a baseline."""
+    settled = None
+    if not (filters.tag or filters.host):
+        settled = settled_statuses(db, config, now=now, learn=False)
     statuses: list[JobStatus | SettledStatus] = []
-    if paged is not None:
-        counts = paged.counts
-        total = scoped_count = sum(counts.values())
-        matching = sum(n for status, n in counts.items() if status in wanted)
-        shown = paged.statuses
-    else:
-        if not (filters.tag or filters.host):
-            settled = settled_statuses(db, config, now=now, learn=False)
-        statuses += (
-            settled if settled is not None else job_statuses(db, config, now=now, learn=False)
-        )
-        scoped = [s for s in statuses if filters.in_scope(s)]
-        counter = Counter(s.status for s in scoped)
-        counts = {status: counter[status] for status in PRIORITY if counter[status]}
-        shown = [s for s in scoped if filters.shows(s)]
-        total, scoped_count, matching = len(statuses), len(scoped), len(shown)
-        if start is not None:
-            shown = [s for s in shown if (_RANK[s.status], s.name) > start]
-    page, more = shown[:page_size], len(shown) > page_size
+    statuses += settled if settled is not None else job_statuses(db, config, now=now, learn=False)
+    scoped = [s for s in statuses if filters.in_scope(s)]
+    counter = Counter(s.status for s in scoped)
+    counts = {status: counter[status] for status in PRIORITY if counter[status]}
+    shown = [s for s in scoped if filters.shows(s)]
+    selection = _Selection(
+        counts,
+        len(statuses),
+        len(scoped),
+        len(shown),
+        shown,
+        statuses if settled is None else None,
+    )
+    if start is not None:
+        selection.shown = [s for s in shown if (_RANK[s.status], s.name) > start]
+    return selection
+
+
+def _in_full(
+    db: Database,
+    config: Config | None,
+    page: list[JobStatus | SettledStatus],
+    now: datetime,
+) -> list[JobStatus]:
+    """``page`` with every settled status replaced by its job's full status (one
+    :func:`~cronwatch.health.service.job_statuses` query for them all, none when there is no
+    settled one), in the same order; a job deleted since is left out."""
     # A settled status is a name, a status and a reason: read the page's jobs in full (a job
     # deleted since is left out).
     settled_names = [s.name for s in page if isinstance(s, SettledStatus)]
@@ -224,42 +307,28 @@ def load_overview(
         if settled_names
         else {}
     )
-    shown_page = [
+    return [
         s if isinstance(s, JobStatus) else full[s.name]
         for s in page
         if isinstance(s, JobStatus) or s.name in full
     ]
+
+
+def _rows(db: Database, page: list[JobStatus], total: int) -> list[Row]:
+    """The overview rows of ``page`` with their sparklines (one
+    :func:`queries.recent_runs` query: for every job when the page holds all ``total``)."""
     # Every job's sparklines when every job is shown (the cheapest form of the query).
-    names = None if len(shown_page) == total else [s.name for s in shown_page]
+    names = None if len(page) == total else [s.name for s in page]
     recent = queries.recent_runs(db, names)
-    rows = [
+    return [
         Row(
             status=s,
             spark=svg.sparkline(recent.get(s.name, ())),
             hosts=s.hosts[:HOSTS_SHOWN],
             more_hosts=max(0, len(s.hosts) - HOSTS_SHOWN),
         )
-        for s in shown_page
+        for s in page
     ]
-    listed = statuses if paged is None and settled is None else shown_page
-    declared = config.jobs.values() if config is not None else ()
-    return Overview(
-        now=now,
-        filters=filters,
-        rows=rows,
-        total=total,
-        in_scope=scoped_count,
-        counts=counts,
-        tags=sorted(
-            {tag for s in listed for tag in s.tags} | {t for j in declared for t in j.tags}
-        ),
-        hosts=sorted({h.hostname for s in listed for h in s.hosts}),
-        shown=matching,
-        first=start is None,
-        next=_cursor(page[-1]) if more and page else None,
-        after=after if start is not None else None,
-        page_size=page_size,
-    )
 
 
 def _cursor(status: JobStatus | SettledStatus) -> str:
