@@ -12,13 +12,16 @@ import json
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from cronwatch.cli.common import fail, load_config_from, open_monitor
 from cronwatch.errors import CronwatchError, InvalidInput, NotFound
-from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus, SettledStatus
+from cronwatch.health.model import PRIORITY, SEVERITY, JobStatus, SettledStatus, Status
+
+if TYPE_CHECKING:
+    from cronwatch.alerts.model import JobState
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -108,6 +111,43 @@ def _scheduled(
     hosts: tuple[str, ...],
     as_json: bool,
 ) -> tuple[int, str, list[str], dict[str, Any]]:
+    """The check of the jobs of the config and database: (state, status line with perfdata,
+    detail lines, JSON payload). :class:`NotFound` when ``--tag``/``--host`` match no job."""
+    statuses = _check_statuses(ctx, names, tags, hosts, as_json)
+    if not statuses and (tags or hosts):
+        # A mistyped --tag or --host would otherwise be OK forever, watching nothing.
+        raise NotFound(f"no job matches {_filters(tags, hosts)}")
+    state = max((s.severity for s in statuses), default=OK)
+    counts = Counter(s.status for s in statuses)
+    problems = [s for s in statuses if s.severity > OK]
+    line = _check_line(statuses, counts, problems, names)
+    perfdata = " ".join(
+        [f"jobs={len(statuses)};;;0"] + [f"{st}={counts[st]};;;0" for st in PRIORITY]
+    )
+    if len(statuses) == 1:
+        perfdata += _job_perfdata(statuses[0])
+    details = [s.reason for s in problems] if len(problems) > 1 or not names else []
+    return (
+        state,
+        f"{line} | {perfdata}",
+        details,
+        {
+            "counts": {st: counts[st] for st in PRIORITY},
+            "jobs": [s.to_json() for s in statuses if isinstance(s, JobStatus)],
+        },
+    )
+
+
+def _check_statuses(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    hosts: tuple[str, ...],
+    as_json: bool,
+) -> list[JobStatus | SettledStatus]:
+    """The statuses ``check`` judges: every job's settled status when the check is of every
+    job in words (no names, tags, hosts or ``--json``) and an alert loop settled them, else
+    the named or filtered jobs evaluated in full. Records the declared jobs' first sighting."""
     from cronwatch.health.service import job_statuses, settled_statuses
 
     config = load_config_from(ctx)
@@ -131,17 +171,22 @@ def _scheduled(
                 hosts=hosts,
                 record_declared=True,
             )
-    if not statuses and (tags or hosts):
-        # A mistyped --tag or --host would otherwise be OK forever, watching nothing.
-        raise NotFound(f"no job matches {_filters(tags, hosts)}")
-    state = max((s.severity for s in statuses), default=OK)
-    counts = Counter(s.status for s in statuses)
-    problems = [s for s in statuses if s.severity > OK]
+    return statuses
+
+
+def _check_line(
+    statuses: list[JobStatus | SettledStatus],
+    counts: Counter[Status],
+    problems: list[JobStatus | SettledStatus],
+    names: tuple[str, ...],
+) -> str:
+    """The status line of ``check`` (before its perfdata): the one named job's reason, or the
+    problems counted by status worst first with the first three reasons, or all ok."""
     if not statuses:
-        line = "no jobs known yet"
-    elif len(statuses) == 1 and names:
-        line = statuses[0].reason
-    elif problems:
+        return "no jobs known yet"
+    if len(statuses) == 1 and names:
+        return statuses[0].reason
+    if problems:
         summary = ", ".join(
             f"{counts[st]} {st.replace('_', ' ')}"
             for st in PRIORITY
@@ -150,23 +195,8 @@ def _scheduled(
         line = f"{summary} of {len(statuses)} jobs: " + "; ".join(s.reason for s in problems[:3])
         if len(problems) > 3:
             line += f"; and {len(problems) - 3} more"
-    else:
-        line = f"all {len(statuses)} jobs ok"
-    perfdata = " ".join(
-        [f"jobs={len(statuses)};;;0"] + [f"{st}={counts[st]};;;0" for st in PRIORITY]
-    )
-    if len(statuses) == 1:
-        perfdata += _job_perfdata(statuses[0])
-    details = [s.reason for s in problems] if len(problems) > 1 or not names else []
-    return (
-        state,
-        f"{line} | {perfdata}",
-        details,
-        {
-            "counts": {st: counts[st] for st in PRIORITY},
-            "jobs": [s.to_json() for s in statuses if isinstance(s, JobStatus)],
-        },
-    )
+        return line
+    return f"all {len(statuses)} jobs ok"
 
 
 def _filters(tags: tuple[str, ...], hosts: tuple[str, ...]) -> str:
@@ -276,21 +306,9 @@ def status(
     """Show every job's status, worst first, as a table for people (``--limit N``: the first
     N; ``--problems``: only those not fine)."""
     from cronwatch.alerts.model import alerting_json
-    from cronwatch.durations import format_duration
-    from cronwatch.health.service import job_statuses
-    from cronwatch.storage.alerts import AlertStore
     from cronwatch.timeutil import utcnow
 
-    config = load_config_from(ctx, on_error=fail)
-    with open_monitor(ctx) as monitor:
-        try:
-            statuses = job_statuses(
-                monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
-            )
-        except CronwatchError as exc:
-            fail(str(exc))
-        # The alert loop's view: snoozes and acknowledged incidents (one query).
-        alerting = AlertStore(monitor.store.db).states() if as_json else {}
+    statuses, alerting = _status_statuses(ctx, names, tags, hosts, as_json)
     if problems:
         statuses = [s for s in statuses if s.severity > OK]
     left_out = 0
@@ -309,6 +327,43 @@ def status(
         known = " known yet" if not (matching or problems) else ""
         click.echo(f"no jobs{matching}{' with problems' if problems else ''}{known}", err=True)
         return
+    _print_table(statuses, show_uuid)
+    if left_out:
+        click.echo(f"... and {left_out} more (--limit {limit})")
+
+
+def _status_statuses(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    tags: tuple[str, ...],
+    hosts: tuple[str, ...],
+    as_json: bool,
+) -> tuple[list[JobStatus], dict[tuple[str, str], JobState]]:
+    """The statuses ``status`` shows (the named or filtered jobs, evaluated in full, worst
+    first) and, for ``--json``, the alert loop's states by (job, host) (else empty). A bad
+    config or a refused filter ends the command (:func:`~cronwatch.cli.common.fail`)."""
+    from cronwatch.health.service import job_statuses
+    from cronwatch.storage.alerts import AlertStore
+
+    config = load_config_from(ctx, on_error=fail)
+    with open_monitor(ctx) as monitor:
+        try:
+            statuses = job_statuses(
+                monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
+            )
+        except CronwatchError as exc:
+            fail(str(exc))
+        # The alert loop's view: snoozes and acknowledged incidents (one query).
+        alerting = AlertStore(monitor.store.db).states() if as_json else {}
+    return statuses, alerting
+
+
+def _print_table(statuses: list[JobStatus], show_uuid: bool) -> None:
+    """Print ``statuses`` as ``status``'s table: a header, one row per job, columns padded to
+    their widest cell but the last (the reason)."""
+    from cronwatch.durations import format_duration
+    from cronwatch.timeutil import utcnow
+
     now = utcnow()
     uuid_header = ("UUID",) if show_uuid else ()
     rows = [("JOB", *uuid_header, "STATUS", "HOSTS", "LAST RUN", "TOOK", "NEXT DUE", "REASON")]
@@ -329,8 +384,6 @@ def status(
     for row in rows:
         cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
         click.echo("  ".join([*cells, row[-1]]))
-    if left_out:
-        click.echo(f"... and {left_out} more (--limit {limit})")
 
 
 def _due(status: JobStatus) -> str:
