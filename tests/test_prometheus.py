@@ -16,6 +16,7 @@ import cronwatch
 from cronwatch.config import load_config
 from cronwatch.health.service import job_statuses
 from cronwatch.prometheus import expose
+from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
@@ -271,3 +272,77 @@ def test_a_scrape_writes_nothing(db: Database, database_url: str) -> None:
     before = db.query("SELECT COUNT(*) FROM job_baselines")
     scrape(db, None, T0 + timedelta(hours=31))
     assert db.query("SELECT COUNT(*) FROM job_baselines") == before == [(0,)]
+
+
+def test_with_an_alert_loop_alive_settled_jobs_show_its_stored_statuses(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an alert loop beating, a job whose deadline is ahead takes its status (and its
+    hosts') from what the loop stored, not from an evaluation, and the body is byte for byte
+    the fully evaluated one at every instant; a job with a run since the cycle, or past its
+    deadline, is still evaluated; with no recent beat every job is evaluated."""
+    import cronwatch.prometheus as prometheus
+    from cronwatch.alerts.cycle import run_alert_cycle
+
+    config = declare(
+        db,
+        tmp_path,
+        '[alerts]\noutage_after = "3h"\n'
+        '[jobs.hourly]\nschedule = "0 * * * *"\ngrace = "10m"\n'
+        '[jobs.quarter]\nschedule = "every 15m"\ngrace = "5m"\n'
+        '[jobs.pair]\nschedule = "*/30 * * * *"\nhosts = ["db1", "db2"]\n'
+        '[jobs.some]\nschedule = "*/30 * * * *"\nhosts = ["a", "b", "c"]\nmin_hosts = 2\n'
+        '[jobs.broken]\nschedule = "every 1h"\n'
+        '[jobs.held]\nschedule = "0 * * * *"\npaused = true\n'
+        '[jobs.never]\nschedule = "0 4 * * *"\n',
+        at=T0 - timedelta(days=1),
+    )
+    ran = T0 - timedelta(minutes=1)
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        for name, host in [("hourly", "h1"), ("quarter", "h2"), ("pair", "db1"), ("held", "h1")]:
+            monitor.record_success(name, ran - timedelta(seconds=30), ran, host)
+        for host in ("a", "b"):
+            monitor.record_success("some", ran - timedelta(seconds=30), ran, host)
+        monitor.record_failure("broken", ran - timedelta(seconds=30), ran, 2, "h3")
+        monitor.start("long", "h4", date_started=ran)
+        # Hosts of different statuses (w1 ok, w2 failing): each host's own stored status.
+        monitor.record_success("adhoc", ran - timedelta(seconds=30), ran, "w1")
+        monitor.record_failure("adhoc", ran - timedelta(seconds=30), ran, 1, "w2")
+        run_alert_cycle(db, config, T0, worker="w", full=True)
+        # Changed since the cycle: due, whatever its deadline.
+        monitor.record_failure(
+            "hourly", T0 + timedelta(seconds=10), T0 + timedelta(seconds=20), 1, "h1"
+        )
+
+    evaluated: list[str] = []
+    real = prometheus.evaluate
+
+    def counting(facts: JobFacts, now: datetime) -> JobStatus:
+        evaluated.append(facts.spec.name)
+        return real(facts, now)
+
+    monkeypatch.setattr(prometheus, "evaluate", counting)
+    jobs = {"hourly", "quarter", "pair", "some", "broken", "held", "never", "long", "adhoc"}
+    seen: set[float] = set()
+    for minutes in (1, 16, 25, 61, 200):
+        at = T0 + timedelta(minutes=minutes)
+        evaluated.clear()
+        body = text(db, config, at)
+        used = set(evaluated)
+        with monkeypatch.context() as m:
+            m.setattr(prometheus, "loop_alive", lambda *_: False)
+            evaluated.clear()
+            full = text(db, config, at)
+            assert set(evaluated) == jobs, "without a loop every job is evaluated"
+        assert body == full, f"at +{minutes} min"
+        assert "hourly" in used, "a job with a run since the cycle is evaluated"
+        assert "some" in used, "a job with min_hosts is evaluated"
+        if minutes == 1:
+            # "pair": its declared db2 never ran (no summary row to read its stored status by).
+            assert used == {"hourly", "some", "pair"}, "the settled jobs are read, not evaluated"
+        if minutes == 16:
+            assert "quarter" in used, "a job past its deadline is evaluated"
+        if minutes == 200:
+            assert used == jobs, "the loop stopped beating 3h ago: every job is evaluated"
+        seen |= set(series(parse(body), "cronwatch_job_severity").values())
+    assert seen == {0, 1, 2}, "the statuses changed meanwhile"

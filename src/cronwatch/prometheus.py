@@ -53,13 +53,16 @@ import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import IO
+from typing import IO, NamedTuple
 
 from cronwatch.health.evaluate import evaluate as _evaluate
-from cronwatch.health.model import PRIORITY, HostSummary, JobFacts, JobStatus
+from cronwatch.health.evaluate import when_due
+from cronwatch.health.model import PRIORITY, HostSummary, JobFacts, JobStatus, Status
+from cronwatch.health.model import SEVERITY as _SEVERITY_OF
+from cronwatch.health.service import loop_alive
 from cronwatch.specs import Config, MetricsSpec
 from cronwatch.storage.connection import Database
-from cronwatch.storage.metrics import facts_in_chunks
+from cronwatch.storage.metrics import StoredStatus, jobs_in_chunks
 from cronwatch.timeutil import utcnow
 
 log = logging.getLogger("cronwatch.prometheus")
@@ -180,16 +183,21 @@ def expose(
     out = Exposition()
     failed = 0
     try:
-        for chunk in facts_in_chunks(db, declared, keep=tags, now=now):
-            for facts in chunk:
+        # With an alert loop alive, a job whose deadline is ahead has the status the loop
+        # stored for it (it cannot have changed since): only the others are evaluated.
+        settled_at = now if loop_alive(db, config, now) else None
+        chunks = jobs_in_chunks(db, declared, keep=tags, now=now, settled_at=settled_at)
+        for chunk in chunks:
+            for facts, stored in chunk:
                 try:
-                    status: JobStatus | None = evaluate(facts, now)
+                    verdict = _settled(facts, stored, now) if stored is not None else None
+                    verdict = verdict or _verdict(evaluate(facts, now))
                 except Exception:
                     if not failed:
                         log.exception("health evaluation of %r failed", facts.spec.name)
                     failed += 1
-                    status = None
-                _job(out, facts, status, per_host)
+                    verdict = None
+                _job(out, facts, verdict, per_host)
             out.flush()
         if failed:
             log.error("health evaluation failed for %d jobs in this scrape", failed)
@@ -198,6 +206,54 @@ def expose(
         out.close()
         raise
     return out
+
+
+class _Host(NamedTuple):
+    hostname: str
+    status: Status
+
+
+class _Verdict(NamedTuple):
+    """What the series of a job show of its health: status, severity, next expected run
+    (:func:`next_expected`) and each judged host's status."""
+
+    status: Status
+    severity: int
+    expected: datetime | None
+    hosts: tuple[_Host, ...]
+
+
+def _verdict(status: JobStatus) -> _Verdict:
+    hosts = tuple(_Host(host.hostname, host.status) for host in status.hosts)
+    return _Verdict(status.status, status.severity, next_expected(status), hosts)
+
+
+def _settled(facts: JobFacts, stored: StoredStatus, now: datetime) -> _Verdict | None:
+    """The verdict from the alert loop's stored statuses (the job's and each judged host's:
+    the declared hosts, else every host seen), with the next expected run computed as the
+    evaluation does; ``None`` (evaluate the job) when a judged host has no stored status, or
+    for a job with ``min_hosts``."""
+    if stored.status not in _SEVERITY_OF:
+        return None
+    status = stored.status
+    if facts.spec.hosts:
+        names: Iterable[str] = facts.spec.hosts
+    elif len(facts.hosts) == 1 and not facts.running:
+        names = (facts.hosts[0].hostname,)
+    else:
+        names = sorted({h.hostname for h in facts.hosts} | {r.hostname for r in facts.running})
+    hosts = []
+    for name in names:
+        host_status = stored.hosts.get(name)
+        if host_status not in _SEVERITY_OF:  # None: no stored status
+            return None
+        hosts.append(_Host(name, host_status))
+    due = when_due(facts, now)
+    if due is None:
+        return None
+    next_due, overdue = due
+    expected = overdue if overdue is not None else next_due
+    return _Verdict(status, _SEVERITY_OF[status], expected, tuple(hosts))
 
 
 def _enum(current: str) -> tuple[str, ...]:
@@ -209,7 +265,7 @@ def _enum(current: str) -> tuple[str, ...]:
 _ENUM = {current: _enum(current) for current in PRIORITY}
 
 
-def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: bool) -> None:
+def _job(out: Exposition, facts: JobFacts, status: _Verdict | None, per_host: bool) -> None:
     """Every series of one job, added to ``out``."""
     spec, lines = facts.spec, out.lines
     job = f'cronjob="{_escape(spec.name)}"'
@@ -220,7 +276,7 @@ def _job(out: Exposition, facts: JobFacts, status: JobStatus | None, per_host: b
     if status is not None:
         lines[STATUS].append(f"cronwatch_job_status{{{job}".join(_ENUM[status.status]))
         lines[SEVERITY].append(f"cronwatch_job_severity{{{job}}} {status.severity}\n")
-        expected = next_expected(status)
+        expected = status.expected
         if expected is not None:
             lines[NEXT].append(
                 f"cronwatch_job_next_expected_timestamp_seconds{{{job}}} {_ts(expected)}\n"

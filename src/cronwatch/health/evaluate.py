@@ -550,6 +550,32 @@ def evaluate(facts: JobFacts, now: datetime, *, words: bool = True) -> JobStatus
     )
 
 
+def when_due(facts: JobFacts, now: datetime) -> tuple[datetime | None, datetime | None] | None:
+    """``(next_due, overdue_since)`` of :func:`evaluate`'s answer for the same ``facts`` and
+    ``now``, found by the same code without judging anything else (for ``/metrics``, whose
+    statuses may come from the alert loop). ``None`` for a job with ``min_hosts`` (its overdue
+    slot depends on the judgement of every host): evaluate it."""
+    if type(now) is not datetime or now.tzinfo is not UTC:
+        now = require_aware(now, "now")
+    spec = facts.spec
+    if spec.hosts and spec.min_hosts is not None:
+        return None
+    job, views = _Job(facts, now, False), _host_views(facts)
+    if not spec.hosts:
+        whole = _combine(views, now) if views else _View(None, None, [])
+        verdict = _Verdict()
+        _when_due(job, whole, verdict, True, None)
+        return verdict.next_due, verdict.due
+    verdicts = []
+    for view in views:
+        verdicts.append(verdict := _Verdict())
+        _when_due(job, view, verdict, True, None)
+    return (
+        min((v.next_due for v in verdicts if v.next_due is not None), default=None),
+        min((v.due for v in verdicts if v.due is not None), default=None),
+    )
+
+
 #: What judging a job's hosts gives: its problems, its status and reason, its next due run,
 #: the slot it is overdue since (if it is), and a verdict per host view.
 _Judged = tuple[list[_Problem], _Problem, datetime | None, datetime | None, list[_Verdict]]

@@ -78,6 +78,18 @@ def _matches(facts: JobFacts, tags: set[str], hosts: set[str]) -> bool:
     return True
 
 
+def loop_alive(db: Database, config: Config | None, now: datetime) -> bool:
+    """Whether an alert loop beat within ``[alerts] outage_after`` of ``now``: only then are
+    the statuses it stored (:meth:`~cronwatch.storage.alerts.AlertStore.settled_statuses`)
+    current for the jobs whose deadline is ahead."""
+    from cronwatch.specs import AlertSettings
+    from cronwatch.storage.alerts import AlertStore
+
+    settings = config.alerts if config is not None else AlertSettings()
+    beat = AlertStore(db).last_heartbeat()
+    return beat is not None and now - beat <= settings.outage_after
+
+
 def settled_statuses(
     db: Database,
     config: Config | None = None,

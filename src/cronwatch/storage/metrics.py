@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cronwatch.health.model import HostSummary, JobFacts, RunningRun
 from cronwatch.specs import JobSpec
@@ -37,17 +37,31 @@ _HOSTS = ", ".join(f"h.{column.strip()}" for column in _HOST_COLUMNS.split(","))
 _BASELINES = ", ".join(f"b.{column.strip()}" for column in _BASELINE_COLUMNS.split(","))
 _WIDTH_HOST = len(_HOST_COLUMNS.split(","))
 _CHUNK_QUERY = (
-    f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source"
-    " FROM (SELECT name, spec, created_us, source FROM jobs WHERE name > ? ORDER BY name"
-    " LIMIT ?) j"
+    f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source, j.check_due_us,"
+    " s.status, hs.status"
+    " FROM (SELECT name, spec, created_us, source, check_due_us FROM jobs WHERE name > ?"
+    " ORDER BY name LIMIT ?) j"
     " LEFT JOIN job_hosts h ON h.name = j.name"
     " LEFT JOIN job_baselines b ON b.name = j.name"
+    " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+    " LEFT JOIN job_states hs ON hs.name = h.name AND hs.hostname = h.hostname"
     " ORDER BY j.name, h.hostname"
 )
+#: Where the columns after the baselines' are in a row of _CHUNK_QUERY.
+_SOURCE, _CHECK_DUE, _STORED, _HOST_STORED = -4, -3, -2, -1
 _RUNNING_QUERY = (
     "SELECT name, hostname, run_id, started_us FROM runs"
     " WHERE outcome = 'running' AND name >= ? AND name <= ?"
 )
+
+
+class StoredStatus(NamedTuple):
+    """What the alert loop stored for a job whose deadline (``jobs.check_due_us``, see
+    :mod:`cronwatch.storage.alerts.deadlines`) is still ahead: its status, and that of each
+    host it has a summary row for (hosts without a stored status left out)."""
+
+    status: str
+    hosts: dict[str, str]
 
 
 def facts_in_chunks(
@@ -63,8 +77,26 @@ def facts_in_chunks(
     time (:data:`CHUNK` by default). With ``keep`` (tags), only jobs with at least one of those
     tags: the others' facts are never built. Runs dated past ``now`` (or the clock, whichever is
     later) by more than :data:`~cronwatch.timeutil.FUTURE_TOLERANCE` are not facts, as there."""
+    for pairs in jobs_in_chunks(db, declared, keep=keep, chunk=chunk, now=now):
+        yield [facts for facts, _ in pairs]
+
+
+def jobs_in_chunks(
+    db: Database,
+    declared: Mapping[str, JobSpec] | None = None,
+    *,
+    keep: Iterable[str] | None = None,
+    chunk: int | None = None,
+    now: datetime | None = None,
+    settled_at: datetime | None = None,
+) -> Iterator[list[tuple[JobFacts, StoredStatus | None]]]:
+    """As :func:`facts_in_chunks`, each job's facts with the status the alert loop stored for
+    it when its deadline is after ``settled_at`` (or it has none): read by the same queries.
+    ``None`` for the others (deadline passed, changed since, never looked at) and for every
+    job without ``settled_at``. Whether a loop is alive is the caller's to know."""
     declared, chunk = declared or {}, chunk or CHUNK
     horizon = to_us(max(now or utcnow(), utcnow()) + FUTURE_TOLERANCE)
+    stamp = to_us(settled_at) if settled_at is not None else None
     store = JobStore(db)
     tags = frozenset(keep) if keep is not None else None
     after = ""
@@ -77,9 +109,9 @@ def facts_in_chunks(
         for name, hostname, run_id, started in db.query(_RUNNING_QUERY, (rows[0][0], after)):
             if started <= horizon:
                 running.setdefault(name, []).append(RunningRun(hostname, run_id, from_us(started)))
-        facts = list(_group(rows, declared, tags, running, store, horizon))
-        if facts:
-            yield facts
+        pairs = list(_group(rows, declared, tags, running, store, horizon, stamp))
+        if pairs:
+            yield pairs
         if len({row[0] for row in rows}) < chunk:
             return
 
@@ -91,9 +123,11 @@ def _group(
     running: dict[str, list[RunningRun]],
     store: JobStore,
     horizon: int,
-) -> Iterator[JobFacts]:
+    stamp: int | None,
+) -> Iterator[tuple[JobFacts, StoredStatus | None]]:
     """The chunk's joined rows (one per job and host, ordered by job) as one facts per job;
-    runs dated past ``horizon`` (microseconds) left out of the summaries, as ``store`` does."""
+    runs dated past ``horizon`` (microseconds) left out of the summaries, as ``store`` does;
+    with each, its stored status when its deadline is after ``stamp`` (microseconds)."""
     index, end = 0, len(rows)
     while index < end:
         row = rows[index]
@@ -105,13 +139,22 @@ def _group(
         spec = spec or auto_spec(name)
         # As JobStore.facts: a row an earlier config declared is a job only while it has runs.
         forgotten = (
-            row[-1] == "config" and name not in declared and row[4] is None and name not in running
+            row[_SOURCE] == "config"
+            and name not in declared
+            and row[4] is None
+            and name not in running
         )
         if not forgotten and (tags is None or tags.intersection(spec.tags)):
             hosts: list[HostSummary] = []
+            stored: StoredStatus | None = None
+            due = row[_CHECK_DUE]
+            if stamp is not None and row[_STORED] is not None and (due is None or due > stamp):
+                stored = StoredStatus(row[_STORED], {})
             for host_row in rows[index:stop]:
                 if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
                     continue
+                if stored is not None and host_row[_HOST_STORED] is not None:
+                    stored.hosts[host_row[4]] = host_row[_HOST_STORED]
                 # Every instant of a summary is at most its last start or its last completion
                 # (the latest of each): when neither is past the horizon, no future-dated run
                 # reached it, and the row is read as it is (the common case, by far).
@@ -123,12 +166,13 @@ def _group(
                     hosts.append(_host_summary(summary))
                 elif (host := store.host_summary(summary, horizon)) is not None:
                     hosts.append(host)
-            baseline_row = row[3 + _WIDTH_HOST : -1]
-            yield JobFacts(
+            baseline_row = row[3 + _WIDTH_HOST : _SOURCE]
+            facts = JobFacts(
                 spec=spec,
                 created=from_us(created),
                 hosts=tuple(hosts),
                 running=tuple(running.get(name, ())),
                 baseline=_baseline(baseline_row) if baseline_row[0] is not None else None,
             )
+            yield facts, stored
         index = stop
