@@ -6,7 +6,11 @@ jobs, their per-host summaries kept by triggers on every write, their baselines,
 runs) and from the health evaluation of those same facts
 (:func:`cronwatch.health.evaluate.evaluate`, the one the CLI, the API, the dashboard and the
 alert loop use), so any number of server processes export the same numbers, and a restart
-resets nothing. A scrape never writes: it neither relearns baselines (the alert loop and
+resets nothing. When an alert loop beat within ``[alerts] outage_after``, a job whose
+deadline (``jobs.check_due_us``) is still ahead is not evaluated: its status and its hosts'
+are those the loop stored (they cannot have changed since, as for ``cronwatch check``), read
+by the same queries, and its next expected run comes from
+:func:`~cronwatch.health.evaluate.when_due`; the body is the same. A scrape never writes: it neither relearns baselines (the alert loop and
 ``cronwatch check`` do) nor declares jobs (``serve`` does at start).
 
 Series per job (label ``cronjob``, never ``job``: Prometheus sets ``job`` to the scrape job's

@@ -102,3 +102,49 @@ def test_tags_keep_only_the_jobs_that_have_one(db: Database, fleet: dict[str, An
     assert sorted(kept("db", "web")) == ["b", "declared"]
     assert kept("nosuchtag") == []
     assert "a" not in kept("db", "web"), "a job without tags is never kept by a tag"
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 1000])
+def test_settled_jobs_come_with_the_statuses_the_alert_loop_stored(
+    db: Database, fleet: dict[str, Any], tmp_path: Path, chunk: int
+) -> None:
+    """After an alert cycle, a job whose deadline is after ``settled_at`` comes with the
+    loop's stored status and each of its hosts'; a job past its deadline, or changed since,
+    comes with none; without ``settled_at`` no job does. The facts are unchanged."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.evaluate import evaluate
+    from cronwatch.storage.alerts.deadlines import DeadlineStore
+    from cronwatch.storage.metrics import jobs_in_chunks
+
+    at = T0 + timedelta(days=2)
+    config_path = tmp_path / "cronwatch.toml"
+    run_alert_cycle(db, load_config(config_path), at, worker="w", full=True)
+    DeadlineStore(db).make_due(["b"])  # changed since: due
+    pairs = [
+        pair
+        for part in jobs_in_chunks(db, fleet, chunk=chunk, now=at, settled_at=at)
+        for pair in part
+    ]
+    facts = [f for part in facts_in_chunks(db, fleet, chunk=chunk, now=at) for f in part]
+    assert [f for f, _ in pairs] == facts
+    stored = {f.spec.name: s for f, s in pairs}
+    assert stored["b"] is None, "a job changed since the cycle is not settled"
+    for f in facts:
+        if f.spec.name == "b" or f.spec.name == "declared":
+            continue
+        state = stored[f.spec.name]
+        assert state is not None, f.spec.name
+        status = evaluate(f, at)
+        assert state.status == status.status
+        assert state.hosts == {h.hostname: h.status for h in status.hosts}
+    hourly = stored["declared"]  # deadline: its next slot, within the hour
+    assert hourly is not None
+    later = at + timedelta(hours=1, minutes=1)
+    past = {
+        f.spec.name: s
+        for part in jobs_in_chunks(db, fleet, now=later, settled_at=later)
+        for f, s in part
+    }
+    assert past["declared"] is None, "a job past its deadline is not settled"
+    assert past["B"] is not None, "a job without a schedule (declared or learned): no deadline"
+    assert all(s is None for part in jobs_in_chunks(db, fleet, now=at) for _, s in part)

@@ -560,6 +560,9 @@ def when_due(facts: JobFacts, now: datetime) -> tuple[datetime | None, datetime 
     spec = facts.spec
     if spec.hosts and spec.min_hosts is not None:
         return None
+    baseline = facts.baseline
+    if spec.schedule is None and (baseline is None or not baseline.interval):
+        return None, None  # no schedule in force (schedule_in_force): nothing is ever due
     job, views = _Job(facts, now, False), _host_views(facts)
     if not spec.hosts:
         whole = _combine(views, now) if views else _View(None, None, [])
