@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import cronwatch
 from cronwatch.config import load_config
+from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.health.service import job_statuses
 from cronwatch.prometheus import expose
-from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore

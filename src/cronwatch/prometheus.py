@@ -1,17 +1,17 @@
 """The Prometheus exposition of every job: series, labels, and the text format, written in one
 pass over the jobs with memory bounded whatever their number.
 
-Every value comes from the database at scrape time (:mod:`cronwatch.storage.metrics`: the
-jobs, their per-host summaries kept by triggers on every write, their baselines, their running
-runs) and from the health evaluation of those same facts
-(:func:`cronwatch.health.evaluate.evaluate`, the one the CLI, the API, the dashboard and the
-alert loop use), so any number of server processes export the same numbers, and a restart
-resets nothing. When an alert loop beat within ``[alerts] outage_after``, a job whose
-deadline (``jobs.check_due_us``) is still ahead is not evaluated: its status and its hosts'
-are those the loop stored (they cannot have changed since, as for ``cronwatch check``), read
-by the same queries, and its next expected run comes from
-:func:`~cronwatch.health.evaluate.when_due`; the body is the same. A scrape never writes: it neither relearns baselines (the alert loop and
-``cronwatch check`` do) nor declares jobs (``serve`` does at start).
+Every value comes from the database at scrape time (:mod:`cronwatch.storage.metrics`: the jobs,
+their per-host summaries kept by triggers on every write, their baselines, their running runs)
+and from the health evaluation of those same facts (:func:`cronwatch.health.evaluate.evaluate`,
+the one the CLI, the API, the dashboard and the alert loop use), so any number of server
+processes export the same numbers, and a restart resets nothing. When an alert loop beat within
+``[alerts] outage_after``, a job whose deadline (``jobs.check_due_us``) is still ahead is not
+evaluated: its status and its hosts' are those the loop stored (they cannot have changed since,
+as for ``cronwatch check``), read by the same queries, and its next expected run comes from
+:func:`~cronwatch.health.evaluate.when_due`; the body is the same. A scrape never writes: it
+neither relearns baselines (the alert loop and ``cronwatch check`` do) nor declares jobs
+(``serve`` does at start).
 
 Series per job (label ``cronjob``, never ``job``: Prometheus sets ``job`` to the scrape job's
 name), like kube-state-metrics' CronJob metrics:

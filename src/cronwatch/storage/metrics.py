@@ -2,11 +2,11 @@
 summaries in ``job_hosts``, kept by triggers on every write, its baseline and its runs still
 going), a bounded chunk of jobs at a time.
 
-One pass in name order, by keyset pages of :data:`CHUNK` jobs: two queries per chunk (the
-jobs with their summaries, baselines and the alert loop's stored statuses joined, and the
-chunk's running runs on the partial index ``ix_runs_running``), never a query per job, and never more than one chunk in memory.
-Each chunk is read on its own, so a scrape of a large fleet sees each chunk as of its own
-instant (a job is never split between two chunks).
+One pass in name order, by keyset pages of :data:`CHUNK` jobs: two queries per chunk (the jobs
+with their summaries, baselines and the alert loop's stored statuses joined, and the chunk's
+running runs on the partial index ``ix_runs_running``), never a query per job, and never more
+than one chunk in memory. Each chunk is read on its own, so a scrape of a large fleet sees each
+chunk as of its own instant (a job is never split between two chunks).
 """
 
 from __future__ import annotations
