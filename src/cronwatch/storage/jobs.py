@@ -4,6 +4,10 @@
 runs, baselines) whatever their number; the per-host summaries are kept current by triggers on
 ``runs`` (migration 0002). Baselines are learned lazily by :meth:`JobStore.refresh_baselines`,
 only for jobs with enough new runs since they were last learned.
+
+One module, over the usual size, because it is one table's statements: every read and write
+of ``jobs`` (and of the per-host summaries and baselines that hang off it) is here, so a
+column added to the table is met in one place.
 """
 
 from __future__ import annotations
