@@ -12,6 +12,9 @@ the job has had one slot after the outage to report (its first slot after the ou
 grace); a problem still there then is announced, one that went away never is. The same hold
 follows the end of a maintenance window and a job's resumption from a pause. The first cycle
 ever (no heartbeat at all) is not an outage: the statuses it finds are announced.
+
+One module, over the usual size, because it is one cycle: its named steps (beat, evaluate
+the due jobs, flips, deadlines, deliver) only make sense in this order, and each is short.
 """
 
 from __future__ import annotations

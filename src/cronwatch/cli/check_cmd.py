@@ -4,6 +4,9 @@
 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Usage errors, a bad config file, an unreachable
 database and internal errors are all UNKNOWN (3), never CRITICAL: a monitoring system must not
 page anyone for cronwatch's own problems as if a job had failed.
+
+The two commands share one module, over the usual size, because they are one view of the
+same statuses (filters, stored statuses from the alert loop, unknown jobs) in two renderings.
 """
 
 from __future__ import annotations

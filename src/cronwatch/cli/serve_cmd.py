@@ -1,4 +1,8 @@
-"""``cronwatch serve``: the HTTP server (pings, REST API, /metrics) on uvicorn."""
+"""``cronwatch serve``: the HTTP server (pings, REST API, /metrics) on uvicorn.
+
+One module, over the usual size, because it is one command: its options, their checks, the
+systemd unit it can print and the listening socket it takes are all the same command line.
+"""
 
 from __future__ import annotations
 
