@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from cronwatch.errors import CronwatchError, InvalidInput
 from cronwatch.model import Outcome, Run
 from cronwatch.monitor import make_run
-from cronwatch.names import validate_run_id
+from cronwatch.names import UUID_PATTERN, validate_run_id
 from cronwatch.storage.keys import hash_token, is_well_formed
 from cronwatch.timeutil import utcnow
 from cronwatch.web.errors import (
@@ -71,7 +71,8 @@ PREFIX = b"/ping/"
 METHODS = frozenset({"GET", "POST", "HEAD"})
 _EXIT_CODE = re.compile(r"0|[1-9][0-9]{0,2}")
 _USAGE = "use /ping/<ping_key>/<name>[/start|/fail|/log|/<exit code 0-255>] or /ping/<uuid>[/...]"
-_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The job UUID rule of cronwatch.names, matched on the raw path's bytes (no decode per ping).
+_UUID = re.compile(UUID_PATTERN.pattern.encode())
 
 _OK_BODY = b"OK"
 
