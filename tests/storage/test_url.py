@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronwatch.storage.url import redact
+from cronwatch.storage.url import parse_database_url, redact
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,16 @@ from cronwatch.storage.url import redact
 )
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "has"),
+    [
+        ("postgresql://u:pw@h/db", True),
+        ("postgresql://u@h/db?sslmode=require&PASSWORD=x", True),
+        ("postgresql://u@h/db", False),
+        ("sqlite:////var/lib/cronwatch/cronwatch.db", False),
+    ],
+)
+def test_has_password(url: str, has: bool) -> None:
+    assert parse_database_url(url).has_password is has

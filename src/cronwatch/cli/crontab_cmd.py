@@ -142,7 +142,7 @@ def _cronwatch_for_cron(ctx: click.Context) -> list[str]:
     command = cronwatch_command()
     url = ctx.find_root().obj.database_url
     if url:
-        if parse_database_url(url).redacted() != url or "password=" in url.lower():
+        if parse_database_url(url).has_password:
             fail(
                 "the database URL has a password, which `ps` would show to every user: put a "
                 f"line {DATABASE_URL_ENV}=... above the jobs of the crontab instead"

@@ -136,8 +136,7 @@ def _hook_command(ctx: click.Context, env_file: str | None) -> list[str]:
     if env_file is not None:
         return command
     if url:
-        parsed = parse_database_url(url)  # InvalidInput: the group says it
-        if parsed.redacted() != url or "password=" in url.lower():
+        if parse_database_url(url).has_password:  # InvalidInput: the group says it
             fail(
                 "the database URL has a password, which a unit file would show to every user: "
                 f"put {DATABASE_URL_ENV}=... in a root-only file and pass --env-file FILE"

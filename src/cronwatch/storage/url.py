@@ -37,6 +37,12 @@ class DatabaseURL:
         """The URL with any password replaced by ``***``, fit for messages and logs."""
         return redact(self.raw)
 
+    @property
+    def has_password(self) -> bool:
+        """Whether the URL carries a password (``user:password@`` or ``password=``): not fit
+        for a command line or a unit file, which other users can read."""
+        return redact(self.raw) != self.raw or "password=" in self.raw.lower()
+
     def conninfo_redacted(self) -> str:
         """PostgreSQL: the libpq URI (what ``psql`` and ``pg_dump`` take), password as ``***``."""
         return redact(self.conninfo or "")
