@@ -134,24 +134,30 @@ def _invalid(message: str) -> HcError:
     return HcError(400, f"json validation error: {message}")
 
 
-def _is_cron(schedule: str) -> bool:
-    # Healthchecks' guess: one line of five fields is cron, anything else OnCalendar.
+def is_cron(schedule: str) -> bool:
+    """Healthchecks' guess: one line of five fields is cron, anything else OnCalendar."""
     return "\n" not in schedule.strip() and len(schedule.split()) == 5
 
 
 def _check_schedule(schedule: str) -> None:
     from cronwatch.config import parse_job_table
 
-    field = "schedule" if _is_cron(schedule) else "on_calendar"
-    value: Any = schedule if field == "schedule" else _calendar_lines(schedule)
+    field = "schedule" if is_cron(schedule) else "on_calendar"
+    value: Any = schedule if field == "schedule" else calendar_lines(schedule)
     try:
         parse_job_table("check", {field: value}, source="request")
     except (CronwatchError, ValueError):
         raise _invalid("schedule is not a valid cron or OnCalendar expression") from None
 
 
-def _calendar_lines(schedule: str) -> list[str]:
+def calendar_lines(schedule: str) -> list[str]:
+    """An OnCalendar ``schedule``'s expressions, one a line."""
     return [line.strip() for line in schedule.splitlines() if line.strip()]
+
+
+def split_tags(tags: str) -> list[str]:
+    """Healthchecks' space-separated ``tags``, each once, in order."""
+    return list(dict.fromkeys(t for t in tags.split(" ") if t))
 
 
 def _check_timezone(tz: str) -> None:
@@ -172,10 +178,10 @@ def cronwatch_fields(
     out: dict[str, Any] = {}
     schedule = fields.get("schedule")
     if schedule:
-        if _is_cron(schedule):
+        if is_cron(schedule):
             out.update(schedule=schedule, on_calendar=None)
         else:
-            out.update(on_calendar=_calendar_lines(schedule), schedule=None)
+            out.update(on_calendar=calendar_lines(schedule), schedule=None)
     elif "timeout" in fields:
         out.update(schedule=f"every {fields['timeout']}s", on_calendar=None)
     elif creating:
@@ -189,7 +195,7 @@ def cronwatch_fields(
     if "desc" in fields:
         out["description"] = fields["desc"] or None
     if "tags" in fields:
-        out["tags"] = list(dict.fromkeys(t for t in fields["tags"].split(" ") if t)) or None
+        out["tags"] = split_tags(fields["tags"]) or None
     channels = fields.get("channels")
     if channels is not None:
         if channels == "*":

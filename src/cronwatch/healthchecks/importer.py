@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cronwatch.errors import CronwatchError, InvalidInput
+from cronwatch.healthchecks.fields import calendar_lines, is_cron, split_tags
 from cronwatch.names import UUID_PATTERN, validate_name
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
@@ -109,10 +110,10 @@ def _fields(check: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     notes: list[str] = []
     schedule = check.get("schedule")
     if isinstance(schedule, str) and schedule.strip():
-        lines = [line.strip() for line in schedule.splitlines() if line.strip()]
-        if len(lines) == 1 and len(lines[0].split()) == 5:
-            fields["schedule"] = lines[0]
+        if is_cron(schedule):
+            fields["schedule"] = schedule.strip()
         else:
+            lines = calendar_lines(schedule)
             fields["on_calendar"] = lines if len(lines) > 1 else lines[0]
         if check.get("tz"):
             fields["timezone"] = check["tz"]
@@ -120,9 +121,9 @@ def _fields(check: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         fields["schedule"] = f"every {check['timeout']}s"
     if isinstance(check.get("grace"), int):
         fields["grace"] = check["grace"]
-    tags = [t for t in str(check.get("tags") or "").split(" ") if t]
+    tags = split_tags(str(check.get("tags") or ""))
     if tags:
-        fields["tags"] = list(dict.fromkeys(tags))
+        fields["tags"] = tags
     if check.get("status") == "paused":
         fields["paused"] = True
     if isinstance(check.get("desc"), str) and check["desc"]:
