@@ -108,15 +108,12 @@ def settled_statuses(
     may then be old; use :func:`job_statuses`. ``learn`` and ``record_declared`` as there
     (among the jobs evaluated).
     """
-    from cronwatch.specs import AlertSettings
     from cronwatch.storage.alerts import AlertStore
 
     now = require_aware(now, "now") if now is not None else utcnow()
-    store = AlertStore(db)
-    settings = config.alerts if config is not None else AlertSettings()
-    beat = store.last_heartbeat()
-    if beat is None or now - beat > settings.outage_after:
+    if not loop_alive(db, config, now):
         return None
+    store = AlertStore(db)
     declared = dict(config.jobs) if config is not None else {}
     settled, due = store.settled_statuses(now)
     # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too.
@@ -167,14 +164,11 @@ def settled_page(
 
     ``None`` when no alert loop beat within ``[alerts] outage_after`` (use
     :func:`job_statuses`)."""
-    from cronwatch.specs import AlertSettings
     from cronwatch.storage.alerts import AlertStore
 
-    store = AlertStore(db)
-    settings = config.alerts if config is not None else AlertSettings()
-    beat = store.last_heartbeat()
-    if beat is None or now - beat > settings.outage_after:
+    if not loop_alive(db, config, now):
         return None
+    store = AlertStore(db)
     due = list(store.due_jobs(now))
     # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too;
     # a stored status of theirs has no job row: count by the join (``exact``).
