@@ -82,4 +82,7 @@ def test_cli_ping_key_restricted_to_names_is_listed_with_them(database_url: str)
     assert [k["names"] for k in as_json] == [["backup-*", "nightly"], None]
     refused = runner.invoke(cli, [*base, "create", "--scope", "write", "--names", "backup-*"])
     assert refused.exit_code == 2 and "only ping keys can be restricted" in refused.output
+    unclosed = runner.invoke(cli, [*base, "create", "--scope", "ping", "--names", "["])
+    assert unclosed.exit_code == 2 and "is not closed with ']'" in unclosed.stderr
+    assert unclosed.stdout == "", "no key printed"
     assert len(json.loads(runner.invoke(cli, [*base, "list", "--json"]).stdout)) == 2

@@ -126,3 +126,29 @@ def test_an_adopted_key_is_stored_hashed_and_found_by_its_token(db: Database) ->
         with pytest.raises(InvalidInput):
             store.adopt("ping", bad)
     assert len(store.list()) == 1
+
+
+@pytest.mark.parametrize("pattern", ["[", "backup-[0-9", "a[]", "x[!", "ok-[ab]-[c"])
+def test_a_name_pattern_with_an_unclosed_bracket_is_refused_and_no_key_is_made(
+    store: KeyStore, pattern: str
+) -> None:
+    """fnmatch reads an unclosed ``[`` as a literal: such a key would match no job, silently."""
+    with pytest.raises(InvalidInput, match="not closed with ']'"):
+        store.create("ping", "typo", names=[pattern])
+    assert store.list() == [], "nothing stored"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matches", "misses"),
+    [
+        ("backup-[0-9]", "backup-7", "backup-x"),
+        ("db[!-]*", "db1-dump", "db-dump"),
+        ("[[]x", "[x", "x"),
+        ("a[]]b", "a]b", "ab"),
+    ],
+)
+def test_closed_bracket_classes_are_accepted_and_match_as_globs(
+    store: KeyStore, pattern: str, matches: str, misses: str
+) -> None:
+    record, _ = store.create("ping", names=[pattern])
+    assert record.allows_name(matches) and not record.allows_name(misses)

@@ -111,13 +111,31 @@ def names_refusal(patterns: tuple[str, ...], name: str) -> str:
 def check_names(scope: str, patterns: Iterable[str]) -> tuple[str, ...]:
     """The name patterns of a new key, checked: ping keys only, each a job name that may hold
     the glob characters, at most :data:`MAX_NAME_PATTERNS`; :class:`InvalidInput`."""
-    checked = tuple(dict.fromkeys(validate_name(p, "--names pattern") for p in patterns))
+    checked = tuple(dict.fromkeys(_check_glob(p) for p in patterns))
     if scope != "ping":
         raise InvalidInput(f"only ping keys can be restricted to names, not {scope} keys")
     if not checked:
         raise InvalidInput("--names: give at least one job name or glob pattern")
     if len(checked) > MAX_NAME_PATTERNS:
         raise InvalidInput(f"--names: at most {MAX_NAME_PATTERNS} patterns")
+    return checked
+
+
+#: A character class as fnmatch reads it: ``[``, an optional ``!``, then at least one character
+#: up to the first ``]`` after it.
+_BRACKET = re.compile(r"\[!?.[^\]]*\]")
+
+
+def _check_glob(pattern: str) -> str:
+    """One ``--names`` pattern, checked: a job name that may hold glob characters, whose every
+    ``[`` opens a class that is closed. fnmatch would read an unclosed ``[`` as a literal
+    bracket, so a typo such as ``backup-[0-9`` would silently match no job at all."""
+    checked = validate_name(pattern, "--names pattern")
+    if "[" in _BRACKET.sub("", checked):
+        raise InvalidInput(
+            f"--names pattern {checked!r}: '[' opens a character class that is not closed"
+            " with ']' (for a literal '[', write '[[]')"
+        )
     return checked
 
 
