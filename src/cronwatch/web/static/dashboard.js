@@ -76,9 +76,11 @@
     return Math.floor(h / 24) + "d " + (h % 24) + "h";
   }
 
-  // Ticks at round durations (1m, 5m, 1h, ...), never at 2h 13m: the step is the first of
-  // these that gives at most six ticks, and the top of the scale a whole number of steps.
-  var STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+  // Ticks at round durations (5ms, 1s, 1m, 5m, 1h, ...), never at 2h 13m: the step is the
+  // first of these that gives at most six ticks, and the top of the scale a whole number of
+  // steps. Sub-second steps keep a 4 ms job from being drawn on a scale of 2 s.
+  var STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+               1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
                43200, 86400, 172800, 604800];
   function niceStep(top) {
     for (var i = 0; i < STEPS.length; i++) if (top / STEPS[i] <= 6) return STEPS[i];
@@ -86,6 +88,10 @@
   }
   function tickLabel(seconds) {
     if (seconds === 0) return "0";
+    if (seconds < 1) return Math.round(seconds * 1000) + "ms";
+    if (seconds < 60 && Math.abs(seconds - Math.round(seconds)) > 1e-6) {
+      return Math.round(seconds * 1000) / 1000 + "s";  // 1.5s, on a scale of 0.5 s steps
+    }
     var d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600);
     var m = Math.floor(seconds % 3600 / 60), s = Math.round(seconds % 60);
     var parts = [];
@@ -155,18 +161,25 @@
     var bands = [];
     // The scale fits the runs (and the learned band); a bound far above them would squash
     // them against the axis, so it is drawn at the top edge and its legend says so.
-    var top = Math.max.apply(null, d.runs.map(function (r) { return r[1]; }).concat([1]));
+    var top = Math.max.apply(null, d.runs.map(function (r) { return r[1]; }).concat([0]));
     if (d.band) top = Math.max(top, d.band[1]);
     if (d.max != null && d.max <= top * 1.5) top = Math.max(top, d.max);
     if (d.min != null) top = Math.max(top, d.min);
+    if (!(top > 0)) top = 1;  // only missed slots, or runs that took no time: a 1 s scale
     var step = niceStep(top * 1.08);
-    var yMax = Math.ceil(top * 1.08 / step) * step;
+    var yMax = Math.ceil(top * 1.08 / step - 1e-9) * step;
+    // Each tick a multiple of the step, not a running sum (0.1 + 0.2 is not 0.3).
+    var yTicks = [];
+    for (var k = 0; k * step <= yMax + step * 1e-6; k++) yTicks.push(k * step);
+    // The scale as the page shows it, for readers of the page that cannot see a canvas
+    // (the browser tests): the ticks' labels, bottom to top.
+    holder.setAttribute("data-y-ticks", yTicks.map(tickLabel).join(","));
     function fixed(text) { return function () { return text; }; }
     if (d.band) {
       data.push(constant(n, d.band[0]), constant(n, d.band[1]));
       var line = { stroke: "rgba(22,163,74,0.55)", width: 1, dash: [4, 4], points: { show: false } };
-      series.push(Object.assign({ label: "normal low", value: fixed(tickLabel(Math.round(d.band[0]))) }, line));
-      series.push(Object.assign({ label: "normal high", value: fixed(tickLabel(Math.round(d.band[1]))) }, line));
+      series.push(Object.assign({ label: "normal low", value: fixed(duration(d.band[0])) }, line));
+      series.push(Object.assign({ label: "normal high", value: fixed(duration(d.band[1])) }, line));
       bands.push({ series: [series.length - 1, series.length - 2], fill: "rgba(22,163,74,0.12)" });
     }
     [["max", "max runtime"], ["min", "min runtime"]].forEach(function (bound) {
@@ -195,11 +208,7 @@
       axes: [
         {},
         { label: "runtime", labelSize: 20, gap: 6,
-          splits: function () {
-            var out = [];
-            for (var v = 0; v <= yMax + 1e-9; v += step) out.push(v);
-            return out;
-          },
+          splits: function () { return yTicks; },
           values: function (u, splits) { return splits.map(tickLabel); },
           // As wide as the longest tick label, so that none is clipped.
           size: function (u, values) {
