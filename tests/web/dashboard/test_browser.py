@@ -330,3 +330,35 @@ def test_a_chart_of_millisecond_runs_is_scaled_in_milliseconds(
     assert all(t.endswith("ms") for t in ticks[1:]), ticks
     top = int(ticks[-1].removesuffix("ms"))
     assert 4 < top <= 10, f"the scale's top is {top} ms for a 4 ms run"
+
+
+def test_at_phone_width_each_job_is_a_card_with_its_reason_across_the_width(
+    site: Any, browser: Any
+) -> None:
+    """At 390 px the REASON column wrapped one word per line and the table scrolled sideways:
+    each job is now a card, its reason as wide as the card, its times labelled."""
+    live, _ = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = Watched(context.new_page())
+    page.page.goto(live.url + "/")
+    row = page.page.locator("tr[data-status=hung]")
+    row_box, reason_box = row.bounding_box(), row.locator("td.reason").bounding_box()
+    assert row_box and reason_box
+    assert reason_box["width"] > 0.8 * row_box["width"], (reason_box, row_box)
+    wrap = page.page.locator(".table-wrap")
+    assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth"), "no sideways scrolling"
+    labels = row.locator("td.when").first.evaluate("el => getComputedStyle(el, '::before').content")
+    assert labels == '"Last run"'
+    assert not row.locator("td.spark-cell").is_visible()
+    screenshot(page.page, "overview-phone")
+    context.close()
+    page.assert_clean()
+
+
+def test_at_desktop_width_the_overview_stays_a_table(site: Any, watched: Watched) -> None:
+    live, _ = site
+    watched.page.goto(live.url + "/")
+    row = watched.page.locator("tr[data-status=hung]")
+    assert row.evaluate("el => getComputedStyle(el).display") == "table-row"
+    assert watched.page.locator("table.jobs thead th").first.is_visible()
+    assert row.locator("td.spark-cell").is_visible()
