@@ -276,3 +276,75 @@ def _us(t: datetime) -> int:
     from cronwatch.timeutil import to_us
 
     return to_us(t)
+
+
+TWO_CONFIGS = """
+[alerts]
+outage_after = "2h"
+
+[jobs.backup]
+schedule = "0 * * * *"
+grace = "{grace}"
+"""
+
+
+def test_loops_with_other_configs_evaluate_every_job_and_say_so(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    monitor: Monitor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two loops on one database whose configs differ in a job's grace (2 minutes and 30):
+    the deadline the 30-minute loop writes (slot + 30 m) must not keep the 2-minute loop from
+    finding the job missing at slot + 2 m. What must not happen: the 2-minute loop trusting
+    the other's deadline and announcing nothing until 10:30; a warning nobody sees."""
+    for directory in ("a", "b"):
+        (tmp_path / directory).mkdir()
+    config_a = write_config(tmp_path / "a", TWO_CONFIGS.format(grace="2m"))
+    config_b = write_config(tmp_path / "b", TWO_CONFIGS.format(grace="30m"))
+    ran(monitor, "backup", -60 * MINUTE)  # 09:00, on time; the next slot is 10:00
+    a = AlertLoop(database_url, config_a, name="alerts@a")
+    b = AlertLoop(database_url, config_b, name="alerts@b")
+    seconds = timedelta(seconds=1)
+    try:
+        first = a.run_once(T0 - 10 * seconds)  # alone: full (a first cycle), deadline 10:00
+        assert first is not None and first.differing == {}
+        caplog.clear()
+        # B's first cycle finds the job late for its 30 minutes and writes 10:30.
+        joined = b.run_once(T0 + 5 * seconds)
+        assert joined is not None and joined.differing == {"alerts@a": ("jobs",)}
+        assert AlertStore(db).deadline("backup") == _us(T0 + 30 * MINUTE)
+        assert "alerts@a (declared jobs ([jobs.*]))" in caplog.text
+        # A's next cycle, the first since B joined, must look at the job: B's deadline is
+        # not A's (a full cycle), and it is missing for A.
+        missing = a.run_once(T0 + 2 * MINUTE + 30 * seconds)
+        assert missing is not None and missing.full
+        assert missing.differing == {"alerts@b": ("jobs",)}
+        assert [(e.kind, e.new_status) for e in missing.events if not e.hostname] == [
+            ("problem", "missing")
+        ], "the 2-minute loop found the job missing at its own deadline"
+        assert "alert loop alerts@a: other alert loops on this database have another config" in (
+            caplog.text
+        )
+        assert "alerts@b (declared jobs ([jobs.*]))" in caplog.text
+        again = b.run_once(T0 + 2 * MINUTE + 35 * seconds)
+        assert again is not None and again.full
+        # B stops. A keeps evaluating every job while B's beat is younger than outage_after,
+        # then once more, then only the jobs due.
+        caplog.clear()
+        cycles = {}
+        now = T0 + 2 * MINUTE + 30 * seconds
+        while now < T0 + timedelta(hours=2, minutes=25):
+            now += 10 * MINUTE
+            summary = a.run_once(now)
+            assert summary is not None
+            cycles[now] = (summary.full, bool(summary.differing))
+        gone = T0 + 2 * MINUTE + 35 * seconds + timedelta(hours=2)  # B's beat too old
+        assert all(full and differing for t, (full, differing) in cycles.items() if t <= gone)
+        after = [(full, differing) for t, (full, differing) in cycles.items() if t > gone]
+        assert after[:2] == [(True, False), (False, False)]
+        assert "every alert loop on this database has the same config again" in caplog.text
+    finally:
+        a._close()
+        b._close()

@@ -80,6 +80,43 @@ def test_status_lists_what_was_not_delivered_and_why(
     assert "Connection refused" in undelivered["last_error"]
 
 
+def test_status_shows_loops_whose_configs_differ(tmp_path: Path, database_url: str) -> None:
+    """Two loops beating now with other graces for one job: status says which loops run which
+    config and what differs; the JSON too. Loops that agree: no such warning."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.config import load_config
+    from cronwatch.storage import open_database
+
+    paths = {}
+    for name, grace in (("one", "2m"), ("other", "30m"), ("same", "2m")):
+        paths[name] = tmp_path / f"{name}.toml"
+        paths[name].write_text(f'[jobs.backup]\nschedule = "0 * * * *"\ngrace = "{grace}"\n')
+    with open_database(database_url) as db:
+        for loop, name in (("alerts@a", "one"), ("alerts@c", "same")):
+            run_alert_cycle(db, load_config(paths[name]), worker=loop)
+        agreed = invoke("alerts", "status", url=database_url, config=paths["one"]).output
+        assert "2 loop(s) today" in agreed and "different configs" not in agreed
+        run_alert_cycle(db, load_config(paths["other"]), worker="alerts@b")
+    result = invoke("alerts", "status", url=database_url, config=paths["one"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    at = lines.index(
+        "WARNING: the running alert loops have different configs; each of them evaluates every"
+        " job each cycle until they agree (give every loop the same config file):"
+    )
+    assert lines[at + 1 : at + 3] == [
+        "  config 1: alerts@a, alerts@c",
+        "  config 2: alerts@b (declared jobs ([jobs.*]) differ from config 1's)",
+    ]
+    as_json = json.loads(
+        invoke("alerts", "status", "--json", url=database_url, config=paths["one"]).output
+    )
+    assert as_json["configs"] == [
+        {"loops": ["alerts@a", "alerts@c"], "differs_in": []},
+        {"loops": ["alerts@b"], "differs_in": ["jobs"]},
+    ]
+
+
 def test_status_before_any_loop(tmp_path: Path, database_url: str) -> None:
     result = invoke("alerts", "status", url=database_url)
     assert result.exit_code == 0

@@ -31,6 +31,7 @@ from cronwatch.alerts.channels import Channel, build_channel
 from cronwatch.alerts.deadline import next_deadline
 from cronwatch.alerts.deliver import DeliveryReport, RetryPolicy, deliver_due
 from cronwatch.alerts.details import event_details
+from cronwatch.alerts.fingerprint import ConfigFingerprint, config_fingerprint
 from cronwatch.alerts.model import JOB_ROW, Details, Event, JobState
 from cronwatch.alerts.observe import (
     Observation,
@@ -64,6 +65,9 @@ class CycleSummary:
     outage: Outage | None = None
     seconds: float = 0.0
     full: bool = True  # every job evaluated (else only those due)
+    # Other loops that beat within outage_after with another config: the kinds of settings
+    # that differ (cronwatch.alerts.fingerprint.KINDS), by loop name.
+    differing: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def notifications(self) -> list[Event]:
@@ -86,6 +90,7 @@ class CycleSummary:
             },
             "seconds": round(self.seconds, 3),
             "full": self.full,
+            "config_differs": {name: list(kinds) for name, kinds in self.differing.items()},
         }
 
 
@@ -105,6 +110,7 @@ def run_alert_cycle(
     channels: Mapping[str, Channel] | None = None,
     retry: RetryPolicy | None = None,
     full: bool = True,
+    fingerprint: ConfigFingerprint | None = None,
 ) -> CycleSummary:
     """Run one cycle at ``now`` (default: the current time): beat, evaluate the jobs, record
     and announce what changed (following :mod:`cronwatch.alerts.rules`), send what is due.
@@ -116,8 +122,13 @@ def run_alert_cycle(
     cronwatch is full; only full cycles sync the jobs declared in ``config``. Every cycle
     stores the next deadline of each job it evaluated.
 
+    A cycle is full, too, while another loop that beat within ``[alerts] outage_after`` beat
+    with another config (``summary.differing``): the deadlines that loop writes follow its
+    config, not this one's, and an incremental cycle trusting them could decide late.
+
     ``worker`` names the heartbeat row (default: one per process); ``channels`` defaults to
-    those of ``config``.
+    those of ``config``; ``fingerprint`` is ``config``'s (computed when not given: a loop
+    computes it once).
     """
     started = time.perf_counter()
     now = require_aware(now, "now") if now is not None else utcnow()
@@ -126,7 +137,8 @@ def run_alert_cycle(
     store = AlertStore(db)
     summary = CycleSummary(at=now, jobs=0)
     worker = worker or process_worker_name()
-    outage = _beat(store, summary, worker, settings, full, now)
+    fingerprint = fingerprint or config_fingerprint(config)
+    outage = _beat(store, summary, worker, fingerprint, settings, full, now)
     plan = _evaluate_due(db, store, config, summary, settings, windows, outage, now)
     store.insert_states(plan.firsts, now)
     summary.events = store.apply(plan.flips, now)
@@ -157,16 +169,23 @@ def _beat(
     store: AlertStore,
     summary: CycleSummary,
     worker: str,
+    fingerprint: ConfigFingerprint,
     settings: AlertSettings,
     full: bool,
     now: datetime,
 ) -> Outage | None:
-    """Write ``worker``'s heartbeat at ``now``; set ``summary.outage`` to the outage of
-    cronwatch this beat ended (if any) and ``summary.full`` to whether this cycle is full (asked
-    for, or forced by that outage). Return the latest outage recorded, which holds problems."""
-    summary.outage = store.beat(worker, now, settings.outage_after)
+    """Write ``worker``'s heartbeat at ``now`` with its config's ``fingerprint``; set
+    ``summary.outage`` to the outage of cronwatch this beat ended (if any), ``summary.differing``
+    to the other loops that beat within ``outage_after`` with another config, and
+    ``summary.full`` to whether this cycle is full (asked for, or forced by that outage or by
+    those loops). Return the latest outage recorded, which holds problems."""
+    summary.outage = store.beat(worker, now, settings.outage_after, fingerprint.text())
     outage = store.latest_outage()
-    summary.full = full or summary.outage is not None
+    for name, text in store.configs(now - settings.outage_after).items():
+        theirs = ConfigFingerprint.parse(text)
+        if name != worker and theirs is not None and (kinds := fingerprint.differences(theirs)):
+            summary.differing[name] = kinds
+    summary.full = full or summary.outage is not None or bool(summary.differing)
     return outage
 
 

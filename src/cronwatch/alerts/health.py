@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cronwatch.alerts.fingerprint import config_groups
 from cronwatch.alerts.model import JobState
 from cronwatch.specs import Config
 from cronwatch.specs.alerting import MIN_OUTAGE_AFTER
@@ -134,13 +135,17 @@ def alerting_health(
 class AlertingReport:
     """What ``cronwatch alerts status`` shows: the loops' health, the jobs whose problem was
     announced (``down``), the snoozed jobs, the deliveries not sent (``undelivered``: given up
-    first, then waiting for a retry) and the latest outages of cronwatch itself."""
+    first, then waiting for a retry), the latest outages of cronwatch itself, and the running
+    loops grouped by config (``configs``: see :func:`cronwatch.alerts.fingerprint.config_groups`;
+    more than one group: their configs differ, and each of them evaluates every job each
+    cycle)."""
 
     health: AlertingHealth
     down: tuple[JobState, ...]
     snoozed: tuple[JobState, ...]
     undelivered: tuple[DeliveryRow, ...]
     outages: tuple[Outage, ...]
+    configs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The health's JSON (see :meth:`AlertingHealth.to_json`) and one list per part."""
@@ -181,6 +186,9 @@ class AlertingReport:
                 {"started": o.started.isoformat(), "ended": o.ended.isoformat()}
                 for o in self.outages
             ],
+            "configs": [
+                {"loops": list(loops), "differs_in": list(kinds)} for loops, kinds in self.configs
+            ],
         }
 
 
@@ -194,4 +202,5 @@ def alerting_report(db: Database, now: datetime, *, stale_after: timedelta) -> A
         snoozed=tuple(store.snoozed(now)),
         undelivered=tuple(store.deliveries()),
         outages=tuple(store.outages(limit=3)),
+        configs=tuple(config_groups(store.configs(now - stale_after))),
     )

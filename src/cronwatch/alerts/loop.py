@@ -5,6 +5,12 @@ were last evaluated (see :mod:`cronwatch.alerts.deadline`); the loop's first cyc
 every :data:`FULL_EVERY` after it, evaluates every job, as a safety net (and to sync the
 jobs declared in the config).
 
+Loops sharing a database compare the fingerprints of their configs
+(:mod:`cronwatch.alerts.fingerprint`): while another loop with another config beats, every
+cycle evaluates every job (the deadlines that loop writes follow its config), and one more
+after it stopped; the loop warns once when that starts, naming the loops and what differs,
+and says when it ends.
+
 Every :data:`PRUNE_EVERY` the loop also deletes the history the ``[retention]`` settings no
 longer keep (:func:`cronwatch.retention.prune`), so a server that runs for years keeps a
 database of a steady size.
@@ -22,11 +28,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cronwatch.alerts.channels import Channel
 from cronwatch.alerts.cycle import CycleSummary, build_channels, run_alert_cycle
 from cronwatch.alerts.deliver import RetryPolicy
+from cronwatch.alerts.fingerprint import config_fingerprint, describe
 from cronwatch.errors import StorageUnavailable
 from cronwatch.retention import PruneReport, prune
 from cronwatch.specs import AlertSettings, Config, Retention
@@ -74,6 +81,8 @@ class AlertLoop:
         self._next_prune = 0.0  # time.monotonic() of the next prune: the first cycle prunes
         self._next_full = 0.0  # time.monotonic() of the next full cycle: the first is one
         self._channels: dict[str, Channel] = build_channels(config)
+        self.fingerprint = config_fingerprint(config)
+        self._differing: dict[str, tuple[str, ...]] = {}  # as the latest cycle found them
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: Database | None = None
@@ -112,8 +121,9 @@ class AlertLoop:
         finally:
             self._close()
 
-    def run_once(self) -> CycleSummary | None:
-        """One cycle now; its summary, or ``None`` if it failed (see ``last_error``)."""
+    def run_once(self, now: datetime | None = None) -> CycleSummary | None:
+        """One cycle at ``now`` (default: the current time); its summary, or ``None`` if it
+        failed (see ``last_error``)."""
         try:
             if self._db is None:
                 self._db = open_database(self.database_url)
@@ -121,13 +131,16 @@ class AlertLoop:
             summary = run_alert_cycle(
                 self._db,
                 self.config,
+                now,
                 worker=self.name,
                 channels=self._channels,
                 retry=self.retry,
                 full=full,
+                fingerprint=self.fingerprint,
             )
             if full:
                 self._next_full = time.monotonic() + FULL_EVERY.total_seconds()
+            self._compare_configs(summary)
         except StorageUnavailable as exc:
             # An outage (database away, disk full): one line when it starts, not a traceback
             # every cycle; the connection is reopened next time.
@@ -153,6 +166,32 @@ class AlertLoop:
         if time.monotonic() >= self._next_prune:
             self.prune_now()
         return summary
+
+    def _compare_configs(self, summary: CycleSummary) -> None:
+        """Warn when loops with another config appear (or change), say when none is left, and
+        make the cycle after the last one full: deadlines it wrote just before it stopped
+        follow its config."""
+        differing = summary.differing
+        if differing:
+            self._next_full = 0.0
+        if differing and differing != self._differing:
+            loops = "; ".join(
+                f"{name} ({describe(kinds)})" for name, kinds in sorted(differing.items())
+            )
+            log.warning(
+                "alert loop %s: other alert loops on this database have another config: %s."
+                " Their decisions and this loop's follow different settings, so every cycle"
+                " evaluates every job until they agree; give every loop the same config file",
+                self.name,
+                loops,
+            )
+        elif self._differing and not differing:
+            log.warning(
+                "alert loop %s: every alert loop on this database has the same config again"
+                " (one more full cycle, then only the jobs due)",
+                self.name,
+            )
+        self._differing = dict(differing)
 
     def prune_now(self) -> PruneReport | None:
         """Delete the runs and events the retention no longer keeps; the report, or ``None``

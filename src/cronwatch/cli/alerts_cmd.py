@@ -176,6 +176,16 @@ def _echo_loops(report: AlertingReport) -> None:
         )
     for outage in report.outages[:1]:
         click.echo(f"last outage: {_when(outage.started)} to {_when(outage.ended)}")
+    if len(report.configs) > 1:
+        from cronwatch.alerts.fingerprint import describe
+
+        click.echo(
+            "WARNING: the running alert loops have different configs; each of them evaluates"
+            " every job each cycle until they agree (give every loop the same config file):"
+        )
+        for number, (loops, kinds) in enumerate(report.configs, 1):
+            what = f" ({describe(kinds)} differ from config 1's)" if kinds else ""
+            click.echo(f"  config {number}: {', '.join(loops)}{what}")
 
 
 def _echo_jobs(report: AlertingReport) -> None:

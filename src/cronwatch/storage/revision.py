@@ -5,7 +5,7 @@ SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches th
 """
 
 #: The Alembic head revision. Bump it with every new migration.
-SCHEMA_REVISION = "0012"
+SCHEMA_REVISION = "0013"
 
 #: Every revision ever released, oldest first: a database at one of these can be upgraded.
 KNOWN_REVISIONS = (
@@ -20,4 +20,5 @@ KNOWN_REVISIONS = (
     "0010",
     "0011",
     "0012",
+    "0013",
 )

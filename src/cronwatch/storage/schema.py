@@ -230,5 +230,7 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_us", BigInteger, nullable=False),
     Column("last_beat_us", BigInteger, nullable=False),
+    # The fingerprint of the loop's config (migration 0013; cronwatch.alerts.fingerprint).
+    Column("config", Text, nullable=True),
     Index("ix_workers_kind_beat", "kind", "last_beat_us"),
 )

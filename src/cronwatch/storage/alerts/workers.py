@@ -23,9 +23,9 @@ _RECORD_OUTAGE = (
     " ON CONFLICT (started_us) DO NOTHING"
 )
 _BEAT = (
-    "INSERT INTO workers (name, kind, hostname, pid, started_us, last_beat_us)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
-    " last_beat_us = excluded.last_beat_us"
+    "INSERT INTO workers (name, kind, hostname, pid, started_us, last_beat_us, config)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+    " last_beat_us = excluded.last_beat_us, config = excluded.config"
 )
 _LAST_BEAT = "SELECT MAX(last_beat_us) FROM workers WHERE kind = ?"
 
@@ -71,9 +71,12 @@ class WorkerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def beat(self, worker: str, now: datetime, outage_after: timedelta) -> Outage | None:
-        """Record ``worker``'s heartbeat at ``now``; if no alert loop had beaten for longer than
-        ``outage_after``, record and return that gap as an outage of cronwatch itself.
+    def beat(
+        self, worker: str, now: datetime, outage_after: timedelta, config: str | None = None
+    ) -> Outage | None:
+        """Record ``worker``'s heartbeat at ``now`` (with its ``config`` fingerprint); if no
+        alert loop had beaten for longer than ``outage_after``, record and return that gap as an
+        outage of cronwatch itself.
 
         The outage is keyed by its start (the last heartbeat before it), so loops that start
         together after one record it once.
@@ -88,7 +91,8 @@ class WorkerStore:
                 cur.execute(sql(_RECORD_OUTAGE), (int(last), stamp))
                 outage = Outage(from_us(int(last)), now)
             cur.execute(
-                sql(_BEAT), (worker, ALERT_WORKER, socket.gethostname(), os.getpid(), stamp, stamp)
+                sql(_BEAT),
+                (worker, ALERT_WORKER, socket.gethostname(), os.getpid(), stamp, stamp, config),
             )
             cur.execute(
                 sql("DELETE FROM workers WHERE kind = ? AND last_beat_us < ?"),
@@ -121,6 +125,15 @@ class WorkerStore:
             WorkerBeat(name, hostname, int(pid), from_us(int(started)), from_us(int(beat)))
             for name, hostname, pid, started, beat in rows
         ]
+
+    def configs(self, since: datetime) -> dict[str, str | None]:
+        """The config fingerprint each alert loop that beat at ``since`` or later stored with
+        its latest beat (``None``: it did not say), by loop name: one read of a small table."""
+        rows = self.db.query(
+            "SELECT name, config FROM workers WHERE kind = ? AND last_beat_us >= ?",
+            (ALERT_WORKER, to_us(since)),
+        )
+        return {name: config for name, config in rows}
 
     def latest_outage(self) -> Outage | None:
         rows = self.db.query(
