@@ -27,6 +27,12 @@ missed.
     python -m bench.bench_fleet                         # 1,000 and 100,000 jobs, SQLite
     python -m bench.bench_fleet --dialect both          # the issue's figures (a few minutes)
     python -m bench.bench_fleet --jobs 1000 20000       # quicker
+
+``--live`` runs the fleet simulation instead (:mod:`bench.fleet_live`: real ``serve``
+processes and alert loops under the fleet's pings; pings/s and CPU per process, cycle times,
+pages under load, size per million runs, prune cost):
+
+    python -m bench.bench_fleet --live --dialect postgresql
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 
+from bench import fleet_live
 from bench.common import exit_with_verdicts, load_runs, report, scratch_database, verdict
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.jobs import JobsService
@@ -230,10 +237,14 @@ def main() -> None:
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--jobs", type=int, nargs=2, default=[1_000, 100_000])
     parser.add_argument("--rounds", type=int, default=5)
+    fleet_live.add_arguments(parser)
     args = parser.parse_args()
     results: list[bool] = []
     for dialect in ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]:
-        results += bench(dialect, sorted(args.jobs), args.rounds)
+        if args.live:
+            results.append(fleet_live.live(dialect, fleet_live.options_from(args)))
+        else:
+            results += bench(dialect, sorted(args.jobs), args.rounds)
     exit_with_verdicts(results)
 
 

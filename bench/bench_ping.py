@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,19 +142,30 @@ init = function(args) rid_prefix = args[1] end
 """
 
 
-def wrk(url: str, connections: int, duration: float, rid: str | None = None) -> Load:
+def wrk(
+    url: str,
+    connections: int,
+    duration: float,
+    rid: str | None = None,
+    script: str = WRK_UNIQUE_RID,
+) -> Load:
     """``wrk`` for ``duration`` seconds; with ``rid``, each request has its own run id
-    ``<rid>-<n>`` (a query parameter added to ``url``, which must have a query already)."""
-    script: list[str] = []
+    ``<rid>-<n>`` (a query parameter added to ``url``, which must have a query already), or
+    what ``script`` (a wrk Lua script given ``rid`` as its argument) makes of it."""
+    options: list[str] = []
     if rid is not None:
-        lua = Path(tempfile.gettempdir()) / f"cronwatch-bench-rid-{os.getpid()}.lua"
-        lua.write_text(WRK_UNIQUE_RID)
-        script = ["-s", str(lua)]
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", *script, url,
-         *(["--", rid] if rid is not None else [])],
-        capture_output=True, text=True, check=True, timeout=duration + 60,
-    ).stdout  # fmt: skip
+        lua = Path(tempfile.gettempdir()) / f"cronwatch-bench-rid-{uuid.uuid4().hex}.lua"
+        lua.write_text(script)
+        options = ["-s", str(lua)]
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", *options, url,
+             *(["--", rid] if rid is not None else [])],
+            capture_output=True, text=True, check=True, timeout=duration + 60,
+        ).stdout  # fmt: skip
+    finally:
+        if rid is not None:
+            lua.unlink()
     found = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     assert found, out
     requests = int(found[1])

@@ -10,7 +10,9 @@ write lock (SQLite) for its whole length.
 
 Target: while cronwatch prunes, no recording waits longer than 0.5 s (``--target-ms``; a
 5,000-row batch at a time lets the recordings in between), and it deletes no more than the
-bare DELETE (each job's latest 50 are kept). Prints a verdict; exits 1 when short.
+bare DELETE (each job's latest 50 are kept). Prints a verdict; exits 1 when short. Also
+reported: the size of the runs table and its indexes per million runs, and the prune's
+seconds per million runs deleted (``--runs 2000000`` deletes a million).
 
     python -m bench.bench_prune [--dialect sqlite|postgresql|both] [--runs 200000] [--target-ms 500]
 """
@@ -25,7 +27,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import cronwatch
-from bench.common import exit_with_verdicts, load_runs, report, scratch_database, verdict
+from bench.common import (
+    database_size,
+    exit_with_verdicts,
+    load_runs,
+    report,
+    scratch_database,
+    verdict,
+)
 from cronwatch.retention import prune
 from cronwatch.specs import Retention
 from cronwatch.storage import open_database
@@ -82,6 +91,8 @@ def bench(dialect: str, total: int, target_ms: float) -> bool:
             with open_database(url) as db:
                 load_runs(db, synthetic_runs(total))
         print(f"[{dialect}] filled 2 x {total:,} runs in {time.perf_counter() - filled:.1f}s")
+        with open_database(batched_url) as db:
+            runs, table, whole = database_size(db)
 
         def bare_delete(db: Database) -> int:
             return db.execute("DELETE FROM runs WHERE started_us < ?", (to_us(cutoff),))
@@ -93,11 +104,16 @@ def bench(dialect: str, total: int, target_ms: float) -> bool:
                 ),
                 "one bare DELETE": while_recording(bare_url, lambda: bare_delete(bare)),
             }
-    rows = []
+    rows = [("size before", f"{runs:,} runs: the runs table and its indexes {table / 1e6:.0f} MB "
+                            f"= {table / runs:.0f} MB per million runs; the database "
+                            f"{whole / 1e6:.0f} MB")]  # fmt: skip
     for name, (deleted, seconds, longest, recordings) in results.items():
         rows.append((name, f"{deleted:,} runs in {seconds:.2f}s ({deleted / seconds:,.0f}/s); "
                            f"longest recording meanwhile {longest * 1e3:.0f} ms "
                            f"({recordings} made)"))  # fmt: skip
+    pruned, seconds = results["cronwatch prune"][:2]
+    rows.append(("cronwatch prune per million", f"{seconds / pruned * 1e6:.1f} s per million runs "
+                                                f"deleted ({JOBS} jobs)"))  # fmt: skip
     ratio = results["cronwatch prune"][1] / results["one bare DELETE"][1]
     rows.append(("time ratio", f"{ratio:.2f}x  (the price of keeping recording going)"))
     pruned, _, longest, _ = results["cronwatch prune"]

@@ -96,3 +96,22 @@ def load_runs(db: Database, rows: Iterable[tuple[object, ...]]) -> None:
                 for row in rows:
                     copy.write_row(row)
     db.execute("ANALYZE")
+
+
+def database_size(db: Database) -> tuple[int, int, int]:
+    """(runs stored, bytes of the ``runs`` table with its indexes (and TOAST on PostgreSQL),
+    bytes of the whole database (SQLite: the main file's pages, not its WAL)). Space freed
+    by deletes stays in both until reused (or VACUUM)."""
+    runs = int(db.query("SELECT COUNT(*) FROM runs")[0][0])
+    if db.dialect.name == "sqlite":
+        page = int(db.query("PRAGMA page_size")[0][0])
+        whole = page * int(db.query("PRAGMA page_count")[0][0])
+        table = int(
+            db.query(
+                "SELECT SUM(pgsize) FROM dbstat WHERE name = 'runs' OR name IN (SELECT name FROM"
+                " sqlite_master WHERE type = 'index' AND tbl_name = 'runs')"
+            )[0][0]
+        )
+        return runs, table, whole
+    row = db.query("SELECT pg_total_relation_size('runs'), pg_database_size(current_database())")
+    return runs, int(row[0][0]), int(row[0][1])
