@@ -143,6 +143,8 @@ def run_alert_cycle(
     store.insert_states(plan.firsts, now)
     summary.events = store.apply(plan.flips, now)
     _store_deadlines(store, plan.looked, plan.flips, summary.events, plan.due, now)
+    # The deltas this cycle's flips (and anything else since) added to the kept counts.
+    store.compact()
     if channels is None:
         channels = build_channels(config)
     summary.delivery = deliver_due(db, channels, now, retry=retry)

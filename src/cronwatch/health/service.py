@@ -159,8 +159,9 @@ def settled_page(
     """The ``limit + 1`` first jobs with a status in ``statuses`` that follow ``after`` (rank in
     :data:`PRIORITY`, name), and every job's count per status, at the cost of the page and the
     jobs that can have changed, not of the number of jobs: the counts of the settled jobs from
-    one aggregate query, the page's settled jobs from a range of an index per status, and the
-    evaluation (``learn=False``) of the due ones (as :func:`settled_statuses`).
+    the counts kept per stored status (migration 0013) less the due jobs', the page's settled
+    jobs from a range of an index per status, and the evaluation (``learn=False``) of the due
+    ones (as :func:`settled_statuses`).
 
     ``None`` when no alert loop beat within ``[alerts] outage_after`` (use
     :func:`job_statuses`)."""
@@ -169,13 +170,12 @@ def settled_page(
     if not loop_alive(db, config, now):
         return None
     store = AlertStore(db)
-    due = list(store.due_jobs(now))
+    counts, due, stateless = store.settled_counts(now)
     # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too;
-    # a stored status of theirs has no job row: count by the join (``exact``).
+    # the counts are of rows of ``jobs``, so theirs are not in them.
     declared = list(config.jobs) if config is not None else []
     known = store.existing(declared) if declared else set()
     absent = [name for name in declared if name not in known]
-    counts, stateless = store.settled_counts(now, due, exact=bool(absent))
     due += [*stateless, *absent]
     evaluated = (
         job_statuses(db, config, now=now, names=due, skip_unknown=True, learn=False) if due else []

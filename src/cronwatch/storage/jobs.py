@@ -175,7 +175,8 @@ class JobStore:
         if not names:
             return 0
         existing = {row[0] for row in self.db.query("SELECT name FROM jobs")}
-        new = [name for name in names if name not in existing]
+        # In name order, the order the count triggers of concurrent inserters wait in.
+        new = sorted(name for name in names if name not in existing)
         if new:
             stamp = to_us(now)
             with self.db.transaction() as cur:

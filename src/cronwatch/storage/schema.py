@@ -153,6 +153,25 @@ job_states = Table(
     Index("ix_job_states_status", "hostname", "status", "name"),
 )
 
+#: 0013: how many jobs have each stored status (``''``: none), as signed deltas kept by
+#: triggers on ``jobs`` and ``job_states`` and summed by the overview
+#: (:mod:`cronwatch.storage.alerts.counts`).
+job_status_counts = Table(
+    "job_status_counts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("status", String(16), nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
+
+#: 0013: always empty; the PostgreSQL count triggers of two transactions inserting the same
+#: job name wait for each other on its key.
+job_count_locks = Table(
+    "job_count_locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+)
+
 #: Status changes and notifications: the history and the alert queue at once.
 events = Table(
     "events",

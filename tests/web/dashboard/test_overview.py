@@ -298,3 +298,34 @@ def test_settled_pages_are_the_evaluated_order_and_counts(
     expected = [s.name for s in truth if filters.shows(s)]
     assert "job-0001" in {s.name for s in truth if s.status == "failing"}
     assert names == expected
+
+
+@pytest.mark.parametrize("case", ["deleted-job", "lost-status"])
+def test_settled_counts_leave_out_deleted_jobs_and_count_jobs_without_a_stored_status(
+    database_url: str, case: str
+) -> None:
+    """The kept counts (migration 0013) against what evaluating every job gives, where the
+    stored statuses and the jobs differ: a deleted job whose stored status stays (it must not
+    be counted, though as many statuses are stored as there are jobs once a new job came),
+    or a settled job whose stored status is gone (it must be evaluated and counted)."""
+    from collections import Counter
+
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.service import job_statuses
+    from cronwatch.storage.jobs import JobStore
+
+    now = T0 + timedelta(hours=4, minutes=30)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 60)
+        run_alert_cycle(db, None, now, worker="w")
+        if case == "deleted-job":
+            JobStore(db).delete("job-0007")  # failing; its stored status stays behind
+            add_jobs(db, 60, 1)  # a new job, due: as many stored statuses as jobs again
+        else:
+            db.execute("DELETE FROM job_states WHERE name = 'job-0014' AND hostname = ''")
+        truth = job_statuses(db, None, now=now, learn=False)
+        page = load_overview(db, None, Filters(), now, page_size=100)
+    assert page.total == len(truth) == 60
+    assert page.counts == dict(Counter(s.status for s in truth))
+    assert [row.status.name for row in page.rows] == [s.name for s in truth]
+    assert "job-0007" not in {row.status.name for row in page.rows} or case != "deleted-job"

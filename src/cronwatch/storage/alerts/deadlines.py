@@ -11,9 +11,11 @@ is still that value: a run recorded while the cycle evaluated leaves the job due
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from cronwatch.storage.alerts.counts import NO_STATUS, CountStore
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import to_us
 
@@ -83,46 +85,32 @@ class DeadlineStore:
                 due.append(name)
         return settled, due
 
-    def settled_counts(
-        self, now: datetime, due: Sequence[str], *, exact: bool = False
-    ) -> tuple[dict[str, int], list[str]]:
-        """The jobs settled at ``now`` (deadline ahead or none, a stored status) counted per
-        stored status, and the names of the jobs whose deadline is ahead but that have no
-        stored status (rare: to evaluate, like the due ones). ``due``: the due jobs.
+    def settled_counts(self, now: datetime) -> tuple[dict[str, int], list[str], list[str]]:
+        """``(counts, due, stateless)`` at ``now``: the jobs settled (deadline ahead or none,
+        a stored status) counted per stored status, the jobs due (to evaluate), and the jobs
+        whose deadline is ahead but that have no stored status (rare: to evaluate too).
 
-        When every job has one stored status and no stored status lacks its job (the number
-        of stored statuses is the number of jobs; ``exact`` forbids the shortcut), the counts
-        are one aggregate over the index ``ix_job_states_status`` less the due jobs' stored
-        statuses (read by key): no join of every job. Otherwise one aggregate query joining
-        ``jobs`` and ``job_states``."""
+        The counts are the kept counts of every job
+        (:meth:`~cronwatch.storage.alerts.counts.CountStore.status_counts`, migration 0013)
+        less the due jobs' stored statuses, read in the same snapshot: a range of the
+        deadline index and a key read per due job, whatever the number of jobs. Only when
+        some job whose deadline is ahead has no stored status are the jobs read (one
+        anti-join) to name them."""
         stamp = to_us(now)
-        if not exact:
-            stored = {
-                status: int(n)
-                for status, n in self.db.query(
-                    "SELECT status, COUNT(*) FROM job_states WHERE hostname = '' GROUP BY status"
-                )
-            }
-            jobs = int(self.db.query("SELECT COUNT(*) FROM jobs")[0][0])
-            if sum(stored.values()) == jobs:
-                for start in range(0, len(due), CHUNK):
-                    chunk = list(due[start : start + CHUNK])
-                    marks = ", ".join("?" * len(chunk))
-                    for (status,) in self.db.query(
-                        f"SELECT status FROM job_states WHERE hostname = '' AND name IN ({marks})",
-                        chunk,
-                    ):
-                        stored[status] -= 1
-                return {status: n for status, n in stored.items() if n}, []
-        rows = self.db.query(
-            "SELECT s.status, COUNT(*) FROM jobs j"
-            " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
-            " WHERE j.check_due_us IS NULL OR j.check_due_us > ? GROUP BY s.status",
-            (stamp,),
-        )
-        counts = {status: int(n) for status, n in rows if status is not None}
+        with self.db.snapshot():
+            counts = Counter(CountStore(self.db).status_counts())
+            due_rows = self.db.query(
+                "SELECT j.name, s.status FROM jobs j"
+                " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+                " WHERE j.check_due_us <= ?",
+                (stamp,),
+            )
+        due: list[str] = []
+        for name, status in due_rows:
+            counts[status if status is not None else NO_STATUS] -= 1
+            due.append(name)
         stateless: list[str] = []
-        if any(status is None for status, _ in rows):
+        if counts.pop(NO_STATUS, 0) > 0:
             stateless = [
                 name
                 for (name,) in self.db.query(
@@ -132,7 +120,7 @@ class DeadlineStore:
                     (stamp,),
                 )
             ]
-        return counts, stateless
+        return {status: n for status, n in counts.items() if n > 0}, due, stateless
 
     def settled_by_status(
         self, now: datetime, status: str, after: str, limit: int
