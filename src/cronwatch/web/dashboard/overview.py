@@ -7,10 +7,10 @@ Cost: with an alert loop beating and no tag, host or name filter, what the page 
 the number of jobs costs (:func:`~cronwatch.health.service.settled_page`): the counts per
 status from the counts kept per stored status (migration 0013), the page's jobs from a range
 of the ``job_states (hostname, status, name)`` index per status (migration 0012), and the
-evaluation of the jobs that can have changed and of the page's jobs; with a name filter, one query for
-every job's settled status (:func:`~cronwatch.health.service.settled_statuses`); otherwise
-the fixed number of queries of :func:`~cronwatch.health.service.job_statuses` (every job
-evaluated). Plus one (:func:`queries.recent_runs`). It reads only: baselines are used as
+evaluation of the jobs that can have changed and of the page's jobs; with a name filter,
+one query for every job's settled status (:func:`~cronwatch.health.service.settled_statuses`);
+otherwise the fixed number of queries of :func:`~cronwatch.health.service.job_statuses`
+(every job evaluated). Plus one (:func:`queries.recent_runs`). It reads only: baselines are used as
 last learned (by the alert loop, ``/metrics``, the API or ``cronwatch check``), never
 relearned by a page view.
 
