@@ -1,4 +1,4 @@
-"""The kept counts of jobs per stored status (migration 0013) equal the ``GROUP BY`` they stand
+"""The kept counts of jobs per stored status (migration 0014) equal the ``GROUP BY`` they stand
 for: after random sequences of inserts, updates and deletes of jobs and stored statuses, after
 compactions, and (PostgreSQL) with writers on several connections racing on the same names,
 none of which may fail (no deadlock, no lost delta)."""

@@ -159,7 +159,7 @@ def settled_page(
     """The ``limit + 1`` first jobs with a status in ``statuses`` that follow ``after`` (rank in
     :data:`PRIORITY`, name), and every job's count per status, at the cost of the page and the
     jobs that can have changed, not of the number of jobs: the counts of the settled jobs from
-    the counts kept per stored status (migration 0013) less the due jobs', the page's settled
+    the counts kept per stored status (migration 0014) less the due jobs', the page's settled
     jobs from a range of an index per status, and the evaluation (``learn=False``) of the due
     ones (as :func:`settled_statuses`).
 

@@ -5,7 +5,7 @@ SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches th
 """
 
 #: The Alembic head revision. Bump it with every new migration.
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0014"
 
 #: Every revision ever released, oldest first: a database at one of these can be upgraded.
 KNOWN_REVISIONS = (
@@ -21,4 +21,5 @@ KNOWN_REVISIONS = (
     "0011",
     "0012",
     "0013",
+    "0014",
 )

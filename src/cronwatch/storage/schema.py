@@ -153,7 +153,7 @@ job_states = Table(
     Index("ix_job_states_status", "hostname", "status", "name"),
 )
 
-#: 0013: how many jobs have each stored status (``''``: none), as signed deltas kept by
+#: 0014: how many jobs have each stored status (``''``: none), as signed deltas kept by
 #: triggers on ``jobs`` and ``job_states`` and summed by the overview
 #: (:mod:`cronwatch.storage.alerts.counts`).
 job_status_counts = Table(
@@ -164,7 +164,7 @@ job_status_counts = Table(
     Column("n", BigInteger, nullable=False),
 )
 
-#: 0013: always empty; the PostgreSQL count triggers of two transactions inserting the same
+#: 0014: always empty; the PostgreSQL count triggers of two transactions inserting the same
 #: job name wait for each other on its key.
 job_count_locks = Table(
     "job_count_locks",
@@ -249,7 +249,7 @@ workers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_us", BigInteger, nullable=False),
     Column("last_beat_us", BigInteger, nullable=False),
-    # The fingerprint of the loop's config (migration 0013; cronwatch.alerts.fingerprint).
+    # The fingerprint of the loop's config (migration 0014; cronwatch.alerts.fingerprint).
     Column("config", Text, nullable=True),
     Index("ix_workers_kind_beat", "kind", "last_beat_us"),
 )

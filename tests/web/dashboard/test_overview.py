@@ -304,7 +304,7 @@ def test_settled_pages_are_the_evaluated_order_and_counts(
 def test_settled_counts_leave_out_deleted_jobs_and_count_jobs_without_a_stored_status(
     database_url: str, case: str
 ) -> None:
-    """The kept counts (migration 0013) against what evaluating every job gives, where the
+    """The kept counts (migration 0014) against what evaluating every job gives, where the
     stored statuses and the jobs differ: a deleted job whose stored status stays (it must not
     be counted, though as many statuses are stored as there are jobs once a new job came),
     or a settled job whose stored status is gone (it must be evaluated and counted)."""

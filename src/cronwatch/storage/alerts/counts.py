@@ -1,4 +1,4 @@
-"""How many jobs have each stored status (table ``job_status_counts``, migration 0013): the
+"""How many jobs have each stored status (table ``job_status_counts``, migration 0014): the
 overview's counts at the cost of a few rows, whatever the number of jobs.
 
 The table holds signed deltas ``(status, n)`` inserted by triggers on ``jobs`` and

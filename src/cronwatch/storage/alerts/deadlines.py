@@ -91,7 +91,7 @@ class DeadlineStore:
         whose deadline is ahead but that have no stored status (rare: to evaluate too).
 
         The counts are the kept counts of every job
-        (:meth:`~cronwatch.storage.alerts.counts.CountStore.status_counts`, migration 0013)
+        (:meth:`~cronwatch.storage.alerts.counts.CountStore.status_counts`, migration 0014)
         less the due jobs' stored statuses, read in the same snapshot: a range of the
         deadline index and a key read per due job, whatever the number of jobs. Only when
         some job whose deadline is ahead has no stored status are the jobs read (one

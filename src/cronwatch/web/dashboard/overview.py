@@ -5,7 +5,7 @@ the ``after`` cursor of the page before; the counts per status cover every job i
 
 Cost: with an alert loop beating and no tag, host or name filter, what the page costs, not what
 the number of jobs costs (:func:`~cronwatch.health.service.settled_page`): the counts per
-status from the counts kept per stored status (migration 0013), the page's jobs from a range
+status from the counts kept per stored status (migration 0014), the page's jobs from a range
 of the ``job_states (hostname, status, name)`` index per status (migration 0012), and the
 evaluation of the jobs that can have changed and of the page's jobs; with a name filter,
 one query for every job's settled status (:func:`~cronwatch.health.service.settled_statuses`);

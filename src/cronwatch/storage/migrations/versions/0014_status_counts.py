@@ -38,8 +38,8 @@ Existing databases get one row per status from the join of ``jobs`` and ``job_st
 triggers are created first, in the same transaction (on PostgreSQL their creation waits for
 writers in progress and holds off new ones until the commit).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
