@@ -34,6 +34,10 @@ no status change recorded twice.
     python -m bench.bench_fleet --live --dialect postgresql                # the issue's run
     python -m bench.bench_fleet --live --dialect postgresql --live-jobs 10000 --window 60 \\
         --saturate 10                                                       # a quick look
+
+One module: the fleet's schedule (:func:`planned_starts`) is shared by the loader, the load
+generator's script and the catch-up, and the child processes (``--pinger``, ``--alert-loop``)
+are this module run again, so the simulation reads top to bottom in one place.
 """
 
 from __future__ import annotations
@@ -542,18 +546,29 @@ class Live:
         stack.callback(self.db.close)
         self.key = KeyStore(self.db).create("ping", "fleet")[1]
         self.base = time.time()  # the fleet's jobs have run on time until now
+        self.receiver = Receiver()
+        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
+        stack.callback(self.receiver.shutdown)
+        # Every loop (the first cycle here too) has the same config: a loop that sees another
+        # config beating evaluates every job every cycle until they agree.
+        self.config = self.directory / "fleet.toml"
+        self.config.write_text(
+            f'[alerts]\ninterval = "{options.interval:g}s"\nchannels = ["receiver"]\n\n'
+            f'[channels.receiver]\ntype = "webhook"\nurl = "{self.receiver.url}"\n'
+        )
 
     def load(self) -> None:
         """The fleet into the database, and a first alert cycle (as a loop run once leaves
         it: every job's state and deadline written)."""
         from cronwatch.alerts.cycle import run_alert_cycle
+        from cronwatch.config import load_config
 
         jobs = self.options.jobs
         started = time.perf_counter()
         populate(self.db, jobs, self.base)
         loaded = time.perf_counter() - started
         started = time.perf_counter()
-        run_alert_cycle(self.db, None, worker="alerts@bench-first", full=True)
+        run_alert_cycle(self.db, load_config(self.config), worker="alerts@bench-first")
         first = time.perf_counter() - started
         self.db.execute("ANALYZE")
         rate = natural_runs_per_second(jobs)
@@ -575,16 +590,8 @@ class Live:
         print(f"  {self.dialect}: {jobs:,} jobs loaded, first cycle done", file=sys.stderr)
 
     def start(self) -> None:
-        """The receiver, two servers, two alert loops; returns once each loop did its first
+        """Two servers, two alert loops; returns once each loop did its first
         (full) cycle and its first prune."""
-        self.receiver = Receiver()
-        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
-        self.stack.callback(self.receiver.shutdown)
-        config = self.directory / "fleet.toml"
-        config.write_text(
-            f'[alerts]\ninterval = "{self.options.interval:g}s"\nchannels = ["receiver"]\n\n'
-            f'[channels.receiver]\ntype = "webhook"\nurl = "{self.receiver.url}"\n'
-        )
         ports = [free_port(), free_port()]
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_")}
         max_jobs = str(self.options.jobs + 2 * LOAD_JOBS)
@@ -615,7 +622,7 @@ class Live:
             for port in ports
         ]
         self.server_pids = [_listener_pid(port) for port in ports]
-        self.loops = self.stack.enter_context(alert_loops(self.url, config, 2))
+        self.loops = self.stack.enter_context(alert_loops(self.url, self.config, 2))
         for loop in self.loops:
             loop.wait_for("prune", 1, timeout=3600)
         self.meter = CpuMeter(
