@@ -151,6 +151,26 @@ def test_baselines_are_learned_from_recent_runs(monitor: Monitor) -> None:
     assert store.stale_baselines() == ["hourly"], "a young baseline is relearned after each run"
 
 
+def test_a_run_stamped_to_end_before_it_started_is_no_runtime_sample(monitor: Monitor) -> None:
+    """Two servers stamp a start and its finish (same run id) with their own clocks: the run
+    can end before it started (found by bench_fleet --live: then every alert cycle failed,
+    learning this job's baseline). The negative duration must be skipped, not raised on."""
+    store = JobStore(monitor.store.db)
+    for i in range(12):
+        start = T0 + timedelta(hours=i)
+        monitor.record_success("hourly", start, start + timedelta(seconds=100), "h")
+    started = T0 + timedelta(hours=12)
+    monitor.record(make_run("hourly", started, None, outcome="running", hostname="h", run_id="r"))
+    ended = started - timedelta(milliseconds=3)  # the other server's clock, 3 ms behind
+    monitor.record(make_run("hourly", ended, ended, outcome="success", hostname="h", run_id="r"))
+    durations = monitor.store.db.query("SELECT duration_us FROM runs WHERE run_id = 'r'")
+    assert durations[0][0] == -3000, "the scenario: a stored run ending before its start"
+    assert store.refresh_baselines(started) == 1
+    (facts,) = store.facts()
+    assert facts.baseline is not None and facts.baseline.runtime is not None
+    assert facts.baseline.runtime.median == pytest.approx(100.0)
+
+
 def test_declared_jobs_are_synced_once(monitor: Monitor) -> None:
     from cronwatch.storage.jobs import auto_spec
 

@@ -469,7 +469,12 @@ def count_jobs(db: Database, cur: Cursor) -> int:
 
 
 def _learn(name: str, runs: list[tuple[Any, ...]], total: int, now: datetime) -> tuple[Any, ...]:
-    durations = [d / 1e6 for _, outcome, _, d in runs if outcome == "success" and d is not None]
+    # A run can end before it started when two clocks stamped it: its start and its finish
+    # pinged to two servers (each stamps a ping on arrival) within their clocks' difference.
+    # Such a duration is no sample, and must not fail the alert cycle that learns from it.
+    durations = [
+        d / 1e6 for _, outcome, _, d in runs if outcome == "success" and d is not None and d >= 0
+    ]
     runtime = RuntimeBaseline.from_durations(durations)
     # The interval is learned on one host (the busiest recently): several hosts' runs
     # interleave into gaps that are no host's interval.
