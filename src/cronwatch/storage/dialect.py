@@ -96,6 +96,10 @@ class Dialect(ABC):
     #: at once: returns one row whose first column says whether this one goes on. ``None``
     #: where a write transaction is alone anyway (SQLite).
     COMPACT_COUNTS_LOCK: ClassVar[str | None] = None
+    #: Run (in autocommit) after a cycle rewrote many jobs' deadlines, or ``None``: takes the
+    #: rows' old versions out of the deadline index, which every incremental cycle range-reads
+    #: from its low end, and refreshes the planner's view of the deadlines.
+    RECLAIM_DEADLINES: ClassVar[str | None] = None
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -356,6 +360,13 @@ class PostgreSQL(Dialect):
     NULL_SAFE_EQUAL = "IS NOT DISTINCT FROM"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # An UPDATE of an indexed column adds an index entry and leaves the old one dead until
+    # VACUUM (autovacuum may be off, or not come for minutes): after the first cycle's 100,000
+    # deadlines, the next cycles' range read walked 100,000 dead entries at the index's low
+    # end (deadlines passed) before finding none due. SKIP_LOCKED: another loop (or
+    # autovacuum) is at it already. ANALYZE: the deadlines are no longer the 0 of new rows,
+    # which would make the planner scan the table for the due jobs.
+    RECLAIM_DEADLINES = "VACUUM (ANALYZE, SKIP_LOCKED) jobs"
     #: Arbitrary but fixed key of the advisory lock that serialises migrations.
     MIGRATION_LOCK = 0x63726F6E  # "cron"
     #: The first key of the advisory locks of jobs and hosts (:meth:`lock_job_hosts`); the

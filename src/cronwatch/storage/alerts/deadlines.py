@@ -21,6 +21,9 @@ from cronwatch.timeutil import to_us
 
 #: Deadlines written per transaction, and names per ``IN (...)`` list.
 CHUNK = 500
+#: A cycle that wrote at least this many deadlines reclaims the index's dead entries
+#: (``Dialect.RECLAIM_DEADLINES``): a first cycle, or many jobs sharing one slot.
+RECLAIM_AFTER = 10_000
 
 
 class DeadlineStore:
@@ -44,12 +47,17 @@ class DeadlineStore:
 
     def set_deadlines(self, deadlines: Iterable[tuple[str, int, int | None]]) -> None:
         """Write each ``(name, changes, deadline in microseconds)`` where the job's counter is
-        still ``changes``."""
+        still ``changes``. After :data:`RECLAIM_AFTER` of them or more, reclaim the old
+        versions' index entries where the database keeps them (PostgreSQL: ``VACUUM``), so that
+        the next cycles' range read of the due jobs does not walk them."""
         params = [(due, name, changes) for name, changes, due in sorted(deadlines)]
         statement = self.db.sql("UPDATE jobs SET check_due_us = ? WHERE name = ? AND changes = ?")
         for start in range(0, len(params), CHUNK * 10):
             with self.db.transaction() as cur:
                 cur.executemany(statement, params[start : start + CHUNK * 10])  # type: ignore[attr-defined]
+        reclaim = self.db.dialect.RECLAIM_DEADLINES
+        if reclaim is not None and len(params) >= RECLAIM_AFTER:
+            self.db.execute(reclaim)
 
     def make_due(self, names: Sequence[str]) -> None:
         """Make ``names`` due now (something the loop does not see coming changed them)."""
