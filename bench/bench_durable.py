@@ -9,11 +9,24 @@ is taken and their median reported (the machine's load drifts between rounds, no
 one). Every acknowledged ping must be stored on both (each request has its own run id: see
 ``bench_ping`` for how they are checked). The server writes pings in group-committed
 batches, so one fsync is shared by a batch: the target is the same rate within noise
-(``--target``, default 0.90). Then, for information, the cost where nothing is batched: one
-``record_success`` (one commit, one fsync) per call through the library, FULL against NORMAL.
+(``--target``, default 0.90).
+
+What FULL costs depends on the machine, so each round also reports what the rest of it did
+during that round's loads (:class:`MachineProbe`): the disk's fdatasync latency (a 4 KiB
+overwrite and fdatasync of a scratch file in the same directory every 25 ms) and the share of
+the time some task waited for a CPU. A FULL commit holds SQLite's write lock until its fsync
+returns, so the one writer cannot write the next batch meanwhile; with ``--connections``
+closed-loop clients it writes about two batches of half of them in turn (one commits while
+the other is answered), and every fsync, and the wake-up after it on a busy CPU, is in the
+critical path: at 64 connections the ratio follows the disk's latency and the CPU's load
+(README, "Durability"). ``--more-connections`` (default 256; 0 skips it) runs the same
+rounds with that many clients, for information: batches grow and one fsync is shared by more
+pings, as when many hosts ping at once. The verdict stays on ``--connections``. Then, for
+information, the cost where nothing is batched: one ``record_success`` (one commit, one fsync)
+per call through the library, FULL against NORMAL.
 
     python -m bench.bench_durable [--duration 6] [--rounds 5] [--connections 64]
-                                  [--loadgen wrk|python] [--target 0.9]
+                                  [--more-connections 256] [--loadgen wrk|python] [--target 0.9]
 
 Exits 1 when the ratio is below the target or a ping was lost.
 """
@@ -27,7 +40,10 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,10 +66,79 @@ def serve_argv(setting: str, url: str, port: int) -> list[str]:
 
 
 @dataclass
+class Machine:
+    """What the rest of the machine did during one load: the disk's median fdatasync latency
+    (seconds; ``nan`` without samples) and the share of the time some task waited for a CPU
+    (Linux's CPU pressure, ``nan`` where the kernel has none)."""
+
+    fsync: float
+    cpu_waiting: float
+
+
+class MachineProbe:
+    """Measures :class:`Machine` during a block: a thread overwrites 4 KiB of a scratch file
+    in ``directory`` and fdatasyncs it every ``interval`` seconds (what a FULL commit waits for
+    at its smallest), and /proc/pressure/cpu is read before and after."""
+
+    def __init__(self, directory: str, interval: float = 0.025) -> None:
+        self.path = os.path.join(directory, "sync-probe")
+        self.interval = interval
+        self._samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sync-probe", daemon=True)
+
+    def __enter__(self) -> MachineProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        os.unlink(self.path)
+
+    @contextmanager
+    def measuring(self) -> Iterator[list[Machine]]:
+        """Yields a list that holds, after the block, the block's :class:`Machine`."""
+        result: list[Machine] = []
+        self._samples = []
+        start, waited = time.monotonic(), _cpu_waited()
+        yield result
+        elapsed, waited = time.monotonic() - start, _cpu_waited() - waited
+        samples = self._samples
+        result.append(
+            Machine(statistics.median(samples) if samples else float("nan"), waited / elapsed)
+        )
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            block = os.urandom(4096)
+            while not self._stop.wait(self.interval):
+                os.pwrite(fd, block, 0)
+                start = time.perf_counter()
+                os.fdatasync(fd)
+                self._samples.append(time.perf_counter() - start)
+        finally:
+            os.close(fd)
+
+
+def _cpu_waited() -> float:
+    """Seconds during which some task waited for a CPU since boot (``nan``: not known)."""
+    try:
+        with open("/proc/pressure/cpu") as pressure:
+            some = pressure.readline().split()
+    except OSError:
+        return float("nan")
+    return int(some[-1].removeprefix("total=")) / 1e6
+
+
+@dataclass
 class Pings:
-    """Each setting's rates per round, what was acknowledged and stored, the rounds' ratios."""
+    """Each setting's rates per round, what the machine did during each of those loads, what
+    was acknowledged and stored, the rounds' ratios."""
 
     rates: dict[str, list[float]]
+    machine: dict[str, list[Machine]]
     acknowledged: dict[str, int]
     stored: dict[str, int]
     lost: list[str]  # acknowledged run ids not in the database (must stay empty)
@@ -63,15 +148,20 @@ class Pings:
         return [f / n for f, n in zip(self.rates["FULL"], self.rates["NORMAL"], strict=True)]
 
 
-def bench_pings(*, duration: float, rounds: int, connections: int, loadgen: str) -> Pings:
+def bench_pings(
+    *, duration: float, rounds: int, connections: list[int], loadgen: str
+) -> dict[int, Pings]:
+    """The same two servers take ``rounds`` rounds at each number of ``connections`` in turn
+    (the first one's rounds first, as the database grows the same way for both settings)."""
     from cronwatch.storage import open_database
     from cronwatch.storage.keys import KeyStore
 
     generate = wrk if loadgen == "wrk" else python_loadgen
-    rates: dict[str, list[float]] = {s: [] for s in SETTINGS}
-    acknowledged = dict.fromkeys(SETTINGS, 0)
-    stored = dict.fromkeys(SETTINGS, 0)
-    lost: list[str] = []
+    results = {
+        n: Pings({s: [] for s in SETTINGS}, {s: [] for s in SETTINGS},
+                 dict.fromkeys(SETTINGS, 0), dict.fromkeys(SETTINGS, 0), [])
+        for n in connections
+    }  # fmt: skip
     # On the disk the database would live on (not a tmpfs, where fsync costs nothing).
     base = os.environ.get("CRONWATCH_BENCH_DIR") or os.path.expanduser("~")
     with tempfile.TemporaryDirectory(prefix=".cronwatch-bench-", dir=base) as directory:
@@ -84,26 +174,29 @@ def bench_pings(*, duration: float, rounds: int, connections: int, loadgen: str)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_STATSD")}
         with running(serve_argv("FULL", urls["FULL"], ports["FULL"]), ports["FULL"], env) as full, \
              running(serve_argv("NORMAL", urls["NORMAL"], ports["NORMAL"]), ports["NORMAL"],
-                     env) as normal:  # fmt: skip
+                     env) as normal, MachineProbe(directory) as probe:  # fmt: skip
             targets = {
                 "FULL": f"{full}/ping/{keys['FULL']}/bench-job?host=bench",
                 "NORMAL": f"{normal}/ping/{keys['NORMAL']}/bench-job?host=bench",
             }
             for target in targets.values():
-                generate(target, connections, 1, "warm")  # warm-up
-            for round_ in range(rounds):
-                # Alternate which goes first: neither always gets the fresher machine.
-                order = SETTINGS if round_ % 2 == 0 else SETTINGS[::-1]
-                for setting in order:
-                    prefix = f"r{round_}"  # every request has its own run id
-                    load = generate(targets[setting], connections, duration, prefix)
-                    time.sleep(0.5)  # let the last batch commit
-                    rates[setting].append(load.rate)
-                    round_stored, round_lost, _ = account(urls[setting], prefix, load, connections)
-                    acknowledged[setting] += load.ok
-                    stored[setting] += round_stored
-                    lost += [f"{setting} {item}" for item in round_lost]
-    return Pings(rates, acknowledged, stored, lost)
+                generate(target, connections[0], 1, "warm")  # warm-up
+            for count, pings in results.items():
+                for round_ in range(rounds):
+                    # Alternate which goes first: neither always gets the fresher machine.
+                    order = SETTINGS if round_ % 2 == 0 else SETTINGS[::-1]
+                    for setting in order:
+                        prefix = f"c{count}r{round_}"  # every request has its own run id
+                        with probe.measuring() as machine:
+                            load = generate(targets[setting], count, duration, prefix)
+                        time.sleep(0.5)  # let the last batch commit
+                        pings.rates[setting].append(load.rate)
+                        pings.machine[setting] += machine
+                        round_stored, round_lost, _ = account(urls[setting], prefix, load, count)
+                        pings.acknowledged[setting] += load.ok
+                        pings.stored[setting] += round_stored
+                        pings.lost += [f"{setting} {item}" for item in round_lost]
+    return results
 
 
 def bench_records(calls: int = 300) -> dict[str, float]:
@@ -139,33 +232,67 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--loadgen", choices=["wrk", "python"],
-                        default="wrk" if shutil.which("wrk") else "python")  # fmt: skip
+    parser.add_argument(
+        "--more-connections",
+        type=int,
+        default=256,
+        help="also this many connections, for information (0: not)",
+    )
+    parser.add_argument(
+        "--loadgen", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
     parser.add_argument("--target", type=float, default=0.90)
     args = parser.parse_args()
-    pings = bench_pings(duration=args.duration, rounds=args.rounds,
-                        connections=args.connections, loadgen=args.loadgen)  # fmt: skip
+    counts = [args.connections] + ([args.more_connections] if args.more_connections else [])
+    results = bench_pings(
+        duration=args.duration, rounds=args.rounds, connections=counts, loadgen=args.loadgen
+    )
     records = bench_records()
-    rates, acknowledged, stored = pings.rates, pings.acknowledged, pings.stored
+    pings = results[args.connections]
     ratio = statistics.median(pings.ratios)
-    lost = bool(pings.lost)
+    lost = any(p.lost for p in results.values())
     ok = ratio >= args.target and not lost
+    rows = _ping_rows(pings, f"target >= {args.target}")
+    for count in counts[1:]:
+        rows += [
+            ("", ""),
+            (f"{count} connections", "(information: batches of more pings)"),
+            *_ping_rows(results[count], "information"),
+        ]
     report(
         f"durable commits on SQLite: cronwatch serve pings/s, synchronous=FULL vs NORMAL "
         f"({args.loadgen}, {args.connections} connections, {args.rounds} x {args.duration:g}s)",
         [
-            *((f"pings/s {s}", f"{statistics.median(rates[s]):9.0f}   (rounds: "
-               + ", ".join(f"{r:.0f}" for r in rates[s]) + ")") for s in SETTINGS),
-            ("FULL / NORMAL", f"{ratio:9.2f}   (median of the rounds' ratios: "
-             + ", ".join(f"{r:.2f}" for r in pings.ratios) + f"; target >= {args.target})"),
-            *((f"acknowledged / stored {s}", f"{acknowledged[s]:9d} / {stored[s]}")
-              for s in SETTINGS),
+            *rows,
             ("record_success FULL", f"{records['FULL'] * 1e3:9.2f} ms   (one commit, one fsync)"),
             ("record_success NORMAL", f"{records['NORMAL'] * 1e3:9.2f} ms   (information only)"),
             verdict(ok, "PINGS LOST" if lost else "BELOW TARGET"),
         ],
     )  # fmt: skip
     exit_with_verdicts([ok])
+
+
+def _ping_rows(pings: Pings, target: str) -> list[tuple[str, str]]:
+    """A report's rows for one number of connections: rates, ratio, what the machine did
+    during each round's loads (during NORMAL's: what the rest of the machine makes it; during
+    FULL's: with FULL's own fsyncs queued too), what was acknowledged and stored."""
+    rates, machine = pings.rates, pings.machine
+    pairs = list(zip(machine["FULL"], machine["NORMAL"], strict=True))
+    everything = machine["FULL"] + machine["NORMAL"]
+    return [
+        *((f"pings/s {s}", f"{statistics.median(rates[s]):9.0f}   (rounds: "
+           + ", ".join(f"{r:.0f}" for r in rates[s]) + ")") for s in SETTINGS),
+        ("FULL / NORMAL", f"{statistics.median(pings.ratios):9.2f}   (median of the rounds' "
+         "ratios: " + ", ".join(f"{r:.2f}" for r in pings.ratios) + f"; {target})"),
+        ("disk fdatasync", f"{statistics.median(m.fsync for m in everything) * 1e3:9.2f} ms"
+         "   (median during each round's FULL/NORMAL load: "
+         + ", ".join(f"{f.fsync * 1e3:.2f}/{n.fsync * 1e3:.2f}" for f, n in pairs) + ")"),
+        ("CPU waited for", f"{statistics.median(m.cpu_waiting for m in everything):9.2f}"
+         "      (share of the time some task waited for a CPU, FULL/NORMAL: "
+         + ", ".join(f"{f.cpu_waiting:.2f}/{n.cpu_waiting:.2f}" for f, n in pairs) + ")"),
+        *((f"acknowledged / stored {s}", f"{pings.acknowledged[s]:9d} / {pings.stored[s]}")
+          for s in SETTINGS),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
