@@ -584,6 +584,12 @@ def when_due(facts: JobFacts, now: datetime) -> tuple[datetime | None, datetime 
 _Judged = tuple[list[_Problem], _Problem, datetime | None, datetime | None, list[_Verdict]]
 
 
+def listed_hosts(facts: JobFacts) -> list[str]:
+    """The names of the hosts :func:`evaluate` lists for the job of ``facts`` (its status's
+    ``hosts``, in order), without evaluating it: the declared hosts, else every host seen."""
+    return [view.host for view in _host_views(facts) if view.host is not None]
+
+
 def _host_views(facts: JobFacts) -> list[_View]:
     """One view per host: the declared hosts, else every host seen (with its live runs)."""
     if len(facts.hosts) == 1 and not facts.running and not facts.spec.hosts:

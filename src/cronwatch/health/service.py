@@ -139,6 +139,101 @@ def settled_statuses(
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """What the alert loop settled at an instant, counted, and every other job evaluated."""
+
+    #: The settled jobs (deadline ahead, a stored status) per stored status.
+    counts: dict[str, int]
+    #: Every job that can have changed (deadline passed, no stored status, declared in a
+    #: config newer than the loop's), evaluated (``learn=False``).
+    evaluated: list[JobStatus]
+
+
+def settled_rest(db: Database, config: Config | None, now: datetime) -> Settled | None:
+    """The counts of the settled jobs and the evaluation of the others, at the cost of the
+    jobs that can have changed: the counts kept per stored status (migration 0014) less the
+    due jobs'. ``None`` when no alert loop beat within ``[alerts] outage_after``."""
+    from cronwatch.storage.alerts import AlertStore
+
+    if not loop_alive(db, config, now):
+        return None
+    store = AlertStore(db)
+    counts, due, stateless = store.settled_counts(now)
+    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too;
+    # the counts are of rows of ``jobs``, so theirs are not in them.
+    declared = list(config.jobs) if config is not None else []
+    known = store.existing(declared) if declared else set()
+    absent = [name for name in declared if name not in known]
+    due += [*stateless, *absent]
+    evaluated = (
+        job_statuses(db, config, now=now, names=due, skip_unknown=True, learn=False) if due else []
+    )
+    return Settled(counts, evaluated)
+
+
+#: ``covers(name, tags, hosts)``: whether a job is in a selection, from its name, its tags and
+#: the names of the hosts its status lists.
+Covers = Callable[[str, Sequence[str], Sequence[str]], bool]
+
+
+def settled_among(
+    db: Database,
+    config: Config | None,
+    *,
+    now: datetime,
+    names: Sequence[str],
+    covers: Covers | None = None,
+) -> list[SettledStatus]:
+    """Those of ``names`` that the alert loop settled at ``now`` (deadline ahead, a stored
+    status), as it stored them, by key: at the cost of ``names``, whatever the number of jobs.
+    With ``covers``, only those it holds for, their tags and hosts read from their facts
+    (:meth:`~cronwatch.storage.jobs.JobStore.facts`, by key; not evaluated)."""
+    from cronwatch.health.evaluate import listed_hosts
+    from cronwatch.storage.alerts import AlertStore
+
+    stored = AlertStore(db).settled_of(now, names)
+    if covers is not None:
+        declared = dict(config.jobs) if config is not None else {}
+        facts = JobStore(db).facts(declared, names=list(stored), now=now)
+        kept = {f.spec.name for f in facts if covers(f.spec.name, f.spec.tags, listed_hosts(f))}
+        stored = {name: value for name, value in stored.items() if name in kept}
+    return [
+        SettledStatus(name, status, reason)
+        for name, (status, reason) in stored.items()
+        if status in _RANK
+    ]
+
+
+def candidates(
+    db: Database, config: Config | None, *, tag: str = "", host: str = "", q: str = ""
+) -> set[str]:
+    """The jobs that may have tag ``tag``, list host ``host`` and have a name containing
+    ``q`` (ignoring case) (each when given; at least one must be): a superset, found without
+    reading every job's facts (the names, the stored specs that mention the tag or host, the
+    summaries of the host; the config's specs). The name condition is exact; check the tag and
+    the host on the facts (:func:`settled_among`'s ``covers``)."""
+    store = JobStore(db)
+    declared = config.jobs if config is not None else {}
+    found: list[set[str]] = []
+    if tag:
+        found.append(
+            store.mentioning(tag) | {name for name, spec in declared.items() if tag in spec.tags}
+        )
+    if host:
+        found.append(
+            store.seen_on(host)
+            | store.mentioning(host)
+            | {name for name, spec in declared.items() if host in spec.hosts}
+        )
+    if q:
+        wanted = q.casefold()
+        found.append({name for name in [*store.names(), *declared] if wanted in name.casefold()})
+    if not found:
+        raise ValueError("candidates: no tag, host or name given")
+    return set.intersection(*found)
+
+
+@dataclass(frozen=True, slots=True)
 class SettledPage:
     """A page of statuses in (:data:`PRIORITY`, name) order, from the alert loop's stored
     statuses, and the counts per status of every job."""
@@ -167,21 +262,13 @@ def settled_page(
     :func:`job_statuses`)."""
     from cronwatch.storage.alerts import AlertStore
 
-    if not loop_alive(db, config, now):
+    settled = settled_rest(db, config, now)
+    if settled is None:
         return None
     store = AlertStore(db)
-    counts, due, stateless = store.settled_counts(now)
-    # Declared jobs the loop never saw (a config newer than the loop's) are evaluated too;
-    # the counts are of rows of ``jobs``, so theirs are not in them.
-    declared = list(config.jobs) if config is not None else []
-    known = store.existing(declared) if declared else set()
-    absent = [name for name in declared if name not in known]
-    due += [*stateless, *absent]
-    evaluated = (
-        job_statuses(db, config, now=now, names=due, skip_unknown=True, learn=False) if due else []
-    )
+    evaluated = settled.evaluated
     # A job is either evaluated (due) or settled: the two never list the same job.
-    totals = Counter(counts)
+    totals = Counter(settled.counts)
     totals.update(s.status for s in evaluated)
     wanted = set(statuses)
     start = after if after is not None else (-1, "")

@@ -13,6 +13,7 @@ column added to the table is met in one place.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -188,6 +189,30 @@ class JobStore:
                     [(name, stamp, stamp) for name in new],
                 )
         return len(new)
+
+    def mentioning(self, text: str) -> set[str]:
+        """The jobs whose stored spec (API-declared or edited jobs) holds ``text`` as a JSON
+        string: a superset of those with it as a tag or a declared host, found without parsing
+        every spec (the caller checks the spec itself). A spec is stored as the request sent
+        it: ``text`` is looked for in both JSON spellings (escaped, ``json.dumps``' default,
+        and plain) and both Unicode normalizations that a request may use (NFC and NFD)."""
+        forms = {
+            json.dumps(unicodedata.normalize(form, text), ensure_ascii=ascii_only)
+            for form in ("NFC", "NFD")
+            for ascii_only in (True, False)
+        }
+        patterns = ["%" + _like_escaped(form) + "%" for form in sorted(forms)]
+        where = " OR ".join("spec LIKE ? ESCAPE '\\'" for _ in patterns)
+        return {row[0] for row in self.db.query(f"SELECT name FROM jobs WHERE {where}", patterns)}
+
+    def seen_on(self, hostname: str) -> set[str]:
+        """The jobs with a run recorded (or running) on ``hostname``."""
+        rows = self.db.query("SELECT name FROM job_hosts WHERE hostname = ?", (hostname,))
+        rows += self.db.query(
+            "SELECT DISTINCT name FROM runs WHERE hostname = ? AND outcome = 'running'",
+            (hostname,),
+        )
+        return {row[0] for row in rows}
 
     def count(self) -> int:
         """How many jobs there are."""
@@ -579,3 +604,8 @@ def _spec_from_json(name: str, text: str) -> JobSpec | None:
         return parse_job_table(name, {**fields, "tags": list(split)}, source="database")
     except (ConfigError, InvalidInput, ValueError):
         return None
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

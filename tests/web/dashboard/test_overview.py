@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -329,3 +330,89 @@ def test_settled_counts_leave_out_deleted_jobs_and_count_jobs_without_a_stored_s
     assert page.counts == dict(Counter(s.status for s in truth))
     assert [row.status.name for row in page.rows] == [s.name for s in truth]
     assert "job-0007" not in {row.status.name for row in page.rows} or case != "deleted-job"
+
+
+_FILTERED_CONFIG = """
+[jobs.declared-db]
+schedule = "0 * * * *"
+tags = ["db"]
+
+[jobs.declared-web]
+schedule = "0 * * * *"
+hosts = ["web-1"]
+"""
+
+SCOPES = [
+    Filters(tag="db"),
+    Filters(tag="c_fé%"),  # LIKE's wildcards and a non-ASCII letter, stored escaped or plain
+    Filters(tag="nowhere"),
+    Filters(host="host-1"),  # seen running: jobs without declared hosts
+    Filters(host="web-1"),  # declared: a declared host is listed even before any run
+    Filters(host="db"),  # a host named like a tag: the tag's jobs must not come with it
+    Filters(q="-00"),
+    Filters(q="API"),  # ignoring case
+    Filters(tag="db", host="host-1"),
+    Filters(tag="db", statuses=("problems",)),
+    Filters(q="api", tag="web", statuses=("ok", "late")),
+]
+
+
+@pytest.mark.parametrize("filters", SCOPES, ids=lambda f: f.query() or "none")
+def test_filtered_settled_pages_are_the_evaluated_ones(
+    database_url: str, tmp_path: Path, filters: Filters
+) -> None:
+    """With an alert loop beating, a tag, host or name filter reads the stored statuses of its
+    candidates (and evaluates the jobs that can have changed): its pages and counts must be
+    exactly those of every job evaluated and filtered. Candidates are found by text (specs
+    mentioning the tag or host), so a job that mentions the text elsewhere (a host named like
+    the tag, a description) must be checked out, and a job whose spec was stored with the
+    tag escaped must be found."""
+    import json
+    from collections import Counter
+
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.service import job_statuses, settled_rest
+    from cronwatch.jobs import JobsService
+    from tests.support.alerting import write_config
+
+    config = write_config(tmp_path, _FILTERED_CONFIG)
+    now = T0 + timedelta(hours=4, minutes=30)
+    with open_database(database_url) as db:
+        add_jobs(db, 0, 40)
+        service = JobsService(db, config)
+        kinds: list[dict[str, Any]] = [
+            {"tags": ["db"]},
+            {"tags": ["web", "c_fé%"], "description": '"db" is mentioned here'},
+            {"hosts": ["web-1", "db"], "tags": ["web"]},
+            {"hosts": ["host-1"]},
+            {},
+        ]
+        for j in range(20):
+            service.create(f"api-{j:02d}", {"schedule": "0 * * * *", **kinds[j % 5]})
+        # A spec stored with the tag unescaped (another writer's JSON): found all the same.
+        db.execute(
+            "UPDATE jobs SET spec = ? WHERE name = 'api-01'",
+            (json.dumps({"schedule": "0 * * * *", "tags": ["c_fé%"]}, ensure_ascii=False),),
+        )
+        run_alert_cycle(db, config, now, worker="w")
+        # After the cycle: new jobs and a new failure, due (evaluated, not read as stored).
+        add_jobs(db, 40, 8)
+        start = to_us(T0 + timedelta(hours=4, minutes=10))
+        failure = ("api-03", "host-1", "x1", "failure", 1, start, start + 60_000_000)
+        db.execute(db.sql(_INSERT), (*failure, 60_000_000, None))
+        assert settled_rest(db, config, now) is not None, "the loop's statuses are used"
+        every = job_statuses(db, config, now=now, learn=False)
+        truth = [s for s in every if filters.in_scope(s)]
+        names: list[str] = []
+        after = None
+        for _ in range(30):
+            page = load_overview(db, config, filters, now, after=after, page_size=4)
+            names += [row.status.name for row in page.rows]
+            assert (page.total, page.in_scope) == (len(every), len(truth))
+            assert page.counts == dict(Counter(s.status for s in truth))
+            if page.next is None:
+                break
+            after = page.next
+    assert names == [s.name for s in truth if filters.shows(s)]
+    if filters.tag == "c_fé%":
+        assert {"api-01", "api-06"} <= set(names)

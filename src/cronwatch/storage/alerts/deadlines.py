@@ -145,6 +145,22 @@ class DeadlineStore:
         )
         return [(name, reason) for name, reason in rows]
 
+    def settled_of(self, now: datetime, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Those of ``names`` settled at ``now`` (deadline ahead or none, a stored status), each
+        with its stored ``(status, reason)``: read by key, whatever the number of jobs."""
+        settled: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(names), CHUNK):
+            chunk = list(names[start : start + CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            for name, status, reason in self.db.query(
+                "SELECT s.name, s.status, s.reason FROM job_states s JOIN jobs j ON j.name = s.name"
+                f" WHERE s.hostname = '' AND s.name IN ({marks})"
+                " AND (j.check_due_us IS NULL OR j.check_due_us > ?)",
+                [*chunk, to_us(now)],
+            ):
+                settled[name] = (status, reason)
+        return settled
+
     def existing(self, names: Sequence[str]) -> set[str]:
         """Those of ``names`` that are rows of ``jobs``."""
         found: set[str] = set()

@@ -7,12 +7,14 @@ Cost: with an alert loop beating and no tag, host or name filter, what the page 
 the number of jobs costs (:func:`~cronwatch.health.service.settled_page`): the counts per
 status from the counts kept per stored status (migration 0014), the page's jobs from a range
 of the ``job_states (hostname, status, name)`` index per status (migration 0012), and the
-evaluation of the jobs that can have changed and of the page's jobs; with a name filter,
-one query for every job's settled status (:func:`~cronwatch.health.service.settled_statuses`);
-otherwise the fixed number of queries of :func:`~cronwatch.health.service.job_statuses`
-(every job evaluated). Plus one (:func:`queries.recent_runs`). It reads only: baselines are used as
-last learned (by the alert loop, ``/metrics``, the API or ``cronwatch check``), never
-relearned by a page view.
+evaluation of the jobs that can have changed and of the page's jobs. With a tag, host or name
+filter and a loop beating, what the filter's candidates cost (:func:`_select_scoped`): the
+jobs that can have changed evaluated, and of the others only those that may pass the filter
+(found by the text of their specs, their hosts' summaries, their names) read by key, with
+their stored status, their tags and hosts checked on their facts. Without a loop, the fixed
+number of queries of :func:`~cronwatch.health.service.job_statuses` (every job evaluated).
+Plus one (:func:`queries.recent_runs`). It reads only: baselines are used as last learned (by
+the alert loop, ``/metrics``, the API or ``cronwatch check``), never relearned by a page view.
 
 Filters (query parameters of ``/``, so that a plain GET form works without JavaScript):
 
@@ -28,6 +30,7 @@ Jobs come worst first (the order of :data:`~cronwatch.health.model.PRIORITY`), t
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
@@ -43,7 +46,13 @@ from cronwatch.health.model import (
     SettledStatus,
     Status,
 )
-from cronwatch.health.service import job_statuses, settled_page, settled_statuses
+from cronwatch.health.service import (
+    candidates,
+    job_statuses,
+    settled_among,
+    settled_page,
+    settled_rest,
+)
 from cronwatch.specs import Config
 from cronwatch.storage import dashboard as queries
 from cronwatch.storage.connection import Database
@@ -108,13 +117,18 @@ class Filters:
                     pairs.append((key, str(item)))
         return urlencode(pairs)
 
-    def in_scope(self, status: JobStatus | SettledStatus) -> bool:
+    def in_scope(self, status: JobStatus) -> bool:
         """Whether ``status`` passes the tag, host and name filters (not the status one)."""
-        if self.tag and self.tag not in status.tags:
+        return self.covers(status.name, status.tags, [h.hostname for h in status.hosts])
+
+    def covers(self, name: str, tags: Sequence[str], hosts: Sequence[str]) -> bool:
+        """Whether a job named ``name`` with ``tags`` whose status lists ``hosts`` passes the
+        tag, host and name filters (not the status one)."""
+        if self.tag and self.tag not in tags:
             return False
-        if self.host and all(h.hostname != self.host for h in status.hosts):
+        if self.host and self.host not in hosts:
             return False
-        return not self.q or self.q.casefold() in status.name.casefold()
+        return not self.q or self.q.casefold() in name.casefold()
 
     def shows(self, status: JobStatus | SettledStatus) -> bool:
         """Whether ``status`` passes the status filter."""
@@ -178,8 +192,9 @@ def load_overview(
     With an alert loop beating and no tag, host or name filter, the order, the page and the
     counts come from the statuses the loop stored, read by index
     (:func:`~cronwatch.health.service.settled_page`), and only the page's jobs (and those that
-    can have changed) are evaluated; with a name filter, every job's stored status is read
-    (:func:`~cronwatch.health.service.settled_statuses`); otherwise every job is evaluated.
+    can have changed) are evaluated; with a tag, host or name filter, the stored statuses of
+    the filter's candidates are read (:func:`_select_scoped`); without a loop, every job is
+    evaluated.
     """
     start = _position(after)
     selection = _select(db, config, filters, now, start, page_size)
@@ -231,10 +246,11 @@ def _select(
     start: tuple[int, str] | None,
     page_size: int,
 ) -> _Selection:
-    """The jobs after ``start`` that pass ``filters``, and the counts: by index from the stored
-    statuses when there is no tag, host or name filter and an alert loop is beating
-    (:func:`~cronwatch.health.service.settled_page`, at most ``page_size`` jobs), else from
-    every job's status (:func:`_select_all`)."""
+    """The jobs after ``start`` that pass ``filters``, and the counts: with an alert loop
+    beating, from the stored statuses (by index without a tag, host or name filter,
+    :func:`~cronwatch.health.service.settled_page`, at most ``page_size`` jobs; else those of
+    the filter's candidates, :func:`_select_scoped`), else from every job's evaluated status
+    (:func:`_select_all`)."""
     if not (filters.tag or filters.host or filters.q):
         wanted = [status for status in PRIORITY if filters.shows_status(status)]
         paged = settled_page(db, config, now=now, statuses=wanted, after=start, limit=page_size)
@@ -243,7 +259,44 @@ def _select(
             total = sum(counts.values())
             matching = sum(n for status, n in counts.items() if status in wanted)
             return _Selection(counts, total, total, matching, list(paged.statuses))
+    else:
+        scoped = _select_scoped(db, config, filters, now, start)
+        if scoped is not None:
+            return scoped
     return _select_all(db, config, filters, now, start)
+
+
+def _select_scoped(
+    db: Database,
+    config: Config | None,
+    filters: Filters,
+    now: datetime,
+    start: tuple[int, str] | None,
+) -> _Selection | None:
+    """The jobs after ``start`` that pass ``filters`` (a tag, host or name filter), with an
+    alert loop beating (else ``None``), at the cost of the jobs that can have changed and of
+    the filter's candidates, not of every job: the jobs that can have changed evaluated, and
+    of the others only the candidates (:func:`~cronwatch.health.service.candidates`) read,
+    with the status the loop stored, their tags and hosts checked on their facts
+    (:func:`~cronwatch.health.service.settled_among`). The total is the kept counts'."""
+    settled = settled_rest(db, config, now)
+    if settled is None:
+        return None
+    evaluated = {s.name for s in settled.evaluated}
+    names = sorted(candidates(db, config, tag=filters.tag, host=filters.host, q=filters.q))
+    scoped: list[JobStatus | SettledStatus] = [s for s in settled.evaluated if filters.in_scope(s)]
+    # A name filter alone is exact on the candidates: no facts to read.
+    covers = filters.covers if filters.tag or filters.host else None
+    scoped += settled_among(
+        db,
+        config,
+        now=now,
+        names=[name for name in names if name not in evaluated],
+        covers=covers,
+    )
+    scoped.sort(key=lambda s: (_RANK[s.status], s.name))
+    total = sum(n for status, n in settled.counts.items() if status in _RANK)
+    return _counted(scoped, filters, start, total + len(settled.evaluated), None)
 
 
 def _select_all(
@@ -253,28 +306,27 @@ def _select_all(
     now: datetime,
     start: tuple[int, str] | None,
 ) -> _Selection:
-    """The jobs after ``start`` that pass ``filters``, from every job's status: the stored
-    (settled) ones when there is no tag or host filter and a loop is beating
-    (:func:`~cronwatch.health.service.settled_statuses`), else every job evaluated
+    """The jobs after ``start`` that pass ``filters``, from every job evaluated
     (:func:`~cronwatch.health.service.job_statuses`, which :attr:`_Selection.evaluated` then
     holds). Never relearns a baseline."""
-    settled = None
-    if not (filters.tag or filters.host):
-        settled = settled_statuses(db, config, now=now, learn=False)
-    statuses: list[JobStatus | SettledStatus] = []
-    statuses += settled if settled is not None else job_statuses(db, config, now=now, learn=False)
-    scoped = [s for s in statuses if filters.in_scope(s)]
+    statuses = job_statuses(db, config, now=now, learn=False)
+    scoped: list[JobStatus | SettledStatus] = [s for s in statuses if filters.in_scope(s)]
+    return _counted(scoped, filters, start, len(statuses), list(statuses))
+
+
+def _counted(
+    scoped: list[JobStatus | SettledStatus],
+    filters: Filters,
+    start: tuple[int, str] | None,
+    total: int,
+    evaluated: list[JobStatus | SettledStatus] | None,
+) -> _Selection:
+    """The selection of ``scoped`` (the jobs in scope, in page order; ``total`` jobs known):
+    their counts per status, and those the status filter shows after ``start``."""
     counter = Counter(s.status for s in scoped)
     counts = {status: counter[status] for status in PRIORITY if counter[status]}
     shown = [s for s in scoped if filters.shows(s)]
-    selection = _Selection(
-        counts,
-        len(statuses),
-        len(scoped),
-        len(shown),
-        shown,
-        statuses if settled is None else None,
-    )
+    selection = _Selection(counts, total, len(scoped), len(shown), shown, evaluated)
     if start is not None:
         selection.shown = [s for s in shown if (_RANK[s.status], s.name) > start]
     return selection
