@@ -55,18 +55,28 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from cronwatch.health.evaluate import evaluate as _evaluate
 from cronwatch.health.evaluate import when_due
-from cronwatch.health.model import PRIORITY, HostSummary, JobFacts, JobStatus, Status
+from cronwatch.health.model import PRIORITY, HostStatus, JobStatus
 from cronwatch.health.model import SEVERITY as _SEVERITY_OF
 from cronwatch.health.service import loop_alive
 from cronwatch.specs import Config, MetricsSpec
 from cronwatch.storage.connection import Database
-from cronwatch.storage.metrics import StoredStatus, jobs_in_chunks
+from cronwatch.storage.metrics import (
+    BASELINE_INTERVAL,
+    FAILURES_TOTAL,
+    HOSTNAME,
+    LAST_COMPLETED,
+    LAST_DURATION,
+    LAST_SUCCESS_COMPLETED,
+    RUNS_TOTAL,
+    ScrapedJob,
+    jobs_in_chunks,
+)
 from cronwatch.timeutil import utcnow
 
 log = logging.getLogger("cronwatch.prometheus")
@@ -192,16 +202,16 @@ def expose(
         settled_at = now if loop_alive(db, config, now) else None
         chunks = jobs_in_chunks(db, declared, keep=tags, now=now, settled_at=settled_at)
         for chunk in chunks:
-            for facts, stored in chunk:
+            for job in chunk:
                 try:
-                    verdict = _settled(facts, stored, now) if stored is not None else None
-                    verdict = verdict or _verdict(evaluate(facts, now))
+                    verdict = _settled(job, now) if job.stored is not None else None
+                    verdict = verdict or _verdict(evaluate(job.facts(), now))
                 except Exception:
                     if not failed:
-                        log.exception("health evaluation of %r failed", facts.spec.name)
+                        log.exception("health evaluation of %r failed", job.name)
                     failed += 1
                     verdict = None
-                _job(out, facts, verdict, per_host)
+                _job(out, job, verdict, per_host)
             out.flush()
         if failed:
             log.error("health evaluation failed for %d jobs in this scrape", failed)
@@ -214,50 +224,62 @@ def expose(
 
 class _Host(NamedTuple):
     hostname: str
-    status: Status
+    status: str
 
 
 class _Verdict(NamedTuple):
     """What the series of a job show of its health: status, severity, next expected run
-    (:func:`next_expected`) and each judged host's status."""
+    (:func:`next_expected`, already as the sample's text) and each judged host's status (a
+    :class:`_Host` or the evaluation's :class:`~cronwatch.health.model.HostStatus`)."""
 
-    status: Status
+    status: str
     severity: int
-    expected: datetime | None
-    hosts: tuple[_Host, ...]
+    expected: str | None
+    hosts: Sequence[_Host | HostStatus]
 
 
 def _verdict(status: JobStatus) -> _Verdict:
-    hosts = tuple(_Host(host.hostname, host.status) for host in status.hosts)
-    return _Verdict(status.status, status.severity, next_expected(status), hosts)
+    expected = next_expected(status)
+    text = _ts(expected) if expected is not None else None
+    return _Verdict(status.status, status.severity, text, status.hosts)
 
 
-def _settled(facts: JobFacts, stored: StoredStatus, now: datetime) -> _Verdict | None:
+def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
     """The verdict from the alert loop's stored statuses (the job's and each judged host's:
     the declared hosts, else every host seen), with the next expected run computed as the
     evaluation does; ``None`` (evaluate the job) when a judged host has no stored status, or
     for a job with ``min_hosts``."""
+    stored, spec = job.stored, job.spec
+    assert stored is not None
     if stored.status not in _SEVERITY_OF:
         return None
-    status = stored.status
-    if facts.spec.hosts:
-        names: Iterable[str] = facts.spec.hosts
-    elif len(facts.hosts) == 1 and not facts.running:
-        names = (facts.hosts[0].hostname,)
+    names: Iterable[str]
+    if spec is not None and spec.hosts:
+        if spec.min_hosts is not None:
+            return None  # its overdue slot depends on the judgement of every host
+        names = spec.hosts
+    elif len(job.hosts) == 1 and not job.running:
+        names = (job.hosts[0][HOSTNAME],)
     else:
-        names = sorted({h.hostname for h in facts.hosts} | {r.hostname for r in facts.running})
+        names = sorted({row[HOSTNAME] for row in job.hosts} | {r.hostname for r in job.running})
     hosts = []
     for name in names:
         host_status = stored.hosts.get(name)
         if host_status not in _SEVERITY_OF:  # None: no stored status
             return None
         hosts.append(_Host(name, host_status))
-    due = when_due(facts, now)
-    if due is None:
-        return None
-    next_due, overdue = due
-    expected = overdue if overdue is not None else next_due
-    return _Verdict(status, _SEVERITY_OF[status], expected, tuple(hosts))
+    expected = None
+    learned = job.baseline is not None and job.baseline[BASELINE_INTERVAL]
+    if (spec is not None and spec.schedule is not None) or learned:
+        # No schedule in force, declared or learned: nothing is ever due (as when_due says),
+        # and no facts to build.
+        due = when_due(job.facts(), now)
+        if due is None:
+            return None
+        next_due, overdue = due
+        when = overdue if overdue is not None else next_due
+        expected = _ts(when) if when is not None else None
+    return _Verdict(stored.status, _SEVERITY_OF[stored.status], expected, hosts)
 
 
 def _enum(current: str) -> tuple[str, ...]:
@@ -266,50 +288,52 @@ def _enum(current: str) -> tuple[str, ...]:
     return ("", *(f',status="{c}"}} {1 if c == current else 0}\n' for c in PRIORITY))
 
 
-_ENUM = {current: _enum(current) for current in PRIORITY}
+_ENUM: dict[str, tuple[str, ...]] = {current: _enum(current) for current in PRIORITY}
 
 
-def _job(out: Exposition, facts: JobFacts, status: _Verdict | None, per_host: bool) -> None:
+def _job(out: Exposition, job: ScrapedJob, status: _Verdict | None, per_host: bool) -> None:
     """Every series of one job, added to ``out``."""
-    spec, lines = facts.spec, out.lines
-    job = f'cronjob="{_escape(spec.name)}"'
-    schedule = spec.schedule.expression if spec.schedule is not None else ""
-    lines[INFO].append(
-        f"cronwatch_job_info{{{job}{_info(schedule, spec.timezone, spec.paused, spec.tags)}"
-    )
+    spec, lines = job.spec, out.lines
+    label = f'cronjob="{_escape(job.name)}"'
+    if spec is None:
+        info = _AUTO_INFO
+    else:
+        schedule = spec.schedule.expression if spec.schedule is not None else ""
+        info = _info(schedule, spec.timezone, spec.paused, spec.tags)
+    lines[INFO].append(f"cronwatch_job_info{{{label}{info}")
     if status is not None:
-        lines[STATUS].append(f"cronwatch_job_status{{{job}".join(_ENUM[status.status]))
-        lines[SEVERITY].append(f"cronwatch_job_severity{{{job}}} {status.severity}\n")
-        expected = status.expected
-        if expected is not None:
+        lines[STATUS].append(f"cronwatch_job_status{{{label}".join(_ENUM[status.status]))
+        lines[SEVERITY].append(f"cronwatch_job_severity{{{label}}} {status.severity}\n")
+        if status.expected is not None:
             lines[NEXT].append(
-                f"cronwatch_job_next_expected_timestamp_seconds{{{job}}} {_ts(expected)}\n"
+                f"cronwatch_job_next_expected_timestamp_seconds{{{label}}} {status.expected}\n"
             )
+    rows = job.hosts
     if not per_host:
-        _summary(lines, job, _combined(facts.hosts), len(facts.running))
+        _summary(lines, label, _combined(rows), len(job.running))
         return
-    rows, judged = facts.hosts, status.hosts if status is not None else ()
+    judged = status.hosts if status is not None else ()
     if (
         len(rows) == 1
-        and not facts.running
-        and (not judged or (len(judged) == 1 and judged[0].hostname == rows[0].hostname))
+        and not job.running
+        and (not judged or (len(judged) == 1 and judged[0].hostname == rows[0][HOSTNAME]))
     ):
         # The common case, by far: one host, nothing running; its labels formatted once.
-        labels = f'{job},host="{_escape(rows[0].hostname)}"'
+        labels = f'{label},host="{_escape(rows[0][HOSTNAME])}"'
         _summary(lines, labels, rows[0], 0)
         if judged:
             lines[HOST_STATUS].append(
                 f"cronwatch_job_host_status{{{labels}".join(_ENUM[judged[0].status])
             )
         return
-    summaries = {row.hostname: row for row in rows}
+    summaries = {row[HOSTNAME]: row for row in rows}
     running: dict[str, int] = {}
-    for run in facts.running:
+    for run in job.running:
         running[run.hostname] = running.get(run.hostname, 0) + 1
     # Every host the job is known on: each that ran or started it, each declared one.
     hosts = summaries.keys() | running.keys()
     hosts |= {host.hostname for host in judged}
-    host_labels = {hostname: f'{job},host="{_escape(hostname)}"' for hostname in hosts}
+    host_labels = {hostname: f'{label},host="{_escape(hostname)}"' for hostname in hosts}
     for hostname in sorted(hosts) if len(hosts) > 1 else hosts:
         _summary(lines, host_labels[hostname], summaries.get(hostname), running.get(hostname, 0))
     for host in judged:
@@ -328,46 +352,59 @@ def _info(schedule: str, timezone: str, paused: bool, tags: tuple[str, ...]) -> 
     )
 
 
-def _summary(lines: list[list[str]], labels: str, row: HostSummary | None, running: int) -> None:
-    """The summary series of one job on one host (or of the job, hosts combined)."""
+def _summary(
+    lines: list[list[str]], labels: str, row: tuple[Any, ...] | None, running: int
+) -> None:
+    """The summary series of one job on one host (or of the job, hosts combined), from its
+    ``job_hosts`` row: instants in microseconds, written as seconds (``us / 1e6`` is the float
+    ``datetime.timestamp()`` gives for the same instant: both are correctly rounded)."""
     runs = failures = 0
     if row is not None:
-        if row.last_success_completed is not None:
+        success, completed, duration = (
+            row[LAST_SUCCESS_COMPLETED],
+            row[LAST_COMPLETED],
+            row[LAST_DURATION],
+        )
+        if success is not None:
             lines[LAST_SUCCESS].append(
-                f"cronwatch_job_last_success_timestamp_seconds{{{labels}}}"
-                f" {_ts(row.last_success_completed)}\n"
+                f"cronwatch_job_last_success_timestamp_seconds{{{labels}}} {success / 1e6!r}\n"
             )
-        if row.last_completed is not None:
+        if completed is not None:
             lines[LAST_RUN].append(
-                f"cronwatch_job_last_run_timestamp_seconds{{{labels}}} {_ts(row.last_completed)}\n"
+                f"cronwatch_job_last_run_timestamp_seconds{{{labels}}} {completed / 1e6!r}\n"
             )
-        if row.last_duration is not None:
-            seconds = row.last_duration.total_seconds()
-            lines[DURATION].append(f"cronwatch_job_last_duration_seconds{{{labels}}} {seconds!r}\n")
-        runs, failures = row.runs_total, row.failures_total
+        if duration is not None:
+            lines[DURATION].append(
+                f"cronwatch_job_last_duration_seconds{{{labels}}} {duration / 1e6!r}\n"
+            )
+        runs, failures = int(row[RUNS_TOTAL]), int(row[FAILURES_TOTAL])
     lines[RUNS].append(f"cronwatch_job_runs_total{{{labels}}} {runs}\n")
     lines[FAILURES].append(f"cronwatch_job_failures_total{{{labels}}} {failures}\n")
     lines[RUNNING].append(f"cronwatch_job_running{{{labels}}} {running}\n")
 
 
-def _combined(rows: tuple[HostSummary, ...]) -> HostSummary | None:
-    """A job's hosts as one row: the latest success and finished run, counters summed."""
+def _combined(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """A job's hosts as one row (the columns :func:`_summary` reads): the latest success and
+    finished run, counters summed."""
     if not rows:
         return None
     if len(rows) == 1:
         return rows[0]
-    finished = [row for row in rows if row.last_completed is not None]
-    latest = max(finished, key=lambda row: row.last_completed or row.first_seen, default=None)
-    successes = [row.last_success_completed for row in rows if row.last_success_completed]
-    return HostSummary(
-        hostname="",
-        first_seen=min(row.first_seen for row in rows),
-        last_completed=latest.last_completed if latest is not None else None,
-        last_duration=latest.last_duration if latest is not None else None,
-        last_success_completed=max(successes, default=None),
-        runs_total=sum(row.runs_total for row in rows),
-        failures_total=sum(row.failures_total for row in rows),
-    )
+    latest: tuple[Any, ...] | None = None
+    for row in rows:  # the first of the latest, as max() would
+        if row[LAST_COMPLETED] is not None and (
+            latest is None or row[LAST_COMPLETED] > latest[LAST_COMPLETED]
+        ):
+            latest = row
+    successes = [row[LAST_SUCCESS_COMPLETED] for row in rows]
+    combined: list[Any] = [None] * (FAILURES_TOTAL + 1)
+    if latest is not None:
+        combined[LAST_COMPLETED] = latest[LAST_COMPLETED]
+        combined[LAST_DURATION] = latest[LAST_DURATION]
+    combined[LAST_SUCCESS_COMPLETED] = max((s for s in successes if s is not None), default=None)
+    combined[RUNS_TOTAL] = sum(int(row[RUNS_TOTAL]) for row in rows)
+    combined[FAILURES_TOTAL] = sum(int(row[FAILURES_TOTAL]) for row in rows)
+    return tuple(combined)
 
 
 def next_expected(status: JobStatus) -> datetime | None:
@@ -385,3 +422,7 @@ def _escape(value: str) -> str:
     if "\\" in value or '"' in value or "\n" in value:
         return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return value
+
+
+#: The info labels of a job nobody declared (auto_spec: no schedule, UTC, not paused, no tags).
+_AUTO_INFO = _info("", "UTC", False, ())

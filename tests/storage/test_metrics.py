@@ -120,14 +120,14 @@ def test_settled_jobs_come_with_the_statuses_the_alert_loop_stored(
     config_path = tmp_path / "cronwatch.toml"
     run_alert_cycle(db, load_config(config_path), at, worker="w", full=True)
     DeadlineStore(db).make_due(["b"])  # changed since: due
-    pairs = [
-        pair
+    jobs = [
+        job
         for part in jobs_in_chunks(db, fleet, chunk=chunk, now=at, settled_at=at)
-        for pair in part
+        for job in part
     ]
     facts = [f for part in facts_in_chunks(db, fleet, chunk=chunk, now=at) for f in part]
-    assert [f for f, _ in pairs] == facts
-    stored = {f.spec.name: s for f, s in pairs}
+    assert [job.facts() for job in jobs] == facts
+    stored = {job.name: job.stored for job in jobs}
     assert stored["b"] is None, "a job changed since the cycle is not settled"
     for f in facts:
         if f.spec.name == "b" or f.spec.name == "declared":
@@ -141,10 +141,10 @@ def test_settled_jobs_come_with_the_statuses_the_alert_loop_stored(
     assert hourly is not None
     later = at + timedelta(hours=1, minutes=1)
     past = {
-        f.spec.name: s
+        job.name: job.stored
         for part in jobs_in_chunks(db, fleet, now=later, settled_at=later)
-        for f, s in part
+        for job in part
     }
     assert past["declared"] is None, "a job past its deadline is not settled"
     assert past["B"] is not None, "a job without a schedule (declared or learned): no deadline"
-    assert all(s is None for part in jobs_in_chunks(db, fleet, now=at) for _, s in part)
+    assert all(job.stored is None for part in jobs_in_chunks(db, fleet, now=at) for job in part)

@@ -272,13 +272,10 @@ class JobStore:
     ) -> list[JobFacts]:
         running_where = f"{where} AND" if where else " WHERE"
         hosts: dict[str, list[HostSummary]] = defaultdict(list)
-        for row in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts{where}", params):
-            if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
-                sane = self._summary_until(row, horizon)
-                if sane is None:
-                    continue  # nothing but future runs on that host
-                row = sane
-            hosts[row[0]].append(_host_summary(row))
+        for found in self.db.query(f"SELECT {_HOST_COLUMNS} FROM job_hosts{where}", params):
+            row = self.host_row(found, horizon)
+            if row is not None:  # else nothing but future runs on that host
+                hosts[row[0]].append(_host_summary(row))
         running: dict[str, list[RunningRun]] = defaultdict(list)
         for name, hostname, run_id, started in self.db.query(
             "SELECT name, hostname, run_id, started_us FROM runs"
@@ -312,15 +309,12 @@ class JobStore:
             )
         return facts
 
-    def host_summary(self, row: tuple[Any, ...], horizon: int) -> HostSummary | None:
+    def host_row(self, row: tuple[Any, ...], horizon: int) -> tuple[Any, ...] | None:
         """A ``_HOST_COLUMNS`` row as :meth:`facts` reads it: as of ``horizon`` (microseconds)
         when a future-dated run reached it, ``None`` when only future runs did."""
         if any(row[i] is not None and row[i] > horizon for i in _INSTANTS):
-            sane = self._summary_until(row, horizon)
-            if sane is None:
-                return None
-            row = sane
-        return _host_summary(row)
+            return self._summary_until(row, horizon)
+        return row
 
     def forgotten_config_jobs(self, declared: Iterable[str]) -> set[str]:
         """Rows an earlier config file declared that ``declared`` (the config in force) does
