@@ -67,7 +67,6 @@ from cronwatch.health.service import loop_alive
 from cronwatch.specs import Config, MetricsSpec
 from cronwatch.storage.connection import Database
 from cronwatch.storage.metrics import (
-    BASELINE_INTERVAL,
     FAILURES_TOTAL,
     HOSTNAME,
     LAST_COMPLETED,
@@ -229,7 +228,8 @@ class _Host(NamedTuple):
 
 class _Verdict(NamedTuple):
     """What the series of a job show of its health: status, severity, next expected run
-    (:func:`next_expected`, already as the sample's text) and each judged host's status (a
+    (:attr:`JobStatus.next_expected <cronwatch.health.model.JobStatus.next_expected>`, already
+    as the sample's text) and each judged host's status (a
     :class:`_Host` or the evaluation's :class:`~cronwatch.health.model.HostStatus`)."""
 
     status: str
@@ -239,16 +239,15 @@ class _Verdict(NamedTuple):
 
 
 def _verdict(status: JobStatus) -> _Verdict:
-    expected = next_expected(status)
+    expected = status.next_expected
     text = _ts(expected) if expected is not None else None
     return _Verdict(status.status, status.severity, text, status.hosts)
 
 
 def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
     """The verdict from the alert loop's stored statuses (the job's and each judged host's:
-    the declared hosts, else every host seen), with the next expected run computed as the
-    evaluation does; ``None`` (evaluate the job) when a judged host has no stored status, or
-    for a job with ``min_hosts``."""
+    the declared hosts, else every host seen) and next expected run; ``None`` (evaluate the
+    job) when a judged host has no stored status, or for a job with ``min_hosts``."""
     stored, spec = job.stored, job.spec
     assert stored is not None
     if stored.status not in _SEVERITY_OF:
@@ -256,7 +255,7 @@ def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
     names: Iterable[str]
     if spec is not None and spec.hosts:
         if spec.min_hosts is not None:
-            return None  # its overdue slot depends on the judgement of every host
+            return None
         names = spec.hosts
     elif len(job.hosts) == 1 and not job.running:
         names = (job.hosts[0][HOSTNAME],)
@@ -268,17 +267,15 @@ def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
         if host_status not in _SEVERITY_OF:  # None: no stored status
             return None
         hosts.append(_Host(name, host_status))
-    expected = None
-    learned = job.baseline is not None and job.baseline[BASELINE_INTERVAL]
-    if (spec is not None and spec.schedule is not None) or learned:
-        # No schedule in force, declared or learned: nothing is ever due (as when_due says),
-        # and no facts to build.
+    if spec is not None and spec.paused:
+        # Never due, so never evaluated again by the loop: its next run moves on meanwhile.
         due = when_due(job.facts(), now)
-        if due is None:
-            return None
+        assert due is not None  # no min_hosts
         next_due, overdue = due
         when = overdue if overdue is not None else next_due
         expected = _ts(when) if when is not None else None
+    else:
+        expected = repr(stored.expected / 1e6) if stored.expected is not None else None
     return _Verdict(stored.status, _SEVERITY_OF[stored.status], expected, hosts)
 
 
@@ -405,13 +402,6 @@ def _combined(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
     combined[RUNS_TOTAL] = sum(int(row[RUNS_TOTAL]) for row in rows)
     combined[FAILURES_TOTAL] = sum(int(row[FAILURES_TOTAL]) for row in rows)
     return tuple(combined)
-
-
-def next_expected(status: JobStatus) -> datetime | None:
-    """When the job's next run is expected, as the health evaluation says: for a job that is
-    missing or late, the instant it became due (``overdue_since``, the first slot its last run
-    did not cover), else its next due run. ``None`` without a schedule."""
-    return status.overdue_since if status.overdue_since is not None else status.next_due
 
 
 def _ts(t: datetime) -> str:

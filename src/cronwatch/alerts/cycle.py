@@ -44,6 +44,7 @@ from cronwatch.alerts.rules import announce_to_new_channels, decide, decide_host
 from cronwatch.specs import AlertSettings, Config, JobAlerting, MaintenanceWindow
 from cronwatch.specs.retention import DEFAULT_KEEP_EVENTS
 from cronwatch.storage.alerts import AlertStore
+from cronwatch.storage.alerts.deadlines import Due
 from cronwatch.storage.alerts.states import ALERTING, STATUS, Flip, state_from_row
 from cronwatch.storage.alerts.workers import Outage, process_worker_name
 from cronwatch.storage.connection import Database
@@ -161,7 +162,7 @@ _Looked = tuple[Observation, "JobState | None", "_Context | None", JobAlerting]
 class _Plan:
     """What the evaluation of one cycle decided, before anything of it is written."""
 
-    due: dict[str, tuple[int, int | None]]  # counters and stored deadline by job (store.due_jobs)
+    due: dict[str, Due]  # counters, stored deadline and expected run by job (store.due_jobs)
     firsts: list[JobState] = field(default_factory=list)  # rows to create (first seen)
     flips: list[Flip] = field(default_factory=list)  # conditional updates to apply, in order
     looked: list[_Looked] = field(default_factory=list)  # every job evaluated, in order
@@ -354,7 +355,7 @@ def _store_deadlines(
     looked: list[_Looked],
     flips: list[Flip],
     written: list[Event],
-    due: dict[str, tuple[int, int | None]],
+    due: dict[str, Due],
     now: datetime,
 ) -> None:
     """Store the next deadline of each job evaluated. A job one of whose flips was not written
@@ -377,10 +378,13 @@ def _store_deadlines(
             hold[0] if hold is not None else None,
             now,
         )
-        changes, stored = due[name]
+        stored = due[name]
         us = None if deadline is None else to_us(deadline)
-        if us != stored:
-            deadlines.append((name, changes, us))
+        # Stored with the deadline for /metrics: it cannot change before the deadline.
+        expected = obs.status.next_expected
+        expected_us = None if expected is None else to_us(expected)
+        if us != stored.deadline or expected_us != stored.expected:
+            deadlines.append((name, stored.changes, us, expected_us))
     store.set_deadlines(deadlines)
 
 

@@ -193,6 +193,13 @@ class JobStatus:
         """0 OK, 1 WARNING, 2 CRITICAL (the Nagios plugin states)."""
         return SEVERITY[self.status]
 
+    @property
+    def next_expected(self) -> datetime | None:
+        """When the job's next run is expected (``/metrics``' next expected run): for a job
+        that is missing or late, the instant it became due (``overdue_since``, which stays
+        put), else its next due run. ``None`` without a schedule."""
+        return self.overdue_since if self.overdue_since is not None else self.next_due
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -60,8 +60,9 @@ def _f(name: str, kind: Kind = "text", nullable: bool = False, column: str | Non
 # The tables below keep `# fmt: skip`: each is a table of fields, several to a line, that
 # ruff would stretch to one field a line (about 100 lines more, and no longer readable as rows).
 
-#: ``check_due_us`` and ``changes`` (0011) are not exported: they are the alert loop's
-#: bookkeeping, and an imported job gets the defaults (due at once, evaluated next cycle).
+#: ``check_due_us`` and ``changes`` (0011) and ``expected_us`` (0015) are not exported: they
+#: are the alert loop's bookkeeping, and an imported job gets the defaults (due at once,
+#: evaluated next cycle).
 JOBS = Table("jobs", "jobs", ("name",), (
     _f("name"), _f("source"), _f("spec", "json", True), _f("created", "instant"),
     _f("updated", "instant"), _f("uuid", nullable=True),

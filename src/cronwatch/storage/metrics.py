@@ -44,8 +44,9 @@ _BASELINES = ", ".join(f"b.{column.strip()}" for column in _BASELINE_COLUMNS.spl
 _WIDTH_HOST = len(_HOST_COLUMNS.split(","))
 _CHUNK_QUERY = (
     f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source, j.check_due_us,"
-    " s.status, hs.status"
-    " FROM (SELECT name, spec, created_us, source, check_due_us FROM jobs WHERE name > ?"
+    " j.expected_us, s.status, hs.status"
+    " FROM (SELECT name, spec, created_us, source, check_due_us, expected_us FROM jobs"
+    " WHERE name > ?"
     " ORDER BY name LIMIT ?) j"
     " LEFT JOIN job_hosts h ON h.name = j.name"
     " LEFT JOIN job_baselines b ON b.name = j.name"
@@ -54,7 +55,7 @@ _CHUNK_QUERY = (
     " ORDER BY j.name, h.hostname"
 )
 #: Where the columns after the baselines' are in a row of _CHUNK_QUERY.
-_SOURCE, _CHECK_DUE, _STORED, _HOST_STORED = -4, -3, -2, -1
+_SOURCE, _CHECK_DUE, _EXPECTED, _STORED, _HOST_STORED = -5, -4, -3, -2, -1
 _RUNNING_QUERY = (
     "SELECT name, hostname, run_id, started_us FROM runs"
     " WHERE outcome = 'running' AND name >= ? AND name <= ?"
@@ -63,11 +64,14 @@ _RUNNING_QUERY = (
 
 class StoredStatus(NamedTuple):
     """What the alert loop stored for a job whose deadline (``jobs.check_due_us``, see
-    :mod:`cronwatch.storage.alerts.deadlines`) is still ahead: its status, and that of each
-    host it has a summary row for (hosts without a stored status left out)."""
+    :mod:`cronwatch.storage.alerts.deadlines`) is still ahead: its status, that of each host it
+    has a summary row for (hosts without a stored status left out), and its next expected run
+    in microseconds (``jobs.expected_us``, ``None``: none) as of the loop's evaluation (of a
+    paused job, whose deadline never comes, it moves on meanwhile)."""
 
     status: str
     hosts: dict[str, str]
+    expected: int | None
 
 
 #: Where the columns of a ``job_hosts`` row (``_HOST_COLUMNS``) are, in :attr:`ScrapedJob.hosts`.
@@ -79,8 +83,6 @@ HOSTNAME, LAST_COMPLETED, LAST_DURATION, LAST_SUCCESS_COMPLETED, RUNS_TOTAL, FAI
     12,
     13,
 )
-#: Where the learned interval is in a ``job_baselines`` row (``_BASELINE_COLUMNS``).
-BASELINE_INTERVAL = 6
 
 
 class ScrapedJob(NamedTuple):
@@ -198,7 +200,7 @@ def _group(
             stored: StoredStatus | None = None
             due = row[_CHECK_DUE]
             if stamp is not None and row[_STORED] is not None and (due is None or due > stamp):
-                stored = StoredStatus(row[_STORED], {})
+                stored = StoredStatus(row[_STORED], {}, row[_EXPECTED])
             for host_row in rows[index:stop] if stop > index + 1 else (row,):
                 if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
                     continue

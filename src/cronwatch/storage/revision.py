@@ -5,7 +5,7 @@ SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches th
 """
 
 #: The Alembic head revision. Bump it with every new migration.
-SCHEMA_REVISION = "0014"
+SCHEMA_REVISION = "0015"
 
 #: Every revision ever released, oldest first: a database at one of these can be upgraded.
 KNOWN_REVISIONS = (
@@ -22,4 +22,5 @@ KNOWN_REVISIONS = (
     "0012",
     "0013",
     "0014",
+    "0015",
 )

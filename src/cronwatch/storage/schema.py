@@ -68,6 +68,9 @@ jobs = Table(
     Column("check_due_us", BigInteger, nullable=True, server_default="0"),
     Column("changes", BigInteger, nullable=False, server_default="0"),
     Index("ix_jobs_check_due", "check_due_us"),
+    # 0015: the next expected run as the loop last evaluated it, written with check_due_us
+    # (NULL: no schedule in force); read by /metrics for the jobs whose deadline is ahead
+    Column("expected_us", BigInteger, nullable=True),
 )
 
 #: One row per job and host, maintained by triggers on ``runs`` (migration 0002).

@@ -7,6 +7,10 @@
 API) and a new job (the column's default). The alert cycle reads the due jobs with their
 ``changes`` *before* it reads their facts, and writes each new deadline only where ``changes``
 is still that value: a run recorded while the cycle evaluated leaves the job due.
+
+``expected_us`` (migration 0015), written with the deadline, is the job's next expected run as
+that evaluation found it (``NULL``: none): ``/metrics`` reads it for a job whose deadline is
+still ahead, when it cannot have changed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from cronwatch.storage.alerts.counts import NO_STATUS, CountStore
 from cronwatch.storage.connection import Database
@@ -26,32 +31,49 @@ CHUNK = 500
 RECLAIM_AFTER = 10_000
 
 
+class Due(NamedTuple):
+    """A job as :meth:`DeadlineStore.due_jobs` reads it (instants in microseconds)."""
+
+    changes: int
+    deadline: int | None
+    expected: int | None
+
+
+def _int(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
 class DeadlineStore:
     """The next deadlines of the jobs of one database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def due_jobs(self, now: datetime | None) -> dict[str, tuple[int, int | None]]:
-        """The jobs due at ``now`` (every job with ``None``), each with its ``changes`` counter
-        and its stored deadline in microseconds: one range read of the index, whatever the
-        number of jobs."""
-        select = "SELECT name, changes, check_due_us FROM jobs"
+    def due_jobs(self, now: datetime | None) -> dict[str, Due]:
+        """The jobs due at ``now`` (every job with ``None``), each with its ``changes`` counter,
+        its stored deadline and next expected run in microseconds: one range read of the index,
+        whatever the number of jobs."""
+        select = "SELECT name, changes, check_due_us, expected_us FROM jobs"
         if now is None:
             rows = self.db.query(select)
         else:
             rows = self.db.query(f"{select} WHERE check_due_us <= ?", (to_us(now),))
         return {
-            name: (int(changes), None if due is None else int(due)) for name, changes, due in rows
+            name: Due(int(changes), _int(due), _int(expected))
+            for name, changes, due, expected in rows
         }
 
-    def set_deadlines(self, deadlines: Iterable[tuple[str, int, int | None]]) -> None:
-        """Write each ``(name, changes, deadline in microseconds)`` where the job's counter is
-        still ``changes``. After :data:`RECLAIM_AFTER` of them or more, reclaim the old
-        versions' index entries where the database keeps them (PostgreSQL: ``VACUUM``), so that
-        the next cycles' range read of the due jobs does not walk them."""
-        params = [(due, name, changes) for name, changes, due in sorted(deadlines)]
-        statement = self.db.sql("UPDATE jobs SET check_due_us = ? WHERE name = ? AND changes = ?")
+    def set_deadlines(self, deadlines: Iterable[tuple[str, int, int | None, int | None]]) -> None:
+        """Write each ``(name, changes, deadline, next expected run)`` (microseconds) where the
+        job's counter is still ``changes``. After :data:`RECLAIM_AFTER` of them or more,
+        reclaim the old versions' index entries where the database keeps them (PostgreSQL:
+        ``VACUUM``), so that the next cycles' range read of the due jobs does not walk them."""
+        params = [
+            (due, expected, name, changes) for name, changes, due, expected in sorted(deadlines)
+        ]
+        statement = self.db.sql(
+            "UPDATE jobs SET check_due_us = ?, expected_us = ? WHERE name = ? AND changes = ?"
+        )
         for start in range(0, len(params), CHUNK * 10):
             with self.db.transaction() as cur:
                 cur.executemany(statement, params[start : start + CHUNK * 10])  # type: ignore[attr-defined]
