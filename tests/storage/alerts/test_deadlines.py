@@ -30,7 +30,7 @@ def test_a_bulk_rewrite_leaves_no_dead_entries_for_the_range_read(
         )
     store = DeadlineStore(db)
     assert len(store.due_jobs(T0)) == RECLAIM_AFTER  # new jobs are due at once
-    store.set_deadlines([(name, 0, to_us(T0 + timedelta(hours=1))) for name in names])
+    store.set_deadlines([(name, 0, to_us(T0 + timedelta(hours=1)), None) for name in names])
     assert store.due_jobs(T0) == {}
     assert store.deadline(names[-1]) == to_us(T0 + timedelta(hours=1))
     if dialect != "postgresql":
