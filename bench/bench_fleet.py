@@ -18,6 +18,8 @@ Measured, alternating the sizes so both see the same machine load:
   process); target: at most 2x;
 - the overview's first page (its data, ``load_overview``: 100 jobs, the counts per status of
   every job; the alert loop beating); target: at most 2x;
+- the overview's first page filtered by a name that 100 jobs at either size contain
+  (``job-0001``) and by one host (1 job at 1,000, 100 at 100,000): for information, no target;
 - ``cronwatch check`` of every job as a process (start-up included), after one alert cycle at
   the real time (as a running loop leaves it); target: under 3 s at the large size.
 
@@ -194,6 +196,10 @@ def bench(dialect: str, sizes: list[int], rounds: int) -> list[bool]:
                 fleet.record("page", seconds(page))
                 overview = functools.partial(load_overview, fleet.db, None, Filters(), fleet.now)
                 fleet.record("overview", seconds(overview))
+                for key, filters in (("named", Filters(q="job-0001")),
+                                     ("hosted", Filters(host="host-0007"))):  # fmt: skip
+                    filtered = functools.partial(load_overview, fleet.db, None, filters, fleet.now)
+                    fleet.record(key, seconds(filtered))
         for _ in range(max(1, rounds // 3)):
             for fleet in fleets:
                 fleet.record("check", fleet.check())
@@ -221,6 +227,12 @@ def bench(dialect: str, sizes: list[int], rounds: int) -> list[bool]:
         results.append(ok)
         rows.append((label, f"{a * 1000:.1f} ms  vs  {b * 1000:.1f} ms  = {b / a:.2f}x "
                      f"(target <= {target:.0f}x)  {'OK' if ok else 'BELOW TARGET'}"))  # fmt: skip
+    for key, label in (
+        ("named", "overview filtered by a name (100 jobs match)"),
+        ("hosted", "overview filtered by a host (1 vs 100 jobs)"),
+    ):
+        a, b = median(small, key), median(large, key)
+        rows.append((label, f"{a * 1000:.1f} ms  vs  {b * 1000:.1f} ms  = {b / a:.2f}x"))
     a, b = median(small, "check"), median(large, "check")
     ok = b < 3.0
     results.append(ok)

@@ -209,9 +209,9 @@ def candidates(
 ) -> set[str]:
     """The jobs that may have tag ``tag``, list host ``host`` and have a name containing
     ``q`` (ignoring case) (each when given; at least one must be): a superset, found without
-    reading every job's facts (the names, the stored specs that mention the tag or host, the
-    summaries of the host; the config's specs). The name condition is exact; check the tag and
-    the host on the facts (:func:`settled_among`'s ``covers``)."""
+    reading every job's facts (the names like ``q``, the stored specs that mention the tag
+    or host, the summaries of the host; the config's specs). The name condition is exact;
+    check the tag and the host on the facts (:func:`settled_among`'s ``covers``)."""
     store = JobStore(db)
     declared = config.jobs if config is not None else {}
     found: list[set[str]] = []
@@ -227,7 +227,9 @@ def candidates(
         )
     if q:
         wanted = q.casefold()
-        found.append({name for name in [*store.names(), *declared] if wanted in name.casefold()})
+        found.append(
+            {name for name in [*store.named_like(q), *declared] if wanted in name.casefold()}
+        )
     if not found:
         raise ValueError("candidates: no tag, host or name given")
     return set.intersection(*found)

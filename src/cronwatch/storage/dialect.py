@@ -91,6 +91,8 @@ class Dialect(ABC):
     #: Begins a read-only transaction that sees the whole database as of one instant, however
     #: long it lasts and whatever other connections commit meanwhile (an export's view).
     BEGIN_SNAPSHOT: ClassVar[str]
+    #: A condition on ``name`` true for every name with a character outside ASCII.
+    NOT_ASCII_NAME: ClassVar[str]
     #: Run first in the transaction compacting the job counts
     #: (:meth:`~cronwatch.storage.alerts.counts.CountStore.compact`), where several may run
     #: at once: returns one row whose first column says whether this one goes on. ``None``
@@ -199,6 +201,8 @@ class SQLite(Dialect):
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
     )
     NULL_SAFE_EQUAL = "IS"
+    # (GLOB '*[^ -~]*' says the same at twice the cost.)
+    NOT_ASCII_NAME = "length(CAST(name AS BLOB)) <> length(name)"
     # No SKIP_LOCKED: under SQLite's one write lock an UPDATE's subquery is already atomic.
     # Deferred: the snapshot is taken by the first read, and in WAL mode it holds no lock that
     # writers wait for.
@@ -358,6 +362,7 @@ class PostgreSQL(Dialect):
     bulk_plain_pings = True
     REVISION_TABLE_EXISTS = "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL"
     NULL_SAFE_EQUAL = "IS NOT DISTINCT FROM"
+    NOT_ASCII_NAME = "octet_length(name) <> length(name)"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     # An UPDATE of an indexed column adds an index entry and leaves the old one dead until

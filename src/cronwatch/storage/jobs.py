@@ -205,6 +205,19 @@ class JobStore:
         where = " OR ".join("spec LIKE ? ESCAPE '\\'" for _ in patterns)
         return {row[0] for row in self.db.query(f"SELECT name FROM jobs WHERE {where}", patterns)}
 
+    def named_like(self, text: str) -> set[str]:
+        """The jobs whose name may contain ``text`` ignoring case: a superset of those whose
+        ``casefold()`` contains ``text.casefold()`` (the caller checks), read in one pass of
+        the database over the names: the names that contain it ignoring ASCII case (which is
+        exact for an ASCII name) and every name with another character."""
+        pattern = "%" + _like_escaped(text.casefold()) + "%"
+        rows = self.db.query(
+            "SELECT name FROM jobs WHERE lower(name) LIKE ? ESCAPE '\\'"
+            f" OR {self.db.dialect.NOT_ASCII_NAME}",
+            (pattern,),
+        )
+        return {row[0] for row in rows}
+
     def seen_on(self, hostname: str) -> set[str]:
         """The jobs with a run recorded (or running) on ``hostname``."""
         rows = self.db.query("SELECT name FROM job_hosts WHERE hostname = ?", (hostname,))

@@ -351,6 +351,7 @@ SCOPES = [
     Filters(host="db"),  # a host named like a tag: the tag's jobs must not come with it
     Filters(q="-00"),
     Filters(q="API"),  # ignoring case
+    Filters(q="SS"),  # ignoring case beyond ASCII: "Straße" folds to "strasse"
     Filters(tag="db", host="host-1"),
     Filters(tag="db", statuses=("problems",)),
     Filters(q="api", tag="web", statuses=("ok", "late")),
@@ -389,6 +390,7 @@ def test_filtered_settled_pages_are_the_evaluated_ones(
         ]
         for j in range(20):
             service.create(f"api-{j:02d}", {"schedule": "0 * * * *", **kinds[j % 5]})
+        service.create("Straße", {"schedule": "0 * * * *", "tags": ["db"]})
         # A spec stored with the tag unescaped (another writer's JSON): found all the same.
         db.execute(
             "UPDATE jobs SET spec = ? WHERE name = 'api-01'",
@@ -416,3 +418,5 @@ def test_filtered_settled_pages_are_the_evaluated_ones(
     assert names == [s.name for s in truth if filters.shows(s)]
     if filters.tag == "c_fé%":
         assert {"api-01", "api-06"} <= set(names)
+    if filters.q == "SS":
+        assert names == ["Straße"]
