@@ -26,6 +26,7 @@ from tests.support.databases import (
     admin_connect,
     empty_tables,
 )
+from tests.support.proxy import TcpProxy
 from tests.support.receivers import HttpReceiver, SmtpReceiver, StatsdReceiver
 
 if TYPE_CHECKING:
@@ -65,6 +66,26 @@ def _postgres_shared_url(postgres: PostgresServer) -> str:
 @pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def proxied(postgres: PostgresServer) -> Iterator[tuple[str, TcpProxy]]:
+    """A migrated PostgreSQL database's URL through a TCP proxy, and the proxy (which the
+    test pauses: a database gone silent)."""
+    from urllib.parse import urlsplit
+
+    from cronwatch.storage import open_database
+
+    real = postgres.create_database()
+    open_database(real).close()
+    parts = urlsplit(real)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy.start()
+    try:
+        yield real.replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}"), proxy
+    finally:
+        proxy.resume()
+        proxy.stop()
 
 
 @pytest.fixture

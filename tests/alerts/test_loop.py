@@ -3,6 +3,7 @@ stops when asked; and the health hooks that /healthz and /metrics read."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from cronwatch.monitor import Monitor
 from cronwatch.storage.connection import Database
 from cronwatch.timeutil import utcnow
 from tests.support.alerting import MINUTE, T0, channels_toml, ran, write_config
+from tests.support.proxy import TcpProxy
 from tests.support.receivers import HttpReceiver
 
 FAST = timedelta(seconds=0.1)
@@ -82,6 +84,34 @@ def test_the_loop_survives_a_database_that_is_away(tmp_path: Path) -> None:
     assert loop.cycles == 0
     assert loop.last_error is not None and "does not exist" in loop.last_error
     assert not loop.running
+
+
+def test_a_silent_database_fails_the_cycle_at_the_loops_own_deadline(
+    proxied: tuple[str, TcpProxy],
+) -> None:
+    """PostgreSQL gone silent (packets dropped, nothing reset) in the middle of the loop's
+    life: the cycle fails as an outage at the loop's deadline and the next one, once the
+    database answers, works. What must not happen: the loop hanging for ever (no alerts, and
+    no error said), as it did with no deadline; a default deadline an hourly prune could trip."""
+    url, proxy = proxied
+    assert AlertLoop(url, None).database_timeout == 300  # the README's figure
+    loop = AlertLoop(url, None, database_timeout=1)
+    try:
+        assert loop.run_once() is not None
+        proxy.pause()
+        outcome: list[CycleSummary | None] = []
+        cycle = threading.Thread(target=lambda: outcome.append(loop.run_once()), daemon=True)
+        cycle.start()
+        cycle.join(60)  # the deadline (1 s) and a reconnect's (5 s), far less than that
+        assert not cycle.is_alive(), "the cycle hung on a silent database"
+        assert outcome == [None]
+        assert loop.last_error is not None and "unavailable" in loop.last_error
+        proxy.resume()
+        assert loop.run_once() is not None, "back by itself"
+        assert loop.cycles == 2
+    finally:
+        proxy.resume()
+        loop._close()
 
 
 def test_run_once_reports_each_cycle(database_url: str) -> None:

@@ -16,6 +16,7 @@ import httpx
 
 from cronwatch.storage.revision import SCHEMA_REVISION
 from tests.support.databases import PostgresServer
+from tests.support.proxy import TcpProxy
 from tests.support.server import create_key, query, serve
 
 
@@ -224,3 +225,39 @@ def test_max_jobs_from_the_option_over_the_config_file(tmp_path: Path) -> None:
         assert refused.status_code == 403 and "at most 1 jobs" in refused.json()["message"]
         assert httpx.get(f"{base}/ping/{key}/first").status_code == 200
     assert query(url, "SELECT name FROM jobs") == [("first",)]
+
+
+def test_the_alert_loop_of_serve_has_its_own_database_deadline(
+    tmp_path: Path, proxied: tuple[str, TcpProxy]
+) -> None:
+    """``serve --alerts-database-timeout 1`` on a PostgreSQL gone silent for a few seconds:
+    the loop's statement is cut as an outage (said in the log), and its next cycle, once the
+    database answers, beats again. What must not happen: the loop waiting on the silent
+    database (with no deadline it waits until the packets flow again, and says nothing)."""
+    url, proxy = proxied
+    config = tmp_path / "cronwatch.toml"
+    config.write_text('[alerts]\ninterval = "1s"\n')
+    beats = "SELECT MAX(last_beat_us) FROM workers"
+    with serve(url, "--config", str(config), options=("--alerts-database-timeout", "1")) as (
+        _,
+        process,
+    ):
+        deadline = time.monotonic() + 30
+        while query(url, beats) == [(None,)]:
+            assert time.monotonic() < deadline, "the loop never beat"
+            time.sleep(0.2)
+        proxy.pause()
+        # A cycle starts within 1 s and is cut 1 s later; the reconnect meets its 5 s connect
+        # deadline (a shorter silence can pass unnoticed: the statement is retried once).
+        time.sleep(10)
+        proxy.resume()
+        before = query(url, beats)
+        deadline = time.monotonic() + 30
+        while query(url, beats) == before:
+            assert time.monotonic() < deadline, "the loop did not beat again"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        log = process.stdout.read()  # type: ignore[union-attr]
+    assert "alert cycle failed, database unavailable" in log, log
+    assert "alert loop: database available again" in log, log

@@ -6,32 +6,14 @@ new ``Database``, when the database answers. SQLite's equivalent is its busy tim
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.storage.connection import open_database
 from cronwatch.storage.deadline import WATCHDOG
-from tests.support.databases import PostgresServer
 from tests.support.proxy import TcpProxy
-
-
-@pytest.fixture
-def proxied(postgres: PostgresServer) -> Iterator[tuple[str, TcpProxy]]:
-    """A migrated PostgreSQL database's URL through a TCP proxy, and the proxy."""
-    real = postgres.create_database()
-    open_database(real).close()
-    parts = urlsplit(real)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    proxy.start()
-    try:
-        yield real.replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}"), proxy
-    finally:
-        proxy.resume()
-        proxy.stop()
 
 
 def test_a_statement_to_a_silent_postgresql_is_cut_at_its_deadline(

@@ -19,7 +19,11 @@ Runs in its own thread (:meth:`AlertLoop.start` / :meth:`AlertLoop.stop`, as ins
 ``cronwatch serve``) or in the caller's (:meth:`AlertLoop.run`, as ``cronwatch alerts``), with
 its own database connection, so that a long cycle never holds up the server's requests. A
 cycle that fails (database away, a bug) is logged and the loop carries on at the next interval:
-a monitor must not die of what it monitors.
+a monitor must not die of what it monitors. Its connection has a statement deadline of its
+own (:data:`~cronwatch.specs.alerting.LOOP_DATABASE_TIMEOUT` unless told otherwise): a
+database gone silent (packets dropped, nothing reset) fails the cycle as an outage instead of
+hanging the loop for ever, and no statement the loop runs (a full cycle's read of every job,
+a prune's batch, a ``VACUUM``) comes near it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from cronwatch.alerts.fingerprint import config_fingerprint, describe
 from cronwatch.errors import StorageUnavailable
 from cronwatch.retention import PruneReport, prune
 from cronwatch.specs import AlertSettings, Config, Retention
+from cronwatch.specs.alerting import LOOP_DATABASE_TIMEOUT
 from cronwatch.storage.alerts.workers import default_worker_name
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.timeutil import utcnow
@@ -52,7 +57,8 @@ FULL_EVERY = timedelta(hours=1)
 class AlertLoop:
     """Alert cycles every ``interval`` (default: the config's ``[alerts] interval``, 30 s)
     until :meth:`stop`. ``on_cycle`` is called with each cycle's summary (in the loop's
-    thread); ``last_summary`` and ``last_error`` tell how the latest cycle went."""
+    thread); ``last_summary`` and ``last_error`` tell how the latest cycle went.
+    ``database_timeout``: the connection's statement deadline in seconds (``None``: none)."""
 
     def __init__(
         self,
@@ -63,6 +69,7 @@ class AlertLoop:
         name: str | None = None,
         retry: RetryPolicy | None = None,
         on_cycle: Callable[[CycleSummary], None] | None = None,
+        database_timeout: float | None = LOOP_DATABASE_TIMEOUT,
     ) -> None:
         settings = config.alerts if config is not None else AlertSettings()
         self.database_url = database_url
@@ -73,6 +80,7 @@ class AlertLoop:
         self.name = name or default_worker_name()
         self.retry = retry
         self.on_cycle = on_cycle
+        self.database_timeout = database_timeout
         self.cycles = 0
         self.last_summary: CycleSummary | None = None
         self.last_error: str | None = None
@@ -125,11 +133,10 @@ class AlertLoop:
         """One cycle at ``now`` (default: the current time); its summary, or ``None`` if it
         failed (see ``last_error``)."""
         try:
-            if self._db is None:
-                self._db = open_database(self.database_url)
+            db = self._open()
             full = time.monotonic() >= self._next_full
             summary = run_alert_cycle(
-                self._db,
+                db,
                 self.config,
                 now,
                 worker=self.name,
@@ -199,9 +206,8 @@ class AlertLoop:
         self._next_prune = time.monotonic() + PRUNE_EVERY.total_seconds()
         retention = self.config.retention if self.config is not None else Retention()
         try:
-            if self._db is None:
-                self._db = open_database(self.database_url)
-            report = prune(self._db, retention, utcnow())
+            db = self._open()
+            report = prune(db, retention, utcnow())
         except Exception:
             log.exception("pruning old runs failed")
             self._close()
@@ -210,6 +216,12 @@ class AlertLoop:
             log.info("pruned %d run(s) and %d event(s)", report.runs, report.events)
         self.last_prune = report
         return report
+
+    def _open(self) -> Database:
+        """The loop's connection, opened (with its statement deadline) if it is not."""
+        if self._db is None:
+            self._db = open_database(self.database_url, statement_timeout=self.database_timeout)
+        return self._db
 
     def _close(self) -> None:
         if self._db is not None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cronwatch.cli.common import fail, load_config_from
+from cronwatch.specs.alerting import LOOP_DATABASE_TIMEOUT
 
 if TYPE_CHECKING:
     from cronwatch.alerts.cycle import CycleSummary
@@ -30,10 +31,12 @@ if TYPE_CHECKING:
     from cronwatch.storage.connection import Database
 
 
-def _open(ctx: click.Context) -> Database:
+def _open(ctx: click.Context, statement_timeout: float | None = None) -> Database:
     from cronwatch.storage.connection import open_database
 
-    return open_database(ctx.find_root().obj.resolved_database_url())
+    return open_database(
+        ctx.find_root().obj.resolved_database_url(), statement_timeout=statement_timeout
+    )
 
 
 def _when(value: datetime | None) -> str:
@@ -65,8 +68,22 @@ def _summary_line(summary: CycleSummary) -> str:
     "--interval", metavar="DURATION", help="Time between cycles [default: [alerts] interval, 30s]."
 )
 @click.option("--json", "as_json", is_flag=True, help="With --once: the cycle's summary as JSON.")
+@click.option(
+    "--database-timeout",
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="Each statement of the loop must be answered this soon, or the cycle fails as an "
+    "outage (a database gone silent) and is retried next interval [default: "
+    f"{LOOP_DATABASE_TIMEOUT:g}; --once: none].",
+)
 @click.pass_context
-def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) -> None:
+def alerts(
+    ctx: click.Context,
+    once: bool,
+    interval: str | None,
+    as_json: bool,
+    database_timeout: float | None,
+) -> None:
     """Run the alert loop: each interval, evaluate the jobs that can have changed (every job
     in the first cycle and hourly), record status changes, and notify the jobs' channels of
     problems and recoveries (see `alerts status`).
@@ -78,8 +95,10 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
     Several loops may share one PostgreSQL database; each notification is sent once.
     """
     if ctx.invoked_subcommand is not None:
-        if once or interval or as_json:
-            fail("--once, --interval and --json go with `cronwatch alerts` alone")
+        if once or interval or as_json or database_timeout:
+            fail(
+                "--once, --interval, --json and --database-timeout go with `cronwatch alerts` alone"
+            )
         return
     from cronwatch.alerts.cycle import run_alert_cycle
     from cronwatch.alerts.loop import AlertLoop
@@ -90,7 +109,7 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
     if every is not None and every < timedelta(seconds=1):
         fail("--interval must be at least 1s")
     if once:
-        db = _open(ctx)
+        db = _open(ctx, database_timeout)
         try:
             # One heartbeat row per host for --once (often run from cron), not one per run.
             summary = run_alert_cycle(db, config, worker=f"alerts@{socket.gethostname()}:once")
@@ -100,7 +119,11 @@ def alerts(ctx: click.Context, once: bool, interval: str | None, as_json: bool) 
         return
     _open(ctx).close()  # fail now, clearly, if the database is away or the schema too new
     loop = AlertLoop(
-        ctx.find_root().obj.resolved_database_url(), config, interval=every, on_cycle=_report
+        ctx.find_root().obj.resolved_database_url(),
+        config,
+        interval=every,
+        on_cycle=_report,
+        database_timeout=database_timeout or LOOP_DATABASE_TIMEOUT,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cronwatch.cli.common import load_config_from
+from cronwatch.specs.alerting import LOOP_DATABASE_TIMEOUT
 
 if TYPE_CHECKING:
     from cronwatch.specs import Config, Limits
@@ -126,6 +127,16 @@ if TYPE_CHECKING:
     "for another's lock.",
 )
 @click.option(
+    "--alerts-database-timeout",
+    default=LOOP_DATABASE_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="The alert loop's own deadline for each statement: a database gone silent fails "
+    "the cycle (retried next interval) instead of hanging the loop; on SQLite, how long "
+    "the loop's writes wait for another's lock.",
+)
+@click.option(
     "--max-jobs",
     default=None,
     type=click.IntRange(1),
@@ -213,6 +224,7 @@ class ServeOptions:
     proxy_headers: bool
     forwarded_allow_ips: str
     database_timeout: float
+    alerts_database_timeout: float
     max_jobs: int | None
     future_tolerance: str | None
     log_level: str
@@ -246,6 +258,7 @@ def _settings(opts: ServeOptions, url: str, config: Config | None) -> ServerSett
         forwarded_allow_ips=opts.forwarded_allow_ips,
         future_tolerance=_future_tolerance(opts.future_tolerance, job_limits),
         database_timeout=opts.database_timeout,
+        alerts_database_timeout=opts.alerts_database_timeout,
         max_jobs=job_limits.max_jobs if opts.max_jobs is None else opts.max_jobs,
     )
 

@@ -16,6 +16,11 @@ ALERTABLE_STATUSES = ("missing", "failing", "hung", "late", "too_often", "slow",
 #: The CRITICAL statuses: what alerts when nothing says otherwise.
 DEFAULT_ALERT_ON = ("missing", "failing", "hung")
 DEFAULT_ALERT_INTERVAL = timedelta(seconds=30)
+#: The alert loop's statement deadline in seconds (``serve --alerts-database-timeout``,
+#: ``alerts --database-timeout``): a statement or transaction of the loop unanswered this long
+#: is cut off as an outage. Generous: the longest the loop runs (a full cycle's read of every
+#: job's facts, a prune's batch, a ``VACUUM`` of ``jobs``) takes seconds at 100,000 jobs.
+LOOP_DATABASE_TIMEOUT = 300.0
 MIN_OUTAGE_AFTER = timedelta(minutes=10)
 
 

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cronwatch.specs import Config
+from cronwatch.specs.alerting import LOOP_DATABASE_TIMEOUT
 from cronwatch.specs.limits import DEFAULT_MAX_JOBS
 
 if TYPE_CHECKING:
@@ -85,6 +86,9 @@ class ServerSettings:
     #: be answered, before the request gets 503 (a database gone silent); SQLite: how long a
     #: write waits for another's lock. ``None``: the library's (no statement deadline).
     database_timeout: float | None = DEFAULT_DATABASE_TIMEOUT
+    #: The alert loop's statement deadline (seconds; ``serve --alerts-database-timeout``):
+    #: its own connection's, generous. ``None``: none.
+    alerts_database_timeout: float | None = LOOP_DATABASE_TIMEOUT
     #: A ping or API call that would create a job beyond this many gets 403 (``[limits]``);
     #: ``None``: no limit.
     max_jobs: int | None = DEFAULT_MAX_JOBS
@@ -153,7 +157,11 @@ class ServerState:
         if self.settings.alerts:
             from cronwatch.alerts.loop import AlertLoop
 
-            self.alert_loop = AlertLoop(self.settings.database_url, self.config)
+            self.alert_loop = AlertLoop(
+                self.settings.database_url,
+                self.config,
+                database_timeout=self.settings.alerts_database_timeout,
+            )
             self.alert_loop.start()
 
     async def shutdown(self) -> None:
