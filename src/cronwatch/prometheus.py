@@ -67,12 +67,15 @@ from cronwatch.health.service import loop_alive
 from cronwatch.specs import Config, MetricsSpec
 from cronwatch.storage.connection import Database
 from cronwatch.storage.metrics import (
+    EXPECTED,
     FAILURES_TOTAL,
+    HOST_STORED,
     HOSTNAME,
     LAST_COMPLETED,
     LAST_DURATION,
     LAST_SUCCESS_COMPLETED,
     RUNS_TOTAL,
+    STORED,
     ScrapedJob,
     jobs_in_chunks,
 )
@@ -203,7 +206,7 @@ def expose(
         for chunk in chunks:
             for job in chunk:
                 try:
-                    verdict = _settled(job, now) if job.stored is not None else None
+                    verdict = _settled(job, now) if job.settled else None
                     verdict = verdict or _verdict(evaluate(job.facts(), now))
                 except Exception:
                     if not failed:
@@ -248,25 +251,31 @@ def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
     """The verdict from the alert loop's stored statuses (the job's and each judged host's:
     the declared hosts, else every host seen) and next expected run; ``None`` (evaluate the
     job) when a judged host has no stored status, or for a job with ``min_hosts``."""
-    stored, spec = job.stored, job.spec
-    assert stored is not None
-    if stored.status not in _SEVERITY_OF:
+    first, spec, rows = job.first, job.spec, job.hosts
+    status = first[STORED]
+    if status not in _SEVERITY_OF:
         return None
-    names: Iterable[str]
-    if spec is not None and spec.hosts:
-        if spec.min_hosts is not None:
-            return None
-        names = spec.hosts
-    elif len(job.hosts) == 1 and not job.running:
-        names = (job.hosts[0][HOSTNAME],)
-    else:
-        names = sorted({row[HOSTNAME] for row in job.hosts} | {r.hostname for r in job.running})
-    hosts = []
-    for name in names:
-        host_status = stored.hosts.get(name)
+    hosts: list[_Host] | tuple[_Host]
+    if len(rows) == 1 and not job.running and (spec is None or not spec.hosts):
+        # The common case, by far: one host seen, nothing running, any host may run it.
+        host_status = rows[0][HOST_STORED]
         if host_status not in _SEVERITY_OF:  # None: no stored status
             return None
-        hosts.append(_Host(name, host_status))
+        hosts = (_Host(rows[0][HOSTNAME], host_status),)
+    else:
+        if spec is not None and spec.hosts:
+            if spec.min_hosts is not None:
+                return None
+            names: Iterable[str] = spec.hosts
+        else:
+            names = sorted({row[HOSTNAME] for row in rows} | {r.hostname for r in job.running})
+        stored = {row[HOSTNAME]: row[HOST_STORED] for row in rows}
+        hosts = []
+        for name in names:
+            host_status = stored.get(name)
+            if host_status not in _SEVERITY_OF:
+                return None
+            hosts.append(_Host(name, host_status))
     if spec is not None and spec.paused:
         # Never due, so never evaluated again by the loop: its next run moves on meanwhile.
         due = when_due(job.facts(), now)
@@ -275,8 +284,9 @@ def _settled(job: ScrapedJob, now: datetime) -> _Verdict | None:
         when = overdue if overdue is not None else next_due
         expected = _ts(when) if when is not None else None
     else:
-        expected = repr(stored.expected / 1e6) if stored.expected is not None else None
-    return _Verdict(stored.status, _SEVERITY_OF[stored.status], expected, hosts)
+        expected_us = first[EXPECTED]
+        expected = repr(expected_us / 1e6) if expected_us is not None else None
+    return _Verdict(status, _SEVERITY_OF[status], expected, hosts)
 
 
 def _enum(current: str) -> tuple[str, ...]:
@@ -380,7 +390,7 @@ def _summary(
     lines[RUNNING].append(f"cronwatch_job_running{{{labels}}} {running}\n")
 
 
-def _combined(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+def _combined(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...] | None:
     """A job's hosts as one row (the columns :func:`_summary` reads): the latest success and
     finished run, counters summed."""
     if not rows:

@@ -16,7 +16,7 @@ a job to evaluate).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,7 +26,6 @@ from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import (
     _BASELINE_COLUMNS,
     _HOST_COLUMNS,
-    _INSTANTS,
     JobStore,
     _baseline,
     _host_summary,
@@ -42,6 +41,7 @@ CHUNK = 2000
 _HOSTS = ", ".join(f"h.{column.strip()}" for column in _HOST_COLUMNS.split(","))
 _BASELINES = ", ".join(f"b.{column.strip()}" for column in _BASELINE_COLUMNS.split(","))
 _WIDTH_HOST = len(_HOST_COLUMNS.split(","))
+_WIDTH_BASELINE = len(_BASELINE_COLUMNS.split(","))
 _CHUNK_QUERY = (
     f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source, j.check_due_us,"
     " j.expected_us, s.status, hs.status"
@@ -54,8 +54,6 @@ _CHUNK_QUERY = (
     " LEFT JOIN job_states hs ON hs.name = h.name AND hs.hostname = h.hostname"
     " ORDER BY j.name, h.hostname"
 )
-#: Where the columns after the baselines' are in a row of _CHUNK_QUERY.
-_SOURCE, _CHECK_DUE, _EXPECTED, _STORED, _HOST_STORED = -5, -4, -3, -2, -1
 _RUNNING_QUERY = (
     "SELECT name, hostname, run_id, started_us FROM runs"
     " WHERE outcome = 'running' AND name >= ? AND name <= ?"
@@ -74,42 +72,62 @@ class StoredStatus(NamedTuple):
     expected: int | None
 
 
-#: Where the columns of a ``job_hosts`` row (``_HOST_COLUMNS``) are, in :attr:`ScrapedJob.hosts`.
+# Where the columns are in a row of _CHUNK_QUERY: the job's, its host's summary
+# (_HOST_COLUMNS, from _HOST on), its baseline's (_BASELINE_COLUMNS), then the job's source,
+# deadline, expected run, stored status, and the host's stored status.
+_HOST = 3
+_BASELINE = _HOST + _WIDTH_HOST
+#: Where a :attr:`ScrapedJob.hosts` row has the host's name, its last completion, the last
+#: finished run's duration, the last success's completion, its counters (``job_hosts``).
 HOSTNAME, LAST_COMPLETED, LAST_DURATION, LAST_SUCCESS_COMPLETED, RUNS_TOTAL, FAILURES_TOTAL = (
-    1,
-    5,
-    8,
-    10,
-    12,
-    13,
+    _HOST + index for index in (1, 5, 8, 10, 12, 13)
 )
+_STARTED = _HOST + 3
+#: Where a row has the job's next expected run and stored status (of :attr:`ScrapedJob.first`),
+#: and the host's stored status (of each :attr:`ScrapedJob.hosts` row).
+EXPECTED, STORED, HOST_STORED = -3, -2, -1
+_SOURCE, _CHECK_DUE = -5, -4
 
 
 class ScrapedJob(NamedTuple):
-    """One job as a scrape reads it: its rows as they come, instants in microseconds."""
+    """One job as a scrape reads it: its rows as the chunk query gives them, instants in
+    microseconds, nothing converted until asked for (:meth:`facts`)."""
 
     name: str
     #: The spec in force: the config file's, else the one stored through the API; ``None``
     #: for a job nobody declared (:func:`~cronwatch.storage.jobs.auto_spec`).
     spec: JobSpec | None
-    created_us: int
-    #: Its ``job_hosts`` rows (``_HOST_COLUMNS``: see :data:`HOSTNAME` ...), by hostname, as of
-    #: the horizon (a row only future-dated runs reached is left out).
-    hosts: list[tuple[Any, ...]]
+    #: Its first row: the job's own columns (created, baseline, :data:`EXPECTED`,
+    #: :data:`STORED`).
+    first: tuple[Any, ...]
+    #: One row per host with a summary, by hostname, as of the horizon (a summary only
+    #: future-dated runs reached is left out): its columns at :data:`HOSTNAME` ..., the host's
+    #: stored status at :data:`HOST_STORED`.
+    hosts: Sequence[tuple[Any, ...]]
     running: tuple[RunningRun, ...]
-    baseline: tuple[Any, ...] | None  # its ``job_baselines`` row (``_BASELINE_COLUMNS``)
-    #: The statuses the alert loop stored, when its deadline is after ``settled_at``.
-    stored: StoredStatus | None
+    #: Whether the job's deadline is after ``settled_at`` and the alert loop stored a status
+    #: for it: its stored statuses and expected run are then current.
+    settled: bool
+
+    @property
+    def stored(self) -> StoredStatus | None:
+        """What the alert loop stored, when :attr:`settled`."""
+        if not self.settled:
+            return None
+        hosts = {row[HOSTNAME]: row[HOST_STORED] for row in self.hosts if row[HOST_STORED]}
+        return StoredStatus(self.first[STORED], hosts, self.first[EXPECTED])
 
     def facts(self) -> JobFacts:
         """The job's facts, as :meth:`JobStore.facts <cronwatch.storage.jobs.JobStore.facts>`
         gives them."""
+        first = self.first
+        baseline = first[_BASELINE : _BASELINE + _WIDTH_BASELINE]
         return JobFacts(
             spec=self.spec or auto_spec(self.name),
-            created=from_us(self.created_us),
-            hosts=tuple(map(_host_summary, self.hosts)),
+            created=from_us(first[2]),
+            hosts=tuple(_host_summary(row[_HOST:_BASELINE]) for row in self.hosts),
             running=self.running,
-            baseline=_baseline(self.baseline) if self.baseline is not None else None,
+            baseline=_baseline(baseline) if baseline[0] is not None else None,
         )
 
 
@@ -176,11 +194,10 @@ def _group(
     stamp: int | None,
 ) -> Iterator[ScrapedJob]:
     """The chunk's joined rows (one per job and host, ordered by job) as one job each; runs
-    dated past ``horizon`` (microseconds) left out of the summaries, as ``store`` does; with
-    each, its stored status when its deadline is after ``stamp`` (microseconds)."""
+    dated past ``horizon`` (microseconds) left out of the summaries, as ``store`` does;
+    settled when its deadline is after ``stamp`` (microseconds) and a status is stored."""
     index, end = 0, len(rows)
-    end_host = 3 + _WIDTH_HOST
-    last_started, last_completed = 3 + _INSTANTS[1], 3 + _INSTANTS[3]
+    last_started, last_completed = _STARTED, LAST_COMPLETED
     while index < end:
         row = rows[index]
         name, spec_json = row[0], row[1]
@@ -192,39 +209,38 @@ def _group(
         forgotten = (
             row[_SOURCE] == "config"
             and name not in declared
-            and row[4] is None
+            and row[HOSTNAME] is None
             and name not in running
         )
         if not forgotten and (tags is None or (spec is not None and tags.intersection(spec.tags))):
-            hosts: list[tuple[Any, ...]] = []
-            stored: StoredStatus | None = None
             due = row[_CHECK_DUE]
-            if stamp is not None and row[_STORED] is not None and (due is None or due > stamp):
-                stored = StoredStatus(row[_STORED], {}, row[_EXPECTED])
-            for host_row in rows[index:stop] if stop > index + 1 else (row,):
-                if host_row[4] is None:  # LEFT JOIN: a job with no summary yet
-                    continue
-                if stored is not None and host_row[_HOST_STORED] is not None:
-                    stored.hosts[host_row[4]] = host_row[_HOST_STORED]
-                summary = host_row[3:end_host]
+            settled = stamp is not None and row[STORED] is not None and (due is None or due > stamp)
+            hosts = rows[index:stop] if stop > index + 1 else (row,)
+            for host_row in hosts:
                 # Every instant of a summary is at most its last start or its last completion
                 # (the latest of each): when neither is past the horizon, no future-dated run
                 # reached it, and the row is read as it is (the common case, by far).
                 started, completed = host_row[last_started], host_row[last_completed]
-                if (started is None or started <= horizon) and (
-                    completed is None or completed <= horizon
+                if (
+                    (started is not None and started > horizon)
+                    or (completed is not None and completed > horizon)
+                    or host_row[HOSTNAME] is None  # LEFT JOIN: a job with no summary yet
                 ):
-                    hosts.append(summary)
-                elif (sane := store.host_row(summary, horizon)) is not None:
-                    hosts.append(sane)
-            baseline = row[end_host:_SOURCE]
-            yield ScrapedJob(
-                name,
-                spec,
-                row[2],
-                hosts,
-                tuple(running.get(name, ())),
-                baseline if baseline[0] is not None else None,
-                stored,
-            )
+                    found = (_as_of(row, store, horizon) for row in hosts)
+                    hosts = [row for row in found if row is not None]
+                    break
+            yield ScrapedJob(name, spec, row, hosts, tuple(running.get(name, ())), settled)
         index = stop
+
+
+def _as_of(row: tuple[Any, ...], store: JobStore, horizon: int) -> tuple[Any, ...] | None:
+    """The row with its host's summary as of ``horizon`` (read again from the runs when a
+    future-dated run reached it: rare); ``None`` without one (only future-dated runs, or no
+    summary at all)."""
+    if row[HOSTNAME] is None:
+        return None
+    summary = row[_HOST:_BASELINE]
+    sane = store.host_row(summary, horizon)
+    if sane is None:
+        return None
+    return row if sane is summary else row[:_HOST] + tuple(sane) + row[_BASELINE:]
