@@ -2,11 +2,12 @@
 in ``job_hosts`` (kept by triggers on every write), its baseline, its runs still going and the
 statuses the alert loop stored, a bounded chunk of jobs at a time.
 
-One pass in name order, by keyset pages of :data:`CHUNK` jobs: two queries per chunk (the jobs
-with their summaries, baselines and the alert loop's stored statuses joined, and the chunk's
-running runs on the partial index ``ix_runs_running``), never a query per job, and never more
-than one chunk in memory. Each chunk is read on its own, so a scrape of a large fleet sees each
-chunk as of its own instant (a job is never split between two chunks).
+One pass in name order, by keyset pages of :data:`CHUNK` jobs: three queries per chunk (its
+last name, the jobs of the range with their summaries, baselines and the alert loop's stored
+statuses joined, and the chunk's running runs on the partial index ``ix_runs_running``), never
+a query per job, and never more than one chunk in memory. Each chunk is read on its own, so a
+scrape of a large fleet sees each chunk as of its own instant (a job is never split between two
+chunks).
 
 A job comes as a :class:`ScrapedJob`: its rows as the database gives them, no instant converted
 (a scrape of 100,000 jobs writes most of them out as they are), and its
@@ -45,15 +46,19 @@ _WIDTH_BASELINE = len(_BASELINE_COLUMNS.split(","))
 _CHUNK_QUERY = (
     f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source, j.check_due_us,"
     " j.expected_us, s.status, hs.status"
-    " FROM (SELECT name, spec, created_us, source, check_due_us, expected_us FROM jobs"
-    " WHERE name > ?"
-    " ORDER BY name LIMIT ?) j"
+    " FROM jobs j"
     " LEFT JOIN job_hosts h ON h.name = j.name"
     " LEFT JOIN job_baselines b ON b.name = j.name"
     " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
     " LEFT JOIN job_states hs ON hs.name = h.name AND hs.hostname = h.hostname"
+    " WHERE j.name > ?{upto}"
     " ORDER BY j.name, h.hostname"
 )
+#: The chunk as a range of names: its last one (the join then comes in the order of the
+#: indexes, with no sort of the chunk's rows, as a LIMIT inside a subquery needed).
+_LAST_OF_CHUNK = "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT 1 OFFSET ?"
+_RANGE_QUERY = _CHUNK_QUERY.format(upto=" AND j.name <= ?")
+_TAIL_QUERY = _CHUNK_QUERY.format(upto="")
 _RUNNING_QUERY = (
     "SELECT name, hostname, run_id, started_us FROM runs"
     " WHERE outcome = 'running' AND name >= ? AND name <= ?"
@@ -169,7 +174,11 @@ def jobs_in_chunks(
     tags = frozenset(keep) if keep is not None else None
     after = ""
     while True:
-        rows = db.query(_CHUNK_QUERY, (after, chunk))
+        last = db.query(_LAST_OF_CHUNK, (after, chunk - 1))
+        if last:
+            rows = db.query(_RANGE_QUERY, (after, last[0][0]))
+        else:
+            rows = db.query(_TAIL_QUERY, (after,))
         if not rows:
             return
         after = rows[-1][0]
@@ -180,7 +189,7 @@ def jobs_in_chunks(
         jobs = list(_group(rows, declared, tags, running, store, horizon, stamp))
         if jobs:
             yield jobs
-        if len({row[0] for row in rows}) < chunk:
+        if not last:
             return
 
 
