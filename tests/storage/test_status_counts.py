@@ -183,3 +183,20 @@ def test_concurrent_writers_keep_the_counts_exact(postgres_url: str, tmp_path: P
         assert counts.status_counts() == grouped(db)
         counts.compact(above=0)
         assert counts.status_counts() == grouped(db)
+
+
+def test_the_alert_loop_compacts_what_its_cycle_added(database_url: str) -> None:
+    """A first cycle stores 150 statuses (300 delta rows, with the jobs' own): at its end they
+    are compacted to one row per status, summing to what the GROUP BY says."""
+    from datetime import UTC, datetime
+
+    from cronwatch.alerts.cycle import run_alert_cycle
+
+    with open_database(database_url) as db:
+        for i in range(150):
+            apply(db, ("job+", f"j{i:03d}", "", ""))
+        run_alert_cycle(db, None, datetime(2026, 12, 1, tzinfo=UTC), worker="w")
+        rows = db.query("SELECT status, n FROM job_status_counts ORDER BY status")
+        assert len(rows) == len({status for status, _ in rows}) <= len(STATUSES) + 2
+        assert {status: int(n) for status, n in rows} == grouped(db)
+        assert sum(int(n) for _, n in rows) == 150
