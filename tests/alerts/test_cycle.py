@@ -319,3 +319,23 @@ def test_no_channel_is_said_and_a_channel_added_later_hears_the_open_problem_onc
     summaries = run_until(db, routed, T0 + 46 * MINUTE, T0 + 50 * MINUTE)
     assert kinds(summaries) == [(46, "recovery", "backup")]
     assert len(http_receiver.texts()) == 2
+
+
+def test_a_deleted_job_that_comes_back_and_fails_is_announced_again(
+    db: Database, monitor: Monitor
+) -> None:
+    """Deleting a job forgets its alerting state too: a job of the same name recorded later is
+    a new job, and its failure a new problem. (The state was left behind: the new job took
+    the old announced FAILING over, and its failure was announced to nobody.)"""
+    from cronwatch.storage.jobs import JobStore
+
+    ran(monitor, "lonely", timedelta(0), ok=False)
+    first = run_until(db, None, T0 + MINUTE, T0 + MINUTE)
+    assert [e.kind for e in first[0].events if not e.hostname] == ["problem"]
+    JobStore(db).delete("lonely")
+    assert db.query("SELECT COUNT(*) FROM job_states WHERE name = 'lonely'") == [(0,)]
+    assert AlertStore(db).alerting() == [], "no incident is left open for a job that is gone"
+    ran(monitor, "lonely", 10 * MINUTE, ok=False)
+    again = run_until(db, None, T0 + 11 * MINUTE, T0 + 11 * MINUTE)
+    assert [e.kind for e in again[0].events if not e.hostname] == ["problem"]
+    assert [s.name for s in AlertStore(db).alerting()] == ["lonely"]

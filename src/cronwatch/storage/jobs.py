@@ -162,9 +162,13 @@ class JobStore:
         return bool(changed)
 
     def delete(self, name: str) -> None:
-        """Forget job ``name``: its runs, summaries and baseline too (a later run recreates it)."""
+        """Forget job ``name``: its runs, summaries, baseline and alerting state too (a later
+        run recreates it, as a new job: its first problem is announced as one). The history
+        (``events``) and notifications already queued stay."""
         with self.db.transaction() as cur:
-            for table in ("runs", "job_hosts", "job_baselines", "jobs"):
+            # The stored status before the job, so that the status counts' triggers see the
+            # job while its status goes (migration 0014).
+            for table in ("runs", "job_hosts", "job_baselines", "job_states", "jobs"):
                 cur.execute(self.db.sql(f"DELETE FROM {table} WHERE name = ?"), (name,))
 
     # -- declared jobs ------------------------------------------------------------------------
