@@ -773,6 +773,14 @@ class Live:
         finished = self._count(
             "SELECT COUNT(*) FROM runs WHERE run_id LIKE ? AND completed_us IS NOT NULL", "n-%"
         )
+        backwards = int(self.db.query("SELECT COUNT(*) FROM runs WHERE duration_us < 0")[0][0])
+        self.rows.append(
+            (
+                "runs ending before they started",
+                f"{backwards} (a start and its "
+                "finish stamped by the two servers, the catch-up sends both at once)",
+            )
+        )
         starts = sum(ok.get("start", 0) for ok in sent["ok"])
         finishes = sum(ok.get("finish", 0) for ok in sent["ok"])
         ok = runs == starts and finished == finishes
