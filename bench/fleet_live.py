@@ -997,10 +997,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--live", action="store_true", help="Run the fleet simulation instead.")
     group.add_argument("--live-jobs", type=int, default=100_000)
     group.add_argument("--window", type=float, default=300.0, help="seconds at the natural rate")
-    group.add_argument("--saturate", type=float, default=20.0, help="seconds of wrk (0: none)")
+    group.add_argument("--saturate", type=float, default=40.0, help="seconds of wrk (0: none)")
     group.add_argument("--interval", type=float, default=30.0, help="the alert loops' interval")
     group.add_argument("--fail-every", type=int, default=100, help="one run in N fails")
-    group.add_argument("--probe-every", type=float, default=15.0)
+    group.add_argument("--probe-every", type=float, default=60.0)
     group.add_argument("--connections", type=int, default=16, help="per server, natural rate")
 
 
