@@ -7,11 +7,14 @@ and from the health evaluation of those same facts (:func:`cronwatch.health.eval
 the one the CLI, the API, the dashboard and the alert loop use), so any number of server
 processes export the same numbers, and a restart resets nothing. When an alert loop beat within
 ``[alerts] outage_after``, a job whose deadline (``jobs.check_due_us``) is still ahead is not
-evaluated: its status and its hosts' are those the loop stored (they cannot have changed since,
-as for ``cronwatch check``), read by the same queries, and its next expected run comes from
-:func:`~cronwatch.health.evaluate.when_due`; the body is the same. A scrape never writes: it
-neither relearns baselines (the alert loop and ``cronwatch check`` do) nor declares jobs
-(``serve`` does at start).
+evaluated: its status, its hosts' and its next expected run are those the loop stored with its
+deadline (they cannot have changed since, as for ``cronwatch check``; a paused job's next run,
+which moves on, is computed by :func:`~cronwatch.health.evaluate.when_due`), read by the same
+queries; the body is the same. Such a job's rows are written as they come (instants in
+microseconds, no facts built): what a large scrape costs is then reading and writing.
+``tests/test_prometheus_bytes.py`` pins the text byte for byte, settled or evaluated. A scrape
+never writes: it neither relearns baselines (the alert loop and ``cronwatch check`` do) nor
+declares jobs (``serve`` does at start).
 
 Series per job (label ``cronjob``, never ``job``: Prometheus sets ``job`` to the scrape job's
 name), like kube-state-metrics' CronJob metrics:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from cronwatch.alerts.cycle import run_alert_cycle
 from cronwatch.alerts.loop import AlertLoop
 from cronwatch.alerts.model import Event
+from cronwatch.health.service import job_statuses
 from cronwatch.monitor import Monitor
 from cronwatch.specs import Config
 from cronwatch.storage import open_database
@@ -223,6 +224,15 @@ def test_incremental_cycles_decide_what_full_cycles_decide(
                 f"step {index} at {now}: the incremental cycle decided otherwise"
             )
             evaluated += incremental.jobs
+            # What /metrics reads of a settled job: the next expected run stored with its
+            # deadline is still the one a full evaluation finds now (a paused job's moves on).
+            truth = {
+                s.name: None if s.next_expected is None else _us(s.next_expected)
+                for s in job_statuses(inc_db, config, now=now, learn=False)
+            }
+            for name, due in AlertStore(inc_db).due_jobs(None).items():
+                if name != "paused" and (due.deadline is None or due.deadline > _us(now)):
+                    assert due.expected == truth[name], f"step {index}: {name}"
         assert states(inc_db) == states(full_db)
         assert evaluated <= len(JOBS) * len(history)
 
