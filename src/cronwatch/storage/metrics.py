@@ -47,18 +47,30 @@ _CHUNK_QUERY = (
     f"SELECT j.name, j.spec, j.created_us, {_HOSTS}, {_BASELINES}, j.source, j.check_due_us,"
     " j.expected_us, s.status, hs.status"
     " FROM jobs j"
-    " LEFT JOIN job_hosts h ON h.name = j.name"
-    " LEFT JOIN job_baselines b ON b.name = j.name"
-    " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = ''"
+    " LEFT JOIN job_hosts h ON h.name = j.name AND h.name > ?{upto_h}"
+    " LEFT JOIN job_baselines b ON b.name = j.name AND b.name > ?{upto_b}"
+    " LEFT JOIN job_states s ON s.name = j.name AND s.hostname = '' AND s.name > ?{upto_s}"
     " LEFT JOIN job_states hs ON hs.name = h.name AND hs.hostname = h.hostname"
-    " WHERE j.name > ?{upto}"
+    " AND hs.name > ?{upto_hs}"
+    " WHERE j.name > ?{upto_j}"
     " ORDER BY j.name, h.hostname"
 )
 #: The chunk as a range of names: its last one (the join then comes in the order of the
-#: indexes, with no sort of the chunk's rows, as a LIMIT inside a subquery needed).
+#: indexes, with no sort of the chunk's rows, as a LIMIT inside a subquery needed). Every
+#: joined table gets the range too: a planner with stale statistics (PostgreSQL after a bulk
+#: load) would otherwise hash whole tables for every chunk.
 _LAST_OF_CHUNK = "SELECT name FROM jobs WHERE name > ? ORDER BY name LIMIT 1 OFFSET ?"
-_RANGE_QUERY = _CHUNK_QUERY.format(upto=" AND j.name <= ?")
-_TAIL_QUERY = _CHUNK_QUERY.format(upto="")
+_RANGE_QUERY = _CHUNK_QUERY.format(
+    **{f"upto_{t}": f" AND {t}.name <= ?" for t in ("h", "b", "s", "hs", "j")}
+)
+_TAIL_QUERY = _CHUNK_QUERY.format(**{f"upto_{t}": "" for t in ("h", "b", "s", "hs", "j")})
+
+
+def _range_params(after: str, last: str | None) -> tuple[str, ...]:
+    """The parameters of :data:`_RANGE_QUERY` (``last`` given) or :data:`_TAIL_QUERY`."""
+    return (after, last) * 5 if last is not None else (after,) * 5
+
+
 _RUNNING_QUERY = (
     "SELECT name, hostname, run_id, started_us FROM runs"
     " WHERE outcome = 'running' AND name >= ? AND name <= ?"
@@ -176,9 +188,9 @@ def jobs_in_chunks(
     while True:
         last = db.query(_LAST_OF_CHUNK, (after, chunk - 1))
         if last:
-            rows = db.query(_RANGE_QUERY, (after, last[0][0]))
+            rows = db.query(_RANGE_QUERY, _range_params(after, last[0][0]))
         else:
-            rows = db.query(_TAIL_QUERY, (after,))
+            rows = db.query(_TAIL_QUERY, _range_params(after, None))
         if not rows:
             return
         after = rows[-1][0]
