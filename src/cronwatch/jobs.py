@@ -116,10 +116,16 @@ class JobsService:
         }
 
     def statuses(self, *, tags: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[Any]:
-        """The health of every job (see :func:`cronwatch.health.service.job_statuses`)."""
-        from cronwatch.health.service import job_statuses
+        """The health of every job with any of ``tags`` on any of ``hosts``, worst first (see
+        :func:`cronwatch.health.service.job_statuses`): with a tag or host and an alert loop
+        beating, only the filter's candidates are read and evaluated
+        (:func:`~cronwatch.health.service.filtered_statuses`)."""
+        from cronwatch.health.service import filtered_statuses
 
-        return [s.to_json() for s in job_statuses(self.db, self.config, tags=tags, hosts=hosts)]
+        statuses = filtered_statuses(
+            self.db, self.config, tags=list(tags), hosts=list(hosts), in_full=True
+        )
+        return [s.to_json() for s in statuses]
 
     def statuses_page(
         self,

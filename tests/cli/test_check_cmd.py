@@ -321,3 +321,50 @@ def test_check_with_an_alert_loop_reads_what_it_settled(database_url: str, confi
     record(database_url, "backup", "db2", 1)  # fixed since the loop's cycle: evaluated again
     fixed = invoke("check", url=database_url, config=config)
     assert fixed.exit_code == 0, fixed.output
+
+
+def test_check_by_tag_or_host_with_an_alert_loop_answers_as_without(
+    database_url: str, config: Path
+) -> None:
+    """`check --tag/--host` with an alert loop beating reads the stored statuses of the
+    filter's candidates and evaluates those that can have changed: the same exit code and
+    the same output (status line, perfdata, problems; the one matching job's age and
+    duration; `--json` in full) as every job evaluated without the loop; a mistyped filter
+    still UNKNOWN; a job fixed after the loop's cycle evaluated again, not read as stored."""
+    import re
+
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.config import load_config
+    from cronwatch.storage import open_database
+
+    record(database_url, "backup", "db1", 5)
+    record(database_url, "backup", "db2", 200)
+    record(database_url, "report", "db2", 5)
+    record(database_url, "report", "web1", 30, exit_code=4)
+    record(database_url, "stray", "web1", 8)
+    filters = [
+        ["--tag", "db"],  # one job: its perfdata holds its age and duration
+        ["--host", "db2"],
+        ["--host", "web1"],
+        ["--host", "db1", "--host", "web1"],
+        ["--tag", "db", "--host", "db2"],
+        ["--tag", "dbb"],
+        ["--host", "db2", "--json"],
+    ]
+
+    def checked(args: list[str]) -> tuple[int, str]:
+        result = invoke("check", *args, url=database_url, config=config)
+        # An age counts seconds up to now: the two checks run a moment apart.
+        return result.exit_code, re.sub(r"age=\d+s", "age=Ns", result.output)
+
+    without_loop = [checked(args) for args in filters]
+    with open_database(database_url) as db:
+        run_alert_cycle(db, load_config(config), worker="w")
+    with_loop = [checked(args) for args in filters]
+    assert with_loop == without_loop
+    codes = [code for code, _ in with_loop]
+    assert codes == [2, 2, 1, 2, 2, 3, 2], with_loop
+    assert "age=Ns" in with_loop[0][1] and "duration=" in with_loop[0][1]
+    record(database_url, "backup", "db2", 1)  # fixed since the loop's cycle: evaluated again
+    fixed = invoke("check", "--tag", "db", url=database_url, config=config)
+    assert fixed.exit_code == 0, fixed.output

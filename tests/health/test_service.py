@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -362,3 +363,175 @@ def test_settled_statuses_are_the_statuses_at_the_cost_of_what_changed(
             assert seen >= {"ok", "missing", "failing"}, "the statuses changed meanwhile"
             late = NOW + timedelta(hours=4)
             assert settled_statuses(db, config, now=late) is None, "the loop stopped beating"
+
+
+_FLEET_CONFIG = """
+[alerts]
+outage_after = "3h"
+
+[jobs.cfg-db]
+schedule = "every 15m"
+grace = "5m"
+tags = ["db"]
+
+[jobs.cfg-web]
+schedule = "every 1h"
+hosts = ["web-1", "web-2"]
+tags = ["web"]
+
+[jobs.cfg-never]
+schedule = "every 15m"
+hosts = ["db"]
+"""
+
+#: (tags, hosts) of the filters compared: a tag, several tags, a tag named like a host, a
+#: host seen running jobs, a declared host, a host named like a tag, a host only running
+#: (no finished run there), LIKE's wildcards and a non-ASCII letter, both options at once,
+#: a tag nothing has.
+FILTERS = [
+    (["db"], []),
+    (["db", "web"], []),
+    (["c_fé%"], []),
+    ([], ["host-3"]),
+    ([], ["web-1"]),
+    ([], ["db"]),
+    ([], ["host-run"]),
+    ([], ["host-1", "web-2"]),
+    (["db"], ["host-2"]),
+    (["nowhere"], []),
+]
+
+
+def _fleet(database_url: str, config: Any, seed: int) -> dict[str, set[str]]:
+    """A generated fleet: API-declared jobs with random tags, declared hosts, descriptions
+    that mention a tag or host without having it, runs (successes, failures, hung and live
+    runs) on random hosts, declared hosts or not; jobs seen running only (no spec), and the
+    config's. Returns each job's texts a filter's candidates may be found by (tags, declared
+    hosts, description, hosts it ran on): a job whose texts hold none of a filter's is not
+    a candidate of it."""
+    import random
+
+    from cronwatch.jobs import JobsService
+    from cronwatch.storage import open_database
+
+    rng = random.Random(seed)
+    texts: dict[str, set[str]] = {
+        "cfg-db": {"db"},
+        "cfg-web": {"web", "web-1", "web-2"},
+        "cfg-never": {"db"},
+    }
+    with cronwatch.connect(database_url, statsd=False) as m, open_database(database_url) as db:
+        jobs = JobsService(db, config)
+        for j in range(36):
+            name = f"api-{j:02d}"
+            fields: dict[str, Any] = {"schedule": rng.choice(["every 15m", "0 * * * *"])}
+            fields["tags"] = rng.sample(["db", "web", "c_fé%"], rng.randint(0, 2))
+            if rng.random() < 0.3:
+                fields["hosts"] = rng.sample(["web-1", "web-2", "db", "host-3"], 2)
+            if rng.random() < 0.2:
+                fields["description"] = rng.choice(["db", "host-3", "web-1"])
+            jobs.create(name, fields)
+            texts[name] = {*fields["tags"], *fields.get("hosts", ())}
+            if "description" in fields:
+                texts[name].add(fields["description"])
+        for j in range(40):
+            texts[f"seen-{j:02d}"] = set()  # undeclared: known by their runs only
+        for name in sorted(texts):
+            if name == "cfg-never":
+                continue
+            for _ in range(rng.randint(1, 3)):
+                host = rng.choice(["host-0", "host-1", "host-2", "host-3", "web-1", "web-2"])
+                start = ago(minutes=rng.randint(2, 90))
+                took = timedelta(seconds=rng.randint(5, 90))
+                if rng.random() < 0.2:
+                    m.record_failure(name, start, start + took, 1, host)
+                else:
+                    m.record_success(name, start, start + took, host)
+                texts[name].add(host)
+            if rng.random() < 0.1:
+                m.start(name, "host-run", date_started=ago(minutes=rng.randint(1, 50)))
+                texts[name].add("host-run")
+    return texts
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_filtered_statuses_are_the_evaluated_ones_at_the_cost_of_the_candidates(
+    database_url: str, tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an alert loop beating, a tag or host filter (``cronwatch check --tag/--host``,
+    ``/api/v1/status?tag=&host=``) reads the stored statuses of its candidates and evaluates
+    those that can have changed: at every later instant (deadlines passing, runs recorded
+    after the cycle) the jobs and statuses must be exactly those of every job evaluated and
+    filtered, an evaluated one's reason too, and ``in_full`` must be every field of them.
+    What must not happen: a job that is no candidate evaluated or its facts read (nor every
+    job's facts read at once), a job listed twice or left out. Without a loop beating,
+    every job is evaluated, as before."""
+    import cronwatch.health.evaluate
+    import cronwatch.health.service as service
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.health.model import SettledStatus
+    from cronwatch.health.service import filtered_statuses
+    from cronwatch.storage import open_database
+    from cronwatch.storage.alerts import AlertStore
+    from cronwatch.storage.jobs import JobStore
+    from tests.support.alerting import write_config
+
+    config = write_config(tmp_path, _FLEET_CONFIG)
+    texts = _fleet(database_url, config, seed)
+    evaluated: list[str] = []
+    read: list[str | None] = []  # names whose facts were read (None: every job's)
+    real_evaluate, real_facts = cronwatch.health.evaluate.evaluate, JobStore.facts
+
+    def counted_evaluate(facts: Any, now: datetime) -> JobStatus:
+        evaluated.append(facts.spec.name)
+        return real_evaluate(facts, now)
+
+    def counted_facts(self: JobStore, *args: Any, **kwargs: Any) -> Any:
+        names = kwargs.get("names")
+        read.extend([None] if names is None else names)
+        return real_facts(self, *args, **kwargs)
+
+    monkeypatch.setattr(service, "evaluate", counted_evaluate)
+    monkeypatch.setattr(JobStore, "facts", counted_facts)
+    settled_seen = 0
+    with cronwatch.connect(database_url, statsd=False) as m, open_database(database_url) as db:
+        run_alert_cycle(db, config, NOW, worker="w", full=True)
+        # After the cycle: a failure and a success, due (to evaluate, not to read as stored).
+        m.record_failure("api-00", ago(minutes=-1), ago(minutes=-2), 3, "host-2")
+        m.record_success("seen-03", ago(minutes=-1), ago(minutes=-2), "host-3")
+        texts["api-00"].add("host-2")
+        for minutes in (3, 9, 26, 70, 240):
+            at = NOW + timedelta(minutes=minutes)
+            beating = minutes < 180  # outage_after: 3h
+            for tags, hosts in FILTERS:
+                truth = job_statuses(db, config, now=at, tags=tags, hosts=hosts)
+                evaluated.clear()
+                read.clear()
+                got = filtered_statuses(db, config, now=at, tags=tags, hosts=hosts)
+                full = filtered_statuses(db, config, now=at, tags=tags, hosts=hosts, in_full=True)
+                where = f"at +{minutes} min, tags {tags}, hosts {hosts}"
+                assert [(s.name, s.status) for s in got] == [(s.name, s.status) for s in truth], (
+                    where
+                )
+                assert [s.to_json() for s in full] == [s.to_json() for s in truth], where
+                by_name = {s.name: s for s in truth}
+                stored = AlertStore(db).settled_of(at, [s.name for s in got])
+                for status in got:
+                    if isinstance(status, SettledStatus):
+                        assert beating, where
+                        assert (status.status, status.reason) == stored[status.name], where
+                        settled_seen += 1
+                    else:
+                        assert status.reason == by_name[status.name].reason, where
+                if not beating:
+                    assert None in read, f"{where}: without a loop every job is evaluated"
+                    continue
+                unrelated = {
+                    name
+                    for name, mentions in texts.items()
+                    if (tags and not mentions & set(tags)) or (hosts and not mentions & set(hosts))
+                }
+                assert None not in read, f"{where}: every job's facts read"
+                assert not unrelated & {*evaluated, *read}, where
+                assert len(unrelated) >= 10, f"{where}: jobs that are no candidate"
+    assert settled_seen > 100, "the stored statuses were used"

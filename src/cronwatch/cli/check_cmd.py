@@ -148,32 +148,37 @@ def _check_statuses(
     hosts: tuple[str, ...],
     as_json: bool,
 ) -> list[JobStatus | SettledStatus]:
-    """The statuses ``check`` judges: every job's settled status when the check is of every
-    job in words (no names, tags, hosts or ``--json``) and an alert loop settled them, else
-    the named or filtered jobs evaluated in full. Records the declared jobs' first sighting."""
-    from cronwatch.health.service import job_statuses, settled_statuses
+    """The statuses ``check`` judges, worst first: with an alert loop beating, what it
+    settled and the evaluation of the jobs that can have changed, for a check of every job in
+    words (no names, tags, hosts or ``--json``: every job read) or of ``--tag``/``--host``
+    (only the filter's candidates read; with ``--json``, every candidate evaluated); else the
+    named or filtered jobs evaluated in full. Records the declared jobs' first sighting."""
+    from cronwatch.health.service import filtered_statuses, job_statuses, settled_statuses
 
     config = load_config_from(ctx)
     with open_monitor(ctx) as monitor:  # its errors: UNKNOWN, in check (JSON with --json)
         db = monitor.store.db
-        # Every job, in words: what the alert loop settled, plus the jobs that can have
-        # changed since (100,000 jobs in about a second); the whole evaluation otherwise. A
-        # monitor run from cron, maybe with no server: it records when it first knew of each
-        # declared job, so that one that never runs turns CRITICAL.
-        whole = not (names or tags or hosts or as_json)
-        settled = settled_statuses(db, config, record_declared=True) if whole else None
+        # What the alert loop settled, plus the jobs that can have changed since (100,000
+        # jobs in about a second; a tag or host: what may match), when one beats; the whole
+        # evaluation otherwise. A monitor run from cron, maybe with no server: it records
+        # when it first knew of each declared job, so that one that never runs turns CRITICAL.
         statuses: list[JobStatus | SettledStatus] = []
-        if settled is not None:
-            statuses += settled
-        else:
+        if names:
             statuses += job_statuses(
-                db,
-                config,
-                names=names or None,
-                tags=tags,
-                hosts=hosts,
-                record_declared=True,
+                db, config, names=names, tags=tags, hosts=hosts, record_declared=True
             )
+        elif tags or hosts:
+            statuses += filtered_statuses(
+                db, config, tags=tags, hosts=hosts, in_full=as_json, record_declared=True
+            )
+        else:
+            settled = None if as_json else settled_statuses(db, config, record_declared=True)
+            statuses += (
+                settled if settled is not None else job_statuses(db, config, record_declared=True)
+            )
+        if len(statuses) == 1 and isinstance(statuses[0], SettledStatus):
+            # One job: its perfdata (age, duration) needs its facts; evaluate it.
+            statuses = list(job_statuses(db, config, names=[statuses[0].name], skip_unknown=True))
     return statuses
 
 
@@ -343,17 +348,20 @@ def _status_statuses(
     as_json: bool,
 ) -> tuple[list[JobStatus], dict[tuple[str, str], JobState]]:
     """The statuses ``status`` shows (the named or filtered jobs, evaluated in full, worst
-    first) and, for ``--json``, the alert loop's states by (job, host) (else empty). A bad
-    config or a refused filter ends the command (:func:`~cronwatch.cli.common.fail`)."""
-    from cronwatch.health.service import job_statuses
+    first; a ``--tag``/``--host`` with an alert loop beating evaluates only the filter's
+    candidates) and, for ``--json``, the alert loop's states by (job, host) (else empty). A
+    bad config or a refused filter ends the command (:func:`~cronwatch.cli.common.fail`)."""
+    from cronwatch.health.service import filtered_statuses, job_statuses
     from cronwatch.storage.alerts import AlertStore
 
     config = load_config_from(ctx, on_error=fail)
     with open_monitor(ctx) as monitor:
+        db = monitor.store.db
         try:
-            statuses = job_statuses(
-                monitor.store.db, config, names=names or None, tags=tags, hosts=hosts
-            )
+            if names:
+                statuses = job_statuses(db, config, names=names, tags=tags, hosts=hosts)
+            else:
+                statuses = [*filtered_statuses(db, config, tags=tags, hosts=hosts, in_full=True)]
         except CronwatchError as exc:
             fail(str(exc))
         # The alert loop's view: snoozes and acknowledged incidents (one query).

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, overload
 
 from cronwatch.errors import InvalidInput
 from cronwatch.health.evaluate import evaluate
@@ -192,16 +193,40 @@ def settled_among(
     from cronwatch.storage.alerts import AlertStore
 
     stored = AlertStore(db).settled_of(now, names)
-    if covers is not None:
-        declared = dict(config.jobs) if config is not None else {}
-        facts = JobStore(db).facts(declared, names=list(stored), now=now)
-        kept = {f.spec.name for f in facts if covers(f.spec.name, f.spec.tags, listed_hosts(f))}
-        stored = {name: value for name, value in stored.items() if name in kept}
+    if covers is None:
+        return _settled(stored)
+    holds = covers
+    return _settled_where(
+        db,
+        config,
+        now,
+        stored,
+        lambda f: holds(f.spec.name, f.spec.tags, listed_hosts(f)),
+    )
+
+
+def _settled(stored: dict[str, tuple[str, str]]) -> list[SettledStatus]:
+    """``stored`` (``name: (status, reason)`` as the loop stored them) as settled statuses."""
     return [
         SettledStatus(name, status, reason)
         for name, (status, reason) in stored.items()
         if status in _RANK
     ]
+
+
+def _settled_where(
+    db: Database,
+    config: Config | None,
+    now: datetime,
+    stored: dict[str, tuple[str, str]],
+    keep: Callable[[JobFacts], bool],
+) -> list[SettledStatus]:
+    """Those of ``stored`` (settled jobs: ``name: (status, reason)``) whose facts, read by key
+    (not evaluated), ``keep`` holds for; a job that is no longer known is left out."""
+    declared = dict(config.jobs) if config is not None else {}
+    facts = JobStore(db).facts(declared, names=list(stored), now=now) if stored else []
+    kept = {f.spec.name for f in facts if keep(f)}
+    return _settled({name: value for name, value in stored.items() if name in kept})
 
 
 def candidates(
@@ -233,6 +258,122 @@ def candidates(
     if not found:
         raise ValueError("candidates: no tag, host or name given")
     return set.intersection(*found)
+
+
+@overload
+def filtered_statuses(
+    db: Database,
+    config: Config | None,
+    *,
+    tags: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+    in_full: Literal[True],
+    now: datetime | None = None,
+    learn: bool = True,
+    record_declared: bool = False,
+) -> Sequence[JobStatus]: ...
+
+
+@overload
+def filtered_statuses(
+    db: Database,
+    config: Config | None,
+    *,
+    tags: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+    in_full: bool = False,
+    now: datetime | None = None,
+    learn: bool = True,
+    record_declared: bool = False,
+) -> Sequence[JobStatus | SettledStatus]: ...
+
+
+def filtered_statuses(
+    db: Database,
+    config: Config | None,
+    *,
+    tags: Sequence[str] = (),
+    hosts: Sequence[str] = (),
+    in_full: bool = False,
+    now: datetime | None = None,
+    learn: bool = True,
+    record_declared: bool = False,
+) -> Sequence[JobStatus | SettledStatus]:
+    """The statuses of the jobs with any of ``tags`` that run on any of ``hosts`` (declared
+    there or seen running there), worst first: the jobs and statuses :func:`job_statuses`
+    with ``tags`` and ``hosts`` gives, at the cost of the filter's candidates when an alert
+    loop beats, not of every job.
+
+    With a tag or a host and an alert loop that beat within ``[alerts] outage_after``, only
+    the filter's candidates are read (:func:`candidates`, for each tag and each host: jobs
+    found by the text of their specs, their hosts' summaries and running runs, the config):
+    those the loop settled (deadline ahead, a stored status) as it stored them (a
+    :class:`~cronwatch.health.model.SettledStatus`: the reason is the one recorded when the
+    status last changed), their tags and hosts checked on their facts read by key, not
+    evaluated; the others (deadline passed, no stored status, declared in a newer config)
+    evaluated (``learn`` as :func:`job_statuses`). With ``in_full`` every candidate is
+    evaluated (a :class:`~cronwatch.health.model.JobStatus` each, for the outputs that show
+    more than a status and a reason). Without a tag or host, or without a loop beating,
+    every job is evaluated (:func:`job_statuses`), as a filter always was before.
+
+    ``record_declared`` gives every declared job its row first, as :func:`job_statuses`.
+    With a loop beating, a job that is not a candidate is neither evaluated nor are its
+    facts read, whether it is due or not."""
+    now = require_aware(now, "now") if now is not None else utcnow()
+    tag_list, host_list = list(dict.fromkeys(tags)), list(dict.fromkeys(hosts))
+    if not (tag_list or host_list) or not loop_alive(db, config, now):
+        return job_statuses(
+            db,
+            config,
+            now=now,
+            tags=tag_list,
+            hosts=host_list,
+            learn=learn,
+            record_declared=record_declared,
+        )
+    declared = list(config.jobs.values()) if config is not None else []
+    if record_declared and declared:
+        JobStore(db).sync_declared(declared, now)
+    # Any of the tags, and any of the hosts: a union per option, intersected.
+    found: list[set[str]] = []
+    if tag_list:
+        found.append(set[str]().union(*(candidates(db, config, tag=tag) for tag in tag_list)))
+    if host_list:
+        found.append(set[str]().union(*(candidates(db, config, host=h) for h in host_list)))
+    names = sorted(set.intersection(*found))
+    if in_full:
+        return job_statuses(
+            db,
+            config,
+            now=now,
+            names=names,
+            tags=tag_list,
+            hosts=host_list,
+            learn=learn,
+            skip_unknown=True,
+        )
+    from cronwatch.storage.alerts import AlertStore
+
+    # One read of which candidates are settled: a job is then either read as stored or
+    # evaluated, never neither (a run recorded meanwhile leaves it to be evaluated).
+    stored = AlertStore(db).settled_of(now, names)
+    changed = [name for name in names if name not in stored]
+    statuses: list[JobStatus | SettledStatus] = []
+    if changed:
+        statuses += job_statuses(
+            db,
+            config,
+            now=now,
+            names=changed,
+            tags=tag_list,
+            hosts=host_list,
+            learn=learn,
+            skip_unknown=True,
+        )
+    tag_set, host_set = set(tag_list), set(host_list)
+    statuses += _settled_where(db, config, now, stored, lambda f: _matches(f, tag_set, host_set))
+    statuses.sort(key=lambda s: (_RANK[s.status], s.name))
+    return statuses
 
 
 @dataclass(frozen=True, slots=True)
