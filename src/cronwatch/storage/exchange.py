@@ -92,7 +92,7 @@ ALERT_OUTAGES = Table("alert_outages", "alert_outages", ("started_us",), (
 ), "(started_us)")  # fmt: skip
 WORKERS = Table("workers", "workers", ("name",), (
     _f("name"), _f("kind"), _f("hostname"), _f("pid", "int"), _f("started", "instant"),
-    _f("last_beat", "instant"),
+    _f("last_beat", "instant"), _f("config", nullable=True),
 ), "(name)")  # fmt: skip
 EVENTS = Table("events", "events", ("id",), (
     _f("id", "int"), _f("name"), _f("hostname"), _f("kind"), _f("old_status"),
