@@ -12,7 +12,9 @@ from cronwatch.monitor import Monitor, make_run
 from cronwatch.storage import open_database
 from cronwatch.storage.jobs import JobStore
 from cronwatch.storage.migrate import upgrade_schema
+from cronwatch.storage.runs import RunStore
 from cronwatch.storage.url import parse_database_url
+from cronwatch.timeutil import to_us
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -151,10 +153,14 @@ def test_baselines_are_learned_from_recent_runs(monitor: Monitor) -> None:
     assert store.stale_baselines() == ["hourly"], "a young baseline is relearned after each run"
 
 
-def test_a_run_stamped_to_end_before_it_started_is_no_runtime_sample(monitor: Monitor) -> None:
-    """Two servers stamp a start and its finish (same run id) with their own clocks: the run
-    can end before it started (found by bench_fleet --live: then every alert cycle failed,
-    learning this job's baseline). The negative duration must be skipped, not raised on."""
+@pytest.mark.parametrize("paired", ["by run id", "latest running"])
+def test_a_finish_stamped_before_its_start_ends_the_run_at_its_start(
+    monitor: Monitor, paired: str
+) -> None:
+    """Two servers stamp a start and its finish with their own clocks: the finish can be
+    stamped before the start (found by bench_fleet --live: a stored run of -3 ms, and every
+    alert cycle failed learning this job's baseline). The run ends at its start, having taken
+    no time; no negative runtime is stored or learned, and the cycle does not fail."""
     store = JobStore(monitor.store.db)
     for i in range(12):
         start = T0 + timedelta(hours=i)
@@ -162,9 +168,19 @@ def test_a_run_stamped_to_end_before_it_started_is_no_runtime_sample(monitor: Mo
     started = T0 + timedelta(hours=12)
     monitor.record(make_run("hourly", started, None, outcome="running", hostname="h", run_id="r"))
     ended = started - timedelta(milliseconds=3)  # the other server's clock, 3 ms behind
-    monitor.record(make_run("hourly", ended, ended, outcome="success", hostname="h", run_id="r"))
-    durations = monitor.store.db.query("SELECT duration_us FROM runs WHERE run_id = 'r'")
-    assert durations[0][0] == -3000, "the scenario: a stored run ending before its start"
+    run_id = "r" if paired == "by run id" else None
+    finish = make_run("hourly", ended, ended, outcome="success", hostname="h", run_id=run_id)
+    db = monitor.store.db
+    with db.transaction() as cur:
+        RunStore(db).write(cur, [(finish, run_id is None)])
+    rows = monitor.store.db.query(
+        "SELECT outcome, started_us, completed_us, duration_us FROM runs WHERE run_id = 'r'"
+    )
+    assert rows == [("success", to_us(started), to_us(started), 0)], "not -3 ms, not 2 runs"
+    (summary,) = monitor.store.db.query(
+        "SELECT last_duration_us FROM job_hosts WHERE name = 'hourly' AND hostname = 'h'"
+    )
+    assert summary == (0,)
     assert store.refresh_baselines(started) == 1
     (facts,) = store.facts()
     assert facts.baseline is not None and facts.baseline.runtime is not None

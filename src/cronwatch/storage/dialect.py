@@ -210,7 +210,9 @@ class SQLite(Dialect):
 
     # SQLite must be told to take the candidate from the small partial index of running runs:
     # with ORDER BY started_us it would rather walk every run of the job in ix_runs_name_started.
-    COMPLETE_LATEST = COMPLETE_LATEST.format(hint=" INDEXED BY ix_runs_running", lock="")
+    COMPLETE_LATEST = COMPLETE_LATEST.format(
+        hint=" INDEXED BY ix_runs_running", lock="", later="MAX"
+    )
 
     # SQLite has no LATERAL: find each job's per_job-th latest start (an index walk of that
     # many entries), then range-scan the index from there. Runs sharing that start can add a
@@ -388,10 +390,11 @@ class PostgreSQL(Dialect):
     # because parameters in a SELECT list have no type to be inferred from.
     FINISH_LATEST = (
         "WITH done AS ("
-        + COMPLETE_LATEST.format(hint="", lock=SKIP_LOCKED).replace(
-            "outcome = ?, exit_code = ?, completed_us = ?, duration_us = ? - started_us",
-            "outcome = ?::text, exit_code = ?::int, completed_us = ?::bigint,"
-            " duration_us = ?::bigint - started_us",
+        + COMPLETE_LATEST.format(hint="", lock=SKIP_LOCKED, later="GREATEST").replace(
+            "outcome = ?, exit_code = ?, completed_us = GREATEST(?, started_us),"
+            " duration_us = GREATEST(?, started_us) - started_us",
+            "outcome = ?::text, exit_code = ?::int, completed_us = GREATEST(?::bigint,"
+            " started_us), duration_us = GREATEST(?::bigint, started_us) - started_us",
         )
         + "), fresh AS (INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us,"
         " completed_us, duration_us, output) SELECT ?::text, ?::text, ?::text, ?::text, ?::int,"

@@ -68,21 +68,28 @@ INSERT_STARTED = (
     "VALUES (?, ?, ?, 'running', ?) ON CONFLICT (name, run_id) DO NOTHING RETURNING started_us"
 )
 #: The upsert of a finish: completes the running row its start left, never a finished one.
+#: A finish stamped before its start ends the run at its start, having taken no time: the two
+#: pings of one run can reach two servers, each stamping its ping with its own clock, a few
+#: milliseconds apart (a negative runtime would be no runtime at all).
 UPSERT_SET = (
     " ON CONFLICT (name, run_id) DO UPDATE SET outcome = excluded.outcome,"
-    " exit_code = excluded.exit_code, completed_us = excluded.completed_us,"
-    " duration_us = excluded.completed_us - runs.started_us, output = excluded.output"
+    " exit_code = excluded.exit_code,"
+    " completed_us = CASE WHEN excluded.completed_us < runs.started_us THEN runs.started_us"
+    " ELSE excluded.completed_us END,"
+    " duration_us = CASE WHEN excluded.completed_us < runs.started_us THEN 0"
+    " ELSE excluded.completed_us - runs.started_us END, output = excluded.output"
     " WHERE runs.outcome = 'running' RETURNING duration_us"
 )
 UPSERT_FINISHED = (
     "INSERT INTO runs (name, hostname, run_id, outcome, exit_code, started_us, completed_us,"
     " duration_us, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + UPSERT_SET
 )
-#: Completes the latest running run of a job on a host. ``{hint}`` and ``{lock}`` are the
-#: dialects' ways to pick the candidate (an index hint, a row lock).
+#: Completes the latest running run of a job on a host, never before its start (as
+#: :data:`UPSERT_SET`). ``{hint}`` and ``{lock}`` are the dialects' ways to pick the candidate
+#: (an index hint, a row lock), ``{later}`` their function of the larger of two values.
 COMPLETE_LATEST = (
-    "UPDATE runs SET outcome = ?, exit_code = ?, completed_us = ?, duration_us = ? - started_us,"
-    " output = ? WHERE id = (SELECT id FROM runs{hint} WHERE name = ? AND hostname = ?"
+    "UPDATE runs SET outcome = ?, exit_code = ?, completed_us = {later}(?, started_us),"
+    " duration_us = {later}(?, started_us) - started_us, output = ? WHERE id = (SELECT id FROM runs{hint} WHERE name = ? AND hostname = ?"
     " AND outcome = 'running' ORDER BY started_us DESC, id DESC LIMIT 1{lock})"
     " AND outcome = 'running' RETURNING duration_us"
 )
