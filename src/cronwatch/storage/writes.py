@@ -89,7 +89,8 @@ UPSERT_FINISHED = (
 #: (an index hint, a row lock), ``{later}`` their function of the larger of two values.
 COMPLETE_LATEST = (
     "UPDATE runs SET outcome = ?, exit_code = ?, completed_us = {later}(?, started_us),"
-    " duration_us = {later}(?, started_us) - started_us, output = ? WHERE id = (SELECT id FROM runs{hint} WHERE name = ? AND hostname = ?"
+    " duration_us = {later}(?, started_us) - started_us, output = ?"
+    " WHERE id = (SELECT id FROM runs{hint} WHERE name = ? AND hostname = ?"
     " AND outcome = 'running' ORDER BY started_us DESC, id DESC LIMIT 1{lock})"
     " AND outcome = 'running' RETURNING duration_us"
 )
