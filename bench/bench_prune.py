@@ -14,7 +14,14 @@ bare DELETE (each job's latest 50 are kept). Prints a verdict; exits 1 when shor
 reported: the size of the runs table and its indexes per million runs, and the prune's
 seconds per million runs deleted (``--runs 2000000`` deletes a million).
 
+Then the alert loop's hourly prune at ``--jobs`` jobs (default 100,000) shaped like the fleet
+of ``bench_fleet --live``: each job's latest run a day old and one run 100 days old. With the
+default retention (keep 50 per job) there is nothing to delete (the prune that every loop ran
+every hour); with ``keep_last = 1`` one old run per job. Information, no target: the first
+should cost an index read, not a statement per job.
+
     python -m bench.bench_prune [--dialect sqlite|postgresql|both] [--runs 200000] [--target-ms 500]
+                                [--jobs 100000]
 """
 
 from __future__ import annotations
@@ -126,14 +133,50 @@ def bench(dialect: str, total: int, target_ms: float) -> bool:
     return ok
 
 
+def fleet_runs(jobs: int) -> Iterator[tuple[object, ...]]:
+    for age in (timedelta(days=100), timedelta(days=1)):
+        for j in range(jobs):
+            started = to_us(NOW - age) + j * 1_000
+            yield (f"job-{j:06d}", f"host-{j % 1000}", uuid.uuid4().hex, "success", 0,
+                   started, started + 5_000_000, 5_000_000)  # fmt: skip
+
+
+def bench_jobs(dialect: str, jobs: int) -> None:
+    """The hourly prune at ``jobs`` jobs: nothing to delete, then one old run per job."""
+    with scratch_database(dialect) as url, open_database(url) as db:
+        load_runs(db, fleet_runs(jobs))
+        idle: list[float] = []
+        for _ in range(3):  # the median of three: it deletes nothing, so it can be repeated
+            started = time.perf_counter()
+            nothing = prune(db, Retention(), NOW)
+            idle.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        old = prune(db, Retention(keep_last=1), NOW)
+        seconds = time.perf_counter() - started
+    median = sorted(idle)[1]
+    rows = [
+        ("nothing to delete", f"{median:.3f}s (median of 3: {', '.join(f'{s:.3f}' for s in idle)})"
+                              f"; {nothing.jobs_examined:,} jobs examined, {nothing.runs} runs "
+                              f"deleted; {median / jobs * 1e6:.1f} us per job"),
+        ("one old run per job", f"{old.runs:,} runs deleted in {seconds:.2f}s = "
+                                f"{seconds / max(old.runs, 1) * 1e6:.1f} s per million runs"),
+    ]  # fmt: skip
+    report(f"the hourly prune at {jobs:,} jobs ({dialect}; 2 runs a job, one 100 days old)", rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dialect", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=200_000)
     parser.add_argument("--target-ms", type=float, default=500.0)
+    parser.add_argument("--jobs", type=int, default=100_000, help="0: no hourly-prune rows")
     args = parser.parse_args()
     dialects = ["sqlite", "postgresql"] if args.dialect == "both" else [args.dialect]
-    exit_with_verdicts([bench(dialect, args.runs, args.target_ms) for dialect in dialects])
+    verdicts = [bench(dialect, args.runs, args.target_ms) for dialect in dialects]
+    if args.jobs:
+        for dialect in dialects:
+            bench_jobs(dialect, args.jobs)
+    exit_with_verdicts(verdicts)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cronwatch import retention as retention_module
 from cronwatch.alerts.loop import AlertLoop
@@ -14,8 +17,11 @@ from cronwatch.cli.main import cli
 from cronwatch.errors import ConfigError, InvalidInput
 from cronwatch.monitor import Monitor
 from cronwatch.specs import Retention
-from cronwatch.timeutil import from_us
+from cronwatch.storage.alerts.workers import WorkerStore
+from cronwatch.storage.connection import Database, open_database
+from cronwatch.timeutil import from_us, to_us
 from tests.support.alerting import write_config
+from tests.support.databases import empty_tables
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -184,3 +190,148 @@ def test_a_monitor_recording_through_a_server_cannot_prune() -> None:
         pytest.raises(CronwatchError, match="not available over HTTP"),
     ):
         remote.prune(timedelta(days=30))
+
+
+# -- what a prune deletes: the per-job rule, on random histories ------------------------------
+
+# (job, host, days before NOW): whole days, so that runs of a job often start at the same
+# instant (a tie at the keep_last-th latest run keeps every run of that instant).
+history = st.lists(
+    st.tuples(st.sampled_from("abcde"), st.sampled_from(["h1", "h2"]), st.integers(0, 40)),
+    max_size=60,
+)
+
+
+def per_job_rule(runs: list[tuple[int, str, int]], cutoff_us: int, keep_last: int) -> set[int]:
+    """The ids of ``runs`` (id, job, start) that retention deletes, job by job, as the README
+    says: started before the cutoff and not one of the job's latest ``keep_last``."""
+    deleted: set[int] = set()
+    for job in {name for _, name, _ in runs}:
+        starts = sorted((start for _, name, start in runs if name == job), reverse=True)
+        if len(starts) < keep_last:
+            continue
+        kept_from = starts[keep_last - 1]
+        deleted |= {i for i, name, s in runs if name == job and s < cutoff_us and s < kept_from}
+    return deleted
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    runs=history,
+    older_than=st.integers(1, 45),
+    keep_last=st.integers(1, 6),
+    batch=st.integers(1, 8),
+)
+def test_a_prune_deletes_exactly_what_the_per_job_rule_deletes(
+    dialect: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    runs: list[tuple[str, str, int]],
+    older_than: int,
+    keep_last: int,
+    batch: int,
+) -> None:
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('prune') / 'cronwatch.db'}"
+    else:
+        url = str(request.getfixturevalue("_postgres_shared_url"))
+        empty_tables(url)
+    monkeypatch.setattr(retention_module, "BATCH", batch)
+    retention = Retention(runs=older_than * DAY, keep_last=keep_last)
+    with open_database(url) as db:
+        with db.transaction() as cur:
+            for n, (job, host, days) in enumerate(runs):
+                started = to_us(NOW - days * DAY)
+                cur.execute(
+                    db.sql(
+                        "INSERT INTO runs (name, hostname, run_id, outcome, exit_code,"
+                        " started_us, completed_us, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (job, host, f"r{n}", "success", 0, started, started + 1, 1),
+                )
+        stored = [
+            (int(i), n, int(s)) for i, n, s in db.query("SELECT id, name, started_us FROM runs")
+        ]
+        expected = per_job_rule(stored, to_us(NOW - older_than * DAY), keep_last)
+        examined = {n for _, n, s in stored if s < to_us(NOW - older_than * DAY)}
+
+        dry = retention_module.prune(db, retention, NOW, dry_run=True)
+        assert dry.runs == len(expected)
+        assert db.query("SELECT COUNT(*) FROM runs")[0][0] == len(stored), "dry: none deleted"
+        calls: list[tuple[int, int, int]] = []
+        report = retention_module.prune(
+            db, retention, NOW, progress=lambda *call: calls.append(call)
+        )
+        left = {int(row[0]) for row in db.query("SELECT id FROM runs")}
+
+    assert left == {i for i, _, _ in stored} - expected
+    assert report.runs == len(expected) and report.jobs_examined == len(examined)
+    pruned = {n for i, n, _ in stored if i in expected}
+    assert [c[:2] for c in calls] == [(k, len(pruned)) for k in range(1, len(pruned) + 1)], (
+        "progress: once per job with runs to delete"
+    )
+    assert [c[2] for c in calls] == sorted(c[2] for c in calls) and (
+        not calls or calls[-1][2] == len(expected)
+    )
+
+
+# -- several alert loops: one prunes each period ----------------------------------------------
+
+
+def test_of_two_alert_loops_on_one_database_one_prunes(
+    database_url: str, monitor: Monitor, tmp_path: Path
+) -> None:
+    daily(monitor, "job", range(80), base=datetime.now(UTC) - DAY / 2)
+    config = write_config(tmp_path, '[retention]\nruns = "30d"\nkeep_last = 3\n')
+    first, second = AlertLoop(database_url, config), AlertLoop(database_url, config)
+    try:
+        assert first.run_once() is not None and second.run_once() is not None
+        assert first.last_prune is not None and first.last_prune.runs == 50
+        assert second.last_prune is None, "the second loop found the prune claimed"
+        assert second.last_error is None
+        daily(monitor, "job", range(35, 45), base=datetime.now(UTC) - DAY / 2)  # old again
+        second.run_once()
+        assert second.last_prune is None, "it asks again when the claim is an hour old"
+        assert len(runs_of(monitor, "job")) == 40
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_task_is_claimed_once_per_period(db: Database) -> None:
+    workers, hour = WorkerStore(db), timedelta(hours=1)
+    assert workers.claim_task("prune", NOW, hour) is None, "never claimed: the caller's"
+    assert workers.claim_task("prune", NOW, hour) == NOW
+    assert workers.claim_task("prune", NOW + hour / 2, hour) == NOW, "claimed half an hour ago"
+    assert workers.claim_task("prune", NOW + hour, hour) is None, "an hour old: claimed again"
+    assert workers.claim_task("prune", NOW + hour * 3 / 2, hour) == NOW + hour
+    assert workers.claim_task("other", NOW + hour, hour) is None, "tasks are claimed apart"
+    assert WorkerStore(db).workers(NOW - DAY) == [], "a task's row is no alert loop"
+
+
+def test_loops_claiming_at_once_get_one_claim(database_url: str) -> None:
+    callers = 6
+    ready = threading.Barrier(callers)
+    results: list[datetime | None] = []
+
+    def claim(at: datetime) -> None:
+        with open_database(database_url) as own:
+            workers = WorkerStore(own)
+            ready.wait()
+            results.append(workers.claim_task("prune", at, timedelta(hours=1)))
+
+    for at in (NOW, NOW + timedelta(minutes=30), NOW + timedelta(hours=2)):
+        threads = [threading.Thread(target=claim, args=(at,)) for _ in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    first, early, later = results[:callers], results[callers:-callers], results[-callers:]
+    assert first.count(None) == 1, "the first claim: exactly one caller"
+    assert early == [NOW] * callers, "half an hour later: nobody"
+    assert later.count(None) == 1 and set(later) == {None, NOW + timedelta(hours=2)}, (
+        "two hours later: one, and the others see its claim"
+    )

@@ -80,16 +80,17 @@ def _prune_runs(
     from cronwatch.storage.prune import PruneStore
 
     store = PruneStore(db)
-    names = store.jobs_first_seen_before(cutoff)
+    examined = store.jobs_first_seen_before(cutoff)
+    names = store.jobs_with_old_runs(cutoff, keep_last) if examined else []
     if dry_run:
         counted = 0
         for done, name in enumerate(names, 1):
             counted += store.count_old_runs(name, cutoff, keep_last)
             if progress is not None:
                 progress(done, len(names), counted)
-        return len(names), counted
+        return examined, counted
     report = None if progress is None else lambda done, runs: progress(done, len(names), runs)
-    return len(names), store.delete_old_runs(names, cutoff, keep_last, batch=BATCH, progress=report)
+    return examined, store.delete_old_runs(names, cutoff, keep_last, batch=BATCH, progress=report)
 
 
 def _prune_events(db: Database, before: datetime, dry_run: bool) -> int:

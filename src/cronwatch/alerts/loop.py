@@ -11,9 +11,12 @@ cycle evaluates every job (the deadlines that loop writes follow its config), an
 after it stopped; the loop warns once when that starts, naming the loops and what differs,
 and says when it ends.
 
-Every :data:`PRUNE_EVERY` the loop also deletes the history the ``[retention]`` settings no
-longer keep (:func:`cronwatch.retention.prune`), so a server that runs for years keeps a
-database of a steady size.
+Every :data:`PRUNE_EVERY` the loops sharing a database also delete the history the
+``[retention]`` settings no longer keep (:func:`cronwatch.retention.prune`), so a server that
+runs for years keeps a database of a steady size. One loop does it each time: the loop whose
+time to prune came claims the prune in the database (:meth:`WorkerStore.claim_task`); a loop
+that finds it claimed less than :data:`PRUNE_EVERY` ago leaves it and asks again when that
+claim is :data:`PRUNE_EVERY` old. A loop that stops is relieved within the hour.
 
 Runs in its own thread (:meth:`AlertLoop.start` / :meth:`AlertLoop.stop`, as inside
 ``cronwatch serve``) or in the caller's (:meth:`AlertLoop.run`, as ``cronwatch alerts``), with
@@ -42,14 +45,20 @@ from cronwatch.errors import StorageUnavailable
 from cronwatch.retention import PruneReport, prune
 from cronwatch.specs import AlertSettings, Config, Retention
 from cronwatch.specs.alerting import LOOP_DATABASE_TIMEOUT
-from cronwatch.storage.alerts.workers import default_worker_name
+from cronwatch.storage.alerts.workers import WorkerStore, default_worker_name
 from cronwatch.storage.connection import Database, open_database
 from cronwatch.timeutil import utcnow
 
 log = logging.getLogger("cronwatch.alerts")
 
-#: How often the loop prunes old runs and events.
+#: How often the loops sharing a database prune old runs and events (one of them each time).
 PRUNE_EVERY = timedelta(hours=1)
+#: The name of the prune's claim (:data:`~cronwatch.storage.alerts.workers.TASK_WORKER` row).
+PRUNE_TASK = "prune"
+#: A claim is taken when the last one is PRUNE_EVERY less this old: the loop that pruned last,
+#: back an hour later by its own monotonic clock, finds its claim due even if the wall clock
+#: was slewed meanwhile.
+PRUNE_CLAIM_SLACK = timedelta(minutes=1)
 #: How often a cycle evaluates every job, not only those due.
 FULL_EVERY = timedelta(hours=1)
 
@@ -171,7 +180,7 @@ class AlertLoop:
         if self.on_cycle is not None:
             self.on_cycle(summary)
         if time.monotonic() >= self._next_prune:
-            self.prune_now()
+            self._prune_if_claimed()
         return summary
 
     def _compare_configs(self, summary: CycleSummary) -> None:
@@ -199,6 +208,26 @@ class AlertLoop:
                 self.name,
             )
         self._differing = dict(differing)
+
+    def _prune_if_claimed(self) -> None:
+        """Prune if this loop claims the prune; else ask again when the other loop's claim is
+        :data:`PRUNE_EVERY` old."""
+        now = utcnow()
+        try:
+            last = WorkerStore(self._open()).claim_task(
+                PRUNE_TASK, now, PRUNE_EVERY - PRUNE_CLAIM_SLACK
+            )
+        except Exception:
+            self._next_prune = time.monotonic() + PRUNE_EVERY.total_seconds()
+            log.exception("claiming the prune failed")
+            self._close()
+            return
+        if last is None:
+            self.prune_now()
+            return
+        wait = max(last + PRUNE_EVERY - now, self.interval)
+        self._next_prune = time.monotonic() + wait.total_seconds()
+        log.debug("another alert loop pruned at %s; asking again in %s", last, wait)
 
     def prune_now(self) -> PruneReport | None:
         """Delete the runs and events the retention no longer keeps; the report, or ``None``

@@ -15,9 +15,13 @@ from cronwatch.timeutil import from_us, to_us
 
 #: Alert loops are this kind in ``workers``.
 ALERT_WORKER = "alerts"
+#: A periodic task that one alert loop among those sharing a database does (the hourly prune)
+#: is a row of ``workers`` of this kind, named after the task; its beat is the task's last start.
+TASK_WORKER = "task"
 #: Heartbeat rows of loops silent for this long are deleted (a restarted loop has a new name).
 FORGET_WORKERS_AFTER = timedelta(days=7)
 
+_US = timedelta(microseconds=1)
 _RECORD_OUTAGE = (
     "INSERT INTO alert_outages (started_us, ended_us) VALUES (?, ?)"
     " ON CONFLICT (started_us) DO NOTHING"
@@ -107,6 +111,41 @@ class WorkerStore:
             "UPDATE workers SET last_beat_us = ? WHERE name = ? AND last_beat_us < ?",
             (to_us(at), worker, to_us(at)),
         )
+
+    def claim_task(self, task: str, now: datetime, every: timedelta) -> datetime | None:
+        """Claim the periodic ``task`` at ``now``: ``None`` when it was never claimed or last
+        claimed ``every`` or longer before ``now`` (it is now the caller's to do; the row
+        records the caller's host and process); else when it was last claimed (another
+        worker got there first: ask again at that plus ``every``). Callers that ask at once
+        get one ``None`` between them: the claim is one conditional ``UPDATE`` (or the
+        ``INSERT`` of the first claim) that only one of them can make."""
+        stamp, host, pid = to_us(now), socket.gethostname(), os.getpid()
+        with self.db.transaction() as cur:
+            sql = self.db.sql
+            cur.execute(
+                sql(
+                    "UPDATE workers SET last_beat_us = ?, hostname = ?, pid = ?"
+                    " WHERE name = ? AND kind = ? AND last_beat_us <= ?"
+                ),
+                (stamp, host, pid, task, TASK_WORKER, stamp - every // _US),
+            )
+            if cur.rowcount == 1:
+                return None
+            cur.execute(
+                sql(
+                    "INSERT INTO workers (name, kind, hostname, pid, started_us, last_beat_us)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING"
+                ),
+                (task, TASK_WORKER, host, pid, stamp, stamp),
+            )
+            if cur.rowcount == 1:
+                return None
+            cur.execute(
+                sql("SELECT last_beat_us FROM workers WHERE name = ? AND kind = ?"),
+                (task, TASK_WORKER),
+            )
+            row = cur.fetchone()
+        return now if row is None else from_us(int(row[0]))
 
     def last_heartbeat(self) -> datetime | None:
         """The latest heartbeat of any alert loop, or ``None`` if none ever ran."""
