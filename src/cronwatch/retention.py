@@ -9,10 +9,12 @@ insert and never read the deleted rows, so a status is the same before and after
 Events (the status changes behind alerts) older than ``events`` are deleted too, except those
 with a delivery still pending.
 
-The deletes go job by job, at most :data:`BATCH` rows per transaction: a large first prune
-never holds SQLite's write lock or a PostgreSQL transaction for long, and recording goes on
-meanwhile. Pruning is idempotent, so several processes (alert
-loops on one PostgreSQL) may run it at once.
+The jobs with runs to delete are found first, in one read of each job's oldest run (and of
+its ``keep_last``-th latest when the oldest is old): a prune with nothing to delete costs that
+read, not a statement per job. The deletes then go job by job, at most :data:`BATCH` rows per
+transaction: a large first prune never holds SQLite's write lock or a PostgreSQL transaction
+for long, and recording goes on meanwhile. Pruning is idempotent, so several processes may run
+it at once (alert loops sharing a database take turns: one prunes each hour).
 
 The settings are a :class:`~cronwatch.specs.Retention` (:mod:`cronwatch.specs.retention`:
 defaults and limits), from the file's ``[retention]`` table::

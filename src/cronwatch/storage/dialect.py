@@ -102,6 +102,10 @@ class Dialect(ABC):
     #: rows' old versions out of the deadline index, which every incremental cycle range-reads
     #: from its low end, and refreshes the planner's view of the deadlines.
     RECLAIM_DEADLINES: ClassVar[str | None] = None
+    #: Run first in a transaction whose one read is a correlated subquery per job (a prune's
+    #: look at every job's oldest run), or ``None``: the planner prices each subquery far above
+    #: its index descent, and the compilation it then buys costs more than it saves.
+    NO_JIT: ClassVar[str | None] = None
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -374,6 +378,7 @@ class PostgreSQL(Dialect):
     # autovacuum) is at it already. ANALYZE: the deadlines are no longer the 0 of new rows,
     # which would make the planner scan the table for the due jobs.
     RECLAIM_DEADLINES = "VACUUM (ANALYZE, SKIP_LOCKED) jobs"
+    NO_JIT = "SET LOCAL jit = off"
     #: Arbitrary but fixed key of the advisory lock that serialises migrations.
     MIGRATION_LOCK = 0x63726F6E  # "cron"
     #: The first key of the advisory locks of jobs and hosts (:meth:`lock_job_hosts`); the

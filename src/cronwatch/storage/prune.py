@@ -29,13 +29,15 @@ _OLD_RUNS = (
 # is one descent of ix_runs_name_started per job (a job first seen before the cutoff), and the
 # keep_last-th latest is read only for the jobs whose oldest run is before the cutoff: a prune
 # with nothing to delete costs an index read instead of a DELETE per job. The CASE makes that
-# order sure on both databases (the planner may not reorder an AND into it).
+# order sure on both databases (the planner may not reorder an AND into it); MATERIALIZED
+# keeps both databases from copying the oldest's subquery into each place that names it.
 _JOBS_WITH_OLD_RUNS = (
-    "SELECT name FROM (SELECT name, (SELECT MIN(started_us) FROM runs WHERE runs.name = seen.name)"
-    " AS oldest FROM (SELECT DISTINCT name FROM job_hosts WHERE first_seen_us < ?) AS seen)"
-    " AS jobs WHERE CASE WHEN oldest < ? THEN oldest < (SELECT started_us FROM runs"
-    " WHERE runs.name = jobs.name ORDER BY started_us DESC LIMIT 1 OFFSET ?) ELSE FALSE END"
-    " ORDER BY name"
+    "WITH seen AS MATERIALIZED (SELECT name, (SELECT MIN(started_us) FROM runs"
+    " WHERE runs.name = hosts.name) AS oldest"
+    " FROM (SELECT DISTINCT name FROM job_hosts WHERE first_seen_us < ?) AS hosts)"
+    " SELECT name FROM seen WHERE CASE WHEN oldest < ? THEN oldest < (SELECT started_us"
+    " FROM runs WHERE runs.name = seen.name ORDER BY started_us DESC LIMIT 1 OFFSET ?)"
+    " ELSE FALSE END ORDER BY name"
 )
 
 
@@ -57,8 +59,15 @@ class PruneStore:
         """The jobs that have runs to delete, by name: exactly those for which
         :meth:`count_old_runs` is not 0, read in one statement (a job is asked only for its
         oldest run, and for its ``keep_last``-th latest when that oldest is before ``cutoff``)."""
-        cutoff_us = to_us(cutoff)
-        rows = self.db.query(_JOBS_WITH_OLD_RUNS, (cutoff_us, cutoff_us, keep_last - 1))
+        params = (to_us(cutoff), to_us(cutoff), keep_last - 1)
+        no_jit = self.db.dialect.NO_JIT
+        if no_jit is None:
+            rows = self.db.query(_JOBS_WITH_OLD_RUNS, params)
+        else:
+            with self.db.transaction() as cur:
+                cur.execute(no_jit)
+                cur.execute(self.db.sql(_JOBS_WITH_OLD_RUNS), params)
+                rows = cur.fetchall()
         return [row[0] for row in rows]
 
     def count_old_runs(self, name: str, cutoff: datetime, keep_last: int) -> int:
