@@ -83,16 +83,16 @@ def _prune_runs(
 
     store = PruneStore(db)
     examined = store.jobs_first_seen_before(cutoff)
-    names = store.jobs_with_old_runs(cutoff, keep_last) if examined else []
+    jobs = store.jobs_with_old_runs(cutoff, keep_last) if examined else []
     if dry_run:
         counted = 0
-        for done, name in enumerate(names, 1):
-            counted += store.count_old_runs(name, cutoff, keep_last)
+        for done, job in enumerate(jobs, 1):
+            counted += job.count
             if progress is not None:
-                progress(done, len(names), counted)
+                progress(done, len(jobs), counted)
         return examined, counted
-    report = None if progress is None else lambda done, runs: progress(done, len(names), runs)
-    return examined, store.delete_old_runs(names, cutoff, keep_last, batch=BATCH, progress=report)
+    report = None if progress is None else lambda done, runs: progress(done, len(jobs), runs)
+    return examined, store.delete_old_runs(jobs, cutoff, keep_last, batch=BATCH, progress=report)
 
 
 def _prune_events(db: Database, before: datetime, dry_run: bool) -> int:
