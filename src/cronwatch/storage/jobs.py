@@ -465,6 +465,9 @@ class JobStore:
             if progress is not None and (index % 500 == 0 or index == len(todo)):
                 progress(index, len(todo))
         if rows:
+            # In name order, as every writer: two loops relearning overlapping sets of jobs
+            # (a full cycle racing an incremental one) in different orders deadlocked.
+            rows.sort(key=lambda row: row[0])
             with self.db.transaction() as cur:
                 cur.executemany(  # type: ignore[attr-defined]
                     self.db.sql(
