@@ -20,7 +20,7 @@ the due jobs, flips, deadlines, deliver) only make sense in this order, and each
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -53,6 +53,13 @@ from cronwatch.timeutil import require_aware, to_us, utcnow
 
 #: A cycle at least this long beats again at its end.
 LONG_CYCLE = timedelta(seconds=1)
+#: Due jobs an incremental cycle claims at a time: small enough that loops cycling in step
+#: share a cycle's due jobs, large enough that the facts are read by key in one query each
+#: (a chunk of names, :data:`~cronwatch.storage.alerts.deadlines.CHUNK`).
+CLAIM_BATCH = 500
+#: A claim lasts this many ``[alerts] interval``: longer than a cycle (which claims no more
+#: batches after one interval), short enough that a dead claimer's jobs are soon due again.
+LEASE_INTERVALS = 3
 
 
 @dataclass
@@ -112,6 +119,7 @@ def run_alert_cycle(
     retry: RetryPolicy | None = None,
     full: bool = True,
     fingerprint: ConfigFingerprint | None = None,
+    batch: int = CLAIM_BATCH,
 ) -> CycleSummary:
     """Run one cycle at ``now`` (default: the current time): beat, evaluate the jobs, record
     and announce what changed (following :mod:`cronwatch.alerts.rules`), send what is due.
@@ -127,6 +135,14 @@ def run_alert_cycle(
     with another config (``summary.differing``): the deadlines that loop writes follow its
     config, not this one's, and an incremental cycle trusting them could decide late.
 
+    An incremental cycle shares the due jobs with the other loops on the database: it claims
+    them ``batch`` at a time (:meth:`~cronwatch.storage.alerts.deadlines.DeadlineStore.claim_due`,
+    for a lease of :data:`LEASE_INTERVALS` intervals), evaluates and settles each batch, and
+    claims the next until the jobs due at ``now`` run out or the cycle has taken an
+    ``interval`` (the next cycle goes on). Two loops then evaluate about the due jobs once in
+    all, not once each; a loop that dies holding a claim leaves its jobs to the others when
+    the lease ends. A full cycle claims nothing: it reads every job.
+
     ``worker`` names the heartbeat row (default: one per process); ``channels`` defaults to
     those of ``config``; ``fingerprint`` is ``config``'s (computed when not given: a loop
     computes it once).
@@ -140,10 +156,15 @@ def run_alert_cycle(
     worker = worker or process_worker_name()
     fingerprint = fingerprint or config_fingerprint(config)
     outage = _beat(store, summary, worker, fingerprint, settings, full, now)
-    plan = _evaluate_due(db, store, config, summary, settings, windows, outage, now)
-    store.insert_states(plan.firsts, now)
-    summary.events = store.apply(plan.flips, now)
-    _store_deadlines(store, plan.looked, plan.flips, summary.events, plan.due, now)
+    claimed, written = not summary.full, 0
+    for due in _batches(db, store, config, summary, settings, batch, started, now):
+        written += len(due) if claimed else 0  # a claim writes each job's deadline
+        plan = _evaluate_due(db, store, config, summary, settings, windows, outage, due, now)
+        store.insert_states(plan.firsts, now)
+        events = store.apply(plan.flips, now)
+        summary.events += events
+        written += _store_deadlines(store, plan.looked, plan.flips, events, due, claimed, now)
+    store.reclaim_deadlines(written)
     # The deltas this cycle's flips (and anything else since) added to the kept counts.
     store.compact()
     if channels is None:
@@ -192,6 +213,34 @@ def _beat(
     return outage
 
 
+def _batches(
+    db: Database,
+    store: AlertStore,
+    config: Config | None,
+    summary: CycleSummary,
+    settings: AlertSettings,
+    batch: int,
+    started: float,
+    now: datetime,
+) -> Iterator[dict[str, Due]]:
+    """The jobs this cycle evaluates with their counters, read before their facts (a run
+    recorded from then on leaves its job due): every job at once when ``summary.full``
+    (after syncing the declared ones); else batches of ``batch`` due jobs claimed from the
+    other loops, until none is left or the cycle has taken an ``interval`` (the jobs left
+    are the next cycle's)."""
+    if summary.full:
+        sync_declared(db, config, now)
+        yield store.due_jobs(None)
+        return
+    lease_until = now + LEASE_INTERVALS * settings.interval
+    while True:
+        due = store.claim_due(now, lease_until, batch)
+        if due:
+            yield due
+        if len(due) < batch or time.perf_counter() - started >= settings.interval.total_seconds():
+            return
+
+
 def _evaluate_due(
     db: Database,
     store: AlertStore,
@@ -200,20 +249,17 @@ def _evaluate_due(
     settings: AlertSettings,
     windows: tuple[MaintenanceWindow, ...],
     outage: Outage | None,
+    due: dict[str, Due],
     now: datetime,
 ) -> _Plan:
-    """Observe the jobs this cycle evaluates (every job when ``summary.full``, after syncing
-    the declared ones; else only the due ones), set ``summary.jobs``, and decide each one's
-    flips (job row, then host rows) and the reminders to new channels. Writes nothing but the
-    declared-job sync; reads the due counters before the facts."""
+    """Observe the jobs ``due`` (every job when ``summary.full``, ``due`` then being every
+    job's counter), add them to ``summary.jobs``, and decide each one's flips (job row, then
+    host rows) and the reminders to new channels. Writes nothing."""
     full = summary.full
-    if full:
-        sync_declared(db, config, now)
-    # The counters before the facts: a run recorded from here on leaves its job due.
-    plan = _Plan(due=store.due_jobs(None if full else now))
-    names = None if full else sorted(plan.due)
+    plan = _Plan(due=due)
+    names = None if full else sorted(due)
     observations = observe(db, config, now, names=names) if full or names else []
-    summary.jobs = len(observations)
+    summary.jobs += len(observations)
     rows = store.state_rows(names)
     for obs in observations:
         policy = settings.for_job(obs.spec)
@@ -356,17 +402,23 @@ def _store_deadlines(
     flips: list[Flip],
     written: list[Event],
     due: dict[str, Due],
+    claimed: bool,
     now: datetime,
-) -> None:
-    """Store the next deadline of each job evaluated. A job one of whose flips was not written
-    (another loop changed its row first) keeps its deadline: it is looked at again next cycle,
-    from the row as the other loop left it."""
+) -> int:
+    """Store the next deadline of each job evaluated (where its counter is still the one in
+    ``due``); the number of writes. A job one of whose flips was not written (another loop
+    changed its row first) stays due: it is looked at again next cycle, from the row as the
+    other loop left it (a ``claimed`` job's lease is undone for that: its deadline is now)."""
     done = {(event.name, event.hostname) for event in written}
     lost = {f.state.name for f in flips if (f.state.name, f.state.hostname) not in done}
-    deadlines = []
+    deadlines: list[tuple[str, int, int | None, int | None]] = []
     for obs, state, context, policy in looked:
         name = obs.spec.name
-        if name in lost or name not in due:
+        if name not in due:
+            continue
+        if name in lost:
+            if claimed:
+                deadlines.append((name, due[name].changes, 0, due[name].expected))
             continue
         hold = context.hold() if context is not None else None
         deadline = next_deadline(
@@ -385,7 +437,7 @@ def _store_deadlines(
         expected_us = None if expected is None else to_us(expected)
         if us != stored.deadline or expected_us != stored.expected:
             deadlines.append((name, stored.changes, us, expected_us))
-    store.set_deadlines(deadlines)
+    return store.set_deadlines(deadlines, reclaim=False)
 
 
 class _Context:

@@ -8,6 +8,16 @@ API) and a new job (the column's default). The alert cycle reads the due jobs wi
 ``changes`` *before* it reads their facts, and writes each new deadline only where ``changes``
 is still that value: a run recorded while the cycle evaluated leaves the job due.
 
+Several loops share the due jobs: an incremental cycle *claims* a batch of them
+(:meth:`DeadlineStore.claim_due`: one atomic ``UPDATE ... RETURNING`` that moves their
+deadline to the end of a lease, so that no other loop reads them as due), evaluates it, and
+writes their real deadlines as above. The lease is the claim's only state: a loop that dies
+holding a claim leaves its jobs due again when the lease ends; a run recorded meanwhile zeroes
+the deadline and bumps ``changes`` as always (the job is due at once, the claimer's write of
+its deadline is refused). A claimed job reads as settled (deadline ahead) to ``cronwatch
+check`` and the overview until its claimer writes its state: for the time of one batch, or
+the lease if the claimer died.
+
 ``expected_us`` (migration 0015), written with the deadline, is the job's next expected run as
 that evaluation found it (``NULL``: none): ``/metrics`` reads it for a job whose deadline is
 still ahead, when it cannot have changed.
@@ -63,11 +73,30 @@ class DeadlineStore:
             for name, changes, due, expected in rows
         }
 
-    def set_deadlines(self, deadlines: Iterable[tuple[str, int, int | None, int | None]]) -> None:
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> dict[str, Due]:
+        """Claim up to ``limit`` of the jobs due at ``now``, oldest deadline first, that no
+        other loop holds: their deadline becomes ``lease_until`` in one atomic statement
+        (PostgreSQL: rows locked by another transaction are skipped, not waited for; SQLite:
+        under its one write lock). Each claimed job with its ``changes`` counter, its deadline
+        as now stored (``lease_until``) and its next expected run, as :meth:`due_jobs`."""
+        rows = self.db.query(
+            "UPDATE jobs SET check_due_us = ? WHERE name IN ("
+            " SELECT name FROM jobs WHERE check_due_us <= ? ORDER BY check_due_us LIMIT ?"
+            f"{self.db.dialect.SKIP_LOCKED}) RETURNING name, changes, check_due_us, expected_us",
+            (to_us(lease_until), to_us(now), limit),
+        )
+        return {
+            name: Due(int(changes), _int(due), _int(expected))
+            for name, changes, due, expected in rows
+        }
+
+    def set_deadlines(
+        self, deadlines: Iterable[tuple[str, int, int | None, int | None]], *, reclaim: bool = True
+    ) -> int:
         """Write each ``(name, changes, deadline, next expected run)`` (microseconds) where the
-        job's counter is still ``changes``. After :data:`RECLAIM_AFTER` of them or more,
-        reclaim the old versions' index entries where the database keeps them (PostgreSQL:
-        ``VACUUM``), so that the next cycles' range read of the due jobs does not walk them."""
+        job's counter is still ``changes``; the number of writes tried. With ``reclaim``,
+        :meth:`reclaim_deadlines` after them (a caller writing in several calls says
+        ``False`` and reclaims once for all of them)."""
         params = [
             (due, expected, name, changes) for name, changes, due, expected in sorted(deadlines)
         ]
@@ -77,8 +106,17 @@ class DeadlineStore:
         for start in range(0, len(params), CHUNK * 10):
             with self.db.transaction() as cur:
                 cur.executemany(statement, params[start : start + CHUNK * 10])  # type: ignore[attr-defined]
+        if reclaim:
+            self.reclaim_deadlines(len(params))
+        return len(params)
+
+    def reclaim_deadlines(self, written: int) -> None:
+        """After ``written`` deadline writes (claims included): when they are
+        :data:`RECLAIM_AFTER` or more, reclaim the old versions' index entries where the
+        database keeps them (PostgreSQL: ``VACUUM``), so that the next cycles' range read of
+        the due jobs does not walk them."""
         reclaim = self.db.dialect.RECLAIM_DEADLINES
-        if reclaim is not None and len(params) >= RECLAIM_AFTER:
+        if reclaim is not None and written >= RECLAIM_AFTER:
             self.db.execute(reclaim)
 
     def make_due(self, names: Sequence[str]) -> None:
