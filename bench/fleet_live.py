@@ -366,11 +366,20 @@ class AlertProcess:
         return [r for r in self.records if "cycle" in r and since <= r["t"] < until]
 
     def wait_for(self, what: str, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(what in r for r in self.records) < count:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"alert loop: no {what} record {count}: {self.records}")
-            time.sleep(0.2)
+        wait_for_any([self], what, count, timeout)
+
+
+def wait_for_any(loops: list[AlertProcess], what: str, count: int, timeout: float) -> None:
+    """Until ``loops`` together reported ``count`` records of ``what`` (one loop prunes per
+    hour, whichever claims it: waiting for a prune from each would wait an hour)."""
+    deadline = time.monotonic() + timeout
+    while sum(what in r for loop in loops for r in loop.records) < count:
+        for loop in loops:
+            if loop.process.poll() is not None:
+                raise RuntimeError(f"alert loop ended: no {what} record {count}: {loop.records}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"alert loops: no {what} record {count} in {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 @contextmanager
@@ -590,8 +599,8 @@ class Live:
         print(f"  {self.dialect}: {jobs:,} jobs loaded, first cycle done", file=sys.stderr)
 
     def start(self) -> None:
-        """Two servers, two alert loops; returns once each loop did its first
-        (full) cycle and its first prune."""
+        """Two servers, two alert loops; returns once each loop did its first (full) cycle
+        and one of them the first prune."""
         ports = [free_port(), free_port()]
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_")}
         max_jobs = str(self.options.jobs + 2 * LOAD_JOBS)
@@ -624,7 +633,8 @@ class Live:
         self.server_pids = [_listener_pid(port) for port in ports]
         self.loops = self.stack.enter_context(alert_loops(self.url, self.config, 2))
         for loop in self.loops:
-            loop.wait_for("prune", 1, timeout=3600)
+            loop.wait_for("cycle", 1, timeout=3600)
+        wait_for_any(self.loops, "prune", 1, timeout=3600)
         self.meter = CpuMeter(
             self.db,
             {"serve": self.server_pids, "alerts": [loop.process.pid for loop in self.loops]},
