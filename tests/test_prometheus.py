@@ -14,12 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import cronwatch
 from cronwatch.config import load_config
-from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.health.service import job_statuses
 from cronwatch.prometheus import expose
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
+from tests.support.health import record_evaluations
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -314,14 +314,7 @@ def test_with_an_alert_loop_alive_settled_jobs_show_its_stored_statuses(
             "hourly", T0 + timedelta(seconds=10), T0 + timedelta(seconds=20), 1, "h1"
         )
 
-    evaluated: list[str] = []
-    real = prometheus.evaluate
-
-    def counting(facts: JobFacts, now: datetime) -> JobStatus:
-        evaluated.append(facts.spec.name)
-        return real(facts, now)
-
-    monkeypatch.setattr(prometheus, "evaluate", counting)
+    evaluated = record_evaluations(monkeypatch, prometheus)
     jobs = {"hourly", "quarter", "pair", "some", "broken", "held", "never", "long", "adhoc"}
     seen: set[float] = set()
     for minutes in (1, 16, 25, 61, 200):

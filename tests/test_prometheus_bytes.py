@@ -22,11 +22,11 @@ import pytest
 
 import cronwatch
 from cronwatch.config import load_config
-from cronwatch.health.model import JobFacts, JobStatus
 from cronwatch.prometheus import expose
 from cronwatch.specs import Config
 from cronwatch.storage.connection import Database
 from cronwatch.storage.jobs import JobStore
+from tests.support.health import record_evaluations
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -131,14 +131,7 @@ def test_the_exposition_is_byte_for_byte_the_golden_one_settled_or_evaluated(
     import cronwatch.prometheus as prometheus
 
     config = build(db, database_url, tmp_path, per_host)
-    evaluated_jobs: list[str] = []
-    real = prometheus.evaluate
-
-    def counting(facts: JobFacts, now: datetime) -> JobStatus:
-        evaluated_jobs.append(facts.spec.name)
-        return real(facts, now)
-
-    monkeypatch.setattr(prometheus, "evaluate", counting)
+    evaluated_jobs = record_evaluations(monkeypatch, prometheus)
     for minutes, tags in ((1, None), (40, None), (40, ["db"])):
         at = CYCLE + timedelta(minutes=minutes)
         evaluated_jobs.clear()

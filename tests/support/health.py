@@ -8,6 +8,9 @@ created on 2026-01-01; ``TODAY`` is 2026-11-28 in UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
+
+import pytest
 
 from cronwatch.baseline import RuntimeBaseline
 from cronwatch.health.evaluate import evaluate
@@ -113,3 +116,17 @@ def check(
 def assert_healthy(result: JobStatus) -> None:
     assert result.status in {"ok", "running", "new", "paused"}, result.reason
     assert result.problems == ()
+
+
+def record_evaluations(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[str]:
+    """The names of the jobs ``module``'s ``evaluate`` is called on from now on (the test's
+    monkeypatch undoes it): what a reader that should use stored statuses evaluated."""
+    evaluated: list[str] = []
+    real = module.evaluate
+
+    def recording(facts: JobFacts, now: datetime) -> JobStatus:
+        evaluated.append(facts.spec.name)
+        return real(facts, now)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(module, "evaluate", recording)
+    return evaluated
