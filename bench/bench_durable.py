@@ -1,29 +1,30 @@
-"""What durable commits cost: pings/s of ``cronwatch serve`` on SQLite with
-``synchronous=FULL`` (what cronwatch uses: each commit fsynced) against the old ``NORMAL``
-(commits survive a killed process, not a power cut), side by side.
+"""What durable commits cost: pings/s of ``cronwatch serve`` on SQLite as it is (``durable``:
+the writer commits at ``NORMAL`` and a thread fdatasyncs the WAL before the batch is answered,
+:mod:`cronwatch.storage.commitsync`) against the old ``NORMAL`` (commits survive a killed
+process, not a power cut), side by side; and, for information, plain ``FULL`` (SQLite syncs
+the WAL inside COMMIT, under its write lock).
 
-Two servers, each on its own scratch SQLite file on the same disk, identical but for that one
-setting (the NORMAL one is ``cronwatch serve`` with ``SQLite.SYNCHRONOUS`` set before it
-starts), take the same load in turns, round after round; the ratio FULL / NORMAL of each round
-is taken and their median reported (the machine's load drifts between rounds, not within
-one). Every acknowledged ping must be stored on both (each request has its own run id: see
-``bench_ping`` for how they are checked). The server writes pings in group-committed
-batches, so one fsync is shared by a batch: the target is the same rate within noise
-(``--target``, default 0.90).
+Three servers, each on its own scratch SQLite file on the same disk, identical but for that
+setting (the others are ``cronwatch serve`` with ``SQLite.SYNCHRONOUS`` and
+``SQLite.SYNC_AFTER_COMMIT`` set before it starts), take the same load in turns, round after
+round; each round's ratio to NORMAL is taken and their median reported (the machine's load
+drifts between rounds, not within one). Every acknowledged ping must be stored on each (each
+request has its own run id: see ``bench_ping`` for how they are checked). The server writes
+pings in group-committed batches: the target is durable at the same rate as NORMAL within
+noise (``--target``, default 0.90).
 
-What FULL costs depends on the machine, so each round also reports what the rest of it did
+What a sync costs depends on the machine, so each round also reports what the rest of it did
 during that round's loads (:class:`MachineProbe`): the disk's fdatasync latency (a 4 KiB
 overwrite and fdatasync of a scratch file in the same directory every 25 ms) and the share of
 the time some task waited for a CPU. A FULL commit holds SQLite's write lock until its fsync
-returns, so the one writer cannot write the next batch meanwhile; with ``--connections``
-closed-loop clients it writes about two batches of half of them in turn (one commits while
-the other is answered), and every fsync, and the wake-up after it on a busy CPU, is in the
-critical path: at 64 connections the ratio follows the disk's latency and the CPU's load
-(README, "Durability"). ``--more-connections`` (default 256; 0 skips it) runs the same
-rounds with that many clients, for information: batches grow and one fsync is shared by more
-pings, as when many hosts ping at once. The verdict stays on ``--connections``. Then, for
-information, the cost where nothing is batched: one ``record_success`` (one commit, one fsync)
-per call through the library, FULL against NORMAL.
+returns, so the one writer cannot write the next batch meanwhile: with ``--connections``
+closed-loop clients every fsync, and the wake-up after it on a busy CPU, is in the critical
+path, and FULL follows the disk's latency and the CPU's load. ``durable`` syncs outside the
+lock while the writer writes the next batch. ``--more-connections`` (default 256; 0 skips it)
+runs the same rounds with that many clients, for information: batches grow and one sync is
+shared by more pings, as when many hosts ping at once. The verdict stays on
+``--connections``. Then, for information, the cost where nothing is batched: one
+``record_success`` (one commit, one fsync) per call through the library, FULL against NORMAL.
 
     python -m bench.bench_durable [--duration 6] [--rounds 5] [--connections 64]
                                   [--more-connections 256] [--loadgen wrk|python] [--target 0.9]
@@ -34,6 +35,7 @@ Exits 1 when the ratio is below the target or a ping was lost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shutil
@@ -50,19 +52,27 @@ from datetime import UTC, datetime, timedelta
 from bench.bench_ping import account, free_port, python_loadgen, running, wrk
 from bench.common import exit_with_verdicts, report, verdict
 
-SETTINGS = ("FULL", "NORMAL")
+#: What each server is: ``SQLite.SYNCHRONOUS`` and ``SQLite.SYNC_AFTER_COMMIT``.
+SETTINGS: dict[str, tuple[str, bool]] = {
+    "durable": ("FULL", True),  # cronwatch's own: NORMAL commits, the WAL synced after them
+    "FULL": ("FULL", False),  # SQLite syncs inside COMMIT (information)
+    "NORMAL": ("NORMAL", False),  # the old setting, no sync: the baseline
+}
+BASELINE = "NORMAL"
 
-# `cronwatch serve` with another synchronous setting: the one class attribute, then the CLI.
+# `cronwatch serve` with other settings: the class attributes, then the CLI.
 _SERVE_WITH = (
     "import sys; from cronwatch.storage.dialect import SQLite; SQLite.SYNCHRONOUS = sys.argv[1];"
-    " from cronwatch.cli.main import main; sys.exit(main(sys.argv[2:]))"
+    " SQLite.SYNC_AFTER_COMMIT = sys.argv[2] == 'after';"
+    " from cronwatch.cli.main import main; sys.exit(main(sys.argv[3:]))"
 )
 
 
 def serve_argv(setting: str, url: str, port: int) -> list[str]:
-    return [sys.executable, "-c", _SERVE_WITH, setting, "--database-url", url, "serve",
-            "--port", str(port), "--log-level", "warning", "--rate-limit", "0",
-            "--no-alerts"]  # fmt: skip
+    synchronous, after = SETTINGS[setting]
+    return [sys.executable, "-c", _SERVE_WITH, synchronous, "after" if after else "at",
+            "--database-url", url, "serve", "--port", str(port), "--log-level", "warning",
+            "--rate-limit", "0", "--no-alerts"]  # fmt: skip
 
 
 @dataclass
@@ -143,16 +153,17 @@ class Pings:
     stored: dict[str, int]
     lost: list[str]  # acknowledged run ids not in the database (must stay empty)
 
-    @property
-    def ratios(self) -> list[float]:
-        return [f / n for f, n in zip(self.rates["FULL"], self.rates["NORMAL"], strict=True)]
+    def ratios(self, setting: str) -> list[float]:
+        """Each round's rate of ``setting`` over the baseline's."""
+        pairs = zip(self.rates[setting], self.rates[BASELINE], strict=True)
+        return [rate / baseline for rate, baseline in pairs]
 
 
 def bench_pings(
     *, duration: float, rounds: int, connections: list[int], loadgen: str
 ) -> dict[int, Pings]:
-    """The same two servers take ``rounds`` rounds at each number of ``connections`` in turn
-    (the first one's rounds first, as the database grows the same way for both settings)."""
+    """The same servers take ``rounds`` rounds at each number of ``connections`` in turn
+    (the first one's rounds first, as the database grows the same way for every setting)."""
     from cronwatch.storage import open_database
     from cronwatch.storage.keys import KeyStore
 
@@ -172,19 +183,21 @@ def bench_pings(
                 keys[setting] = KeyStore(db).create("ping", "bench")[1]
         ports = {s: free_port() for s in SETTINGS}
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRONWATCH_STATSD")}
-        with running(serve_argv("FULL", urls["FULL"], ports["FULL"]), ports["FULL"], env) as full, \
-             running(serve_argv("NORMAL", urls["NORMAL"], ports["NORMAL"]), ports["NORMAL"],
-                     env) as normal, MachineProbe(directory) as probe:  # fmt: skip
-            targets = {
-                "FULL": f"{full}/ping/{keys['FULL']}/bench-job?host=bench",
-                "NORMAL": f"{normal}/ping/{keys['NORMAL']}/bench-job?host=bench",
-            }
+        with contextlib.ExitStack() as servers:
+            targets = {}
+            for setting in SETTINGS:
+                base_url = servers.enter_context(
+                    running(serve_argv(setting, urls[setting], ports[setting]), ports[setting], env)
+                )
+                targets[setting] = f"{base_url}/ping/{keys[setting]}/bench-job?host=bench"
+            probe = servers.enter_context(MachineProbe(directory))
             for target in targets.values():
                 generate(target, connections[0], 1, "warm")  # warm-up
             for count, pings in results.items():
                 for round_ in range(rounds):
-                    # Alternate which goes first: neither always gets the fresher machine.
-                    order = SETTINGS if round_ % 2 == 0 else SETTINGS[::-1]
+                    # Rotate which goes first: none always gets the fresher machine.
+                    names = list(SETTINGS)
+                    order = names[round_ % len(names) :] + names[: round_ % len(names)]
                     for setting in order:
                         prefix = f"c{count}r{round_}"  # every request has its own run id
                         with probe.measuring() as machine:
@@ -205,12 +218,13 @@ def bench_records(calls: int = 300) -> dict[str, float]:
     from cronwatch.storage.dialect import SQLite
 
     base = os.environ.get("CRONWATCH_BENCH_DIR") or os.path.expanduser("~")
-    samples: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    settings = ("FULL", "NORMAL")
+    samples: dict[str, list[float]] = {s: [] for s in settings}
     counter = itertools.count()
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     with tempfile.TemporaryDirectory(prefix=".cronwatch-bench-", dir=base) as directory:
         monitors = {}
-        for setting in SETTINGS:
+        for setting in settings:
             SQLite.SYNCHRONOUS = setting  # read when a connection opens
             url = f"sqlite:///{directory}/record-{setting.lower()}.db"
             monitors[setting] = cronwatch.connect(url, statsd=False)
@@ -249,7 +263,7 @@ def main() -> None:
     )
     records = bench_records()
     pings = results[args.connections]
-    ratio = statistics.median(pings.ratios)
+    ratio = statistics.median(pings.ratios("durable"))
     lost = any(p.lost for p in results.values())
     ok = ratio >= args.target and not lost
     rows = _ping_rows(pings, f"target >= {args.target}")
@@ -260,7 +274,8 @@ def main() -> None:
             *_ping_rows(results[count], "information"),
         ]
     report(
-        f"durable commits on SQLite: cronwatch serve pings/s, synchronous=FULL vs NORMAL "
+        f"durable commits on SQLite: cronwatch serve pings/s, durable (NORMAL + WAL synced "
+        f"before answering) and FULL vs NORMAL "
         f"({args.loadgen}, {args.connections} connections, {args.rounds} x {args.duration:g}s)",
         [
             *rows,
@@ -273,23 +288,26 @@ def main() -> None:
 
 
 def _ping_rows(pings: Pings, target: str) -> list[tuple[str, str]]:
-    """A report's rows for one number of connections: rates, ratio, what the machine did
-    during each round's loads (during NORMAL's: what the rest of the machine makes it; during
-    FULL's: with FULL's own fsyncs queued too), what was acknowledged and stored."""
+    """A report's rows for one number of connections: rates, ratios to the baseline, what the
+    machine did during each round's loads (in the order of :data:`SETTINGS`), what was
+    acknowledged and stored."""
     rates, machine = pings.rates, pings.machine
-    pairs = list(zip(machine["FULL"], machine["NORMAL"], strict=True))
-    everything = machine["FULL"] + machine["NORMAL"]
+    rounds = list(zip(*(machine[s] for s in SETTINGS), strict=True))
+    everything = [m for ms in machine.values() for m in ms]
+    order = "/".join(SETTINGS)
     return [
         *((f"pings/s {s}", f"{statistics.median(rates[s]):9.0f}   (rounds: "
            + ", ".join(f"{r:.0f}" for r in rates[s]) + ")") for s in SETTINGS),
-        ("FULL / NORMAL", f"{statistics.median(pings.ratios):9.2f}   (median of the rounds' "
-         "ratios: " + ", ".join(f"{r:.2f}" for r in pings.ratios) + f"; {target})"),
+        *((f"{s} / {BASELINE}", f"{statistics.median(pings.ratios(s)):9.2f}   (median of the "
+           "rounds' ratios: " + ", ".join(f"{r:.2f}" for r in pings.ratios(s))
+           + f"; {target if s == 'durable' else 'information'})")
+          for s in SETTINGS if s != BASELINE),
         ("disk fdatasync", f"{statistics.median(m.fsync for m in everything) * 1e3:9.2f} ms"
-         "   (median during each round's FULL/NORMAL load: "
-         + ", ".join(f"{f.fsync * 1e3:.2f}/{n.fsync * 1e3:.2f}" for f, n in pairs) + ")"),
+         f"   (median during each round's {order} load: "
+         + ", ".join("/".join(f"{m.fsync * 1e3:.2f}" for m in r) for r in rounds) + ")"),
         ("CPU waited for", f"{statistics.median(m.cpu_waiting for m in everything):9.2f}"
-         "      (share of the time some task waited for a CPU, FULL/NORMAL: "
-         + ", ".join(f"{f.cpu_waiting:.2f}/{n.cpu_waiting:.2f}" for f, n in pairs) + ")"),
+         f"      (share of the time some task waited for a CPU, {order}: "
+         + ", ".join("/".join(f"{m.cpu_waiting:.2f}" for m in r) for r in rounds) + ")"),
         *((f"acknowledged / stored {s}", f"{pings.acknowledged[s]:9d} / {pings.stored[s]}")
           for s in SETTINGS),
     ]  # fmt: skip

@@ -162,6 +162,10 @@ def test_cronwatch_runs_connection_commits_durably(database_url: str) -> None:
 
 
 def test_the_servers_writer_connections_commit_durably(database_url: str) -> None:
+    """Every connection the server writes with is durable at commit, but SQLite's writer:
+    it commits at NORMAL and the WAL is synced outside SQLite's lock before any ping of the
+    batch is answered (:class:`AfterCommit`; the traced server below shows the order)."""
+    from cronwatch.storage.commitsync import AfterCommit, AtCommit
     from tests.support.server import LiveServer, create_key
 
     key = create_key(database_url, "ping")
@@ -173,8 +177,17 @@ def test_the_servers_writer_connections_commit_durably(database_url: str) -> Non
         state = live.app.state
         writers = state.writer.connections()
         assert writers, "the writer has no open connection"
-        for db in [*writers, state.db]:
-            assert durable_setting(db) == _expected(database_url)
+        assert durable_setting(state.db) == _expected(database_url)
+        sync = state.writer.commit_sync
+        if database_url.startswith("sqlite"):
+            assert isinstance(sync, AfterCommit)
+            assert sync.syncs >= 1, "the ping was answered without a sync of the WAL"
+            wal = os.stat(f"{sync.database}-wal")
+            assert sync.last_synced == (wal.st_dev, wal.st_ino), "another file was synced"
+            assert [durable_setting(db) for db in writers] == ["NORMAL"] * len(writers)
+        else:
+            assert isinstance(sync, AtCommit)
+            assert [durable_setting(db) for db in writers] == ["on"] * len(writers)
 
 
 def test_postgresql_synchronous_commit_off_is_left_alone_and_warned_about(
@@ -264,3 +277,120 @@ def test_cronwatch_run_syncs_every_commit_before_it_exits(tmp_path: Path) -> Non
     for commit in commits:
         synced = [s for s in syncs if s > commit[-1]]
         assert synced and synced[0] < exit_line, f"a commit of the run was not synced: {commit}"
+
+
+# --- a traced `cronwatch serve`: each ping answered only after its commit is synced -------------
+
+# `cronwatch serve` with the writer as before durable commits (NORMAL, no sync): the control.
+_SERVE_UNSYNCED = (
+    "import sys; from cronwatch.storage.dialect import SQLite; SQLite.SYNCHRONOUS = 'NORMAL';"
+    " SQLite.SYNC_AFTER_COMMIT = False; from cronwatch.cli.main import main; sys.exit(main())"
+)
+
+
+def _traced_serve(tmp_path: Path, unsynced: bool) -> tuple[list[str], list[str], Path]:
+    """``cronwatch serve`` on a SQLite file under ``strace -f -y``, given 12 pings one after
+    another, each with its own run id, then stopped: the trace's lines, the run ids, the
+    database path."""
+    import httpx
+
+    from tests.support.ports import free_port
+    from tests.support.server import create_key
+
+    strace = shutil.which("strace")
+    if strace is None:
+        if IN_CI:
+            pytest.fail("strace is not installed (required under CI=true)")
+        pytest.skip("strace is not installed")
+    path = tmp_path / "cronwatch.db"
+    url = f"sqlite:///{path}"
+    key = create_key(url, "ping")  # migrated before: the trace is about the pings
+    trace = tmp_path / "trace"
+    port = free_port()
+    program = ["-c", _SERVE_UNSYNCED] if unsynced else ["-m", "cronwatch"]
+    calls = "trace=pwrite64,fsync,fdatasync,sendto,write,writev"
+    tracer = subprocess.Popen(
+        [strace, "-f", "-qq", "-y", "-e", calls, "-e", "signal=none", "-s", "65536",
+         "-o", str(trace), sys.executable, *program, "--database-url", url, "serve",
+         "--port", str(port), "--no-alerts", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    run_ids = [f"traced-{n:04d}-{os.urandom(6).hex()}" for n in range(12)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if tracer.poll() is not None:
+                stderr = tracer.stderr.read().decode() if tracer.stderr else ""
+                if "ptrace" in stderr.lower() and not IN_CI:
+                    pytest.skip(f"strace cannot trace here: {stderr.strip()}")
+                raise AssertionError(f"traced serve exited: {stderr}")
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "traced serve did not come up"
+                time.sleep(0.2)
+        for run_id in run_ids:
+            answer = httpx.get(f"http://127.0.0.1:{port}/ping/{key}/traced?host=h&rid={run_id}")
+            assert answer.status_code == 200, answer.text
+    finally:
+        children = Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children")
+        for pid in children.read_text().split() if children.exists() else []:
+            os.kill(int(pid), signal.SIGTERM)
+        try:
+            tracer.wait(60)
+        except subprocess.TimeoutExpired:
+            tracer.kill()
+            tracer.wait()
+    return trace.read_text(errors="replace").splitlines(), run_ids, path
+
+
+def _unsynced_answers(lines: list[str], run_ids: list[str], path: Path) -> list[str]:
+    """The run ids whose ping was answered before a sync of the WAL (or of the database
+    file) that completed after the WAL write holding the run."""
+    wal = re.escape(f"{path}-wal")
+    synced_file = rf"<(?:{wal}|{re.escape(str(path))})>"
+    unfinished: dict[str, str] = {}  # pid -> the sync call it is in
+    syncs: list[int] = []  # line indexes where a sync of the WAL or database returned 0
+    for index, line in enumerate(lines):
+        pid = line.split(None, 1)[0]
+        if re.search(rf"\b(fsync|fdatasync)\(\d+{synced_file}\) = 0", line):
+            syncs.append(index)
+        elif re.search(rf"\b(fsync|fdatasync)\(\d+{synced_file} <unfinished", line):
+            unfinished[pid] = line
+        elif "resumed>" in line and pid in unfinished:
+            if re.search(r"resumed>\s*\) = 0", line):
+                syncs.append(index)
+            del unfinished[pid]
+    wal_writes = [i for i, line in enumerate(lines) if re.search(rf"pwrite64\(\d+<{wal}>", line)]
+    unsynced = []
+    for run_id in run_ids:
+        # The run's commit: the first WAL write holding its id (later ones rewrite its page).
+        stored = next((i for i in wal_writes if run_id in lines[i]), None)
+        assert stored is not None, f"no write to the WAL holds {run_id}"
+        # Its answer: the first HTTP response sent after that (the pings come one at a time,
+        # so every WAL write between the two belongs to the same commit).
+        answered = next(i for i, line in enumerate(lines)
+                        if i > stored and "HTTP/1.1 200" in line)  # fmt: skip
+        committed = max(i for i in wal_writes if i < answered)
+        if not any(committed < s < answered for s in syncs):
+            unsynced.append(run_id)
+    return unsynced
+
+
+def test_cronwatch_serve_syncs_each_commit_before_answering(tmp_path: Path) -> None:
+    """Under strace, ``cronwatch serve`` on SQLite: for every ping, the WAL page holding its
+    run is written, then the WAL synced, and only then is the answer sent; the writer's
+    NORMAL commit alone (no sync) would send it first."""
+    lines, run_ids, path = _traced_serve(tmp_path, unsynced=False)
+    assert _unsynced_answers(lines, run_ids, path) == []
+    with open_database(f"sqlite:///{path}") as db:
+        stored = {row[0] for row in db.query("SELECT run_id FROM runs")}
+    assert set(run_ids) <= stored
+
+
+def test_the_trace_check_sees_answers_sent_before_the_sync(tmp_path: Path) -> None:
+    """The control: the server as it was (its writer at NORMAL, nothing syncing the WAL
+    after a commit) answers pings whose run no sync covered, and the check says so."""
+    lines, run_ids, path = _traced_serve(tmp_path, unsynced=True)
+    assert _unsynced_answers(lines, run_ids, path) != []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cronwatch.model import Run
 from cronwatch.monitor import make_run
 from cronwatch.statsd import StatsdClient
@@ -199,3 +201,41 @@ def _numbered(statement: str) -> str:
     """``statement`` as psycopg sends it: ``%s`` placeholders numbered ``$1, $2, ...``."""
     parts = statement.split("%s")
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def test_a_ping_whose_commit_cannot_be_synced_is_answered_503_and_its_retry_stored_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's writer syncs the WAL after each commit before answering. When that sync fails
+    (here the WAL's path names a FIFO, which fdatasync refuses, while SQLite goes on writing
+    the file it has open), the ping is not acknowledged: 503 with Retry-After, an outage in
+    the log, no 200. The client's retry with the same run id is then answered 200 and the run
+    is stored once."""
+    import logging
+    import os
+
+    import httpx
+
+    from tests.support.server import LiveServer, create_key, query
+
+    path = tmp_path / "sync.db"
+    url = f"sqlite:///{path}"
+    key = create_key(url, "ping")
+    wal, aside = Path(f"{path}-wal"), tmp_path / "sync.db-wal.aside"
+    with caplog.at_level(logging.ERROR, logger="cronwatch"), LiveServer(url) as live:
+        ping = f"{live.url}/ping/{key}/job?host=h&rid="
+        assert httpx.get(ping + "before").status_code == 200
+        wal.rename(aside)
+        os.mkfifo(wal)
+        try:
+            refused = httpx.get(ping + "during")
+        finally:
+            wal.unlink()
+            aside.rename(wal)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers.get("retry-after")
+        assert "could not be synced" in caplog.text
+        retried = httpx.get(ping + "during")
+        assert retried.status_code == 200, retried.text
+    runs = query(url, "SELECT run_id FROM runs ORDER BY run_id")
+    assert runs == [("before",), ("during",)], "the retry stored nothing twice"

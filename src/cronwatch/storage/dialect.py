@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from cronwatch.errors import StorageUnavailable
 from cronwatch.model import Run
+from cronwatch.storage.commitsync import AfterCommit, AtCommit, CommitSync
 from cronwatch.storage.url import DatabaseURL
 from cronwatch.storage.writes import (
     COMPLETE_LATEST,
@@ -154,6 +155,11 @@ class Dialect(ABC):
         """What, in the settings in force on ``cur``'s connection, lets a commit that cronwatch
         acknowledged be lost in a crash, one sentence each; ``[]`` when nothing does."""
 
+    def commit_sync(self) -> CommitSync:
+        """How the server's writer makes a commit durable before answering for it
+        (:mod:`cronwatch.storage.commitsync`): here, a commit that returned already is."""
+        return AtCommit()
+
     def server_lock_path(self) -> Path | None:
         """The file that servers and alert loops hold a shared lock on while they use this
         database, and that a restore locks exclusively (:mod:`cronwatch.storage.serverlock`);
@@ -199,8 +205,13 @@ class SQLite(Dialect):
 
     name = "sqlite"
     #: ``PRAGMA synchronous`` of every connection: FULL, so that an acknowledged commit is on
-    #: disk (``bench/bench_durable.py`` measures it against NORMAL, the old setting).
+    #: disk (but the server's writer's: see :attr:`SYNC_AFTER_COMMIT`).
     SYNCHRONOUS: ClassVar[str] = "FULL"
+    #: The server's writer commits at NORMAL and syncs the WAL outside SQLite's write lock,
+    #: before answering (:class:`~cronwatch.storage.commitsync.AfterCommit`): FULL's
+    #: guarantee without FULL's wait under the lock. False: the writer commits at
+    #: :attr:`SYNCHRONOUS` like every other connection (``bench/bench_durable.py`` compares).
+    SYNC_AFTER_COMMIT: ClassVar[bool] = True
     REVISION_TABLE_EXISTS = (
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
     )
@@ -331,6 +342,12 @@ WHERE r.outcome <> 'running' AND r.started_us >= COALESCE(
         if mode != "wal":
             problems.append(f"SQLite's journal mode is {mode!r}, not 'wal'")
         return problems
+
+    def commit_sync(self) -> CommitSync:
+        if self.SYNC_AFTER_COMMIT and self.SYNCHRONOUS == "FULL":
+            assert self.url.sqlite_path is not None
+            return AfterCommit(self.url.sqlite_path)
+        return AtCommit()
 
     def server_lock_path(self) -> Path:
         return Path(f"{self.url.sqlite_path}.server-lock")

@@ -5,7 +5,9 @@ A writer thread takes everything queued (up to ``max_batch``) and writes it in O
 transaction, then answers every request of the batch. While one batch commits the next one
 fills up, so under load a commit (an fsync on PostgreSQL, a WAL append on SQLite) is shared by
 many pings, and the event loop never waits on the database. A request is answered only after
-its batch committed: an acknowledged ping is stored.
+its batch committed and is durable (:mod:`cronwatch.storage.commitsync`: on SQLite the WAL is
+synced by a thread of its own while the writer writes the next batch): an acknowledged ping is
+stored, and survives a power cut.
 
 The ping key is checked inside the same transaction (one query per batch for all its keys), so
 a key revoked by ``cronwatch key revoke`` in another process is refused from the next batch on,
@@ -129,6 +131,8 @@ class Writer:
         self.health = health or DatabaseHealth()  # outages: logged once, 503 without details
         self.dialect = dialect_for(parse_database_url(database_url))
         self.threads = threads or self.dialect.writer_threads
+        #: How a committed batch is made durable before it is answered.
+        self.commit_sync = self.dialect.commit_sync()
         self.max_batch = max_batch
         self.max_pending = max_pending
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -187,12 +191,14 @@ class Writer:
         return [db for db in self._dbs if db is not None]
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish what is queued, stop the threads and close the connections."""
+        """Finish what is queued (written, synced, answered), stop the threads and close the
+        connections."""
         workers, self._workers = self._workers, []
         for _ in workers:
             self._queue.put(_STOP)  # queued after every write: those are finished first
         for worker in workers:
             worker.join(timeout)
+        self.commit_sync.close()
         for index, db in enumerate(self._dbs):
             if db is not None:
                 db.close()
@@ -232,16 +238,31 @@ class Writer:
             except Exception:  # a bug must not kill the writer and hang every request
                 log.exception("writing a batch of %d failed", len(batch))
                 results = [ApiError(500, "internal", "internal error while storing")] * len(batch)
-            try:
-                self._loop.call_soon_threadsafe(self._settle, batch, results)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
+            if self._loop.is_closed():  # nobody is waiting any more
                 break
+            self.commit_sync.after_commit(functools.partial(self._answer, batch, results))
 
     def _early(self, batch: Sequence[_Item], done: Sequence[int], stored: Sequence[Result]) -> None:
-        """Answer the writes ``done`` of ``batch`` now (committed), before the rest of it."""
+        """Answer the writes ``done`` of ``batch`` (committed) before the rest of it, once
+        they are durable."""
+        items = [batch[i] for i in done]
+        self.commit_sync.after_commit(functools.partial(self._answer, items, stored))
+
+    def _answer(
+        self, items: Sequence[_Item], results: Sequence[Result], error: Exception | None
+    ) -> None:
+        """Answer ``items``, committed, once :attr:`commit_sync` made them durable (``error``
+        ``None``). When it could not, a write that was stored is answered 503 like an outage:
+        it is in the database but may not survive a power cut, and a client that retries
+        with the same run id replays it harmlessly."""
         assert self._loop is not None
+        if error is not None:
+            self.health.failed(StorageUnavailable(f"the commit could not be synced: {error}"))
+            results = [unavailable(MESSAGE) if isinstance(r, Stored) else r for r in results]
+        elif any(isinstance(result, Stored) for result in results):
+            self.health.recovered()
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
-            self._loop.call_soon_threadsafe(self._settle, [batch[i] for i in done], stored)
+            self._loop.call_soon_threadsafe(self._settle, items, results)
 
     def _write_all(
         self, index: int, ops: Sequence[WriteOp], early: _Early | None = None
@@ -295,7 +316,6 @@ class Writer:
             stored, timings = conclude(
                 [ops[i] for i in fast], [None] * len(fast), range(len(fast)), list(fast.values())
             )
-            self.health.recovered()
             for i, result in zip(fast, stored, strict=True):
                 results[i] = result
             if early is not None:
@@ -347,7 +367,6 @@ class Writer:
             # Isolate the write that fails so that it does not take the others down with it.
             return [self._write_batch(index, [op])[0] for op in ops]
         self.batches += 1
-        self.health.recovered()
         self._send_timings(timings)
         return results
 
@@ -412,13 +431,20 @@ class Writer:
 
     def _open(self, *, upgrade: bool = True) -> Database:
         if self.timeout is None:
-            return open_database(self.database_url, upgrade=upgrade)
-        return open_database(
-            self.database_url,
-            upgrade=upgrade,
-            connect_timeout=self.timeout,
-            statement_timeout=self.timeout,
-        )
+            db = open_database(self.database_url, upgrade=upgrade)
+        else:
+            db = open_database(
+                self.database_url,
+                upgrade=upgrade,
+                connect_timeout=self.timeout,
+                statement_timeout=self.timeout,
+            )
+        try:
+            self.commit_sync.prepare(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _drop_connection(self, index: int) -> None:
         # After an outage the connection may be dead; the next batch opens a new one.
