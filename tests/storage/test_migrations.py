@@ -189,3 +189,104 @@ def test_0009_gives_the_jobs_of_an_older_database_a_uuid_each(fresh_database_url
         uuids = [row[0] for row in db.query("SELECT uuid FROM jobs ORDER BY name")]
     assert len(set(uuids)) == 3
     assert all(isinstance(u, str) and UUID_PATTERN.fullmatch(u) for u in uuids)
+
+
+#: A ``job_states`` row as an alert loop leaves a job whose failure it announced (host ``''``)
+#: and that job's host row.
+_STATE = (
+    "INSERT INTO job_states (name, hostname, status, reason, since_us, version, alerting,"
+    " alert_status, problem_since_us, notified_us, snooze_until_us, incident, announced_us,"
+    " updated_us) VALUES (?, ?, 'failing', 'it failed', 100, 1, ?, ?, ?, ?, ?, ?, ?, 100)"
+)
+
+
+def _announced(name: str, hostname: str = "", snooze_until: int | None = None) -> tuple[Any, ...]:
+    """The parameters of :data:`_STATE` for ``name`` (its job row, or a host row)."""
+    job = hostname == ""
+    return (
+        name,
+        hostname,
+        int(job),
+        "failing" if job else None,
+        100 if job else None,
+        100 if job else None,
+        snooze_until,
+        f"cw-{name}" if job else None,
+        100 if job else None,
+    )
+
+
+def test_0016_deletes_the_states_deleted_jobs_left_and_nothing_else(
+    fresh_database_url: str,
+) -> None:
+    """At 0015 a deleted job's ``job_states`` rows could be left behind (deleting a job did not
+    delete them): 0016 deletes every row of a name without a job, host rows too. The rows of
+    a job that exists stay as they were, and so does the snooze of a job declared in the config
+    file that cronwatch has not stored yet (``alerts snooze`` takes one: it is no deleted job's
+    state). The status counts (0014) do not move: they never counted a state without its job."""
+    from datetime import UTC, datetime, timedelta
+
+    from cronwatch.storage.alerts import AlertStore
+    from cronwatch.storage.migrate import upgrade_schema
+    from cronwatch.timeutil import to_us
+
+    parsed = parse_database_url(fresh_database_url)
+    upgrade_schema(parsed, "0015")
+    now = datetime.now(UTC)
+    far = to_us(now + timedelta(days=300))  # a snooze's end
+    with _raw(fresh_database_url) as db:
+        assert db.schema_revision() == "0015"
+        db.execute(
+            "INSERT INTO jobs (name, source, created_us, updated_us) VALUES ('live', 'run', 0, 0)"
+        )
+        for params in (
+            _announced("live"),
+            _announced("live", "db1"),
+            # Deleted jobs' states: an announced problem (what made a new job of the name fail
+            # silently), snoozed or not, with its host rows; a state that never got past new.
+            _announced("gone"),
+            _announced("gone", "db1"),
+            _announced("gone", "db2"),
+            _announced("gone-snoozed", snooze_until=far),
+            _announced("host-only", "db1"),
+        ):
+            db.execute(_STATE, params)
+        db.execute(
+            "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
+            " alerting, updated_us) VALUES ('never-evaluated', '', 'new', '', 0, 0, 0, 0)"
+        )
+        # As `cronwatch alerts snooze` (AlertStore.snooze) wrote it at 0015 for a job of the
+        # config file not stored yet.
+        db.execute(
+            "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
+            " alerting, snooze_until_us, updated_us) VALUES ('declared', '', 'new', '', ?, 0, 0,"
+            " ?, ?)",
+            (to_us(now), far, to_us(now)),
+        )
+        live_before = db.query("SELECT * FROM job_states WHERE name = 'live' ORDER BY hostname")
+        declared_before = db.query("SELECT * FROM job_states WHERE name = 'declared'")
+        counts_before = _status_counts(db)
+    assert len(live_before) == 2 and len(declared_before) == 1
+
+    upgrade_schema(parsed, "0016")
+
+    with _raw(fresh_database_url) as db:
+        assert db.schema_revision() == "0016"
+        left = db.query("SELECT name, hostname FROM job_states ORDER BY name, hostname")
+        assert left == [("declared", ""), ("live", ""), ("live", "db1")]
+        # Untouched: every column of the live job's rows (its announced problem is still open)
+        # and of the snooze, not merely rows of those keys.
+        assert db.query("SELECT * FROM job_states WHERE name = 'live' ORDER BY hostname") == (
+            live_before
+        )
+        assert db.query("SELECT * FROM job_states WHERE name = 'declared'") == declared_before
+        assert [s.name for s in AlertStore(db).alerting()] == ["live"]
+        assert [s.name for s in AlertStore(db).snoozed(now)] == ["declared"]
+        assert _status_counts(db) == counts_before == {"failing": 1}
+        assert db.query("SELECT name FROM jobs") == [("live",)]
+
+
+def _status_counts(db: Database) -> dict[str, int]:
+    """The kept counts of jobs per stored status (migration 0014), zeros left out."""
+    rows = db.query("SELECT status, SUM(n) FROM job_status_counts GROUP BY status")
+    return {status: int(n) for status, n in rows if int(n)}

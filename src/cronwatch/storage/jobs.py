@@ -164,7 +164,8 @@ class JobStore:
     def delete(self, name: str) -> None:
         """Forget job ``name``: its runs, summaries, baseline and alerting state too (a later
         run recreates it, as a new job: its first problem is announced as one). The history
-        (``events``) and notifications already queued stay."""
+        (``events``) and notifications already queued stay. (Its alerting state stayed
+        behind before: migration 0016 deleted what was left.)"""
         with self.db.transaction() as cur:
             # The stored status before the job, so that the status counts' triggers see the
             # job while its status goes (migration 0014).

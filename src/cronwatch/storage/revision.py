@@ -5,7 +5,7 @@ SQLAlchemy or Alembic. ``tests/storage/test_migrations.py`` checks it matches th
 """
 
 #: The Alembic head revision. Bump it with every new migration.
-SCHEMA_REVISION = "0015"
+SCHEMA_REVISION = "0016"
 
 #: Every revision ever released, oldest first: a database at one of these can be upgraded.
 KNOWN_REVISIONS = (
@@ -23,4 +23,5 @@ KNOWN_REVISIONS = (
     "0013",
     "0014",
     "0015",
+    "0016",
 )
