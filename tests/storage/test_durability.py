@@ -219,15 +219,21 @@ def test_postgresql_synchronous_commit_off_is_left_alone_and_warned_about(
 # --- a traced `cronwatch run`: each commit synced before the process ends ------------------------
 
 
-def test_cronwatch_run_syncs_every_commit_before_it_exits(tmp_path: Path) -> None:
-    """Under strace: the WAL pages holding the run (its start, then its outcome) are written,
-    and the WAL is fsynced after each before anything further is written for the run and
-    before the process exits (with ``synchronous=NORMAL`` there is no such sync)."""
+def _strace() -> str:
+    """strace's path; without it the test fails under CI (a missing tool), else skips."""
     strace = shutil.which("strace")
     if strace is None:
         if IN_CI:
             pytest.fail("strace is not installed (required under CI=true)")
         pytest.skip("strace is not installed")
+    return strace
+
+
+def test_cronwatch_run_syncs_every_commit_before_it_exits(tmp_path: Path) -> None:
+    """Under strace: the WAL pages holding the run (its start, then its outcome) are written,
+    and the WAL is fsynced after each before anything further is written for the run and
+    before the process exits (with ``synchronous=NORMAL`` there is no such sync)."""
+    strace = _strace()
     path = tmp_path / "cronwatch.db"
     url = f"sqlite:///{path}"
     open_database(url).close()  # migrated before: the trace is about recording the run
@@ -297,11 +303,7 @@ def _traced_serve(tmp_path: Path, unsynced: bool) -> tuple[list[str], list[str],
     from tests.support.ports import free_port
     from tests.support.server import create_key
 
-    strace = shutil.which("strace")
-    if strace is None:
-        if IN_CI:
-            pytest.fail("strace is not installed (required under CI=true)")
-        pytest.skip("strace is not installed")
+    strace = _strace()
     path = tmp_path / "cronwatch.db"
     url = f"sqlite:///{path}"
     key = create_key(url, "ping")  # migrated before: the trace is about the pings
