@@ -84,6 +84,7 @@ class AfterCommit(CommitSync):
         self._waiting: list[Settle] = []
         self._closing = False
         self._changed = threading.Condition()
+        self._syncing = threading.Lock()  # one sync at a time (the thread's last, a late one)
         self._thread: threading.Thread | None = None
 
     def prepare(self, db: Database) -> None:
@@ -92,7 +93,9 @@ class AfterCommit(CommitSync):
     def after_commit(self, settle: Settle) -> None:
         with self._changed:
             if self._closing:  # nothing syncs for us any more: do it here
-                self._settle([settle], self._sync())
+                error = self._sync()
+                self._forget()
+                self._settle([settle], error)
                 return
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -109,7 +112,8 @@ class AfterCommit(CommitSync):
             thread = self._thread
         if thread is not None:
             thread.join()
-        self._forget()
+        with self._syncing:
+            self._forget()
 
     def _run(self) -> None:
         while True:
@@ -131,14 +135,15 @@ class AfterCommit(CommitSync):
                 log.exception("answering a synced batch failed")
 
     def _sync(self) -> Exception | None:
-        try:
-            os.fdatasync(self._descriptor())
-        except Exception as exc:  # an I/O error, or a bug: the batch is not known durable
-            self._forget()
-            return exc
-        self.syncs += 1
-        self.last_synced = self._identity
-        return None
+        with self._syncing:
+            try:
+                os.fdatasync(self._descriptor())
+            except Exception as exc:  # an I/O error, or a bug: the batch is not known durable
+                self._forget()
+                return exc
+            self.syncs += 1
+            self.last_synced = self._identity
+            return None
 
     def _descriptor(self) -> int:
         """An open descriptor of the WAL file its path names now, or of the database file when
