@@ -4,10 +4,15 @@ between except at the repeat interval."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cronwatch.alerts.deliver import RetryPolicy
+from cronwatch.alerts.model import JobState
 from cronwatch.monitor import Monitor
 from cronwatch.storage.alerts import AlertStore
 from cronwatch.storage.connection import Database
@@ -339,3 +344,43 @@ def test_a_deleted_job_that_comes_back_and_fails_is_announced_again(
     again = run_until(db, None, T0 + 11 * MINUTE, T0 + 11 * MINUTE)
     assert [e.kind for e in again[0].events if not e.hostname] == ["problem"]
     assert [s.name for s in AlertStore(db).alerting()] == ["lonely"]
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full", "incremental"])
+def test_a_job_deleted_between_its_evaluation_and_its_first_state_leaves_none(
+    db: Database,
+    monitor: Monitor,
+    full: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The cycle evaluates a new failing job, the job is deleted, then the cycle writes its
+    first state: no state is written (a job recorded later under the name would take it over,
+    its failure announced to nobody). Its decision is dropped as one another loop overtook,
+    without an error; the other job's goes through. Recorded again, the job is a new job and
+    its failure is announced."""
+    from cronwatch.storage.jobs import JobStore
+
+    ran(monitor, "brief", timedelta(0), ok=False)
+    ran(monitor, "steady", timedelta(0), ok=False)
+    insert = AlertStore.insert_states
+
+    def deleted_first(store: AlertStore, states: Sequence[JobState], now: datetime) -> None:
+        assert {s.name for s in states} == {"brief", "steady"}  # both evaluated already
+        JobStore(store.db).delete("brief")
+        insert(store, states, now)
+
+    monkeypatch.setattr(AlertStore, "insert_states", deleted_first)
+    with caplog.at_level(logging.WARNING):
+        (summary,) = run_until(db, None, T0 + MINUTE, T0 + MINUTE, full=full)
+    monkeypatch.undo()
+    assert [(e.name, e.kind) for e in summary.events if not e.hostname] == [("steady", "problem")]
+    assert db.query("SELECT COUNT(*) FROM job_states WHERE name = 'brief'") == [(0,)], (
+        "the deleted job's state was written: a job recorded later would take it over"
+    )
+    assert [r.getMessage() for r in caplog.records] == []
+
+    ran(monitor, "brief", 10 * MINUTE, ok=False)
+    (again,) = run_until(db, None, T0 + 11 * MINUTE, T0 + 11 * MINUTE, full=full)
+    assert [(e.name, e.kind) for e in again.events if not e.hostname] == [("brief", "problem")]
+    assert [s.name for s in AlertStore(db).alerting()] == ["brief", "steady"]

@@ -16,8 +16,10 @@ import cronwatch
 from cronwatch.storage import open_database
 from cronwatch.storage.keys import KeyStore
 from cronwatch.transfer import VERSION, export_database
+from tests.support.alerting import MINUTE
 from tests.support.cli import invoke
 from tests.support.history import (
+    HOUR,
     NOW,
     other_database,
     populate,
@@ -124,6 +126,52 @@ def test_merge_adds_what_the_database_lacks(database_url: str, tmp_path: Path) -
     runs = table_rows(database_url, "runs", "name, run_id")
     assert len(runs) == len(set(runs)) == 3
     assert table_rows(database_url, "job_hosts", "*") == table_rows(source, "job_hosts", "*")
+
+
+def test_the_states_a_deleted_job_left_in_an_older_export_are_not_imported(
+    database_url: str, dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An export taken before migration 0016 may hold the alert state of a job deleted before
+    (deleting a job left its state behind): the import leaves that state out and says so, or
+    a job recorded later under the name would take its announced problem over and its failure
+    would be announced to nobody. The states of a stored job and the snooze of a job declared
+    in the config file but not stored yet (no deleted job's) are imported as they were."""
+    from cronwatch.alerts.cycle import run_alert_cycle
+    from cronwatch.storage.alerts import AlertStore
+
+    with cronwatch.connect(database_url, statsd=False) as monitor:
+        for name in ("live", "gone"):
+            monitor.record_failure(name, NOW - HOUR, NOW - HOUR, 1, "h")
+        db = monitor.store.db
+        run_alert_cycle(db, None, NOW)  # both problems announced: job rows and host rows
+        AlertStore(db).snooze("declared", NOW + HOUR, NOW)
+        with db.transaction() as cur:  # a job deleted as cronwatch did before 0016
+            for table in ("runs", "job_hosts", "job_baselines", "jobs"):
+                cur.execute(db.sql(f"DELETE FROM {table} WHERE name = 'gone'"))
+    export = tmp_path / "export.json"
+    assert cw(database_url, "export", str(export)).exit_code == 0
+    exported = {(s["name"], s["hostname"]) for s in json.loads(export.read_text())["job_states"]}
+    assert exported == {("live", ""), ("live", "h"), ("gone", ""), ("gone", "h"), ("declared", "")}
+
+    target = other_database(dialect, tmp_path, request)
+    result = cw(target, "import", str(export))
+    assert result.exit_code == 0, result.output
+    assert "3 job states (2 skipped: their job is gone)" in result.output, result.output
+    assert table_rows(target, "job_states WHERE name = 'gone'", "*") == [], (
+        "a deleted job's state was imported: a job recorded under its name would take it over"
+    )
+    assert table_rows(target, "job_states", "*") == table_rows(
+        database_url, "job_states WHERE name <> 'gone'", "*"
+    ), "the live job's states and the snooze of a job not stored yet are imported whole"
+
+    with cronwatch.connect(target, statsd=False) as monitor:  # "gone" comes back and fails
+        monitor.record_failure("gone", NOW, NOW, 1, "h")
+        summary = run_alert_cycle(monitor.store.db, None, NOW + MINUTE)
+    assert [(e.name, e.kind) for e in summary.events if not e.hostname] == [("gone", "problem")]
+    # Merged again: "gone" is a job of the database now, its states are there already.
+    merged = cw(target, "import", "--merge", str(export))
+    assert merged.exit_code == 0, merged.output
+    assert "0 job states (5 already there)" in merged.output
 
 
 # --- bad input: a clear error, nothing changed ---------------------------------------------------

@@ -408,7 +408,9 @@ def _store_deadlines(
     """Store the next deadline of each job evaluated (where its counter is still the one in
     ``due``); the number of writes. A job one of whose flips was not written (another loop
     changed its row first) stays due: it is looked at again next cycle, from the row as the
-    other loop left it (a ``claimed`` job's lease is undone for that: its deadline is now)."""
+    other loop left it (a ``claimed`` job's lease is undone for that: its deadline is now). A
+    job deleted since it was evaluated got no first state, so its flips were not written
+    either; its deadline, conditional on its row in ``jobs``, is then written nowhere."""
     done = {(event.name, event.hostname) for event in written}
     lost = {f.state.name for f in flips if (f.state.name, f.state.hostname) not in done}
     deadlines: list[tuple[str, int, int | None, int | None]] = []

@@ -114,7 +114,10 @@ def import_(ctx: click.Context, file: TextIO, merge: bool) -> None:
         )
     parts = []
     for section in sections_of(report):
-        read, added = report.read[section], report.added[section]
-        there = f" ({read - added:,} already there)" if read != added else ""
+        read, added, skipped = report.read[section], report.added[section], report.skipped[section]
+        notes = [f"{read - added - skipped:,} already there"] if read != added + skipped else []
+        if skipped:
+            notes.append(f"{skipped:,} skipped: their job is gone")
+        there = f" ({'; '.join(notes)})" if notes else ""
         parts.append(f"{added:,} {section.replace('_', ' ')}{there}")
     click.echo("imported " + ", ".join(parts))

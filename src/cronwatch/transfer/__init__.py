@@ -12,21 +12,30 @@ version, truncated, or with one bad element, is refused with the reason and chan
 Into a database that already holds jobs, runs, keys or alert history it needs ``merge``: then
 what the database has wins, what it lacks is added, and runs are added by ``(name, run_id)``,
 never twice (importing the same export again adds nothing).
+
+The alert state of a job in neither the document nor the database is not imported (but for
+the snooze of a job declared in the config file and not stored yet): cronwatch left a deleted
+job's state behind until migration 0016, so an export taken before may hold such states, and a
+job recorded later under the name would take one over (its first problem announced to nobody).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TextIO
 
 from cronwatch import __version__
+from cronwatch.alerts.model import JobState
 from cronwatch.errors import InvalidInput
+from cronwatch.storage.alerts.states import unseen_snooze
 from cronwatch.storage.connection import Cursor, Database
 from cronwatch.storage.exchange import (
     EVENTS,
     JOB_HOSTS,
+    JOB_STATES,
+    JOBS,
     RUNS,
     TABLES,
     ExchangeStore,
@@ -69,11 +78,14 @@ class ExportReport:
 
 @dataclass
 class ImportReport:
-    """What an import found in the document (``read``) and added to the database
-    (``added``: new rows; summaries replaced count as added) per section."""
+    """What an import found in the document (``read``), added to the database (``added``:
+    new rows; summaries replaced count as added) and left out as no job's (``skipped``: the
+    alert states of jobs in neither the document nor the database) per section; the rest of
+    what was read was there already."""
 
     read: dict[str, int] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
     merged: bool = False
 
 
@@ -204,6 +216,7 @@ class _Importer:
         self.counts, self.report, self.progress = counts, report, progress
         self.known_jobs: set[str] = set()
         self.known_summaries: set[tuple[str, str]] = set()
+        self.document_jobs: set[str] = set()  # the jobs section's names, read so far
 
     def check_target(self) -> None:
         held = {k: n for k, n in self.store.contents(self.cur).items() if n}
@@ -246,7 +259,7 @@ class _Importer:
         if table.section not in self.counts:
             raise InvalidInput(f"section {table.section!r} is not counted in the header")
         total = self.counts[table.section]
-        added, batch = 0, []
+        added, skipped, batch = 0, 0, []
         seen: set[tuple[str, str]] = set()
         for index, element in enumerate(elements):
             record = from_json(table, element, f"{table.section}[{index}]")
@@ -255,7 +268,11 @@ class _Importer:
                 if key in seen:
                     raise InvalidInput(f"{table.section}[{index}]: {key} appears twice")
                 seen.add(key)
-            if self._wanted(table, record):
+            elif table is JOBS:
+                self.document_jobs.add(record["name"])
+            if self._orphan(table, record):
+                skipped += 1
+            elif self._wanted(table, record):
                 if table is EVENTS:
                     self.store.write_event(self.cur, record)
                     added += 1
@@ -270,6 +287,18 @@ class _Importer:
             added += self.store.write(self.cur, table, batch)
         self.report.read[table.section] = elements.count
         self.report.added[table.section] = added
+        self.report.skipped[table.section] = skipped
+
+    def _orphan(self, table: Table, record: Record) -> bool:
+        """An alert state whose job is in neither the document nor the database: a deleted
+        job's, which an export taken before migration 0016 may hold. The snooze of a job
+        declared in the config file and not stored yet is no deleted job's, and is kept."""
+        if table is not JOB_STATES:
+            return False
+        name = record["name"]
+        if name in self.document_jobs or name in self.known_jobs:
+            return False
+        return not unseen_snooze(_job_state(record))
 
     def _wanted(self, table: Table, record: Record) -> bool:
         """Merging: the history and summaries of jobs the database had are its own."""
@@ -278,6 +307,11 @@ class _Importer:
         if table is JOB_HOSTS:
             return (record["name"], record["hostname"]) not in self.known_summaries
         return True
+
+
+def _job_state(record: Record) -> JobState:
+    """The :class:`JobState` of an element of ``job_states`` (which has ``updated`` too)."""
+    return JobState(**{f.name: record[f.name] for f in fields(JobState)})
 
 
 def sections_of(report: ImportReport | ExportReport) -> Iterator[str]:

@@ -46,9 +46,15 @@ _ACK = (
     " version = version + 1 WHERE name = ? AND hostname = '' AND alerting = 1"
     " RETURNING status, reason, incident, problem_since_us"
 )
+# A first state only while its job is stored: a job deleted since the cycle read it gets no row
+# (a job recorded later under its name would take the row over, its first problem announced
+# to nobody). The SELECT has a WHERE, which SQLite needs to read the ON CONFLICT that follows
+# as the upsert's (not as a join's ON). The read takes no lock: on PostgreSQL a deletion still
+# uncommitted when it reads is not seen (a lock on the job's row could deadlock with the
+# deletion, which deletes the job's states before the job).
 _INSERT_STATE = (
     "INSERT INTO job_states (name, hostname, status, reason, since_us, version,"
-    " alerting, updated_us) VALUES (?, ?, ?, ?, ?, 0, 0, ?)"
+    " alerting, updated_us) SELECT name, ?, ?, ?, ?, 0, 0, ? FROM jobs WHERE name = ?"
     " ON CONFLICT (name, hostname) DO NOTHING"
 )
 
@@ -99,13 +105,15 @@ class StateStore:
         return state_from_row(rows[0]) if rows else None
 
     def insert_states(self, states: Sequence[JobState], now: datetime) -> None:
-        """Rows for jobs and hosts seen for the first time (a row another loop inserted first
-        is kept: the flips that follow are conditional on its version)."""
+        """Rows for jobs and hosts seen for the first time, of the jobs still stored (a row
+        another loop inserted first is kept, and a job deleted since it was evaluated gets
+        none: the flips that follow are conditional on the version they were decided from, 0,
+        and change nothing where no row has it)."""
         if not states:
             return
         stamp = to_us(now)
         params = [
-            (s.name, s.hostname, s.status, s.reason, to_us(s.since), stamp)
+            (s.hostname, s.status, s.reason, to_us(s.since), stamp, s.name)
             for s in sorted(states, key=lambda s: (s.name, s.hostname))
         ]
         statement = self.db.sql(_INSERT_STATE)
@@ -127,7 +135,9 @@ class StateStore:
             with self.db.transaction() as cur:
                 for flip in ordered[start : start + FLIP_CHUNK]:
                     if not self._flip(cur, flip, now):
-                        continue  # another loop changed the row since we read it: its event stands
+                        # Another loop changed the row since we read it (its event stands), or
+                        # the job was deleted since (no row: its first state was not inserted).
+                        continue
                     event_id = events.insert_event(cur, flip.event)
                     if flip.event.notifies:
                         deliveries.insert_deliveries(
@@ -225,6 +235,22 @@ class StateStore:
             (to_us(now),),
         )
         return [state_from_row(row) for row in rows]
+
+
+def unseen_snooze(state: JobState) -> bool:
+    """Whether ``state`` is the row :meth:`StateStore.snooze` inserts for a job not stored yet
+    (one declared in the config file), untouched since: host ``''``, ``new``, no reason,
+    version 0, not alerting, snoozed. It is the one state without its job that no deleted job
+    left (it holds no announced problem): migration 0016 keeps it (in SQL of its own: a
+    migration is frozen history), and ``cronwatch import`` takes it."""
+    return (
+        state.hostname == ""
+        and state.status == "new"
+        and state.reason == ""
+        and state.version == 0
+        and not state.alerting
+        and state.snooze_until is not None
+    )
 
 
 def _us(value: datetime | None) -> int | None:
