@@ -396,3 +396,61 @@ def test_the_trace_check_sees_answers_sent_before_the_sync(tmp_path: Path) -> No
     after a commit) answers pings whose run no sync covered, and the check says so."""
     lines, run_ids, path = _traced_serve(tmp_path, unsynced=True)
     assert _unsynced_answers(lines, run_ids, path) != []
+
+
+# --- a deadlock PostgreSQL ends by aborting the library's write: the write is done again ---------
+
+
+def test_a_write_postgresql_aborts_to_end_a_deadlock_is_done_again(
+    postgres: PostgresServer,
+) -> None:
+    """A job's first run on a host updates the job's row (its deadline), then inserts the job
+    (``ON CONFLICT DO NOTHING``), which takes the name's count lock (migration 0014). Another
+    transaction holding that lock and then updating the row deadlocks with it (seen with 8
+    processes recording at once). Once the library's statement waits for the lock, the other's
+    update closes the cycle, and PostgreSQL aborts one of the two: here the library's statement
+    (the other waits longer before it looks for deadlocks). The library writes it again on the
+    same connection (an abort is no outage: no reconnect, whose one try a dropped connection
+    needs) instead of raising: the call returns, the run is stored once, and the other
+    transaction commits too."""
+    import threading
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    url = postgres.create_database()
+    t0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    errors: list[BaseException] = []
+    with cronwatch.connect(url, statsd=False) as monitor:
+        monitor.record_success("job", t0, t0, "host-1")  # the job exists, with one host
+        backend = monitor.store.db.query("SELECT pg_backend_pid()")
+        with psycopg.connect(url) as other:
+            other.execute("SET deadlock_timeout = '30s'")
+            other.execute(
+                "INSERT INTO jobs (name, source, created_us, updated_us)"
+                " VALUES ('job', 'api', 0, 0) ON CONFLICT (name) DO NOTHING"
+            )  # holds the name's count lock until it ends
+
+            def record() -> None:
+                try:  # host-2 is new: the job's row is updated, then the job inserted
+                    monitor.record_success("job", t0, t0, "host-2")
+                except BaseException as exc:  # StorageUnavailable: must not happen
+                    errors.append(exc)
+
+            thread = threading.Thread(target=record)
+            thread.start()
+            with psycopg.connect(url, autocommit=True) as watcher:
+                while not watcher.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                ).fetchall():  # the library's statement waits for the count lock
+                    assert thread.is_alive(), errors
+                    time.sleep(0.01)
+            other.execute("UPDATE jobs SET changes = changes + 1 WHERE name = 'job'")
+            other.commit()
+            thread.join()
+        assert errors == []
+        assert monitor.store.db.query("SELECT pg_backend_pid()") == backend, "reconnected"
+    with open_database(url) as db:
+        hosts = db.query("SELECT hostname, runs_total FROM job_hosts ORDER BY hostname")
+    assert hosts == [("host-1", 1), ("host-2", 1)], "each run stored once"

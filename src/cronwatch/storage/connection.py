@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -35,6 +37,9 @@ __all__ = [
 ]
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
+#: How many times a statement PostgreSQL aborted to end a deadlock is written again before
+#: :meth:`Database.autocommit` gives up (each abort wrote nothing).
+DEADLOCK_RETRIES = 5
 
 T = TypeVar("T")
 
@@ -133,10 +138,12 @@ class Database:
 
     def autocommit(self, fn: Callable[[Cursor], T]) -> T:
         """``fn(cursor)`` outside a transaction: each statement commits on its own. Retried
-        while SQLite is locked, and once after a reconnect when a PostgreSQL connection
-        dropped (so ``fn`` must be idempotent: every write cronwatch makes is)."""
+        while SQLite is locked, up to :data:`DEADLOCK_RETRIES` times when PostgreSQL aborted it
+        to end a deadlock, and once after a reconnect when a PostgreSQL connection dropped (so
+        ``fn`` must be idempotent: every write cronwatch makes is)."""
         with self._lock:
-            for attempt in (1, 2):
+            reconnected, aborted = False, 0
+            while True:
                 try:
                     cur = self._conn.cursor()
                     try:
@@ -145,13 +152,21 @@ class Database:
                     finally:
                         cur.close()
                 except Exception as exc:
+                    if self.dialect.rolled_back(exc) and not self._snapshot:
+                        aborted += 1
+                        if aborted <= DEADLOCK_RETRIES:
+                            # Writers of one job's first runs on several hosts can deadlock in
+                            # the summary triggers; PostgreSQL undid this statement (nothing
+                            # was written). A random pause so that the same two part ways.
+                            time.sleep(random.uniform(0, 0.02 * aborted))
+                            continue
                     if not self.dialect.is_outage(exc):
                         raise
                     # A PostgreSQL connection dropped under a long-lived Monitor: reconnect once.
-                    if attempt == 2 or not self.dialect.reconnects or self._snapshot:
+                    if reconnected or not self.dialect.reconnects or self._snapshot:
                         raise StorageUnavailable(f"database unavailable: {exc}") from exc
                     self._reconnect()
-        raise AssertionError("unreachable")
+                    reconnected = True
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -134,6 +134,12 @@ class Dialect(ABC):
     def is_outage(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the database is away (not a bug, not bad input)."""
 
+    def rolled_back(self, exc: BaseException | None) -> bool:
+        """Whether the database aborted the statement or transaction that raised ``exc`` on
+        its own, to let a concurrent one go on (a deadlock, a serialization failure): nothing
+        of it was written, and the same work can simply be done again."""
+        return False
+
     def retry_locked(self, fn: Callable[[], T]) -> T:
         """Call ``fn``, retrying while the database says it is locked (where it can)."""
         return fn()
@@ -509,6 +515,17 @@ WHERE ? OR j.name = ANY(?)
         import psycopg
 
         return isinstance(exc, psycopg.OperationalError)
+
+    def rolled_back(self, exc: BaseException | None) -> bool:
+        import psycopg
+
+        # (psycopg's DeadlockDetected and SerializationFailure do not derive from its
+        # TransactionRollback: SQLSTATE class 40 is named whole.)
+        errors = psycopg.errors
+        return isinstance(
+            exc,
+            (errors.TransactionRollback, errors.DeadlockDetected, errors.SerializationFailure),
+        )
 
     @contextmanager
     def transaction(self, conn: Any) -> Iterator[Cursor]:

@@ -342,7 +342,7 @@ class Writer:
                 store = RunStore(self._connection(index))
                 stored = store.insert_unpaired([item for _, item in offered])
             except StorageUnavailable as exc:
-                if _rolled_back(exc) and attempt < 3:
+                if self.dialect.rolled_back(exc.__cause__) and attempt < 3:
                     continue  # a deadlock chosen by PostgreSQL: nothing was written; again
                 raise
             except Exception:  # a bug here must not refuse the batch: the general way remains
@@ -355,7 +355,7 @@ class Writer:
         try:
             results, timings = self._transaction(self._connection(index), ops)
         except StorageUnavailable as exc:
-            if _rolled_back(exc) and attempt < 3:
+            if self.dialect.rolled_back(exc.__cause__) and attempt < 3:
                 # A deadlock or serialization failure chosen by PostgreSQL: nothing was written,
                 # and the same batch can simply be written again.
                 return self._write_batch(index, ops, attempt + 1)
@@ -522,16 +522,6 @@ _SCOPES_ALLOWING: dict[str, tuple[str, ...]] = {
     permission: tuple(sorted(s for s, granted in PERMISSIONS.items() if permission in granted))
     for permission in set().union(*PERMISSIONS.values())
 }
-
-
-def _rolled_back(exc: BaseException) -> bool:
-    """Whether PostgreSQL rolled the transaction back on its own (deadlock, serialization)."""
-    cause = exc.__cause__
-    return cause is not None and type(cause).__name__ in (
-        "DeadlockDetected",
-        "SerializationFailure",
-        "TransactionRollback",
-    )
 
 
 def _refusal(op: WriteOp, keys: dict[str, KeyFacts]) -> ApiError | None:
