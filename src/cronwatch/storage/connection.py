@@ -154,12 +154,13 @@ class Database:
                 except Exception as exc:
                     if self.dialect.rolled_back(exc) and not self._snapshot:
                         aborted += 1
-                        if aborted <= DEADLOCK_RETRIES:
-                            # Writers of one job's first runs on several hosts can deadlock in
-                            # the summary triggers; PostgreSQL undid this statement (nothing
-                            # was written). A random pause so that the same two part ways.
-                            time.sleep(random.uniform(0, 0.02 * aborted))
-                            continue
+                        if aborted > DEADLOCK_RETRIES:  # no outage: a new connection won't help
+                            raise StorageUnavailable(f"database unavailable: {exc}") from exc
+                        # Writers of one job's first runs on several hosts can deadlock in the
+                        # summary triggers; PostgreSQL undid this statement (nothing was
+                        # written). A random pause so that the same two part ways.
+                        time.sleep(random.uniform(0, 0.02 * aborted))
+                        continue
                     if not self.dialect.is_outage(exc):
                         raise
                     # A PostgreSQL connection dropped under a long-lived Monitor: reconnect once.

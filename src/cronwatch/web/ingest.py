@@ -335,21 +335,18 @@ class Writer:
         offered = _unpaired(ops) if self.dialect.bulk_plain_pings else []
         if self.max_jobs is not None:  # a new job's first ping goes the checked way
             offered = [(i, item) for i, item in offered if item.run.name in self._known]
-        for attempt in (1, 2, 3):
-            if not offered:
-                return {}
-            try:
-                store = RunStore(self._connection(index))
-                stored = store.insert_unpaired([item for _, item in offered])
-            except StorageUnavailable as exc:
-                if self.dialect.rolled_back(exc.__cause__) and attempt < 3:
-                    continue  # a deadlock chosen by PostgreSQL: nothing was written; again
-                raise
-            except Exception:  # a bug here must not refuse the batch: the general way remains
-                log.exception("storing %d plain ping(s) in one statement failed", len(offered))
-                return {}
-            return {offered[position][0]: written for position, written in stored.items()}
-        raise AssertionError("unreachable")
+        if not offered:
+            return {}
+        try:
+            # (A statement PostgreSQL aborts to end a deadlock is written again by autocommit.)
+            store = RunStore(self._connection(index))
+            stored = store.insert_unpaired([item for _, item in offered])
+        except StorageUnavailable:  # an outage: the batch is refused by the caller
+            raise
+        except Exception:  # a bug here must not refuse the batch: the general way remains
+            log.exception("storing %d plain ping(s) in one statement failed", len(offered))
+            return {}
+        return {offered[position][0]: written for position, written in stored.items()}
 
     def _write_batch(self, index: int, ops: Sequence[WriteOp], attempt: int = 1) -> list[Result]:
         try:
@@ -430,15 +427,10 @@ class Writer:
         return db
 
     def _open(self, *, upgrade: bool = True) -> Database:
-        if self.timeout is None:
-            db = open_database(self.database_url, upgrade=upgrade)
-        else:
-            db = open_database(
-                self.database_url,
-                upgrade=upgrade,
-                connect_timeout=self.timeout,
-                statement_timeout=self.timeout,
-            )
+        deadlines = {} if self.timeout is None else {
+            "connect_timeout": self.timeout, "statement_timeout": self.timeout
+        }  # fmt: skip
+        db = open_database(self.database_url, upgrade=upgrade, **deadlines)
         try:
             self.commit_sync.prepare(db)
         except BaseException:
